@@ -1,0 +1,171 @@
+"""`cohortbot`: run the bot, its console, and its housekeeping."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from bot.catalogue import BUNDLED, CatalogueError, catalogue_is_empty, load_catalogue
+from bot.clock import SystemClock
+from bot.config import Settings, get_settings
+from bot.storage import Outbox
+from bot.storage.db import Database
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cohortbot", description="Cohort coordination and badges in Slack, Discord "
+        "or a local console chat.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run everything configured (the console when no chat tokens)")
+    console = sub.add_parser("console", help="chat with the bot in this terminal")
+    console.add_argument("--script", type=Path, help="run lines from FILE and exit "
+                         "(non-zero if a handler crashed); uses a fresh database unless --db")
+    console.add_argument("--db", help="database URL (default: DATABASE_URL)")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    creds = sub.add_parser("credentials", help="the credential catalogue")
+    creds_sub = creds.add_subparsers(dest="action", required=True)
+    load = creds_sub.add_parser("load", help="add or update credentials from a YAML file")
+    load.add_argument("file", type=Path)
+    creds_sub.add_parser("list", help="list the catalogue")
+    box = sub.add_parser("outbox", help="messages waiting to be delivered, and dead letters")
+    box.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    return parser
+
+
+async def open_db(url: str) -> Database:
+    db = Database(url)
+    await db.upgrade()
+    return db
+
+
+async def ensure_catalogue(db: Database, say: bool = True) -> None:
+    async with db.transaction() as session:
+        if await catalogue_is_empty(session):
+            loaded = await load_catalogue(session, BUNDLED, SystemClock().now())
+            if say:
+                print(f"Loaded the example credential catalogue ({', '.join(loaded.added)}) "
+                      f"from {BUNDLED}.")
+
+
+async def console(settings: Settings, script: Path | None, db_url: str | None) -> int:
+    from bot.adapters.console import ConsoleChat, interactive
+
+    tmp = None
+    if script is not None and db_url is None:
+        tmp = tempfile.TemporaryDirectory(prefix="cohortbot-")
+        db_url = f"sqlite+aiosqlite:///{tmp.name}/demo.db"
+    db = await open_db(db_url or settings.database_url)
+    try:
+        await ensure_catalogue(db, say=script is None)
+        chat = ConsoleChat(db, settings)
+        if script is None:
+            await interactive(chat)
+            return 0
+        try:
+            text = await asyncio.to_thread(script.read_text, encoding="utf-8")
+        except OSError as exc:
+            print(f"cohortbot: can't read {script}: {exc.strerror}", file=sys.stderr)
+            return 2
+        await chat.run(text)
+        if chat.crashes:
+            print(f"cohortbot: {chat.crashes} command(s) crashed; see the log above.",
+                  file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await db.dispose()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+async def credentials(settings: Settings, action: str, file: Path | None) -> int:
+    db = await open_db(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            if action == "load":
+                assert file is not None
+                loaded = await load_catalogue(session, file, SystemClock().now())
+                print(f"Added {len(loaded.added)} ({', '.join(loaded.added) or '-'}), updated "
+                      f"{len(loaded.updated)} ({', '.join(loaded.updated) or '-'}).")
+            else:
+                from bot.storage import Credential
+                for cred in await session.scalars(select(Credential).order_by(Credential.slug)):
+                    print(f"{cred.slug:20} {cred.name} — {cred.issuer_name}")
+        return 0
+    except CatalogueError as exc:
+        print(f"cohortbot: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+
+
+async def outbox(settings: Settings, action: str) -> int:
+    db = await open_db(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            if action == "retry":
+                result = await session.execute(update(Outbox).where(Outbox.state == "dead").values(
+                    state="pending", attempts=0, next_attempt_at=SystemClock().now()))
+                print(f"{result.rowcount} dead letter(s) queued again.")  # type: ignore[attr-defined]
+                return 0
+            rows = list(await session.scalars(select(Outbox).where(
+                Outbox.state.in_(["pending", "dead"])).order_by(Outbox.id)))
+            for row in rows:
+                print(f"{row.state:8} {row.attempts}x {row.dest_kind}:{row.dest_id} {row.key}"
+                      + (f" — {row.last_error}" if row.last_error else ""))
+            print(f"{sum(r.state == 'pending' for r in rows)} pending, "
+                  f"{sum(r.state == 'dead' for r in rows)} dead.")
+            return 0
+    finally:
+        await db.dispose()
+
+
+async def upgrade(settings: Settings) -> int:
+    db = await open_db(settings.database_url)
+    await db.dispose()
+    print("Database schema is up to date.")
+    return 0
+
+
+async def run(settings: Settings) -> int:
+    if not (settings.slack_bot_token or settings.discord_token):
+        print("No Slack or Discord tokens configured: starting the console chat.")
+        return await console(settings, None, None)
+    print("cohortbot: Slack and Discord connections are not available in this version yet; "
+          "unset SLACK_BOT_TOKEN/DISCORD_TOKEN to use the console.", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "console":
+        coro = console(settings, args.script, args.db)
+    elif args.command == "db":
+        coro = upgrade(settings)
+    elif args.command == "credentials":
+        coro = credentials(settings, args.action, getattr(args, "file", None))
+    elif args.command == "outbox":
+        coro = outbox(settings, args.action)
+    else:
+        coro = run(settings)
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

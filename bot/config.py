@@ -1,0 +1,36 @@
+"""Settings from the environment and `.env`; secrets never come from anywhere else."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field("sqlite+aiosqlite:///cohortbot.db",
+                              description="SQLAlchemy async URL; SQLite file by default")
+    public_base_url: str = Field("http://localhost:3000",
+                                 description="Where badge pages are reachable by people")
+    default_timezone: str = Field("UTC", description="IANA zone for people and cohorts without one")
+    max_open_claims: int = Field(3, ge=1, description="Open review claims one assessor may hold")
+    link_check: bool = Field(True, description="Check evidence links in the background")
+    link_check_allow_loopback: bool = Field(False, description="Tests only: check 127.0.0.1 links")
+    link_check_timeout: float = Field(5.0, gt=0)
+    issuer_name: str = "Cohort Bot"
+    issuer_url: str = "http://localhost:3000"
+    port: int = 3000
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    discord_token: str | None = None
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,538 @@
+"""The chat grammar: text a person typed -> a `Command`, or one clear UserError.
+
+Pure, like domain.py. Slack (`<@U1|ann>`, `<#C1|frl>`, `<https://x|x>`), Discord
+(`<@123>`, `<#123>`) and console (`@ann`, `#frl`) spellings of mentions,
+channels and links are all understood here, so adapters pass text through
+untouched. Every command's usage line and example live in `SPECS`, which also
+drives `help`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain import (
+    LatePolicy,
+    Role,
+    UserError,
+    check_email,
+    check_links,
+    looks_like_zone,
+    parse_offsets,
+    parse_short_id,
+    zone,
+)
+
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Mention:
+    user_id: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    channel_id: str
+    name: str = ""
+
+
+Token = str | Mention | ChannelRef
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str  # submit, cohort, window, review, badges, help
+    action: str  # e.g. create, status, claim; the verb itself for a bare /submit
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------- tokens
+
+MENTION_RE = re.compile(r"<@!?([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
+CHANNEL_RE = re.compile(r"<#([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
+LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
+CONSOLE_MENTION_RE = re.compile(r"@([A-Za-z0-9][A-Za-z0-9._-]{0,79})")
+CONSOLE_CHANNEL_RE = re.compile(r"#([a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
+
+
+def to_token(word: str) -> Token:
+    if m := MENTION_RE.fullmatch(word):
+        return Mention(m.group(1), m.group(2) or "")
+    if m := CHANNEL_RE.fullmatch(word):
+        return ChannelRef(m.group(1), m.group(2) or m.group(1))
+    if m := LINK_RE.fullmatch(word):
+        return m.group(1)
+    if m := CONSOLE_MENTION_RE.fullmatch(word):
+        return Mention(m.group(1), m.group(1))
+    if m := CONSOLE_CHANNEL_RE.fullmatch(word):
+        return ChannelRef(m.group(1).lower(), m.group(1).lower())
+    return word
+
+
+def split_words(text: str) -> list[str]:
+    """Words, honouring quotes when they pair up and ignoring them when they don't."""
+    try:
+        lexer = shlex.shlex(text, posix=True)
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        lexer.escape = ""
+        return list(lexer)
+    except ValueError:
+        return text.split()
+
+
+def word(tok: Token) -> str:
+    if isinstance(tok, Mention):
+        return f"@{tok.label or tok.user_id}"
+    if isinstance(tok, ChannelRef):
+        return f"#{tok.name or tok.channel_id}"
+    return tok
+
+
+# ------------------------------------------------------------------- specs
+
+
+@dataclass(frozen=True)
+class Spec:
+    verb: str
+    action: str
+    usage: str
+    example: str
+    summary: str
+    parse: Callable[[list[Token], str | None], dict[str, Any]]
+    role: str = "anyone"
+
+
+class Args:
+    """A cursor over one command's tokens with errors that cite the usage."""
+
+    def __init__(self, spec: Spec, tokens: list[Token]) -> None:
+        self.spec, self.tokens, self.i = spec, tokens, 0
+
+    def fail(self, message: str) -> UserError:
+        return UserError(f"{message} Usage: `{self.spec.usage}`.", self.spec.example)
+
+    def more(self) -> bool:
+        return self.i < len(self.tokens)
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.more() else None
+
+    def next(self, what: str) -> Token:
+        if not self.more():
+            raise self.fail(f"Missing {what}.")
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def text(self, what: str) -> str:
+        tok = self.next(what)
+        if not isinstance(tok, str):
+            raise self.fail(f"Expected {what} but got {word(tok)}.")
+        return tok
+
+    def keyword(self, *words: str) -> str | None:
+        tok = self.peek()
+        if isinstance(tok, str) and tok.lower() in words:
+            self.i += 1
+            return tok.lower()
+        return None
+
+    def name(self, what: str) -> str:
+        raw = self.text(what)
+        name = raw.lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+            raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens.")
+        return name
+
+    def mentions(self, at_least: int = 1) -> list[Mention]:
+        out: list[Mention] = []
+        while isinstance(self.peek(), Mention):
+            out.append(self.next("a person"))  # type: ignore[arg-type]
+        if len(out) < at_least:
+            tok = self.peek()
+            got = f" but got '{word(tok)}'" if tok is not None else ""
+            raise self.fail(f"Mention at least one person, like @alice{got}.")
+        return out
+
+    def channel(self, what: str) -> ChannelRef:
+        tok = self.next(what)
+        if not isinstance(tok, ChannelRef):
+            raise self.fail(f"Expected {what} like #frl-spring but got '{word(tok)}'.")
+        return tok
+
+    def when(self, what: str) -> str:
+        """A date, with a following HH:MM or tz kept apart for the handler."""
+        first = self.text(what)
+        nxt = self.peek()
+        if isinstance(nxt, str) and (re.fullmatch(r"\d{1,2}:\d{2}", nxt)
+                                     or (first.lower() == "in" and nxt[:1].isdigit())):
+            self.i += 1
+            return f"{first} {nxt}"
+        return first
+
+    def zone_name(self) -> str | None:
+        tok = self.peek()
+        if isinstance(tok, str) and looks_like_zone(tok):
+            self.i += 1
+            zone(tok)  # unknown zones fail here, with the zone error
+            return tok
+        return None
+
+    def done(self) -> None:
+        if self.more():
+            raise self.fail(f"I don't understand '{word(self.tokens[self.i])}' here.")
+
+
+def _none(spec: Spec) -> Callable[[list[Token], str | None], dict[str, Any]]:
+    def parse(tokens: list[Token], note: str | None) -> dict[str, Any]:
+        Args(spec, tokens).done()
+        return {}
+    return parse
+
+
+# Each parse function gets the tokens after the action word and the text after ` -- `.
+
+def _submit(a: Args, note: str | None) -> dict[str, Any]:
+    window = None
+    first = a.peek()
+    if (isinstance(first, str) and len(a.tokens) > 1
+            and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", first)):
+        window = a.text("window").lower()
+    links: list[str] = []
+    while a.more():
+        tok = a.next("a link")
+        if not isinstance(tok, str):
+            raise a.fail(f"'{word(tok)}' is not a link.")
+        links.append(tok)
+    if not links:
+        raise a.fail("Add at least one evidence link.")
+    parts = [p.strip() for p in (note or "").split(" -- ")] if note else []
+    return {"window": window, "links": check_links(links), "parts": [p for p in parts if p]}
+
+
+def _submit_ref(a: Args, note: str | None) -> dict[str, Any]:
+    sub = parse_short_id(a.text("a submission id"), "S") if a.more() else None
+    a.done()
+    return {"submission": sub}
+
+
+def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": a.name("cohort name"), "channel": None, "reviews": None,
+                           "tz": None}
+    while a.more():
+        if a.keyword("reviews", "review", "assessors"):
+            out["reviews"] = a.channel("the assessors' channel")
+        elif a.keyword("tz", "timezone"):
+            out["tz"] = a.zone_name() or a.text("a time zone")
+            zone(out["tz"])
+        elif isinstance(a.peek(), ChannelRef) and out["channel"] is None:
+            out["channel"] = a.channel("the cohort channel")
+        else:
+            raise a.fail(f"I don't understand '{word(a.peek())}' here.")  # type: ignore[arg-type]
+    return out
+
+
+def _role(a: Args) -> Role | None:
+    if a.keyword("as"):
+        raw = a.text("a role").lower().rstrip("s")
+        try:
+            return Role(raw)
+        except ValueError:
+            raise a.fail(f"'{raw}' is not a role; use learner, assessor or coordinator.") from None
+    return None
+
+
+def _cohort_people(a: Args, note: str | None) -> dict[str, Any]:
+    name = a.name("cohort name")
+    people = a.mentions()
+    role = _role(a)
+    a.done()
+    return {"name": name, "people": people, "role": role}
+
+
+def _cohort_name(a: Args, note: str | None) -> dict[str, Any]:
+    name = a.name("cohort name")
+    a.done()
+    return {"name": name}
+
+
+def _cohort_list(a: Args, note: str | None) -> dict[str, Any]:
+    a.done()
+    return {}
+
+
+def _cohort_remind(a: Args, note: str | None) -> dict[str, Any]:
+    name = a.name("cohort name")
+    tok = a.text("a time or a cron schedule")
+    cron = None
+    when = None
+    if len(tok.split()) == 5:  # a quoted cron line: "0 9 * * mon"
+        cron = tok
+    elif tok.lower() in ("every", "cron"):
+        fields = [a.text("cron fields") for _ in range(5)]
+        cron = " ".join(fields)
+    else:
+        a.i -= 1
+        when = a.when("a time")
+    tz = a.zone_name()
+    words = [word(t) for t in a.tokens[a.i:]]
+    text = " ".join(words + ([note] if note else [])).strip()
+    if not text:
+        raise a.fail("Add the reminder text.")
+    return {"name": name, "when": when, "cron": cron, "tz": tz, "text": text}
+
+
+def _reminder_id(a: Args, note: str | None) -> dict[str, Any]:
+    rid = parse_short_id(a.text("a reminder id"), "M")
+    a.done()
+    return {"reminder": rid}
+
+
+def _window_ref(a: Args) -> dict[str, Any]:
+    first = a.text("a window (W-3, or cohort and credential)")
+    if re.fullmatch(r"[Ww]-?\d{1,9}", first):
+        return {"window": parse_short_id(first, "W"), "cohort": None, "credential": None}
+    a.i -= 1
+    return {"window": None, "cohort": a.name("cohort name"), "credential": a.name("credential")}
+
+
+def _window_open(a: Args, note: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"cohort": a.name("cohort name"), "credential": a.name("credential"),
+                           "closes": None, "opens": None, "tz": None, "offsets": None,
+                           "late": None}
+    while a.more():
+        if a.keyword("closes", "close", "until", "due"):
+            out["closes"] = a.when("the close time")
+            out["tz"] = a.zone_name() or out["tz"]
+        elif a.keyword("opens", "open", "from"):
+            out["opens"] = a.when("the open time")
+            out["tz"] = a.zone_name() or out["tz"]
+        elif a.keyword("remind", "reminders", "nudges"):
+            out["offsets"] = parse_offsets(a.text("reminder offsets like 7d,2d,1d,2h"))
+        elif a.keyword("late"):
+            out["late"] = LatePolicy.parse(a.text("a late policy"))
+        elif a.keyword("tz", "timezone"):
+            out["tz"] = a.text("a time zone")
+            zone(out["tz"])
+        elif (tz := a.zone_name()) is not None:
+            out["tz"] = tz
+        else:
+            raise a.fail(f"I don't understand '{word(a.peek())}' here.")  # type: ignore[arg-type]
+    if out["closes"] is None:
+        raise a.fail("Say when the window closes.")
+    return out
+
+
+def _window_extend(a: Args, note: str | None) -> dict[str, Any]:
+    out = _window_ref(a)
+    a.keyword("to", "until", "closes")
+    out["closes"] = a.when("the new close time")
+    out["tz"] = a.zone_name()
+    a.done()
+    return out
+
+
+def _window_close(a: Args, note: str | None) -> dict[str, Any]:
+    out = _window_ref(a)
+    a.done()
+    return out
+
+
+def _window_list(a: Args, note: str | None) -> dict[str, Any]:
+    name = a.name("cohort name") if a.more() else None
+    a.done()
+    return {"cohort": name}
+
+
+def _review_id(a: Args, note: str | None) -> dict[str, Any]:
+    rid = parse_short_id(a.text("a review id"), "R")
+    a.done()
+    return {"review": rid}
+
+
+def _review_decision(a: Args, note: str | None) -> dict[str, Any]:
+    rid = parse_short_id(a.text("a review id"), "R")
+    body = " ".join(word(t) for t in a.tokens[a.i:])
+    if note:
+        body += f" -- {note}"
+    return {"review": rid, "body": body.strip()}
+
+
+def _review_revise(a: Args, note: str | None) -> dict[str, Any]:
+    out = _review_decision(a, note)
+    if not out["body"]:
+        raise a.fail("Say what needs to change, criterion by criterion.")
+    return out
+
+
+def _badge_id(a: Args, note: str | None) -> dict[str, Any]:
+    bid = parse_short_id(a.text("a badge id"), "B")
+    a.done()
+    return {"badge": bid}
+
+
+def _autoshare(a: Args, note: str | None) -> dict[str, Any]:
+    choice = a.keyword("on", "off")
+    if choice is None:
+        raise a.fail("Say on or off.")
+    a.done()
+    return {"on": choice == "on"}
+
+
+def _email(a: Args, note: str | None) -> dict[str, Any]:
+    address = check_email(a.text("an e-mail address"))
+    a.done()
+    return {"email": address}
+
+
+def _help(a: Args, note: str | None) -> dict[str, Any]:
+    topic = a.text("a topic").lower().lstrip("/") if a.more() else None
+    return {"topic": topic}
+
+
+def spec(verb: str, action: str, usage: str, example: str, summary: str,
+         parse: Callable[[Args, str | None], dict[str, Any]], role: str = "anyone") -> Spec:
+    holder: list[Spec] = []
+
+    def run(tokens: list[Token], note: str | None) -> dict[str, Any]:
+        return parse(Args(holder[0], tokens), note)
+
+    s = Spec(verb, action, usage, example, summary, run, role)
+    holder.append(s)
+    return s
+
+
+SPECS: list[Spec] = [
+    spec("submit", "submit", "/submit [<window>] <link> [<link>…] [-- <reflection>]",
+         "/submit https://example.org/makerspace-unit -- Students designed their own tools",
+         "hand in evidence for your cohort's open window; again after a revision request",
+         _submit, "learner"),
+    spec("submit", "status", "/submit status", "/submit status",
+         "your submissions, their review state, feedback and deadlines",
+         lambda a, n: _cohort_list(a, n), "learner"),
+    spec("submit", "withdraw", "/submit withdraw [S-<id>]", "/submit withdraw S-12",
+         "take back a submission that nobody is reviewing yet", _submit_ref, "learner"),
+    spec("cohort", "create", "/cohort create <name> [#channel] [reviews #channel] [tz <zone>]",
+         "/cohort create spring #frl-spring reviews #frl-assessors tz America/Chicago",
+         "create a cohort with its channel and, optionally, its assessors' channel",
+         _cohort_create, "coordinator"),
+    spec("cohort", "add", "/cohort add <name> @person… [as learner|assessor|coordinator]",
+         "/cohort add spring @alice @bob", "add people to a cohort (learners unless you say)",
+         _cohort_people, "coordinator"),
+    spec("cohort", "remove", "/cohort remove <name> @person… [as <role>]",
+         "/cohort remove spring @bob", "take people (or just one role) out of a cohort",
+         _cohort_people, "coordinator"),
+    spec("cohort", "list", "/cohort list", "/cohort list", "the cohorts you can see",
+         _cohort_list),
+    spec("cohort", "status", "/cohort status <name>", "/cohort status spring",
+         "progress of each window, reviews waiting and undelivered messages",
+         _cohort_name, "coordinator"),
+    spec("cohort", "remind", "/cohort remind <name> <when | \"<cron>\"> [<zone>] <text>",
+         "/cohort remind spring \"0 9 * * mon\" Office hours today at 4pm in #frl-spring",
+         "post a reminder to the cohort channel once or on a schedule", _cohort_remind,
+         "coordinator"),
+    spec("cohort", "reminders", "/cohort reminders <name>", "/cohort reminders spring",
+         "the cohort's custom reminders", _cohort_name, "coordinator"),
+    spec("cohort", "unremind", "/cohort unremind M-<id>", "/cohort unremind M-3",
+         "cancel a custom reminder", _reminder_id, "coordinator"),
+    spec("window", "open",
+         "/window open <cohort> <credential> closes <when> [<zone>] [opens <when>] "
+         "[remind 7d,2d,1d,2h] [late deny|allow|<grace>]",
+         "/window open spring creators closes 2026-06-01T17:00 America/Chicago",
+         "open a submission window and plan its nudges", _window_open, "coordinator"),
+    spec("window", "extend", "/window extend <W-id | cohort credential> <when> [<zone>]",
+         "/window extend spring creators 2026-06-08T17:00",
+         "move a window's deadline later; nudges are planned again", _window_extend,
+         "coordinator"),
+    spec("window", "close", "/window close <W-id | cohort credential>", "/window close W-3",
+         "close a window now", _window_close, "coordinator"),
+    spec("window", "list", "/window list [<cohort>]", "/window list spring",
+         "windows and their deadlines", _window_list),
+    spec("review", "queue", "/review queue", "/review queue",
+         "review tasks waiting, and the ones you have claimed", _cohort_list, "assessor"),
+    spec("review", "claim", "/review claim R-<id>", "/review claim R-7",
+         "take a review task", _review_id, "assessor"),
+    spec("review", "approve", "/review approve R-<id> [<criterion>: <level>; …] [-- feedback]",
+         "/review approve R-7 -- A model unit; students clearly led the design",
+         "approve a submission you claimed; the learner earns the badge", _review_decision,
+         "assessor"),
+    spec("review", "revise",
+         "/review revise R-<id> <criterion>: not yet, <what to change>; … [-- feedback]",
+         "/review revise R-7 reflection: not yet, say what students learned -- Strong artifacts!",
+         "send a submission back with feedback per criterion", _review_revise, "assessor"),
+    spec("review", "release", "/review release R-<id>", "/review release R-7",
+         "give a claimed task back to the queue", _review_id, "assessor"),
+    spec("badges", "list", "/badges", "/badges", "your badges and their links", _cohort_list,
+         "learner"),
+    spec("badges", "share", "/badges share B-<id>", "/badges share B-3",
+         "show the share options of a badge again", _badge_id, "learner"),
+    spec("badges", "autoshare", "/badges autoshare on|off", "/badges autoshare on",
+         "celebrate new badges in the cohort channel without asking first", _autoshare,
+         "learner"),
+    spec("badges", "email", "/badges email <address>", "/badges email you@school.org",
+         "the address your badges are issued to", _email, "learner"),
+    spec("help", "help", "/help [<command>]", "/help submit", "what you can do", _help),
+]
+
+BY_KEY = {(s.verb, s.action): s for s in SPECS}
+VERBS = ("submit", "cohort", "window", "review", "badges", "help")
+DEFAULT_ACTION = {"submit": "submit", "badges": "list", "help": "help"}
+
+
+def parse(text: str) -> Command:
+    """Parse one command line, `/verb action args… [-- free text]`."""
+    text = text.strip()
+    if not text:
+        raise UserError("Type a command, for example `/submit help`.", "/help")
+    if len(text) > MAX_TEXT:
+        raise UserError(f"That message is too long to be a command (over {MAX_TEXT:,} characters).")
+    head, sep, note = text.partition(" -- ")
+    if not sep and head.endswith(" --"):
+        head = head[:-3]
+    note = note.strip() or None
+    words = split_words(head)
+    verb = words[0].lstrip("/").lower() if words else ""
+    if verb not in VERBS:
+        raise UserError(f"I don't know the command '{words[0] if words else text}'. Commands: "
+                        "/submit, /cohort, /window, /review, /badges, /help.", "/help")
+    rest = [to_token(w) for w in words[1:]]
+    first = rest[0].lower() if rest and isinstance(rest[0], str) else None
+    if first == "help" and verb != "help":
+        return Command("help", "help", {"topic": verb})
+    if first is not None and (verb, first) in BY_KEY and (verb, first) != ("submit", "submit"):
+        action, tokens = first, rest[1:]
+    elif verb in DEFAULT_ACTION:
+        action, tokens = DEFAULT_ACTION[verb], rest
+    else:
+        actions = ", ".join(s.action for s in SPECS if s.verb == verb)
+        what = f"'{word(rest[0])}' is not" if rest else "Missing"
+        raise UserError(f"{what} a /{verb} subcommand; use one of: {actions}.",
+                        f"/{verb} help")
+    return Command(verb, action, BY_KEY[(verb, action)].parse(tokens, note))
+
+
+def help_text(topic: str | None = None) -> str:
+    """Usage and an example for one command, or a short menu of them all."""
+    if topic:
+        topic = topic.lstrip("/").lower()
+        specs = [s for s in SPECS if s.verb == topic]
+        if not specs:
+            raise UserError(f"There is no /{topic} command. Commands: "
+                            "/submit, /cohort, /window, /review, /badges.", "/help submit")
+        lines = [f"*/{topic}*"]
+        for s in specs:
+            lines.append(f"• `{s.usage}` — {s.summary}\n    e.g. `{s.example}`")
+        return "\n".join(lines)
+    lines = ["*Cohort Bot* — type `<command> help` for details:"]
+    for verb in VERBS[:-1]:
+        who = {s.role for s in SPECS if s.verb == verb} - {"anyone"}
+        lines.append(f"• `/{verb}` ({', '.join(sorted(who)) or 'anyone'}): "
+                     + "; ".join(s.action for s in SPECS if s.verb == verb))
+    return "\n".join(lines)

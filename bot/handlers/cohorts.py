@@ -1,0 +1,212 @@
+"""Cohorts and their rosters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from bot.domain import Role, UserError, format_time, short_id
+from bot.handlers.base import (
+    Context,
+    cohort_named,
+    coordinates_anything,
+    handles,
+    member_for,
+    members_with_role,
+    phase_of,
+    require_coordinator,
+    roles_in,
+)
+from bot.messages import Destination, Message, Reply
+from bot.notices import deadline_line, progress_line, window_progress
+from bot.storage import Cohort, Enrolment, Outbox, Review, Submission, Window
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def where(cohort: Cohort) -> str:
+    return f"<#{cohort.channel_id}>" if cohort.channel_id else "no channel"
+
+
+@handles("cohort", "create")
+async def create(ctx: Context, args: dict[str, Any]) -> Reply:
+    if not await coordinates_anything(ctx):
+        raise UserError("Only workspace admins and coordinators can create cohorts.")
+    channel = args["channel"]
+    if channel is None:
+        if ctx.channel is None:
+            raise UserError("Say which channel the cohort meets in.",
+                            f"/cohort create {args['name']} #frl-{args['name']}")
+        channel_id, channel_name = ctx.channel, ctx.channel
+    else:
+        channel_id, channel_name = channel.channel_id, channel.name
+    exists = await ctx.session.scalar(select(Cohort.id).where(
+        Cohort.workspace_id == ctx.workspace.id, Cohort.name == args["name"]))
+    if exists:
+        raise UserError(f"There is already a cohort called '{args['name']}'.",
+                        f"/cohort status {args['name']}")
+    reviews = args["reviews"]
+    cohort = Cohort(workspace_id=ctx.workspace.id, name=args["name"], channel_id=channel_id,
+                    channel_name=channel_name,
+                    reviews_channel_id=reviews.channel_id if reviews else None,
+                    reviews_channel_name=reviews.name if reviews else None,
+                    tz=args["tz"] or ctx.actor.tz or ctx.settings.default_timezone,
+                    created_by=ctx.actor.id, created_at=ctx.now)
+    ctx.session.add(cohort)
+    await ctx.session.flush()
+    ctx.session.add(Enrolment(cohort_id=cohort.id, member_id=ctx.actor.id,
+                              role=Role.COORDINATOR, added_at=ctx.now))
+    ctx.audit("cohort.create", cohort.name)
+    await ctx.send(Destination.channel(channel_id), Message(
+        f"👋 This is the home of cohort *{cohort.name}*. Coordinator: <@{ctx.actor.user_id}>. "
+        "Deadlines, reminders and badge celebrations will appear here."),
+        f"cohort:{cohort.id}:hello", cohort=cohort)
+    review_where = (f"review tasks go to <#{cohort.reviews_channel_id}>" if reviews
+                    else "review tasks go to each assessor by DM")
+    return Reply.text(
+        f"Created cohort *{cohort.name}* in <#{channel_id}> ({cohort.tz}); {review_where}.\n"
+        f"Next: `/cohort add {cohort.name} @learner…` and "
+        f"`/cohort add {cohort.name} @assessor as assessor`.")
+
+
+ROLE_PLURAL = {Role.LEARNER: "learners", Role.ASSESSOR: "assessors",
+               Role.COORDINATOR: "coordinators"}
+
+
+@handles("cohort", "add")
+async def add(ctx: Context, args: dict[str, Any]) -> Reply:
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    role: Role = args["role"] or Role.LEARNER
+    added, already = [], []
+    for mention in args["people"]:
+        member = await member_for(ctx, mention)
+        if role in await roles_in(ctx, cohort, member):
+            already.append(member)
+            continue
+        enrolment = Enrolment(cohort_id=cohort.id, member_id=member.id, role=role,
+                              added_at=ctx.now)
+        ctx.session.add(enrolment)
+        await ctx.session.flush()
+        added.append(member)
+        await ctx.send(Destination.dm(member.user_id), welcome(cohort, role),
+                       f"enrol:{enrolment.id}", cohort=cohort)
+    ctx.audit("cohort.add", cohort.name, role=role.value, members=[m.user_id for m in added])
+    parts = []
+    if added:
+        parts.append(f"Added {', '.join(f'<@{m.user_id}>' for m in added)} to *{cohort.name}* "
+                     f"as {ROLE_PLURAL[role] if len(added) > 1 else role.value}.")
+    if already:
+        parts.append(f"{', '.join(f'<@{m.user_id}>' for m in already)} "
+                     f"{'was' if len(already) == 1 else 'were'} already "
+                     f"{'a ' + role.value if len(already) == 1 else ROLE_PLURAL[role]}.")
+    return Reply.text(" ".join(parts))
+
+
+def welcome(cohort: Cohort, role: Role) -> Message:
+    what = {
+        Role.LEARNER: "Hand in evidence with `/submit <links> -- <reflection>` while a window is "
+                      "open; `/submit status` shows where you stand.",
+        Role.ASSESSOR: "Review tasks will reach you; `/review queue` lists them and "
+                       "`/review claim R-<id>` takes one.",
+        Role.COORDINATOR: "`/window open` starts a submission window; `/cohort status "
+                          f"{cohort.name}` shows progress.",
+    }[role]
+    return Message(f"Welcome to cohort *{cohort.name}* as {role.value}. {what}")
+
+
+@handles("cohort", "remove")
+async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    role: Role | None = args["role"]
+    removed, absent = [], []
+    for mention in args["people"]:
+        member = await member_for(ctx, mention)
+        query = delete(Enrolment).where(Enrolment.cohort_id == cohort.id,
+                                        Enrolment.member_id == member.id)
+        if role is not None:
+            query = query.where(Enrolment.role == role)
+        result = await ctx.session.execute(query)
+        (removed if result.rowcount else absent).append(member)  # type: ignore[attr-defined]
+    if role in (None, Role.COORDINATOR) and not await members_with_role(
+            ctx, cohort, Role.COORDINATOR) and not ctx.actor.is_admin:
+        raise UserError(f"{cohort.name} would be left without a coordinator; add another first.",
+                        f"/cohort add {cohort.name} @someone as coordinator")
+    ctx.audit("cohort.remove", cohort.name, role=role.value if role else "all",
+              members=[m.user_id for m in removed])
+    what = f"as {role.value}" if role else "from the cohort"
+    parts = []
+    if removed:
+        parts.append(f"Removed {', '.join(f'<@{m.user_id}>' for m in removed)} {what} "
+                     f"in *{cohort.name}*. Their past submissions and badges are kept.")
+    if absent:
+        parts.append(f"{', '.join(f'<@{m.user_id}>' for m in absent)} had no such role there.")
+    return Reply.text(" ".join(parts))
+
+
+@handles("cohort", "list")
+async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
+    query = select(Cohort).where(Cohort.workspace_id == ctx.workspace.id).order_by(Cohort.name)
+    if not ctx.actor.is_admin:
+        query = query.join(Enrolment).where(Enrolment.member_id == ctx.actor.id).distinct()
+    cohorts = list(await ctx.session.scalars(query))
+    if not cohorts:
+        hint = (" Create one with `/cohort create spring #frl-spring`." if ctx.actor.is_admin
+                else " A coordinator adds you to one.")
+        return Reply.text("You are not in any cohort yet." + hint)
+    lines = ["*Your cohorts*" if not ctx.actor.is_admin else "*Cohorts in this workspace*"]
+    for cohort in cohorts:
+        roles = sorted(r.value for r in await roles_in(ctx, cohort))
+        size = await ctx.session.scalar(select(func.count()).select_from(Enrolment).where(
+            Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER))
+        open_windows = [w for w in await ctx.session.scalars(
+            select(Window).where(Window.cohort_id == cohort.id)) if phase_of(w, ctx.now) == "open"]
+        lines.append(f"• *{cohort.name}* in {where(cohort)} — {size} learners, "
+                     f"{len(open_windows)} open window{'s' * (len(open_windows) != 1)}"
+                     + (f" — you: {', '.join(roles)}" if roles else ""))
+    return Reply.text("\n".join(lines))
+
+
+@handles("cohort", "status")
+async def status(ctx: Context, args: dict[str, Any]) -> Reply:
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    counts = {role: len(await members_with_role(ctx, cohort, role)) for role in Role}
+    lines = [f"*{cohort.name}* in {where(cohort)} — "
+             + ", ".join(plural(counts[r], r.value) for r in Role)]
+    windows = list(await ctx.session.scalars(
+        select(Window).where(Window.cohort_id == cohort.id).order_by(Window.closes_at)))
+    if not windows:
+        lines.append(f"No windows yet: `/window open {cohort.name} <credential> closes <when>`.")
+    for window in windows:
+        progress = await window_progress(ctx.session, window)
+        phase = phase_of(window, ctx.now)
+        when = (deadline_line(window, ctx.tz, ctx.now) if phase != "closed"
+                else f"closed {format_time(window.closed_at or window.closes_at, ctx.tz)}")
+        lines.append(f"• {short_id('W', window.id)} *{window.credential.slug}* ({phase}, {when}): "
+                     f"{progress_line(progress)}, "
+                     f"{progress.count('in review')} in review, "
+                     f"{progress.count('revision requested')} revising")
+        if progress.missing and phase != "upcoming":
+            names = ", ".join(f"<@{m.user_id}>" for m in progress.missing[:15])
+            lines.append(f"    not submitted: {names}"
+                         + (" …" if len(progress.missing) > 15 else ""))
+    waiting = await ctx.session.scalar(
+        select(func.count()).select_from(Review).join(Submission).join(Window).where(
+            Window.cohort_id == cohort.id, Review.state == "open"))
+    claimed = await ctx.session.scalar(
+        select(func.count()).select_from(Review).join(Submission).join(Window).where(
+            Window.cohort_id == cohort.id, Review.state == "claimed"))
+    lines.append(f"Reviews: {waiting} waiting for an assessor, {claimed} claimed.")
+    dead = list(await ctx.session.scalars(select(Outbox).where(
+        Outbox.cohort_id == cohort.id, Outbox.state == "dead").order_by(Outbox.id).limit(5)))
+    if dead:
+        lines.append(f"⚠️ {len(dead)} message(s) could not be delivered: "
+                     + "; ".join(f"{d.key} ({(d.last_error or '')[:80]})" for d in dead)
+                     + ". Retry with `cohortbot outbox retry`.")
+    return Reply.text("\n".join(lines))
+

@@ -1,0 +1,98 @@
+"""Coordinators' own reminders to a cohort channel (Slack reserves /remind)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+
+from bot.domain import UserError, as_utc, format_time, parse_when, short_id, zone
+from bot.handlers.base import Context, cohort_named, handles, require_coordinator
+from bot.messages import Reply
+from bot.storage import Reminder
+
+CRON_EXAMPLE = '/cohort remind spring "0 9 * * mon" Office hours today at 4pm'
+
+
+def cron_trigger(expression: str, tz: str) -> CronTrigger:
+    try:
+        return CronTrigger.from_crontab(expression, timezone=zone(tz))
+    except ValueError as exc:
+        raise UserError(f"'{expression}' is not a cron schedule ({exc}); use five fields: "
+                        "minute hour day month weekday.", CRON_EXAMPLE) from None
+
+
+def next_run(reminder: Reminder, after: datetime) -> datetime | None:
+    """When the reminder fires next, strictly after `after`; None when it never will."""
+    if reminder.cancelled_at is not None:
+        return None
+    if reminder.cron is None:
+        if reminder.last_run_at is not None or reminder.run_at is None:
+            return None
+        return as_utc(reminder.run_at)
+    trigger = cron_trigger(reminder.cron, reminder.tz)
+    start = as_utc(reminder.last_run_at or reminder.created_at) + timedelta(seconds=1)
+    fire = trigger.get_next_fire_time(None, start)
+    return as_utc(fire) if fire else None
+
+
+def describe(reminder: Reminder, now: datetime) -> str:
+    tz = zone(reminder.tz)
+    upcoming = next_run(reminder, now)
+    when = (f"cron `{reminder.cron}` ({reminder.tz})" if reminder.cron
+            else f"once, {format_time(reminder.run_at, tz)}" if reminder.run_at else "once")
+    nxt = f", next {format_time(upcoming, tz)}" if upcoming and reminder.cron else ""
+    return f"{short_id('M', reminder.id)} {when}{nxt}: {reminder.text}"
+
+
+@handles("cohort", "remind")
+async def remind(ctx: Context, args: dict[str, Any]) -> Reply:
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    if not cohort.channel_id:
+        raise UserError(f"{cohort.name} has no channel to post reminders in.")
+    tz = args["tz"] or cohort.tz
+    reminder = Reminder(workspace_id=ctx.workspace.id, cohort_id=cohort.id, tz=tz,
+                        text=args["text"], created_by=ctx.actor.id, created_at=ctx.now)
+    if args["cron"]:
+        cron_trigger(args["cron"], tz)
+        reminder.cron = args["cron"]
+    else:
+        reminder.run_at = parse_when(args["when"], zone(tz), ctx.now, end_of_day=False)
+        if reminder.run_at <= ctx.now:
+            raise UserError("That time is in the past; pick a time still to come.",
+                            "/cohort remind spring tomorrow 09:00 Office hours at 4pm")
+    ctx.session.add(reminder)
+    await ctx.session.flush()
+    ctx.audit("cohort.remind", short_id("M", reminder.id))
+    return Reply.text(f"Reminder set for <#{cohort.channel_id}>: {describe(reminder, ctx.now)}. "
+                      f"Cancel it with `/cohort unremind {short_id('M', reminder.id)}`.")
+
+
+@handles("cohort", "reminders")
+async def reminders(ctx: Context, args: dict[str, Any]) -> Reply:
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    rows = [r for r in await ctx.session.scalars(
+        select(Reminder).where(Reminder.cohort_id == cohort.id, Reminder.cancelled_at.is_(None))
+        .order_by(Reminder.id)) if r.cron or r.last_run_at is None]
+    if not rows:
+        return Reply.text(f"{cohort.name} has no upcoming custom reminders.")
+    return Reply.text("\n".join([f"*Reminders for {cohort.name}*",
+                                 *(f"• {describe(r, ctx.now)}" for r in rows)]))
+
+
+@handles("cohort", "unremind")
+async def unremind(ctx: Context, args: dict[str, Any]) -> Reply:
+    reminder = await ctx.session.scalar(select(Reminder).where(
+        Reminder.workspace_id == ctx.workspace.id, Reminder.id == args["reminder"]))
+    if reminder is None or reminder.cancelled_at is not None:
+        raise UserError(f"There is no active reminder {short_id('M', args['reminder'])}.",
+                        "/cohort reminders spring")
+    await require_coordinator(ctx, reminder.cohort)
+    reminder.cancelled_at = ctx.now
+    ctx.audit("cohort.unremind", short_id("M", reminder.id))
+    return Reply.text(f"Cancelled {short_id('M', reminder.id)}.")
+

@@ -1,0 +1,157 @@
+"""Submission windows: open, extend, close, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.domain import (
+    DEFAULT_NUDGE_OFFSETS,
+    LatePolicy,
+    Phase,
+    UserError,
+    check_window_times,
+    format_duration,
+    format_time,
+    parse_duration,
+    parse_when,
+    short_id,
+    zone,
+)
+from bot.handlers.base import (
+    Context,
+    cohort_named,
+    credential_named,
+    handles,
+    phase_of,
+    require_coordinator,
+    window_by_ref,
+)
+from bot.messages import Destination, Message, Reply
+from bot.notices import deadline_line, window_closed, window_opened, window_progress
+from bot.storage import Cohort, Enrolment, Outbox, Window
+
+
+async def announce(ctx: Context, window: Window, message: Message, key: str) -> None:
+    if window.cohort.channel_id:
+        await ctx.send(Destination.channel(window.cohort.channel_id), message,
+                       f"window:{window.id}:{key}", cohort=window.cohort, window_id=window.id)
+
+
+async def cancel_planned_nudges(ctx: Context, window: Window) -> int:
+    """Nudges queued for an old deadline must never go out after it moved."""
+    result = await ctx.session.execute(
+        update(Outbox).where(Outbox.window_id == window.id, Outbox.state == "pending",
+                             Outbox.key.like("nudge:%"))
+        .values(state="cancelled", last_error="deadline changed"))
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+@handles("window", "open")
+async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
+    cohort = await cohort_named(ctx, args["cohort"])
+    await require_coordinator(ctx, cohort)
+    cred = await credential_named(ctx, args["credential"])
+    tz_name = args["tz"] or cohort.tz
+    tz = zone(tz_name)
+    opens_at = parse_when(args["opens"], tz, ctx.now, end_of_day=False) if args["opens"] else ctx.now
+    closes_at = parse_when(args["closes"], tz, ctx.now)
+    check_window_times(opens_at, closes_at, ctx.now)
+    for other in await ctx.session.scalars(select(Window).where(
+            Window.cohort_id == cohort.id, Window.credential_id == cred.id)):
+        if phase_of(other, ctx.now) != Phase.CLOSED:
+            raise UserError(
+                f"{cohort.name} already has a window for {cred.slug} "
+                f"({short_id('W', other.id)}, {deadline_line(other, ctx.tz, ctx.now)}).",
+                f"/window extend {short_id('W', other.id)} 2026-06-08T17:00")
+    offsets = args["offsets"] or [parse_duration(o) for o in DEFAULT_NUDGE_OFFSETS]
+    late: LatePolicy = args["late"] or LatePolicy()
+    window = Window(workspace_id=ctx.workspace.id, cohort_id=cohort.id, credential_id=cred.id,
+                    opens_at=opens_at, closes_at=closes_at, tz=tz_name,
+                    nudge_offsets=[format_duration(o) for o in offsets], late_policy=str(late),
+                    created_by=ctx.actor.id, created_at=ctx.now)
+    ctx.session.add(window)
+    await ctx.session.flush()
+    await ctx.session.refresh(window, ["cohort", "credential"])
+    if opens_at <= ctx.now:
+        window.open_announced_at = ctx.now
+        await announce(ctx, window, window_opened(window, ctx.now), "opened")
+    ctx.audit("window.open", short_id("W", window.id), closes=closes_at.isoformat())
+    skipped = [format_duration(o) for o in offsets if closes_at - o < opens_at]
+    note = (f" Reminders {', '.join(skipped)} before the deadline are skipped: that moment "
+            "passes before the window opens." if skipped else "")
+    starts = ("It is open now." if opens_at <= ctx.now
+              else f"It opens {format_time(opens_at, ctx.tz)}.")
+    return Reply.text(
+        f"Opened {short_id('W', window.id)}: *{cred.name}* for *{cohort.name}*, "
+        f"closes {format_time(closes_at, zone(tz_name))}"
+        + (f" ({format_time(closes_at, ctx.tz)} your time)" if ctx.tz.key != tz_name else "")
+        + f". {starts} Reminders {', '.join(window.nudge_offsets)} before the deadline; "
+        f"late submissions: {late}.{note}")
+
+
+@handles("window", "extend")
+async def extend(ctx: Context, args: dict[str, Any]) -> Reply:
+    window = await window_by_ref(ctx, args)
+    await require_coordinator(ctx, window.cohort)
+    tz_name = args["tz"] or window.tz
+    closes_at = parse_when(args["closes"], zone(tz_name), ctx.now)
+    check_window_times(window.opens_at, closes_at, ctx.now)
+    before = window.closes_at
+    window.closes_at, window.tz = closes_at, tz_name
+    window.closed_at = None
+    window.close_announced_at = None
+    cancelled = await cancel_planned_nudges(ctx, window)
+    ctx.audit("window.extend", short_id("W", window.id), closes=closes_at.isoformat(),
+              was=before.isoformat())
+    if window.open_announced_at is not None:
+        await announce(ctx, window, Message(
+            f"📅 New deadline for *{window.credential.name}*: "
+            f"{deadline_line(window, zone(tz_name), ctx.now)}.",
+            context=short_id("W", window.id)), f"extend:{closes_at:%Y%m%dT%H%M}")
+    dropped = f" {cancelled} queued reminder(s) for the old deadline were dropped." if cancelled else ""
+    return Reply.text(f"{short_id('W', window.id)} now {deadline_line(window, ctx.tz, ctx.now)}. "
+                      f"Reminders are planned again for the new deadline.{dropped}")
+
+
+@handles("window", "close")
+async def close(ctx: Context, args: dict[str, Any]) -> Reply:
+    window = await window_by_ref(ctx, args)
+    await require_coordinator(ctx, window.cohort)
+    if phase_of(window, ctx.now) == Phase.CLOSED:
+        raise UserError(f"{short_id('W', window.id)} is already closed "
+                        f"({format_time(window.closed_at or window.closes_at, ctx.tz)}).")
+    window.closed_at = ctx.now
+    await cancel_planned_nudges(ctx, window)
+    progress = await window_progress(ctx.session, window)
+    window.close_announced_at = ctx.now
+    await announce(ctx, window, window_closed(window, progress, ctx.now), "closed")
+    ctx.audit("window.close", short_id("W", window.id))
+    return Reply.text(f"Closed {short_id('W', window.id)} ({window.credential.slug}, "
+                      f"{window.cohort.name}): {progress.submitted} of {progress.total} submitted.")
+
+
+@handles("window", "list")
+async def list_windows(ctx: Context, args: dict[str, Any]) -> Reply:
+    query = select(Window).join(Cohort).where(Window.workspace_id == ctx.workspace.id)
+    if args["cohort"]:
+        query = query.where(Window.cohort_id == (await cohort_named(ctx, args["cohort"])).id)
+    if not ctx.actor.is_admin:
+        query = query.where(Window.cohort_id.in_(
+            select(Enrolment.cohort_id).where(Enrolment.member_id == ctx.actor.id)))
+    windows = list(await ctx.session.scalars(query.order_by(Window.closes_at).limit(50)))
+    if not windows:
+        return Reply.text("No windows yet."
+                          + (" Open one with `/window open <cohort> <credential> closes <when>`."
+                             if ctx.actor.is_admin else ""))
+    lines = ["*Windows*"]
+    for w in windows:
+        phase = phase_of(w, ctx.now)
+        when = (deadline_line(w, ctx.tz, ctx.now) if phase == Phase.OPEN
+                else f"opens {format_time(w.opens_at, ctx.tz)}" if phase == Phase.UPCOMING
+                else f"closed {format_time(w.closed_at or w.closes_at, ctx.tz)}")
+        lines.append(f"• {short_id('W', w.id)} *{w.credential.slug}* — {w.cohort.name}, "
+                     f"{phase}, {when}")
+    return Reply.text("\n".join(lines))
+

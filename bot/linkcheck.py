@@ -1,0 +1,158 @@
+"""Background checks of evidence links, so a learner hears early that an assessor
+won't be able to open one.
+
+Only public addresses are fetched: the host is resolved first and refused when
+any address is private, loopback, link-local or otherwise internal (no
+server-side request forgery), and the connection is pinned to the checked
+address so a second DNS answer can't redirect it. Redirects are followed by
+hand, a few at most, each hop checked the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.domain import short_id
+from bot.messages import Destination, Message
+from bot.outbox import enqueue
+from bot.storage import Member, Submission, Version, Window
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+LOGIN_HINTS = ("login", "signin", "sign-in", "sign_in", "auth", "servicelogin", "sso")
+EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net")  # RFC 2606: never real evidence
+RESERVED_TLDS = ("example", "test", "invalid")
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    url: str
+    verdict: str  # ok, login, broken, unreachable, refused, skipped
+    detail: str = ""
+
+    @property
+    def problem(self) -> bool:
+        return self.verdict not in ("ok", "skipped")
+
+
+class Refused(Exception):
+    pass
+
+
+def allowed_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> bool:
+    if ip.is_loopback:
+        return allow_loopback
+    return ip.is_global and not ip.is_multicast
+
+
+async def resolve(host: str, port: int, allow_loopback: bool) -> str:
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+        addresses = [literal]
+    except ValueError:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses:
+        raise OSError(f"{host} has no address")
+    for ip in addresses:
+        if not allowed_ip(ip, allow_loopback):
+            raise Refused(f"{host} points to a private address")
+    return str(addresses[0])
+
+
+def is_example(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return (host.rsplit(".", 1)[-1] in RESERVED_TLDS
+            or any(host == d or host.endswith("." + d) for d in EXAMPLE_DOMAINS))
+
+
+async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) -> LinkResult:
+    """Fetch one link the way an assessor's browser would, without their cookies."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(current)
+        host = parts.hostname or ""
+        if is_example(host):
+            return LinkResult(url, "skipped", "example domain")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            ip = await resolve(host, port, settings.link_check_allow_loopback)
+        except Refused as exc:
+            return LinkResult(url, "refused", str(exc))
+        except OSError:
+            return LinkResult(url, "unreachable", f"{host} could not be found")
+        shown_ip = f"[{ip}]" if ":" in ip else ip
+        pinned = urlunsplit((parts.scheme, f"{shown_ip}:{port}", parts.path or "/", parts.query, ""))
+        try:
+            response = await client.get(pinned, headers={"Host": parts.netloc.split("@")[-1]},
+                                        extensions={"sni_hostname": host})
+        except httpx.TimeoutException:
+            return LinkResult(url, "unreachable", "the site did not answer in time")
+        except httpx.HTTPError as exc:
+            return LinkResult(url, "unreachable", type(exc).__name__)
+        if response.is_redirect and "location" in response.headers:
+            current = urljoin(current, response.headers["location"])
+            if any(h in current.lower() for h in LOGIN_HINTS):
+                return LinkResult(url, "login", "it asks for a sign-in")
+            continue
+        if response.status_code in (401, 403):
+            return LinkResult(url, "login", f"it answers {response.status_code}: sign-in needed")
+        if response.status_code in (404, 410):
+            return LinkResult(url, "broken", f"it answers {response.status_code}: not found")
+        if response.status_code >= 400:
+            return LinkResult(url, "broken", f"it answers {response.status_code}")
+        return LinkResult(url, "ok")
+    return LinkResult(url, "broken", "too many redirects")
+
+
+async def check_links(urls: list[str], settings: Settings) -> list[LinkResult]:
+    timeout = httpx.Timeout(settings.link_check_timeout)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
+                                 headers={"User-Agent": "CohortBot-linkcheck/1"}) as client:
+        return list(await asyncio.gather(*(check_link(client, u, settings) for u in urls)))
+
+
+ADVICE = {
+    "login": "needs a sign-in, so your assessor may not be able to open it; share it so "
+             "anyone with the link can view",
+    "broken": "seems broken",
+    "unreachable": "could not be reached",
+    "refused": "points to a private network address that assessors can't open",
+}
+
+
+async def warn_about_links(db: Database, settings: Settings, workspace_id: int,
+                           version_id: int) -> list[LinkResult]:
+    """Check a version's links and DM the learner about any problem (after the ack)."""
+    async with db.transaction() as session:
+        version = await session.get_one(Version, version_id)
+        links = list(version.links)
+    results = await check_links(links, settings)
+    problems = [r for r in results if r.problem]
+    async with db.transaction() as session:
+        version = await session.get_one(Version, version_id)
+        version.link_report = [{"url": r.url, "verdict": r.verdict, "detail": r.detail}
+                               for r in results]
+        if problems:
+            sub = await session.get_one(Submission, version.submission_id)
+            member = await session.get_one(Member, sub.member_id)
+            window = await session.scalar(select(Window).where(Window.id == sub.window_id))
+            lines = [f"⚠️ A heads-up about {short_id('S', sub.id)} (version {version.number}):"]
+            lines.extend(f"• {r.url} {ADVICE[r.verdict]} ({r.detail})." for r in problems)
+            lines.append("Fix the link and send it again with `/submit <links> -- <note>`.")
+            now = version.submitted_at
+            await enqueue(session, workspace_id, Destination.dm(member.user_id),
+                          Message("\n".join(lines)), f"linkcheck:{version.id}", now,
+                          cohort_id=window.cohort_id if window else None)
+    return results

@@ -1,0 +1,70 @@
+"""Platform-neutral messages: what handlers say, before any adapter dresses it.
+
+A button is a command the presser would type, so a click runs through the same
+parser, role checks and handlers as typed text, on every platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    command: str | None = None  # run as the presser, e.g. "/review claim R-7"
+    url: str | None = None  # or open a link
+    style: str | None = None  # primary | danger
+
+
+@dataclass(frozen=True)
+class Message:
+    """Text in light markdown (*bold*, `code`, <url|label> links) plus buttons."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    context: str = ""  # a footer line, e.g. ids and times
+    fields: tuple[tuple[str, str], ...] = ()  # (label, value) pairs shown as a list
+    edit_of: str | None = None  # outbox key of an earlier message this one replaces in place
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        return cls(
+            text=data["text"],
+            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+            context=data.get("context", ""),
+            fields=tuple(tuple(f) for f in data.get("fields", ())),  # type: ignore[misc]
+            edit_of=data.get("edit_of"),
+        )
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: str  # "channel" or "dm"
+    target: str  # platform channel id, or platform user id for a DM
+
+    @classmethod
+    def channel(cls, channel_id: str) -> Destination:
+        return cls("channel", channel_id)
+
+    @classmethod
+    def dm(cls, user_id: str) -> Destination:
+        return cls("dm", user_id)
+
+
+@dataclass
+class Reply:
+    """The answer shown only to the person who typed the command (ephemeral)."""
+
+    message: Message
+    ok: bool = True
+    crashed: bool = False
+    followups: list[Any] = field(default_factory=list)  # coroutines to run after the ack
+
+    @classmethod
+    def text(cls, text: str, **kw: Any) -> Reply:
+        return cls(Message(text), **kw)

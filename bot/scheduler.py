@@ -1,0 +1,187 @@
+"""Time-driven work, level-triggered: each job asks the database what is due now.
+
+`run_due(now)` is safe to call at any moment, any number of times, from a
+restarted process or after a clock jump: unique ledger keys and outbox keys
+make sure each announcement, nudge and reminder is planned once. The console
+calls it on `:clock`; `cohortbot clock` runs it every minute with APScheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.domain import (
+    WindowPlan,
+    as_utc,
+    parse_duration,
+    plan_nudges,
+    short_id,
+    stamp,
+)
+from bot.handlers.reminders import cron_trigger
+from bot.messages import Destination, Message
+from bot.notices import (
+    channel_nudge,
+    learner_nudge,
+    window_closed,
+    window_opened,
+    window_progress,
+)
+from bot.outbox import enqueue
+from bot.storage import NudgeLedger, Reminder, Review, Window
+from bot.storage.db import Database, insert_once
+
+log = logging.getLogger(__name__)
+
+REMINDER_GRACE = timedelta(hours=12)  # a reminder missed by longer than this is skipped
+
+
+@dataclass
+class TickReport:
+    opened: int = 0
+    nudges: int = 0
+    closed: int = 0
+    reminders: int = 0
+
+
+async def announce_openings(db: Database, now: datetime) -> int:
+    async with db.transaction() as session:
+        windows = list(await session.scalars(select(Window).where(
+            Window.opens_at <= now, Window.open_announced_at.is_(None),
+            Window.closed_at.is_(None), Window.closes_at > now)))
+        for window in windows:
+            window.open_announced_at = now
+            if window.cohort.channel_id:
+                await enqueue(session, window.workspace_id,
+                              Destination.channel(window.cohort.channel_id),
+                              window_opened(window, now), f"window:{window.id}:opened", now,
+                              window_id=window.id, cohort_id=window.cohort_id)
+    return len(windows)
+
+
+async def unmet_criteria(session: AsyncSession, submission_id: int) -> list[str]:
+    review = await session.scalar(select(Review).where(
+        Review.submission_id == submission_id, Review.decision == "revise")
+        .order_by(Review.id.desc()).limit(1))
+    return [s["criterion"] for s in (review.scores or []) if not s["passing"]] if review else []
+
+
+async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
+                             now: datetime) -> int:
+    """Plan and queue the nudges due now for one window, in one transaction."""
+    async with db.transaction() as session:
+        window = await session.get_one(Window, window_id)
+        plan_input = WindowPlan(window.id, as_utc(window.opens_at), as_utc(window.closes_at),
+                                tuple(parse_duration(o) for o in window.nudge_offsets))
+        planned = {f"{t}|{k}" for t, k in (await session.execute(
+            select(NudgeLedger.target, NudgeLedger.nudge_key)
+            .where(NudgeLedger.window_id == window.id))).tuples()}
+        progress = await window_progress(session, window)
+        plan = plan_nudges(plan_input, progress.as_plan_input(), now, planned)
+        by_id = dict((m.id, (m, s)) for m, s in progress.learners)
+        sent = 0
+        for nudge in plan.nudges:
+            fresh = await insert_once(session, NudgeLedger, dict(
+                window_id=window.id, target=nudge.target, nudge_key=nudge.key, planned_at=now),
+                ["window_id", "target", "nudge_key"])
+            if not fresh:
+                continue  # another clock planned it first
+            key = f"nudge:{window.id}:{nudge.target}:{nudge.key}"
+            if nudge.member_id is None:
+                if not window.cohort.channel_id:
+                    continue
+                dest = Destination.channel(window.cohort.channel_id)
+                message = channel_nudge(window, progress, now)
+            else:
+                member, submission = by_id[nudge.member_id]
+                unmet = await unmet_criteria(session, submission.id) if submission else []
+                dest = Destination.dm(member.user_id)
+                message = learner_nudge(window, member, submission, unmet, now,
+                                        settings.default_timezone)
+            await enqueue(session, window.workspace_id, dest, message, key, now,
+                          window_id=window.id, cohort_id=window.cohort_id)
+            sent += 1
+    return sent
+
+
+async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> int:
+    async with db.transaction() as session:
+        window_ids = list(await session.scalars(select(Window.id).where(
+            Window.opens_at <= now, Window.closes_at > now, Window.closed_at.is_(None))))
+    total = 0
+    for window_id in window_ids:
+        total += await plan_window_nudges(db, settings, window_id, now)
+    return total
+
+
+async def announce_closings(db: Database, now: datetime) -> int:
+    async with db.transaction() as session:
+        windows = list(await session.scalars(select(Window).where(
+            Window.closes_at <= now, Window.close_announced_at.is_(None))))
+        for window in windows:
+            window.close_announced_at = now
+            if not window.cohort.channel_id:
+                continue
+            progress = await window_progress(session, window)
+            await enqueue(session, window.workspace_id,
+                          Destination.channel(window.cohort.channel_id),
+                          window_closed(window, progress, as_utc(window.closes_at)),
+                          f"window:{window.id}:closed:{stamp(window.closes_at)}", now,
+                          window_id=window.id, cohort_id=window.cohort_id)
+    return len(windows)
+
+
+def latest_fire(reminder: Reminder, now: datetime) -> datetime | None:
+    """The most recent moment the reminder was due, at or before now, not yet sent."""
+    start = as_utc(reminder.last_run_at or reminder.created_at)
+    if reminder.cron is None:
+        run_at = as_utc(reminder.run_at) if reminder.run_at else None
+        return run_at if reminder.last_run_at is None and run_at and run_at <= now else None
+    trigger = cron_trigger(reminder.cron, reminder.tz)
+    fire = trigger.get_next_fire_time(None, start + timedelta(seconds=1))
+    latest = None
+    for _ in range(10_000):
+        if fire is None or as_utc(fire) > now:
+            break
+        latest = as_utc(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return latest
+
+
+async def send_due_reminders(db: Database, now: datetime) -> int:
+    sent = 0
+    async with db.transaction() as session:
+        reminders = list(await session.scalars(select(Reminder).where(
+            Reminder.cancelled_at.is_(None))))
+        for reminder in reminders:
+            fire = latest_fire(reminder, now)
+            if fire is None:
+                continue
+            reminder.last_run_at = now
+            if now - fire > REMINDER_GRACE:
+                log.info("skipping %s: missed by %s", short_id("M", reminder.id), now - fire)
+                continue
+            if reminder.cohort.channel_id:
+                await enqueue(session, reminder.workspace_id,
+                              Destination.channel(reminder.cohort.channel_id),
+                              Message(f"📣 {reminder.text}", context=short_id("M", reminder.id)),
+                              f"reminder:{reminder.id}:{stamp(fire)}", now,
+                              cohort_id=reminder.cohort_id)
+                sent += 1
+    return sent
+
+
+async def run_due(db: Database, settings: Settings, now: datetime) -> TickReport:
+    """Everything that is due at `now`, in the order people would expect to read it."""
+    return TickReport(
+        opened=await announce_openings(db, now),
+        nudges=await plan_due_nudges(db, settings, now),
+        closed=await announce_closings(db, now),
+        reminders=await send_due_reminders(db, now),
+    )

@@ -1,0 +1,25 @@
+"""Persistence: models, the engine and the unit of work."""
+
+from bot.storage.db import Database
+from bot.storage.models import (
+    Audit,
+    Badge,
+    Base,
+    Cohort,
+    Credential,
+    Enrolment,
+    Member,
+    NudgeLedger,
+    Outbox,
+    Reminder,
+    Review,
+    Submission,
+    Version,
+    Window,
+    Workspace,
+)
+
+__all__ = [
+    "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Member",
+    "NudgeLedger", "Outbox", "Reminder", "Review", "Submission", "Version", "Window", "Workspace",
+]
