@@ -62,7 +62,7 @@ async def window_progress(session: AsyncSession, window: Window) -> WindowProgre
                    & (Submission.window_id == window.id))
         .where(Enrolment.cohort_id == window.cohort_id, Enrolment.role == Role.LEARNER)
         .order_by(Member.display_name, Member.id))
-    return WindowProgress([(m, s) for m, s in rows.tuples()])
+    return WindowProgress([(m, s) for m, s in rows.all()])
 
 
 def window_tz(window: Window) -> ZoneInfo:

@@ -81,7 +81,7 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
                                 tuple(parse_duration(o) for o in window.nudge_offsets))
         planned = {f"{t}|{k}" for t, k in (await session.execute(
             select(NudgeLedger.target, NudgeLedger.nudge_key)
-            .where(NudgeLedger.window_id == window.id))).tuples()}
+            .where(NudgeLedger.window_id == window.id))).all()}
         progress = await window_progress(session, window)
         plan = plan_nudges(plan_input, progress.as_plan_input(), now, planned)
         by_id = dict((m.id, (m, s)) for m, s in progress.learners)

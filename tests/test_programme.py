@@ -1,0 +1,310 @@
+"""A programme end to end, as the people in it see it in the console."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.adapters.console import ConsoleChat
+from bot.storage import Audit, Badge, NudgeLedger, Outbox, Review, Submission, Version
+from bot.storage.db import Database
+
+
+async def count(db: Database, model: type, *where: object) -> int:
+    async with db.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def test_nudge_reaches_only_those_who_have_not_submitted(chat: ConsoleChat) -> None:
+    await chat.run("""
+        :clock 2026-03-02T15:00Z
+        :admin @coord
+        @coord /cohort create spring #frl
+        @coord /cohort add spring @alice @bob
+        @coord /window open spring creators closes 2026-03-20T17:00 America/Chicago
+        @alice /submit https://example.org/a -- my reflection
+        :clock 2026-03-18T23:00Z
+    """)
+    assert chat.saw("DM @bob", "2 days left")
+    assert not chat.saw("DM @alice", "left")
+    assert chat.saw("#frl", "1 of 2 submitted")
+
+
+async def test_window_opening_is_announced_in_the_cohort_channel(spring: ConsoleChat) -> None:
+    assert spring.saw("#frl", "Empowering Students as Creators* is open for submissions")
+    assert spring.saw("#frl", "Fri 20 Mar 2026, 17:00 CDT")
+
+
+async def test_submission_gets_a_receipt_and_a_review_task(spring: ConsoleChat) -> None:
+    await spring.run("@alice /submit https://example.org/unit https://example.org/reflection "
+                     "-- Grade 5 unit -- Students led the design")
+    receipt = spring.last("only @alice")
+    assert "Received S-1 (version 1)" in receipt
+    assert "https://example.org/unit" in receipt and "18 days left" in receipt
+    assert spring.saw("#assessors", "Review task R-1: S-1 by @alice")
+    assert spring.saw("#assessors", "/review claim R-1")
+
+
+async def test_times_are_shown_in_the_readers_time_zone(spring: ConsoleChat) -> None:
+    await spring.run("""
+        :user @bob tz=Europe/London
+        @bob /submit https://example.org/bob
+    """)
+    assert "Fri 20 Mar 2026, 22:00 GMT" in spring.last("only @bob")
+
+
+async def test_claimed_task_sends_evidence_and_rubric_to_the_assessor(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- Overview here -- Students chose topics
+        @dana /review claim R-1
+    """)
+    evidence = spring.last("DM @dana")
+    assert "https://example.org/unit" in evidence
+    assert "Students chose topics" in evidence and "Overview here" in evidence
+    assert "`self-direction` Student self-direction" in evidence
+    assert spring.saw("#assessors", "claimed by @dana")
+
+
+async def test_revision_feedback_names_met_and_unmet_criteria(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- my reflection
+        @dana /review claim R-1
+        @dana /review revise R-1 reflection: not yet, name what students learned -- Lovely work
+    """)
+    dm = spring.last("DM @alice")
+    assert "needs a revision" in dm
+    assert "✅ Student creation artifacts — met" in dm
+    assert "❌ Reflection — not yet: name what students learned" in dm
+    assert "Lovely work" in dm
+    await spring.run("@alice /submit status")
+    assert "revision requested" in spring.last("only @alice")
+    assert "❌ Reflection" in spring.last("only @alice")
+
+
+async def test_resubmission_goes_back_to_the_same_assessor_with_what_changed(
+        spring: ConsoleChat, db: Database) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- first reflection
+        @dana /review claim R-1
+        @dana /review revise R-1 reflection: not yet, more detail
+        @alice /submit https://example.org/unit https://example.org/interviews -- Added interviews
+    """)
+    assert "version 2" in spring.last("only @alice")
+    evidence = spring.last("DM @dana")
+    assert "You claimed R-2" in evidence
+    assert "What changed since version 1:* Added interviews" in evidence
+    assert "added: https://example.org/interviews" in evidence
+    assert not spring.saw("#assessors", "Review task R-2")
+    async with db.transaction() as session:
+        review = await session.get_one(Review, 2)
+        assert review.state == "claimed"
+        assert (await session.get_one(Submission, 1)).state == "in review"
+
+
+async def test_resubmission_without_a_change_note_is_refused(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- first
+        @dana /review claim R-1
+        @dana /review revise R-1 reflection: not yet
+        @alice /submit https://example.org/v2
+    """)
+    assert "Tell your assessor what changed" in spring.last("only @alice")
+
+
+async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(
+        spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- first
+        @dana /review claim R-1
+        @dana /review revise R-1 reflection: not yet
+        @coord /cohort remove spring @dana as assessor
+        @alice /submit https://example.org/v2 -- rewrote it
+    """)
+    assert spring.saw("#assessors", "Review task R-2: S-1 by @alice (version 2, a resubmission)")
+
+
+async def test_approval_issues_a_badge_with_share_options(spring: ConsoleChat,
+                                                          db: Database) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- reflection
+        @dana /review claim R-1
+        @dana /review approve R-1 -- Wonderful
+    """)
+    dm = spring.last("DM @alice")
+    assert "You earned *Empowering Students as Creators* (B-1)" in dm
+    assert "https://badges.example.org/badges/" in dm
+    assert "linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in dm
+    assert "[Share in #frl → /badges share B-1]" in dm
+    assert not spring.saw("#frl", "earned")  # auto-share is off by default
+    async with db.transaction() as session:
+        badge = await session.scalar(select(Badge))
+        assert badge is not None and badge.recipient_email == "alice@example.org"
+    await spring.run("@alice /badges share B-1")
+    assert spring.saw("#frl", "@alice earned *Empowering Students as Creators*")
+
+
+async def test_autoshare_celebrates_in_the_channel_at_once(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @bob /badges autoshare on
+        @bob /submit https://example.org/bob
+        @erin /review claim R-1
+        @erin /review approve R-1
+    """)
+    assert spring.saw("#frl", "@bob earned *Empowering Students as Creators*")
+
+
+async def test_badges_are_issued_to_the_address_the_learner_chose(spring: ConsoleChat,
+                                                                 db: Database) -> None:
+    await spring.run("""
+        @carol /badges email carol@school.org
+        @carol /submit https://example.org/carol
+        @dana /review claim R-1
+        @dana /review approve R-1
+        @carol /badges
+    """)
+    assert "issued to carol@school.org" in spring.last("only @carol")
+    async with db.transaction() as session:
+        assert (await session.scalar(select(Badge.recipient_email))) == "carol@school.org"
+
+
+async def test_blind_review_hides_the_learners_name_from_assessors(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @coord /window open spring collection-dev closes 2026-04-01
+        @alice /submit collection-dev https://example.org/plan -- my plan
+        @dana /review claim R-1
+    """)
+    task = spring.said("#assessors")[-2]
+    assert "by submission " in task and "@alice" not in task
+    assert "@alice" not in spring.last("DM @dana")
+
+
+async def test_release_puts_a_claim_back_in_the_queue(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        @dana /review claim R-1
+        @dana /review release R-1
+        @erin /review claim R-1
+    """)
+    assert "Released R-1" in spring.last("only @dana")
+    assert "You claimed R-1" in spring.last("only @erin")
+
+
+async def test_new_links_before_review_update_the_waiting_task(spring: ConsoleChat,
+                                                                db: Database) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        @alice /submit https://example.org/a https://example.org/b
+        @dana /review claim R-1
+    """)
+    assert "version 2" in spring.said("only @alice")[-1]
+    assert "https://example.org/b" in spring.last("DM @dana")
+    assert await count(db, Review) == 1
+
+
+async def test_submitting_while_in_review_is_refused(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        @dana /review claim R-1
+        @alice /submit https://example.org/b
+    """)
+    assert "An assessor is reviewing it right now" in spring.last("only @alice")
+
+
+async def test_withdrawn_submission_leaves_the_queue(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        @alice /submit withdraw
+        @dana /review queue
+    """)
+    assert "Withdrew S-1" in spring.said("only @alice")[-1]
+    assert "Nothing to review" in spring.last("only @dana")
+
+
+async def test_extending_a_window_drops_nudges_planned_for_the_old_deadline(
+        spring: ConsoleChat, db: Database) -> None:
+    await spring.run("""
+        :clock 2026-03-13T22:00Z
+        @coord /window extend spring creators 2026-03-27T17:00
+        :clock 2026-03-18T23:00Z
+    """)
+    assert spring.saw("#frl", "New deadline")
+    assert not spring.saw("DM @alice", "2 days left")
+    await spring.run(":clock 2026-03-25T23:00Z")
+    assert spring.saw("DM @alice", "2 days left")
+    assert spring.last("DM @alice").count("Fri 27 Mar 2026") == 1
+
+
+async def test_restarted_clock_plans_each_nudge_once(spring: ConsoleChat, db: Database) -> None:
+    await spring.run("""
+        :clock 2026-03-18T23:00Z
+        :clock 2026-03-18T23:05Z
+        :clock 2026-03-18T23:10Z
+    """)
+    assert len([t for t in spring.said("DM @alice") if "2 days left" in t]) == 1
+    assert await count(db, NudgeLedger) == 4  # the channel and three learners
+
+
+async def test_closing_summary_names_who_did_not_submit(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        :clock 2026-03-21T01:00Z
+    """)
+    summary = spring.last("#frl")
+    assert "closed" in summary and "1 of 3 submitted" in summary
+    assert "Not submitted: @bob, @carol" in summary
+
+
+async def test_custom_reminder_posts_once_at_its_time(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @coord /cohort remind spring 2026-03-05T09:00 Office hours today at 4pm
+        @coord /cohort reminders spring
+        :clock 2026-03-05T16:00Z
+        :clock 2026-03-05T17:00Z
+    """)
+    assert "Office hours" in spring.said("only @coord")[-1]
+    assert len([t for t in spring.said("#frl") if "Office hours" in t]) == 1
+
+
+async def test_recurring_reminder_coalesces_missed_runs(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @coord /cohort remind spring "0 9 * * *" Share one win from today
+        :clock 2026-03-03T15:30Z
+        :clock 2026-03-06T15:30Z
+    """)
+    assert len([t for t in spring.said("#frl") if "Share one win" in t]) == 2
+
+
+async def test_cancelled_reminder_never_posts(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @coord /cohort remind spring 2026-03-05T09:00 Office hours
+        @coord /cohort unremind M-1
+        :clock 2026-03-05T16:00Z
+    """)
+    assert not spring.saw("#frl", "Office hours")
+
+
+async def test_cohort_status_shows_progress_to_coordinators(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        @coord /cohort status spring
+    """)
+    status = spring.last("only @coord")
+    assert "1 of 3 submitted" in status
+    assert "not submitted: @bob, @carol" in status
+    assert "Reviews: 1 waiting" in status
+
+
+async def test_every_change_is_audited(spring: ConsoleChat, db: Database) -> None:
+    await spring.run("@alice /submit https://example.org/a")
+    async with db.transaction() as session:
+        actions = list(await session.scalars(select(Audit.action).order_by(Audit.id)))
+    assert actions[:2] == ["cohort.create", "cohort.add"]
+    assert "window.open" in actions and actions[-1] == "submit"
+
+
+async def test_outbound_messages_are_written_with_the_change(spring: ConsoleChat,
+                                                           db: Database) -> None:
+    """The review task exists in the outbox exactly when the submission does."""
+    await spring.run("@alice /submit https://example.org/a")
+    assert await count(db, Version) == 1
+    assert await count(db, Outbox, Outbox.key == "review:1:task") == 1
+    assert await count(db, Outbox, Outbox.state != "sent") == 0
