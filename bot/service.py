@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -26,6 +27,17 @@ from bot.storage import Member, Workspace
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+def retryable(exc: DBAPIError) -> bool:
+    """Unique-key races and PostgreSQL serialization failures succeed when run again."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
+
 
 SORRY = ("Sorry, something went wrong on my side and nothing was changed. "
          "Please try again; if it keeps happening, tell your coordinator.")
@@ -77,6 +89,18 @@ class CohortBot:
         self.db, self.settings, self.clock = db, settings, clock
 
     async def handle(self, origin: Origin, text: str, directory: Directory) -> Reply:
+        """Run one command; a write that lost a race with another is run again, afresh."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._handle_once(origin, text, directory)
+            except (IntegrityError, DBAPIError) as exc:
+                if attempt == ATTEMPTS or not retryable(exc):
+                    log.exception("command failed: %r from %s", text[:200], origin)
+                    return Reply.text(SORRY, ok=False, crashed=True)
+                log.info("retrying %r after a conflict: %s", text[:80], exc.orig)
+        raise AssertionError("unreachable")
+
+    async def _handle_once(self, origin: Origin, text: str, directory: Directory) -> Reply:
         now = self.clock.now()
         try:
             async with self.db.transaction() as session:
@@ -94,6 +118,8 @@ class CohortBot:
             return reply
         except UserError as exc:
             return Reply.text(str(exc), ok=False)
+        except DBAPIError:
+            raise  # the caller decides whether running it again can help
         except Exception:
             log.exception("command failed: %r from %s", text[:200], origin)
             return Reply.text(SORRY, ok=False, crashed=True)
