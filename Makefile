@@ -16,15 +16,15 @@ run: $(STAMP)
 	$(BIN)/cohortbot run
 
 test: $(STAMP)
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/cohortbot console --script examples/demo.txt
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis cohortbot.db*
