@@ -73,7 +73,11 @@ def check_link(url: str) -> str:
             f"{MAX_LINK_LENGTH:,}. Use a shorter share link.",
             "/submit https://example.org/portfolio -- my reflection",
         )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. `http://[` or a host that is invalid under NFKC
+        raise UserError(f"'{url[:60]}' is not a complete web link.",
+                        "/submit https://example.org/a") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         shown = url if len(url) <= 60 else url[:57] + "..."
         raise UserError(
@@ -81,8 +85,12 @@ def check_link(url: str) -> str:
             "/submit https://example.org/portfolio -- my reflection",
         )
     host = parts.hostname or ""
+    try:
+        parts.port  # noqa: B018 - raises on an impossible port such as :99999
+    except ValueError:
+        host = ""
     if not host or any(c.isspace() for c in url):
-        raise UserError(f"'{url}' is not a complete web link.", "/submit https://example.org/a")
+        raise UserError(f"'{url[:60]}' is not a complete web link.", "/submit https://example.org/a")
     return url
 
 
@@ -130,6 +138,8 @@ def check_email(address: str) -> str:
 
 
 def zone(name: str) -> ZoneInfo:
+    if name.upper() in ("UTC", "GMT", "Z"):
+        return ZoneInfo("UTC")
     try:
         if not name or name.startswith(("/", ".")) or ".." in name:
             raise ValueError
@@ -195,28 +205,28 @@ def parse_when(text: str, tz: ZoneInfo, now: datetime, *, end_of_day: bool = Tru
     """
     raw = " ".join(text.split())
     t = raw.lower()
-    if t.startswith(("+", "in ")):
-        return now + parse_duration(t.removeprefix("in ").lstrip("+"))
-    m = re.fullmatch(r"(today|tomorrow)(?:\s+(\d{1,2}):(\d{2}))?", t)
-    if m:
-        local_day = now.astimezone(tz).date() + timedelta(days=1 if m.group(1) == "tomorrow" else 0)
-        clock = time(int(m.group(2)), int(m.group(3))) if m.group(2) else (
-            time(23, 59) if end_of_day else time(9, 0))
-        return datetime.combine(local_day, clock, tz).astimezone(UTC)
     try:
+        if t.startswith(("+", "in ")):
+            return now + parse_duration(t.removeprefix("in ").lstrip("+"))
+        m = re.fullmatch(r"(today|tomorrow)(?:\s+(\d{1,2}):(\d{2}))?", t)
+        if m:
+            local_day = now.astimezone(tz).date() + timedelta(days=1 if m.group(1) == "tomorrow" else 0)
+            clock = time(int(m.group(2)), int(m.group(3))) if m.group(2) else (
+                time(23, 59) if end_of_day else time(9, 0))
+            return datetime.combine(local_day, clock, tz).astimezone(UTC)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
             day = datetime.fromisoformat(t).date()
             clock = time(23, 59) if end_of_day else time(0, 0)
             return datetime.combine(day, clock, tz).astimezone(UTC)
         parsed = datetime.fromisoformat(raw.replace(" ", "T", 1).replace("z", "Z"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UserError(
             f"I can't read '{raw}' as a date; use 2026-06-01, 2026-06-01T17:00, tomorrow 17:00 or +3d.",
             WHEN_EXAMPLE,
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -466,7 +476,7 @@ def assess(body: str, rubric: Sequence[Criterion], decision: str) -> Assessment:
         level = None
         for lv in sorted(crit.levels, key=lambda lv: -len(lv.name)):
             for label in (lv.name, lv.key, lv.key.replace("-", " ")):
-                if rest.lower().startswith(label.lower()):
+                if re.match(rf"{re.escape(label)}(?!\w)", rest, re.IGNORECASE):
                     level, rest = lv, rest[len(label):]
                     break
             if level:

@@ -57,6 +57,7 @@ class Command:
 MENTION_RE = re.compile(r"<@!?([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 CHANNEL_RE = re.compile(r"<#([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
+SLACK_LABEL_RE = re.compile(r"<((?:https?|mailto):[^>|\s]*)\|[^>]*>", re.IGNORECASE)
 CONSOLE_MENTION_RE = re.compile(r"@([A-Za-z0-9][A-Za-z0-9._-]{0,79})")
 CONSOLE_CHANNEL_RE = re.compile(r"#([a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
 
@@ -82,6 +83,7 @@ def split_words(text: str) -> list[str]:
         lexer.whitespace_split = True
         lexer.commenters = ""
         lexer.escape = ""
+        lexer.quotes = '"'  # apostrophes in free text are not quotes
         return list(lexer)
     except ValueError:
         return text.split()
@@ -497,7 +499,7 @@ def parse(text: str) -> Command:
     if not sep and head.endswith(" --"):
         head = head[:-3]
     note = note.strip() or None
-    words = split_words(head)
+    words = split_words(SLACK_LABEL_RE.sub(r"<\1>", head))  # a link's label may hold spaces
     verb = words[0].lstrip("/").lower() if words else ""
     if verb not in VERBS:
         raise UserError(f"I don't know the command '{words[0] if words else text}'. Commands: "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -33,6 +34,8 @@ MAX_REDIRECTS = 5
 LOGIN_HINTS = ("login", "signin", "sign-in", "sign_in", "auth", "servicelogin", "sso")
 EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net")  # RFC 2606: never real evidence
 RESERVED_TLDS = ("example", "test", "invalid")
+# a hint counts only as a whole word: "/lessons" holds "sso" and "/authors" holds "auth"
+LOGIN_RE = re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, LOGIN_HINTS))})(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) ->
         host = parts.hostname or ""
         if is_example(host):
             return LinkResult(url, "skipped", "example domain")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return LinkResult(url, "broken", "its port number is not valid")
         try:
             ip = await resolve(host, port, settings.link_check_allow_loopback)
         except Refused as exc:
@@ -103,7 +109,7 @@ async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) ->
             return LinkResult(url, "unreachable", type(exc).__name__)
         if response.is_redirect and "location" in response.headers:
             current = urljoin(current, response.headers["location"])
-            if any(h in current.lower() for h in LOGIN_HINTS):
+            if LOGIN_RE.search(current.lower()):
                 return LinkResult(url, "login", "it asks for a sign-in")
             continue
         if response.status_code in (401, 403):
@@ -120,7 +126,10 @@ async def check_links(urls: list[str], settings: Settings) -> list[LinkResult]:
     timeout = httpx.Timeout(settings.link_check_timeout)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
                                  headers={"User-Agent": "CohortBot-linkcheck/1"}) as client:
-        return list(await asyncio.gather(*(check_link(client, u, settings) for u in urls)))
+        results = await asyncio.gather(*(check_link(client, u, settings) for u in urls),
+                                       return_exceptions=True)
+    return [r if isinstance(r, LinkResult) else LinkResult(u, "unreachable", type(r).__name__)
+            for u, r in zip(urls, results, strict=True)]
 
 
 ADVICE = {

@@ -1,0 +1,249 @@
+"""What people type in Slack, Discord or the console, and what the bot understands by it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bot.domain import LatePolicy, Role, UserError
+from bot.grammar import BY_KEY, SPECS, VERBS, ChannelRef, Command, Mention, Spec, help_text, parse
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(UserError) as err:
+        parse(text)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.verb}-{s.action}")
+def test_every_documented_example_does_what_its_usage_says(spec: Spec) -> None:
+    command = parse(spec.example)
+    assert (command.verb, command.action) == (spec.verb, spec.action)
+
+
+@pytest.mark.parametrize("verb", VERBS[:-1])
+def test_asking_a_command_for_help_gives_that_commands_help(verb: str) -> None:
+    assert parse(f"/{verb} help") == Command("help", "help", {"topic": verb})
+    assert parse(f"/help /{verb.upper()}") == Command("help", "help", {"topic": verb})
+
+
+def test_an_unknown_command_is_refused_listing_the_commands() -> None:
+    message = refusal("/frobnicate now")
+    assert "'/frobnicate'" in message
+    assert all(f"/{verb}" in message for verb in VERBS)
+
+
+@pytest.mark.parametrize(("typed", "start"), [
+    ("/cohort frobnicate spring", "'frobnicate' is not a /cohort subcommand"),
+    ("/cohort", "Missing a /cohort subcommand"),
+    ("/review @alice", "'@alice' is not a /review subcommand"),
+])
+def test_an_unknown_or_missing_subcommand_is_refused_listing_the_choices(typed: str, start: str) -> None:
+    message = refusal(typed)
+    verb = typed.split()[0]
+    assert message.startswith(start)
+    assert all(s.action in message for s in SPECS if f"/{s.verb}" == verb)
+
+
+@pytest.mark.parametrize(("typed", "action"), [
+    ("/review claim", ("review", "claim")),
+    ("/cohort add spring", ("cohort", "add")),
+    ("/cohort status", ("cohort", "status")),
+    ("/window open spring creators", ("window", "open")),
+    ("/window open spring creators opens 2026-05-01", ("window", "open")),
+    ("/badges email", ("badges", "email")),
+    ("/badges autoshare maybe", ("badges", "autoshare")),
+    ("/review revise R-7", ("review", "revise")),
+    ("/cohort remind spring tomorrow 09:00", ("cohort", "remind")),
+])
+def test_a_command_missing_its_arguments_shows_its_usage_and_example(
+        typed: str, action: tuple[str, str]) -> None:
+    message = refusal(typed)
+    spec = BY_KEY[action]
+    assert f"Usage: `{spec.usage}`" in message
+    assert spec.example in message
+
+
+def test_people_are_recognised_in_slack_discord_and_console_spelling() -> None:
+    args = parse("/cohort add spring <@U1|ann> <@123> <@!456> @carol as assessors").args
+    assert args["people"] == [Mention("U1", "ann"), Mention("123"), Mention("456"), Mention("carol", "carol")]
+    assert args["role"] == Role.ASSESSOR
+
+
+def test_an_unknown_role_is_refused_naming_the_roles() -> None:
+    assert "learner, assessor or coordinator" in refusal("/cohort add spring @ann as boss")
+
+
+@pytest.mark.parametrize(("typed", "channel"), [
+    ("<#C1|frl>", ChannelRef("C1", "frl")),
+    ("<#C1>", ChannelRef("C1", "C1")),
+    ("<#1234567>", ChannelRef("1234567", "1234567")),
+    ("#FRL-Spring", ChannelRef("frl-spring", "frl-spring")),
+])
+def test_channels_are_recognised_in_slack_discord_and_console_spelling(
+        typed: str, channel: ChannelRef) -> None:
+    args = parse(f"/cohort create spring {typed} reviews {typed} tz Europe/London").args
+    assert args["channel"] == args["reviews"] == channel
+    assert args["tz"] == "Europe/London"
+
+
+def test_a_cohort_channel_must_be_a_channel_not_a_person() -> None:
+    assert "Expected the assessors' channel" in refusal("/cohort create spring #frl reviews @ann")
+
+
+@pytest.mark.parametrize("typed", [
+    "<https://x.org/a|x.org/a>",
+    "<https://x.org/a>",
+    pytest.param("<https://x.org/a|my unit page>", id="slack-label-with-spaces"),
+])
+def test_a_slack_wrapped_link_is_submitted_as_the_plain_link(typed: str) -> None:
+    assert parse(f"/submit {typed} -- reflection").args["links"] == ["https://x.org/a"]
+
+
+@pytest.mark.parametrize(("typed", "window", "links"), [
+    ("/submit spring https://x.org/a", "spring", ["https://x.org/a"]),
+    ("/submit Spring-2 <https://x.org/a|x.org/a> http://y.org", "spring-2", ["https://x.org/a", "http://y.org"]),
+    ("/submit https://x.org/a", None, ["https://x.org/a"]),
+    ("/submit https://x.org/a https://y.org/b https://x.org/a", None, ["https://x.org/a", "https://y.org/b"]),
+])
+def test_submit_takes_an_optional_window_before_its_links(
+        typed: str, window: str | None, links: list[str]) -> None:
+    args = parse(typed).args
+    assert (args["window"], args["links"]) == (window, links)
+
+
+def test_a_submission_of_just_a_word_is_refused_as_not_a_link() -> None:
+    assert "'spring' is not a web link" in refusal("/submit spring")
+
+
+def test_double_dashes_split_the_submission_note_into_its_parts() -> None:
+    args = parse("/submit https://x.org/a -- Overview of the unit --  -- What students learned").args
+    assert args["parts"] == ["Overview of the unit", "What students learned"]
+    assert parse("/submit https://x.org/a --").args["parts"] == []
+
+
+@pytest.mark.parametrize(("typed", "cron", "when", "tz", "text"), [
+    ('/cohort remind spring "0 9 * * mon" America/Chicago Office hours', "0 9 * * mon", None,
+     "America/Chicago", "Office hours"),
+    ("/cohort remind spring every 0 9 * * mon -- Office hours", "0 9 * * mon", None, None, "Office hours"),
+    ("/cohort remind spring tomorrow 09:00 Europe/London Bring #frl notes", None, "tomorrow 09:00",
+     "Europe/London", "Bring #frl notes"),
+    ("/cohort remind spring in 2h Stand-up", None, "in 2h", None, "Stand-up"),
+])
+def test_a_reminder_is_scheduled_once_or_by_cron(
+        typed: str, cron: str | None, when: str | None, tz: str | None, text: str) -> None:
+    assert parse(typed).args == {"name": "spring", "when": when, "cron": cron, "tz": tz, "text": text}
+
+
+@pytest.mark.parametrize(("typed", "arg", "said"), [
+    pytest.param("/cohort remind spring tomorrow 09:00 It's Bob's turn to host", "text",
+                 "It's Bob's turn to host", id="reminder"),
+    pytest.param("/review revise R-7 reflection: not yet, it's thin and the students' voices are missing",
+                 "body", "reflection: not yet, it's thin and the students' voices are missing", id="review"),
+])
+def test_apostrophes_in_free_text_are_kept(typed: str, arg: str, said: str) -> None:
+    assert parse(typed).args[arg] == said
+
+
+def test_a_window_can_be_opened_with_its_zone_opening_reminders_and_late_policy() -> None:
+    args = parse("/window open Spring creators closes 2026-06-01T17:00 America/Chicago "
+                 "opens tomorrow 09:00 remind 1d,7d late 2d").args
+    assert args == {"cohort": "spring", "credential": "creators", "closes": "2026-06-01T17:00",
+                    "opens": "tomorrow 09:00", "tz": "America/Chicago",
+                    "offsets": [timedelta(days=7), timedelta(days=1)], "late": LatePolicy.parse("2d")}
+    assert parse("/window open spring creators tz UTC closes in 3d late allow").args["tz"] == "UTC"
+
+
+@pytest.mark.parametrize(("typed", "complaint"), [
+    ("/window open spring creators closes 2026-06-01 Mars/Olympus", "'Mars/Olympus' is not a time zone"),
+    ("/window open spring creators closes 2026-06-01 tz Chicago", "'Chicago' is not a time zone"),
+    ("/window open spring creators closes 2026-06-01 remind 0d", "longer than zero"),
+    ("/window open spring creators closes 2026-06-01 late sometimes", "'sometimes' is not a late policy"),
+    ("/window open spring creators closes 2026-06-01 please", "I don't understand 'please' here"),
+])
+def test_a_window_with_a_bad_detail_is_refused_naming_it(typed: str, complaint: str) -> None:
+    assert complaint in refusal(typed)
+
+
+@pytest.mark.parametrize(("typed", "args"), [
+    ("/window extend W-3 to tomorrow 17:00 Europe/London",
+     {"window": 3, "cohort": None, "credential": None, "closes": "tomorrow 17:00", "tz": "Europe/London"}),
+    ("/window extend spring creators 2026-06-08",
+     {"window": None, "cohort": "spring", "credential": "creators", "closes": "2026-06-08", "tz": None}),
+])
+def test_a_window_is_named_by_its_id_or_by_cohort_and_credential(typed: str, args: dict[str, object]) -> None:
+    assert parse(typed).args == args
+
+
+@pytest.mark.parametrize(("typed", "args"), [
+    ("/review approve r7", {"review": 7, "body": ""}),
+    ("/review approve R-7 artifacts: exceeds -- Lovely",
+     {"review": 7, "body": "artifacts: exceeds -- Lovely"}),
+    ("/submit withdraw", {"submission": None}),
+    ("/badges email <mailto:you@school.org|you@school.org>", {"email": "you@school.org"}),
+    ("/badges autoshare OFF", {"on": False}),
+])
+def test_review_submission_and_badge_details_are_read(typed: str, args: dict[str, object]) -> None:
+    assert parse(typed).args == args
+
+
+def test_a_badge_id_of_the_wrong_kind_is_refused() -> None:
+    assert "'R-3' is not a badge id" in refusal("/badges share R-3")
+
+
+def test_the_help_menu_names_every_command_and_its_subcommands() -> None:
+    menu = help_text()
+    for verb in VERBS[:-1]:
+        assert f"`/{verb}`" in menu
+        line = next(line for line in menu.splitlines() if f"`/{verb}`" in line)
+        assert all(s.action in line for s in SPECS if s.verb == verb)
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_help_for_a_command_shows_each_usage_and_example(verb: str) -> None:
+    text = help_text(f"/{verb.upper()}")
+    for spec in SPECS:
+        assert (spec.usage in text and spec.example in text) is (spec.verb == verb)
+
+
+def test_help_for_something_that_is_not_a_command_is_refused() -> None:
+    with pytest.raises(UserError, match="There is no /frob command"):
+        help_text("frob")
+
+
+# ----------------------------------------------------------------------- anything at all
+
+VOCABULARY = st.sampled_from([
+    "/submit", "submit", "/cohort", "/window", "/review", "/badges", "/help", "help", "/HELP",
+    "create", "add", "remove", "list", "status", "remind", "reminders", "unremind", "open", "extend",
+    "close", "queue", "claim", "approve", "revise", "release", "share", "autoshare", "email", "withdraw",
+    "spring", "creators", "closes", "opens", "remind", "late", "tz", "reviews", "as", "every", "to",
+    "on", "off", "learner", "R-7", "r7", "S-1", "W-3", "M-2", "B-1", "7", "0d", "7d,2d", "2d", "+3d", "in",
+    "tomorrow", "17:00", "25:00", "2026-06-01", "2026-06-01T17:00Z", "UTC", "utc", "Z", "America/Chicago",
+    "Mars/Olympus", "a/../b", "<@U1|ann>", "<@123>", "<@!456>", "@ann", "<#C1|frl>", "<#123>", "#frl",
+    "https://example.org/a", "<https://x.org/a|x.org/a>", "<https://x.org/a|my page>", "http://[", "http://",
+    "javascript:alert(1)", "<mailto:a@b.org|a@b.org>", "you@school.org", "--", " -- ", '"', "'",
+    '"0 9 * * mon"', "reflection:", "not yet,", ";", "é", "日本", "\u200b", "🎓", "\x00", "\n",
+])
+command_text = st.one_of(
+    st.text(),
+    st.lists(VOCABULARY, min_size=1, max_size=10).map(" ".join),
+    st.tuples(st.lists(VOCABULARY, max_size=6).map(" ".join), st.text(max_size=20)).map(" ".join),
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(command_text)
+@example("/submit http://[")
+@example("/submit spring https://a\uff03b/x")
+def test_anything_typed_is_either_understood_or_answered_with_a_clear_sentence(text: str) -> None:
+    try:
+        command = parse(text)
+    except UserError as err:
+        assert err.message.strip()
+        return
+    assert (command.verb, command.action) in BY_KEY
+    assert isinstance(command.args, dict)
