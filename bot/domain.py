@@ -251,7 +251,7 @@ def format_left(delta: timedelta) -> str:
     if seconds <= 0:
         return "closed"
     hours = seconds / 3600
-    if hours < 1:
+    if round(seconds / 60) < 60:
         n = max(1, round(seconds / 60))
         return f"{n} minute{'s' * (n != 1)} left"
     if hours < 36:
@@ -458,7 +458,7 @@ def assess(body: str, rubric: Sequence[Criterion], decision: str) -> Assessment:
     not yet met, so the learner always knows what to work on; `approve` refuses a
     criterion scored below passing.
     """
-    scored, _, overall = body.partition("--")
+    scored, overall = (*re.split(r"(?:^|\s)--(?:\s|$)", body, maxsplit=1), "")[:2]
     by_key = {c.key: c for c in rubric}
     levels: dict[str, tuple[Level, str]] = {}
     loose: list[str] = []

@@ -511,3 +511,16 @@ def test_a_moved_deadline_plans_its_reminders_afresh() -> None:
 @pytest.mark.parametrize("after_close", [timedelta(0), timedelta(hours=3)])
 def test_nothing_is_sent_once_the_window_has_closed(after_close: timedelta) -> None:
     assert plan_nudges(WINDOW, LEARNERS, CLOSES + after_close, set()).nudges == []
+
+
+def test_a_double_hyphen_inside_a_link_in_feedback_is_not_the_feedback_separator() -> None:
+    from bot.catalogue import BUNDLED, read_catalogue
+
+    rubric = rubric_from_data(read_catalogue(BUNDLED)[0]["rubric"])
+    result = assess("reflection: not yet, see https://x.org/my--page -- overall good", rubric, "revise")
+    assert result.unmet[0].comment == "see https://x.org/my--page"
+    assert result.feedback == "overall good"
+
+
+def test_just_under_an_hour_reads_as_an_hour() -> None:
+    assert format_left(timedelta(minutes=59, seconds=45)) == "1 hour left"
