@@ -486,13 +486,24 @@ def assess(body: str, rubric: Sequence[Criterion], decision: str) -> Assessment:
             level = crit.failing_level if decision == "revise" else crit.passing_level
         levels[key] = (level, comment)
     feedback = "; ".join([*loose, overall.strip()] if overall.strip() else loose).strip()
-    scores = tuple(
-        Score(c.key, levels.get(c.key, (c.passing_level, ""))[0].key,
-              levels.get(c.key, (c.passing_level, ""))[0].passing,
-              levels.get(c.key, (c.passing_level, ""))[1])
-        for c in rubric
-    )
-    result = Assessment(scores, feedback)
+    return score(rubric, {k: (lv.key, c) for k, (lv, c) in levels.items()}, feedback, decision)
+
+
+def score(rubric: Sequence[Criterion], chosen: dict[str, tuple[str, str]], feedback: str,
+          decision: str) -> Assessment:
+    """Scores from chosen (level key, comment) per criterion key, checked for the decision.
+
+    Shared by typed commands and by forms (Slack modals) that pick levels directly.
+    """
+    scores = []
+    for c in rubric:
+        level_key, comment = chosen.get(c.key, (c.passing_level.key, ""))
+        level = next((lv for lv in c.levels if lv.key == level_key), None)
+        if level is None:
+            raise UserError(f"'{level_key}' is not a level of {c.name}; use "
+                            f"{', '.join(lv.key for lv in c.levels)}.")
+        scores.append(Score(c.key, level.key, level.passing, comment.strip()))
+    result = Assessment(tuple(scores), feedback.strip())
     names = ", ".join(c.key for c in rubric)
     if decision == "revise" and not result.unmet:
         first = rubric[0].key if rubric else "criterion"

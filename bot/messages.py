@@ -63,6 +63,7 @@ class Reply:
     message: Message
     ok: bool = True
     crashed: bool = False
+    duplicate: bool = False  # a platform's retry of a request already handled
     followups: list[Any] = field(default_factory=list)  # coroutines to run after the ack
 
     @classmethod

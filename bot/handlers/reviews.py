@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 
 from bot.domain import (
     Assessment,
+    Criterion,
     Role,
     SubmissionState,
     UserError,
@@ -18,6 +19,7 @@ from bot.domain import (
     format_time,
     release_state,
     rubric_from_data,
+    score,
     short_id,
     stamp,
     what_changed,
@@ -234,12 +236,25 @@ def scores_lines(review: Review, cohort_rubric: list[dict]) -> list[str]:
             for s in review.scores or []]
 
 
+def assessment_of(args: dict[str, Any], rubric: tuple[Criterion, ...], decision: str) -> Assessment:
+    """Typed text (`body`) or a form's chosen levels (`levels`, `feedback`)."""
+    if "levels" in args:
+        return score(rubric, args["levels"], args.get("feedback", ""), decision)
+    return assess(args["body"], rubric, decision)
+
+
+async def decision_form(ctx: Context, review_id: int) -> tuple[Review, tuple[Criterion, ...]]:
+    """What a decision form needs, after the same checks as a typed decision."""
+    review = await my_claim(ctx, review_id)
+    return review, rubric_from_data(review.submission.window.credential.rubric)
+
+
 @handles("review", "approve")
 async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
     review = await my_claim(ctx, args["review"])
     submission = review.submission
     cred = submission.window.credential
-    assessment = assess(args["body"], rubric_from_data(cred.rubric), "approve")
+    assessment = assessment_of(args, rubric_from_data(cred.rubric), "approve")
     decide(ctx, review, "approved", assessment)
     badge = await issue_badge(ctx, submission, review)
     ctx.audit("review.approve", short_id("R", review.id), badge=short_id("B", badge.id))
@@ -252,7 +267,7 @@ async def revise(ctx: Context, args: dict[str, Any]) -> Reply:
     review = await my_claim(ctx, args["review"])
     submission = review.submission
     window = submission.window
-    assessment = assess(args["body"], rubric_from_data(window.credential.rubric), "revise")
+    assessment = assessment_of(args, rubric_from_data(window.credential.rubric), "revise")
     decide(ctx, review, "revise", assessment)
     learner = submission.member
     tz_name = learner.tz or ctx.settings.default_timezone

@@ -8,6 +8,7 @@ from bot.storage.models import (
     Cohort,
     Credential,
     Enrolment,
+    Inbound,
     Member,
     NudgeLedger,
     Outbox,
@@ -20,6 +21,6 @@ from bot.storage.models import (
 )
 
 __all__ = [
-    "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Member",
+    "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Inbound", "Member",
     "NudgeLedger", "Outbox", "Reminder", "Review", "Submission", "Version", "Window", "Workspace",
 ]

@@ -301,3 +301,14 @@ class Audit(Base):
     subject: Mapped[str] = mapped_column(String(40), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime]
+
+
+class Inbound(Base):
+    """Requests already acted on (a Slack trigger id, an event id): a platform's retry
+    of the same request finds its key here and changes nothing."""
+
+    __tablename__ = "inbound"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    at: Mapped[datetime]

@@ -1,0 +1,111 @@
+"""Neutral messages as Block Kit, always within Slack's limits.
+
+Slack rejects a whole message for one oversized field, so everything here is
+cut to fit: sections at 3,000 characters, at most 50 blocks (the rest is
+summarised), buttons at 75 characters and 25 per actions block. Text is
+escaped for mrkdwn except the control sequences the bot itself writes
+(user and channel mentions, links), so a learner's `<!channel>` in a
+reflection is shown, not broadcast.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.messages import Button, Message
+
+SECTION_MAX = 3000
+BLOCKS_MAX = 50
+BUTTON_TEXT_MAX = 75
+BUTTONS_PER_BLOCK = 25
+VALUE_MAX = 2000
+URL_MAX = 3000
+FALLBACK_MAX = 3000
+CONTEXT_MAX = 2000
+
+CONTROL = re.compile(r"<(?:@[UWB][A-Z0-9]+|#[CGD][A-Z0-9]+(?:\|[^<>]*)?|(?:https?|mailto):[^<>\s|]+"
+                     r"(?:\|[^<>]*)?)>")
+
+
+def escape(text: str) -> str:
+    """Escape &, < and > for mrkdwn, keeping the bot's own mentions and links."""
+    out, last = [], 0
+    for m in CONTROL.finditer(text):
+        out.append(_esc(text[last:m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_esc(text[last:]))
+    return "".join(out)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def chunks(text: str, limit: int = SECTION_MAX) -> list[str]:
+    """Split at line breaks so each chunk fits a section."""
+    out: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                out.append(current)
+                current = ""
+            out.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        out.append(current)
+    return out or [" "]
+
+
+def button(b: Button, index: int) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button",
+                               "text": {"type": "plain_text", "text": cut(b.label, BUTTON_TEXT_MAX),
+                                        "emoji": True}}
+    if b.url:
+        element["action_id"] = f"url:{index}"
+        element["url"] = b.url[:URL_MAX]
+    else:
+        element["action_id"] = f"cmd:{index}"
+        element["value"] = (b.command or "")[:VALUE_MAX]
+    if b.style in ("primary", "danger"):
+        element["style"] = b.style
+    return element
+
+
+def blocks_for(message: Message) -> list[dict[str, Any]]:
+    text = escape(message.text)
+    sections = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text)]
+    if message.fields:
+        fields = [{"type": "mrkdwn", "text": cut(f"*{escape(k)}*\n{escape(v)}", 2000)}
+                  for k, v in message.fields[:10]]
+        sections.append({"type": "section", "fields": fields})
+    tail: list[dict[str, Any]] = []
+    buttons = [button(b, i) for i, b in enumerate(message.buttons[:BUTTONS_PER_BLOCK * 2])]
+    for start in range(0, len(buttons), BUTTONS_PER_BLOCK):
+        tail.append({"type": "actions", "elements": buttons[start:start + BUTTONS_PER_BLOCK]})
+    if message.context:
+        tail.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": cut(escape(message.context), CONTEXT_MAX)}]})
+    room = BLOCKS_MAX - len(tail)
+    if len(sections) > room:
+        dropped = len(sections) - room + 1
+        more = f"…and {dropped} more part(s), too long for one message."
+        sections = [*sections[: room - 1], {"type": "section", "text": {"type": "mrkdwn", "text": more}}]
+    return sections + tail
+
+
+def fallback_text(message: Message) -> str:
+    """The notification text Slack shows where blocks can't be (push, screen readers)."""
+    return cut(escape(message.text), FALLBACK_MAX)
