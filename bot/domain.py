@@ -47,6 +47,8 @@ class Role(StrEnum):
 
 
 ID_PREFIXES = {"S": "submission", "R": "review", "B": "badge", "W": "window", "M": "reminder"}
+ID_EXAMPLES = {"S": "/submit withdraw S-12", "R": "/review claim R-7", "B": "/badges share B-3",
+               "W": "/window close W-3", "M": "/cohort unremind M-3"}
 
 
 def short_id(prefix: str, number: int) -> str:
@@ -58,7 +60,8 @@ def parse_short_id(text: str, prefix: str) -> int:
     what = ID_PREFIXES[prefix]
     m = re.fullmatch(rf"(?:{prefix}-?)?(\d{{1,9}})", text.strip(), flags=re.IGNORECASE)
     if not m:
-        raise UserError(f"'{text}' is not a {what} id; {what} ids look like {prefix}-7.")
+        raise UserError(f"'{text}' is not a {what} id; {what} ids look like {prefix}-7.",
+                        ID_EXAMPLES[prefix])
     return int(m.group(1))
 
 
@@ -528,9 +531,10 @@ def check_claim(*, assessor_id: int, learner_id: int, is_assessor: bool, claimed
                 open_claims: int, cap: int, review_label: str) -> None:
     """Who may claim a review task, in the order people would want to be told."""
     if not is_assessor:
-        raise UserError("Only assessors of this cohort can claim its reviews.")
+        raise UserError("Only assessors of this cohort can claim its reviews.", "/review queue")
     if assessor_id == learner_id:
-        raise UserError("You can't review your own submission; another assessor will pick it up.")
+        raise UserError("You can't review your own submission; another assessor will pick it up.",
+                        "/review queue")
     if claimed_by is not None:
         if claimed_by == assessor_id:
             raise UserError(f"You have already claimed {review_label}.")

@@ -494,7 +494,9 @@ def parse(text: str) -> Command:
     if not text:
         raise UserError("Type a command, for example `/submit help`.", "/help")
     if len(text) > MAX_TEXT:
-        raise UserError(f"That message is too long to be a command (over {MAX_TEXT:,} characters).")
+        raise UserError(f"That message is too long to be a command (over {MAX_TEXT:,} characters); "
+                        "link long text instead of pasting it.",
+                        "/submit https://example.org/portfolio -- a short reflection")
     head, sep, note = text.partition(" -- ")
     if not sep and head.endswith(" --"):
         head = head[:-3]

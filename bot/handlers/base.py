@@ -123,7 +123,8 @@ async def is_coordinator(ctx: Context, cohort: Cohort) -> bool:
 
 async def require_coordinator(ctx: Context, cohort: Cohort) -> None:
     if not await is_coordinator(ctx, cohort):
-        raise UserError(f"Only coordinators of {cohort.name} (or workspace admins) can do that.")
+        raise UserError(f"Only coordinators of {cohort.name} (or workspace admins) can do that.",
+                        "/cohort list")
 
 
 async def coordinates_anything(ctx: Context) -> bool:
@@ -164,7 +165,8 @@ async def credential_named(ctx: Context, slug: str) -> Credential:
             .order_by(Credential.slug).limit(10)))
         known = (f" Credentials: {', '.join(slugs)}." if slugs else
                  " The catalogue is empty; load one with `cohortbot credentials load FILE`.")
-        raise UserError(f"There is no credential called '{slug}'.{known}")
+        raise UserError(f"There is no credential called '{slug}'.{known}",
+                        f"/window open spring {slugs[0]} closes 2026-06-01" if slugs else None)
     return cred
 
 

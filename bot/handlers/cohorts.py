@@ -34,7 +34,7 @@ def where(cohort: Cohort) -> str:
 @handles("cohort", "create")
 async def create(ctx: Context, args: dict[str, Any]) -> Reply:
     if not await coordinates_anything(ctx):
-        raise UserError("Only workspace admins and coordinators can create cohorts.")
+        raise UserError("Only workspace admins and coordinators can create cohorts.", "/cohort list")
     channel = args["channel"]
     if channel is None:
         if ctx.channel is None:
@@ -132,6 +132,9 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
             query = query.where(Enrolment.role == role)
         result = await ctx.session.execute(query)
         (removed if result.rowcount else absent).append(member)  # type: ignore[attr-defined]
+    if not removed:
+        raise UserError(f"{', '.join(f'<@{m.user_id}>' for m in absent)} had no such role in "
+                        f"{cohort.name}, so nobody was removed.", f"/cohort remove {cohort.name} @bob")
     if role in (None, Role.COORDINATOR) and not await members_with_role(
             ctx, cohort, Role.COORDINATOR) and not ctx.actor.is_admin:
         raise UserError(f"{cohort.name} would be left without a coordinator; add another first.",

@@ -168,8 +168,8 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
         .order_by(Review.claimed_at)))
     if not await ctx.session.scalar(select(func.count()).select_from(Enrolment).where(
             Enrolment.member_id == ctx.actor.id, Enrolment.role == Role.ASSESSOR)):
-        raise UserError("You are not an assessor in any cohort; a coordinator adds you with "
-                        "`/cohort add <cohort> @you as assessor`.")
+        raise UserError("You are not an assessor in any cohort; a coordinator adds you as one.",
+                        "/cohort add spring @you as assessor")
     lines = []
     if mine:
         lines.append(f"*Your claims* ({len(mine)} of {ctx.settings.max_open_claims}):")

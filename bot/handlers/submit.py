@@ -22,7 +22,7 @@ from bot.handlers.base import Context, handles, phase_of
 from bot.handlers.reviews import post_task, reopen_for_revision, scores_lines
 from bot.linkcheck import warn_about_links
 from bot.messages import Reply
-from bot.storage import Badge, Enrolment, Review, Submission, Version, Window
+from bot.storage import Badge, Cohort, Enrolment, Review, Submission, Version, Window
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
@@ -48,8 +48,13 @@ async def learner_windows(ctx: Context) -> list[Window]:
 async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
     windows = await learner_windows(ctx)
     if not windows:
-        raise UserError("You are not a learner in any cohort yet; a coordinator adds you with "
-                        "`/cohort add <cohort> @you`.")
+        if await ctx.session.scalar(select(Enrolment.id).join(Cohort).where(
+                Cohort.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id,
+                Enrolment.role == Role.LEARNER).limit(1)):
+            raise UserError("Your cohort has no submission window yet; your coordinator opens one.",
+                            "/submit status")
+        raise UserError("You are not a learner in any cohort yet; a coordinator adds you to one.",
+                        "/cohort add spring @you")
     if name is not None:
         matches = [w for w in windows if name in (short_id("W", w.id).lower(), w.credential.slug,
                                                   w.cohort.name)]
@@ -65,9 +70,12 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
             raise UserError(f"*{last.credential.name}* opens {format_time(last.opens_at, ctx.tz)}; "
                             "submit then.")
         closed = last.closed_at or last.closes_at
+        late = LatePolicy.parse(last.late_policy)
+        after = (f"and its {late} for late work has passed" if late.kind == "grace"
+                 and last.closed_at is None else "and does not take late submissions")
         raise UserError(f"The window for *{last.credential.name}* ({last.cohort.name}) closed "
-                        f"{format_time(closed, ctx.tz)} and does not take late submissions. "
-                        "Ask your coordinator if you need more time.")
+                        f"{format_time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
+                        "more time.", "/submit status")
     on_time = [(w, late) for w, late in usable if not late]
     usable = on_time or usable
     if len(usable) > 1:
