@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -25,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or a local console chat.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run everything configured (the console when no chat tokens)")
+    serve = sub.add_parser("serve", help="the web app: Slack endpoint, health, badge pages")
+    serve.add_argument("--host", help="interface (default HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PORT, 3000)")
+    sub.add_parser("worker", help="deliver outbox messages")
+    sub.add_parser("clock", help="run scheduled work: openings, nudges, closings, reminders")
     console = sub.add_parser("console", help="chat with the bot in this terminal")
     console.add_argument("--script", type=Path, help="run lines from FILE and exit "
                          "(non-zero if a handler crashed); uses a fresh database unless --db")
@@ -136,13 +142,53 @@ async def upgrade(settings: Settings) -> int:
     return 0
 
 
+async def until_signalled(parts: list[Callable[[asyncio.Event], Awaitable[None]]]) -> int:
+    """Run long-lived parts until SIGINT/SIGTERM, then stop them all cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.gather(*(part(stop) for part in parts))
+    return 0
+
+
+async def serve_parts(settings: Settings, parts: set[str], host: str | None = None,
+                      port: int | None = None) -> int:
+    from bot.runtime import ConfigError, Runtime
+
+    try:
+        runtime = Runtime(settings)
+    except ConfigError as exc:
+        print(f"cohortbot: {exc}", file=sys.stderr)
+        return 2
+    await runtime.start()
+    jobs: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+    if "web" in parts:
+        jobs.append(lambda stop: runtime.serve(stop, host or settings.host, port or settings.port))
+        print(f"Serving on http://{host or settings.host}:{port or settings.port} "
+              f"(Slack {'on' if runtime.slack else 'not configured'}).")
+    if "worker" in parts:
+        jobs.append(runtime.deliver_forever)
+    if "clock" in parts:
+        async def clock(stop: asyncio.Event) -> None:
+            scheduler = runtime.scheduler()
+            scheduler.start()
+            await stop.wait()
+            scheduler.shutdown(wait=False)
+        jobs.append(clock)
+    if "socket" in parts and runtime.slack is not None and settings.slack_app_token:
+        jobs.append(runtime.socket_mode)
+    try:
+        return await until_signalled(jobs)
+    finally:
+        await runtime.stop()
+
+
 async def run(settings: Settings) -> int:
     if not (settings.slack_bot_token or settings.discord_token):
         print("No Slack or Discord tokens configured: starting the console chat.")
         return await console(settings, None, None)
-    print("cohortbot: Slack and Discord connections are not available in this version yet; "
-          "unset SLACK_BOT_TOKEN/DISCORD_TOKEN to use the console.", file=sys.stderr)
-    return 2
+    return await serve_parts(settings, {"web", "worker", "clock", "socket"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         coro = credentials(settings, args.action, getattr(args, "file", None))
     elif args.command == "outbox":
         coro = outbox(settings, args.action)
+    elif args.command == "serve":
+        coro = serve_parts(settings, {"web"}, args.host, args.port)
+    elif args.command == "worker":
+        coro = serve_parts(settings, {"worker"})
+    elif args.command == "clock":
+        coro = serve_parts(settings, {"clock"})
     else:
         coro = run(settings)
     try:

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     link_check_timeout: float = Field(5.0, gt=0)
     issuer_name: str = "Cohort Bot"
     issuer_url: str = "http://localhost:3000"
+    host: str = Field("127.0.0.1", description="Interface to listen on; 0.0.0.0 in deployments")
     port: int = 3000
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None

@@ -69,8 +69,14 @@ class DeliveryReport:
 
 
 class Deliverer:
-    def __init__(self, db: Database, transport: Transport, clock: Clock) -> None:
-        self.db, self.transport, self.clock = db, transport, clock
+    """Sends due messages through the transport of each workspace's platform.
+
+    Only platforms this process has a transport for are picked up, so a console
+    and a Slack deployment can share a database without stealing each other's rows.
+    """
+
+    def __init__(self, db: Database, transports: dict[str, Transport], clock: Clock) -> None:
+        self.db, self.transports, self.clock = db, transports, clock
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
         """Send every message that is due, oldest first."""
@@ -79,7 +85,9 @@ class Deliverer:
             now = self.clock.now()
             async with self.db.transaction() as session:
                 rows = list(await session.scalars(
-                    select(Outbox).where(Outbox.state == "pending", Outbox.next_attempt_at <= now)
+                    select(Outbox).join(Workspace, Workspace.id == Outbox.workspace_id)
+                    .where(Outbox.state == "pending", Outbox.next_attempt_at <= now,
+                           Workspace.platform.in_(list(self.transports)))
                     .order_by(Outbox.id).limit(limit)))
                 workspaces = {w.id: w for w in await session.scalars(select(Workspace).where(
                     Workspace.id.in_({r.workspace_id for r in rows})))}
@@ -99,7 +107,8 @@ class Deliverer:
                 edit_ref = await session.scalar(select(Outbox.ref).where(
                     Outbox.key == message.edit_of, Outbox.state == "sent"))
         try:
-            ref = await self.transport.send(workspace, dest, message, row.key, edit_ref)
+            ref = await self.transports[workspace.platform].send(workspace, dest, message, row.key,
+                                                                  edit_ref)
         except DeliveryError as exc:
             await self._failed(row, exc, report)
             return

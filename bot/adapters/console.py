@@ -86,7 +86,7 @@ class ConsoleChat:
         self.directory = ConsoleDirectory(settings.default_timezone)
         self.bot = CohortBot(db, settings, self.clock)
         self.transport = ConsoleTransport(self.say)
-        self.deliverer = Deliverer(db, self.transport, self.clock)
+        self.deliverer = Deliverer(db, {"console": self.transport}, self.clock)
         self.out = out
         self.transcript: list[Said] = []
         self.crashes = 0

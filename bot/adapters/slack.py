@@ -1,0 +1,409 @@
+"""Slack: slash commands, buttons and modals in; Block Kit out. Only translation.
+
+Every request is acknowledged inside Slack's 3 seconds: the command runs as one
+short database transaction and its answer *is* the acknowledgement (bolt's
+`process_before_response`), while anything slow (link checks, replies to
+buttons, modal answers) is scheduled after. Messages the bot sends on its own
+go through the outbox and `SlackTransport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack_blocks import blocks_for, fallback_text
+from bot.config import Settings
+from bot.directory import Profile
+from bot.domain import UserError, check_links, parse_short_id
+from bot.grammar import Command
+from bot.handlers.reviews import decision_form
+from bot.messages import Destination, Message, Reply
+from bot.outbox import DeliveryError
+from bot.service import CohortBot, Origin
+from bot.storage import Workspace
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
+PROFILE_TTL = 600.0
+PERMANENT_ERRORS = {"channel_not_found", "is_archived", "user_not_found", "account_inactive",
+                    "invalid_blocks", "msg_too_long", "no_text", "cannot_dm_bot",
+                    "user_disabled", "restricted_action"}
+
+
+# ------------------------------------------------------------------ directory
+
+
+class SlackDirectory:
+    """Profiles from `users.info`, cached for a few minutes per workspace."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float = PROFILE_TTL) -> None:
+        self.client, self.ttl = client, ttl
+        self.cache: dict[str, tuple[float, Profile | None]] = {}
+
+    async def profile(self, user_id: str) -> Profile | None:
+        hit = self.cache.get(user_id)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            data = (await self.client.users_info(user=user_id))["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "users_not_found"):
+                self.cache[user_id] = (time.monotonic() + self.ttl, None)
+                return None
+            raise
+        p = data.get("profile", {})
+        profile = None if data.get("deleted") else Profile(
+            user_id=user_id,
+            display_name=p.get("display_name") or p.get("real_name") or data.get("real_name")
+            or data.get("name") or user_id,
+            email=p.get("email"), tz=data.get("tz"),
+            is_admin=bool(data.get("is_admin") or data.get("is_owner")))
+        self.cache[user_id] = (time.monotonic() + self.ttl, profile)
+        return profile
+
+
+# ------------------------------------------------------------------ outbound
+
+
+class SlackTransport:
+    """Delivers outbox messages with the Web API.
+
+    The outbox key travels in the message's `metadata`, so after a crash the
+    worker can ask `conversations.history` whether a message already arrived.
+    """
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.dm_channels: dict[str, str] = {}
+
+    async def channel_for(self, dest: Destination) -> str:
+        if dest.kind == "channel":
+            return dest.target
+        if dest.target not in self.dm_channels:
+            opened = await self.client.conversations_open(users=dest.target)
+            self.dm_channels[dest.target] = opened["channel"]["id"]
+        return self.dm_channels[dest.target]
+
+    async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
+                   edit_ref: str | None = None) -> str:
+        try:
+            channel = await self.channel_for(dest)
+            blocks, text = blocks_for(message), fallback_text(message)
+            if edit_ref:
+                ref_channel, ts = edit_ref.split(":", 1)
+                await self.client.chat_update(channel=ref_channel, ts=ts, text=text, blocks=blocks)
+                return edit_ref
+            posted = await self.post(channel, text, blocks, key)
+            return f"{posted['channel']}:{posted['ts']}"
+        except SlackApiError as exc:
+            raise as_delivery_error(exc) from exc
+        except (TimeoutError, OSError) as exc:
+            raise DeliveryError(f"network: {exc!r}") from exc
+
+    async def post(self, channel: str, text: str, blocks: list[dict[str, Any]],
+                   key: str) -> Any:
+        metadata = {"event_type": "cohortbot_outbox", "event_payload": {"key": key}}
+        try:
+            return await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                      metadata=metadata, unfurl_links=False)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "not_in_channel":
+                raise
+            await self.client.conversations_join(channel=channel)
+            return await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                      metadata=metadata, unfurl_links=False)
+
+
+def as_delivery_error(exc: SlackApiError) -> DeliveryError:
+    status = exc.response.status_code
+    error = exc.response.get("error") or f"HTTP {status}"
+    if status == 429:
+        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        return DeliveryError(f"rate limited: {error}", retry_after=float(retry or 1))
+    return DeliveryError(error, permanent=error in PERMANENT_ERRORS)
+
+
+# ------------------------------------------------------------------ forms
+
+
+def submit_view(channel: str | None) -> dict[str, Any]:
+    def text_input(block: str, label: str, hint: str, *, optional: bool = False,
+                   multiline: bool = True) -> dict[str, Any]:
+        return {"type": "input", "block_id": block, "optional": optional,
+                "label": {"type": "plain_text", "text": label},
+                "hint": {"type": "plain_text", "text": hint},
+                "element": {"type": "plain_text_input", "action_id": "value",
+                            "multiline": multiline, "max_length": 3000}}
+
+    return {
+        "type": "modal", "callback_id": "submit_form",
+        "private_metadata": json.dumps({"channel": channel}),
+        "title": {"type": "plain_text", "text": "Submit evidence"},
+        "submit": {"type": "plain_text", "text": "Submit"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            text_input("overview", "Overview", "Your learners, your space, the project.",
+                       optional=True),
+            text_input("links", "Artifact links", "One link per line (up to 10): student work, "
+                       "plans, photos. Anyone with the link must be able to view them."),
+            text_input("reflection", "Reflection", "What students learned and what you would "
+                       "change next time."),
+            text_input("window", "Window", "Only if you have several open windows: the "
+                       "credential, e.g. creators.", optional=True, multiline=False),
+        ],
+    }
+
+
+def decision_view(review_id: int, decision: str, rubric: Any, channel: str | None) -> dict[str, Any]:
+    revise = decision == "revise"
+    blocks: list[dict[str, Any]] = []
+    for c in rubric:
+        options = [{"text": {"type": "plain_text", "text": lv.name[:75]}, "value": lv.key}
+                   for lv in c.levels]
+        initial = next(o for o in options if o["value"] == c.passing_level.key)
+        blocks.append({"type": "input", "block_id": f"level:{c.key}",
+                       "label": {"type": "plain_text", "text": c.name[:2000]},
+                       "hint": {"type": "plain_text", "text": (c.description or c.name)[:2000]},
+                       "element": {"type": "static_select", "action_id": "value",
+                                   "options": options, "initial_option": initial}})
+        blocks.append({"type": "input", "block_id": f"comment:{c.key}", "optional": True,
+                       "label": {"type": "plain_text", "text": f"Comment on {c.name}"[:2000]},
+                       "element": {"type": "plain_text_input", "action_id": "value",
+                                   "multiline": True, "max_length": 2000}})
+    blocks.append({"type": "input", "block_id": "feedback", "optional": not revise,
+                   "label": {"type": "plain_text", "text": "Feedback to the learner"},
+                   "element": {"type": "plain_text_input", "action_id": "value",
+                               "multiline": True, "max_length": 3000}})
+    title = "Request revision" if revise else "Approve"
+    return {"type": "modal", "callback_id": "decision_form",
+            "private_metadata": json.dumps({"review": review_id, "decision": decision,
+                                            "channel": channel}),
+            "title": {"type": "plain_text", "text": title},
+            "submit": {"type": "plain_text", "text": "Send back" if revise else "Approve"},
+            "close": {"type": "plain_text", "text": "Cancel"}, "blocks": blocks}
+
+
+def form_values(view: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for block_id, actions in view.get("state", {}).get("values", {}).items():
+        field = actions.get("value", {})
+        chosen = field.get("selected_option") or {}
+        out[block_id] = (chosen.get("value") if chosen else field.get("value")) or ""
+    return out
+
+
+DECISION_RE = re.compile(r"^/review (approve|revise) (\S+)$")
+
+
+# ------------------------------------------------------------------ the app
+
+
+class SlackAdapter:
+    def __init__(self, bot: CohortBot, settings: Settings, client: AsyncWebClient | None = None) -> None:
+        self.bot, self.settings = bot, settings
+        self.client = client or AsyncWebClient(token=settings.slack_bot_token,
+                                               base_url=settings.slack_api_url)
+        # Calls made while a person waits (users.info, views.open) retry a 429 briefly;
+        # outbox delivery handles rate limits itself through a separate client.
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+        self.outbound = AsyncWebClient(token=self.client.token, base_url=settings.slack_api_url)
+        self.directories: dict[str, SlackDirectory] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.app = AsyncApp(client=self.client, signing_secret=settings.slack_signing_secret,
+                            process_before_response=True)
+        self.register()
+
+    def directory(self, team_id: str) -> SlackDirectory:
+        if team_id not in self.directories:
+            self.directories[team_id] = SlackDirectory(self.client)
+        return self.directories[team_id]
+
+    def transport(self) -> SlackTransport:
+        return SlackTransport(self.outbound)
+
+    def later(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run after the ack; errors are logged, never lost silently."""
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception():
+                log.error("slack follow-up failed", exc_info=t.exception())
+        task.add_done_callback(done)
+
+    async def drain(self) -> None:
+        """Wait (at most 10 s) for scheduled follow-ups: tests and shutdown."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=10.0)
+
+    def register(self) -> None:
+        app = self.app
+        app.command(re.compile(r"^/(submit|cohort|window|review|badges)$"))(self.on_command)
+        app.action(re.compile(r"^cmd:"))(self.on_button)
+        app.action(re.compile(r"^url:"))(self.on_link_button)
+        app.view("submit_form")(self.on_submit_form)
+        app.view("decision_form")(self.on_decision_form)
+        app.event("app_mention")(self.on_mention)
+        app.event("app_home_opened")(self.on_home)
+
+    # -------------------------------------------------------------- commands
+
+    @staticmethod
+    def origin(team_id: str, user_id: str, channel_id: str | None,
+               channel_name: str | None = None) -> Origin:
+        in_dm = channel_name == "directmessage" or (channel_id or "").startswith("D")
+        return Origin("slack", team_id, user_id, None if in_dm else channel_id)
+
+    async def on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        team, user = body["team_id"], body["user_id"]
+        text = (body.get("text") or "").strip()
+        if body["command"] == "/submit" and not text:
+            await ack()
+            self.later(self.open_view(body["trigger_id"], submit_view(body.get("channel_id"))))
+            return
+        origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
+        reply = await self.bot.handle(origin, f"{body['command']} {text}", self.directory(team),
+                                      request_key=f"slack:{team}:{body.get('trigger_id')}")
+        await self.ack_with(ack, reply)
+        self.later(self.bot.run_followups(reply))
+
+    async def ack_with(self, ack: Any, reply: Reply) -> None:
+        if reply.duplicate:
+            await ack()
+            return
+        await ack(text=fallback_text(reply.message), blocks=blocks_for(reply.message),
+                  response_type="ephemeral")
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    # -------------------------------------------------------------- buttons
+
+    async def on_link_button(self, ack: Any) -> None:
+        await ack()  # Slack opens the URL itself; the click still needs an answer
+
+    async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
+                        respond: Any) -> None:
+        await ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        command = action.get("value") or ""
+        origin = self.origin(team, user, channel)
+        directory = self.directory(team)
+        if command == "/submit":
+            await self.open_view(body["trigger_id"], submit_view(channel))
+            return
+        decision = DECISION_RE.match(command)
+        if decision:
+            try:
+                review_id = parse_short_id(decision.group(2), "R")
+                _, rubric = await self.bot.query(origin, directory,
+                                                 lambda ctx: decision_form(ctx, review_id))
+            except UserError as exc:
+                self.later(respond(text=str(exc), response_type="ephemeral",
+                                   replace_original=False))
+                return
+            await self.open_view(body["trigger_id"],
+                                 decision_view(review_id, decision.group(1), rubric, channel))
+            return
+        reply = await self.bot.handle(origin, command, directory,
+                                      request_key=f"slack:{team}:{body.get('trigger_id')}")
+        if not reply.duplicate:
+            self.later(respond(text=fallback_text(reply.message), blocks=blocks_for(reply.message),
+                               response_type="ephemeral", replace_original=False))
+        self.later(self.bot.run_followups(reply))
+
+    # -------------------------------------------------------------- modals
+
+    async def answer_form(self, ack: Any, body: dict[str, Any], command: Command,
+                          error_block: str) -> None:
+        view = body["view"]
+        team, user = body["team"]["id"], body["user"]["id"]
+        meta = json.loads(view.get("private_metadata") or "{}")
+        origin = self.origin(team, user, meta.get("channel"))
+        reply = await self.bot.handle(origin, command, self.directory(team),
+                                      request_key=f"slack:{team}:view:{view['id']}:{view.get('hash')}")
+        if not reply.ok and not reply.crashed:
+            await ack(response_action="errors", errors={error_block: reply.message.text[:1900]})
+            return
+        await ack()
+        if not reply.duplicate:
+            self.later(self.tell(user, meta.get("channel"), reply.message))
+        self.later(self.bot.run_followups(reply))
+
+    async def on_submit_form(self, ack: Any, body: dict[str, Any]) -> None:
+        values = form_values(body["view"])
+        try:
+            links = check_links(values.get("links", "").split())
+        except UserError as exc:
+            await ack(response_action="errors", errors={"links": str(exc)[:1900]})
+            return
+        parts = [p for p in (values.get("overview", "").strip(),
+                             values.get("reflection", "").strip()) if p]
+        window = values.get("window", "").strip().lower() or None
+        command = Command("submit", "submit", {"window": window, "links": links, "parts": parts})
+        await self.answer_form(ack, body, command, "links")
+
+    async def on_decision_form(self, ack: Any, body: dict[str, Any]) -> None:
+        view = body["view"]
+        meta = json.loads(view.get("private_metadata") or "{}")
+        values = form_values(view)
+        levels = {k.split(":", 1)[1]: (v, values.get(f"comment:{k.split(':', 1)[1]}", ""))
+                  for k, v in values.items() if k.startswith("level:")}
+        command = Command("review", meta["decision"], {"review": int(meta["review"]),
+                                                        "levels": levels,
+                                                        "feedback": values.get("feedback", "")})
+        first = next((k for k in values if k.startswith("level:")), "feedback")
+        await self.answer_form(ack, body, command, first)
+
+    async def tell(self, user: str, channel: str | None, message: Message) -> None:
+        """Answer a modal: ephemerally where it was opened, else in a DM."""
+        blocks, text = blocks_for(message), fallback_text(message)
+        if channel and not channel.startswith("D"):
+            try:
+                await self.client.chat_postEphemeral(channel=channel, user=user, text=text,
+                                                     blocks=blocks)
+                return
+            except SlackApiError:
+                log.info("ephemeral answer failed in %s; sending a DM", channel)
+        opened = await self.client.conversations_open(users=user)
+        await self.client.chat_postMessage(channel=opened["channel"]["id"], text=text,
+                                           blocks=blocks)
+
+    # -------------------------------------------------------------- events
+
+    async def on_mention(self, ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        origin = self.origin(body["team_id"], event["user"], event.get("channel"))
+        reply = await self.bot.handle(origin, "/help", self.directory(body["team_id"]),
+                                      request_key=f"slack:{body['team_id']}:{body.get('event_id')}")
+        if not reply.duplicate and event.get("channel"):
+            self.later(self.client.chat_postEphemeral(
+                channel=event["channel"], user=event["user"], text=fallback_text(reply.message),
+                blocks=blocks_for(reply.message)))
+
+    async def on_home(self, ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab") != "home":
+            return
+        origin = self.origin(body["team_id"], event["user"], None)
+        directory = self.directory(body["team_id"])
+        status = await self.bot.handle(origin, "/submit status", directory)
+        help_reply = await self.bot.handle(origin, "/help", directory)
+        blocks = [*blocks_for(status.message), {"type": "divider"}, *blocks_for(help_reply.message)]
+        self.later(self.client.views_publish(user_id=event["user"],
+                                             view={"type": "home", "blocks": blocks[:100]}))
+

@@ -1,0 +1,103 @@
+"""Wiring: one place that builds the database, the bot, the platforms and the loops
+for `cohortbot run`, `serve`, `worker` and `clock`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.outbox import Deliverer, Transport
+from bot.scheduler import run_due
+from bot.service import CohortBot
+from bot.storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.adapters.slack import SlackAdapter
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """Settings that would run the bot unsafely or not at all; the message says which."""
+
+
+def check_settings(settings: Settings) -> None:
+    if settings.slack_bot_token and not (settings.slack_signing_secret or settings.slack_app_token):
+        raise ConfigError("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests "
+                          "could not be verified. Set SLACK_SIGNING_SECRET (HTTP) or "
+                          "SLACK_APP_TOKEN (Socket Mode).")
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database(settings.database_url)
+        self.bot = CohortBot(self.db, settings, self.clock)
+        self.slack: SlackAdapter | None = None
+        transports: dict[str, Transport] = {}
+        if settings.slack_bot_token:
+            from bot.adapters.slack import SlackAdapter
+
+            self.slack = SlackAdapter(self.bot, settings)
+            transports["slack"] = self.slack.transport()
+        self.deliverer = Deliverer(self.db, transports, self.clock)
+
+    async def start(self) -> None:
+        await self.db.upgrade()
+
+    async def stop(self) -> None:
+        if self.slack is not None:
+            await self.slack.drain()
+        await self.db.dispose()
+
+    async def deliver_forever(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """The worker: deliver what is due, then wait a moment, until told to stop."""
+        while not stop.is_set():
+            try:
+                await self.deliverer.deliver_due()
+            except Exception:
+                log.exception("delivery round failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def tick(self) -> None:
+        await run_due(self.db, self.settings, self.clock.now())
+
+    def scheduler(self) -> AsyncIOScheduler:
+        """APScheduler for `clock`: UTC, coalesced, with a real misfire grace, one stable job."""
+        scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "misfire_grace_time": 300, "max_instances": 1})
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=60), id="run_due",
+                          next_run_time=self.clock.now(), replace_existing=True)
+        return scheduler
+
+    async def serve(self, stop: asyncio.Event, host: str, port: int) -> None:
+        import uvicorn
+
+        from bot.web import create_app
+
+        server = uvicorn.Server(uvicorn.Config(create_app(self), host=host, port=port,
+                                               log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+    async def socket_mode(self, stop: asyncio.Event) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert self.slack is not None and self.settings.slack_app_token
+        handler = AsyncSocketModeHandler(self.slack.app, self.settings.slack_app_token)
+        await handler.connect_async()
+        await stop.wait()
+        await handler.close_async()
