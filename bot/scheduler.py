@@ -17,14 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.domain import (
+    Role,
     WindowPlan,
     as_utc,
+    format_left,
     parse_duration,
     plan_nudges,
     short_id,
     stamp,
 )
 from bot.handlers.reminders import cron_trigger
+from bot.handlers.reviews import post_task, release_claim
 from bot.messages import Destination, Message
 from bot.notices import (
     channel_nudge,
@@ -34,7 +37,7 @@ from bot.notices import (
     window_progress,
 )
 from bot.outbox import enqueue
-from bot.storage import NudgeLedger, Reminder, Review, Window
+from bot.storage import Enrolment, Member, NudgeLedger, Reminder, Review, Version, Window
 from bot.storage.db import Database, insert_once
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class TickReport:
     nudges: int = 0
     closed: int = 0
     reminders: int = 0
+    reviews: int = 0
 
 
 async def announce_openings(db: Database, now: datetime) -> int:
@@ -137,6 +141,73 @@ async def announce_closings(db: Database, now: datetime) -> int:
     return len(windows)
 
 
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
+    """Review SLAs: tasks nobody claims are posted again, then escalated to coordinators;
+    claims left undecided earn the assessor a reminder, then go back to the queue.
+
+    Each step's outbox key carries the moment the task entered its current state, so a
+    step happens once per stay in the queue (or per claim), however often this runs.
+    """
+    acted = 0
+    async with db.transaction() as session:
+        waiting = list(await session.scalars(select(Review).where(
+            Review.state == "open", Review.queued_at <= now - hours(settings.review_reannounce_hours))))
+        for review in waiting:
+            since = stamp(review.queued_at)
+            age = now - review.queued_at
+            version = await session.get_one(Version, review.version_id)
+            await post_task(session, now, review, version, review.submission,
+                            again=f":again:{since}",
+                            note=f"⏳ Still waiting for an assessor after {format_age(age)}.")
+            acted += 1
+            if age >= hours(settings.review_escalate_hours):
+                cohort = review.submission.window.cohort
+                coordinators = await session.scalars(
+                    select(Member).join(Enrolment, Enrolment.member_id == Member.id).where(
+                        Enrolment.cohort_id == cohort.id, Enrolment.role == Role.COORDINATOR))
+                for coordinator in coordinators:
+                    await enqueue(session, review.workspace_id, Destination.dm(coordinator.user_id),
+                                  Message(f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
+                                          f"waited {format_age(age)} with no assessor. Assign one "
+                                          "or add assessors: `/cohort add "
+                                          f"{cohort.name} @someone as assessor`."),
+                                  f"review:{review.id}:escalate:{since}:{coordinator.id}", now,
+                                  cohort_id=cohort.id)
+        claimed = list(await session.scalars(select(Review).where(
+            Review.state == "claimed", Review.claimed_at <= now - hours(settings.review_remind_hours))))
+        for review in claimed:
+            assert review.claimed_at is not None and review.assessor_id is not None
+            age = now - review.claimed_at
+            assessor = await session.get_one(Member, review.assessor_id)
+            rid = short_id("R", review.id)
+            cohort = review.submission.window.cohort
+            if age >= hours(settings.review_release_hours):
+                await enqueue(session, review.workspace_id, Destination.dm(assessor.user_id),
+                              Message(f"{rid} went back to the queue: it was claimed "
+                                      f"{format_age(age)} ago without a decision."),
+                              f"review:{review.id}:released:{stamp(review.claimed_at)}:note", now,
+                              cohort_id=cohort.id)
+                await release_claim(session, now, review,
+                                    note=f"↩️ Released after {format_age(age)} without a decision.")
+            else:
+                await enqueue(session, review.workspace_id, Destination.dm(assessor.user_id),
+                              Message(f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
+                                      f"(`/review approve {rid}` or `/review revise {rid} …`) or "
+                                      f"`/review release {rid}` so someone else can."),
+                              f"review:{review.id}:remind:{stamp(review.claimed_at)}", now,
+                              cohort_id=cohort.id)
+            acted += 1
+    return acted
+
+
+def format_age(age: timedelta) -> str:
+    return format_left(age).removesuffix(" left")
+
+
 def latest_fire(reminder: Reminder, now: datetime) -> datetime | None:
     """The most recent moment the reminder was due, at or before now, not yet sent."""
     start = as_utc(reminder.last_run_at or reminder.created_at)
@@ -184,4 +255,5 @@ async def run_due(db: Database, settings: Settings, now: datetime) -> TickReport
         nudges=await plan_due_nudges(db, settings, now),
         closed=await announce_closings(db, now),
         reminders=await send_due_reminders(db, now),
+        reviews=await sweep_reviews(db, settings, now),
     )

@@ -308,3 +308,34 @@ async def test_outbound_messages_are_written_with_the_change(spring: ConsoleChat
     assert await count(db, Version) == 1
     assert await count(db, Outbox, Outbox.key == "review:1:task") == 1
     assert await count(db, Outbox, Outbox.state != "sent") == 0
+
+
+async def test_unclaimed_review_is_posted_again_then_escalated_once(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        :clock 2026-03-04T16:00Z
+        :clock 2026-03-05T16:00Z
+        :clock 2026-03-06T16:00Z
+        :clock 2026-03-06T17:00Z
+    """)
+    again = [t for t in spring.said("#assessors") if "Still waiting for an assessor" in t]
+    assert len(again) == 1 and "Review task R-1" in again[0]
+    escalations = [t for t in spring.said("DM @coord") if "R-1" in t and "no assessor" in t]
+    assert len(escalations) == 1
+
+
+async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: ConsoleChat,
+                                                                       db: Database) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/a
+        @dana /review claim R-1
+        :clock 2026-03-05T16:00Z
+        :clock 2026-03-05T17:00Z
+    """)
+    reminders = [t for t in spring.said("DM @dana") if "You claimed R-1" in t and "decide" in t]
+    assert len(reminders) == 1
+    await spring.run(":clock 2026-03-09T16:00Z")
+    assert "R-1 went back to the queue" in spring.last("DM @dana")
+    assert spring.saw("#assessors", "Released after 7 days without a decision")
+    await spring.run("@erin /review claim R-1")
+    assert "You claimed R-1" in spring.last("only @erin")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import (
     Assessment,
@@ -30,12 +33,12 @@ from bot.handlers.base import (
     Context,
     handles,
     is_coordinator,
-    members_with_role,
     review_by_id,
     roles_in,
 )
 from bot.messages import Button, Destination, Message, Reply
 from bot.notices import window_tz
+from bot.outbox import enqueue
 from bot.storage import Cohort, Enrolment, Member, Review, Submission, Version, Window
 
 
@@ -59,19 +62,41 @@ def task_message(review: Review, version: Version, submission: Submission) -> Me
         context=f"submitted {format_time(version.submitted_at, window_tz(window))}")
 
 
-async def post_task(ctx: Context, review: Review, version: Version, submission: Submission,
-                    *, again: str = "") -> None:
-    """Announce a review task to the assessors' channel, or to each assessor by DM."""
+async def post_task(session: AsyncSession, now: datetime, review: Review, version: Version,
+                    submission: Submission, *, again: str = "", note: str = "") -> None:
+    """Announce a review task to the assessors' channel, or to each assessor by DM.
+
+    Takes a session rather than a Context so scheduled sweeps re-announce the same way.
+    """
     cohort = submission.window.cohort
     message = task_message(review, version, submission)
+    if note:
+        message = replace(message, text=f"{note}\n{message.text}")
     key = f"review:{review.id}:task{again}"
     if cohort.reviews_channel_id:
-        await ctx.send(Destination.channel(cohort.reviews_channel_id), message, key, cohort=cohort)
+        await enqueue(session, review.workspace_id, Destination.channel(cohort.reviews_channel_id),
+                      message, key, now, cohort_id=cohort.id)
         return
-    for assessor in await members_with_role(ctx, cohort, Role.ASSESSOR):
+    assessors = await session.scalars(
+        select(Member).join(Enrolment, Enrolment.member_id == Member.id)
+        .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.ASSESSOR))
+    for assessor in assessors:
         if assessor.id != submission.member_id:
-            await ctx.send(Destination.dm(assessor.user_id), message, f"{key}:{assessor.id}",
-                           cohort=cohort)
+            await enqueue(session, review.workspace_id, Destination.dm(assessor.user_id), message,
+                          f"{key}:{assessor.id}", now, cohort_id=cohort.id)
+
+
+async def new_review(ctx: Context, submission: Submission, version: Version, *,
+                     post: bool = True) -> Review:
+    """A review task for `version`, queued now (and announced unless someone takes it at once)."""
+    review = Review(workspace_id=ctx.workspace.id, submission_id=submission.id,
+                    version_id=version.id, state="open", created_at=ctx.now, queued_at=ctx.now)
+    ctx.session.add(review)
+    await ctx.session.flush()
+    await ctx.session.refresh(review)
+    if post:
+        await post_task(ctx.session, ctx.now, review, version, submission)
+    return review
 
 
 def evidence(review: Review, submission: Submission, version: Version,
@@ -297,15 +322,22 @@ async def release(ctx: Context, args: dict[str, Any]) -> Reply:
     if review.assessor_id != ctx.actor.id and not await is_coordinator(ctx, cohort):
         raise UserError(f"{rid} is claimed by another assessor; only they or a coordinator "
                         "can release it.")
-    claimed_at = review.claimed_at
-    review.state, review.assessor_id, review.claimed_at = "open", None, None
-    version, _ = await version_of(ctx, review)
-    submission.state = release_state(version.number)
-    submission.updated_at = ctx.now
-    await post_task(ctx, review, version, submission,
-                    again=f":released:{stamp(claimed_at)}" if claimed_at else ":released")
+    await release_claim(ctx.session, ctx.now, review)
     ctx.audit("review.release", rid)
     return Reply.text(f"Released {rid}; it is back in the queue for another assessor.")
+
+
+async def release_claim(session: AsyncSession, now: datetime, review: Review,
+                        note: str = "") -> None:
+    """Put a claimed task back in the queue and announce it again."""
+    claimed_at = review.claimed_at
+    review.state, review.assessor_id, review.claimed_at, review.queued_at = "open", None, None, now
+    version = await session.get_one(Version, review.version_id)
+    submission = review.submission
+    submission.state = release_state(version.number)
+    submission.updated_at = now
+    await post_task(session, now, review, version, submission, note=note,
+                    again=f":released:{stamp(claimed_at)}" if claimed_at else ":released")
 
 
 async def reopen_for_revision(ctx: Context, submission: Submission, version: Version) -> Review:
@@ -313,11 +345,7 @@ async def reopen_for_revision(ctx: Context, submission: Submission, version: Ver
     last = await ctx.session.scalar(select(Review).where(
         Review.submission_id == submission.id, Review.decision == "revise")
         .order_by(Review.id.desc()).limit(1))
-    review = Review(workspace_id=ctx.workspace.id, submission_id=submission.id,
-                    version_id=version.id, state="open", created_at=ctx.now)
-    ctx.session.add(review)
-    await ctx.session.flush()
-    await ctx.session.refresh(review)
+    review = await new_review(ctx, submission, version, post=False)
     if last is not None and last.assessor_id is not None:
         assessor = await ctx.session.get_one(Member, last.assessor_id)
         try:
@@ -325,5 +353,5 @@ async def reopen_for_revision(ctx: Context, submission: Submission, version: Ver
             return review
         except UserError:
             pass  # they left or are at their cap: the queue takes it
-    await post_task(ctx, review, version, submission)
+    await post_task(ctx.session, ctx.now, review, version, submission)
     return review

@@ -19,7 +19,7 @@ from bot.domain import (
     short_id,
 )
 from bot.handlers.base import Context, handles, phase_of
-from bot.handlers.reviews import post_task, reopen_for_revision, scores_lines
+from bot.handlers.reviews import new_review, reopen_for_revision, scores_lines
 from bot.linkcheck import warn_about_links
 from bot.messages import Reply
 from bot.storage import Badge, Cohort, Enrolment, Review, Submission, Version, Window
@@ -103,12 +103,7 @@ async def submit(ctx: Context, args: dict[str, Any]) -> Reply:
         overview, reflection = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0] if parts
                                                                             else "")
         version = await add_version(ctx, submission, 1, links, overview, reflection, "", late)
-        review = Review(workspace_id=ctx.workspace.id, submission_id=submission.id,
-                        version_id=version.id, state="open", created_at=ctx.now)
-        ctx.session.add(review)
-        await ctx.session.flush()
-        await ctx.session.refresh(review)
-        await post_task(ctx, review, version, submission)
+        await new_review(ctx, submission, version)
         return receipt(ctx, submission, version, window)
     return await new_version(ctx, submission, window, links, parts, late)
 
@@ -165,12 +160,7 @@ async def new_version(ctx: Context, submission: Submission, window: Window, link
         if review is not None:  # still waiting: the assessor will see the newest version
             review.version_id = version.id
         else:  # withdrawn before: a fresh task
-            review = Review(workspace_id=ctx.workspace.id, submission_id=submission.id,
-                            version_id=version.id, state="open", created_at=ctx.now)
-            ctx.session.add(review)
-            await ctx.session.flush()
-            await ctx.session.refresh(review)
-            await post_task(ctx, review, version, submission)
+            await new_review(ctx, submission, version)
     return receipt(ctx, submission, version, window)
 
 

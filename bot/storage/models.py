@@ -212,6 +212,7 @@ class Review(Base):
     scores: Mapped[list[Any] | None] = mapped_column(JSON)
     feedback: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    queued_at: Mapped[datetime]  # when it (last) entered the queue: review SLAs count from here
 
     submission: Mapped[Submission] = relationship(lazy="joined")
 
