@@ -7,7 +7,12 @@ and the Slack endpoint answers that Slack is not configured.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,12 +23,25 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 
-def create_app(runtime: Runtime) -> Starlette:
-    slack_handler = None
-    if runtime.slack is not None:
-        from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+async def to_bolt_request(request: Request) -> AsyncBoltRequest:
+    """Starlette request -> bolt request, sidestepping a bolt parsing slip.
 
-        slack_handler = AsyncSlackRequestHandler(runtime.slack.app)
+    bolt treats any form body containing the text "payload" as an interactivity
+    payload, so `/submit https://x.org/payload-unit` would parse as an empty body
+    and get a 404. A form body that does not start with `payload=` is a slash
+    command: parse it as the plain form it is.
+    """
+    raw = (await request.body()).decode("utf-8")
+    req = AsyncBoltRequest(body=raw, query=str(request.query_params),
+                           headers=dict(request.headers))
+    if raw and not raw.startswith(("payload=", "{")) and "payload" in raw:
+        req.body = dict(parse_qsl(raw, keep_blank_values=True))
+        req.context = build_async_context(AsyncBoltContext({}), req.body)
+    return req
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    slack_app = runtime.slack.app if runtime.slack is not None else None
 
     async def healthz(request: Request) -> Response:
         try:
@@ -34,10 +52,10 @@ def create_app(runtime: Runtime) -> Starlette:
         return JSONResponse({"ok": True, "database": "ok"})
 
     async def slack_events(request: Request) -> Response:
-        if slack_handler is None:
+        if slack_app is None:
             return JSONResponse({"ok": False, "error": "Slack is not configured on this server: "
                                  "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."}, status_code=503)
-        return await slack_handler.handle(request)
+        return to_starlette_response(await slack_app.async_dispatch(await to_bolt_request(request)))
 
     async def index(request: Request) -> Response:
         return PlainTextResponse("Cohort Bot is running. Health: /healthz\n")

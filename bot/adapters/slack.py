@@ -144,7 +144,7 @@ def submit_view(channel: str | None) -> dict[str, Any]:
         return {"type": "input", "block_id": block, "optional": optional,
                 "label": {"type": "plain_text", "text": label},
                 "hint": {"type": "plain_text", "text": hint},
-                "element": {"type": "plain_text_input", "action_id": "value",
+                "element": {"type": "plain_text_input", "action_id": block,
                             "multiline": multiline, "max_length": 3000}}
 
     return {
@@ -176,15 +176,15 @@ def decision_view(review_id: int, decision: str, rubric: Any, channel: str | Non
         blocks.append({"type": "input", "block_id": f"level:{c.key}",
                        "label": {"type": "plain_text", "text": c.name[:2000]},
                        "hint": {"type": "plain_text", "text": (c.description or c.name)[:2000]},
-                       "element": {"type": "static_select", "action_id": "value",
+                       "element": {"type": "static_select", "action_id": f"level:{c.key}",
                                    "options": options, "initial_option": initial}})
         blocks.append({"type": "input", "block_id": f"comment:{c.key}", "optional": True,
                        "label": {"type": "plain_text", "text": f"Comment on {c.name}"[:2000]},
-                       "element": {"type": "plain_text_input", "action_id": "value",
+                       "element": {"type": "plain_text_input", "action_id": f"comment:{c.key}",
                                    "multiline": True, "max_length": 2000}})
     blocks.append({"type": "input", "block_id": "feedback", "optional": not revise,
                    "label": {"type": "plain_text", "text": "Feedback to the learner"},
-                   "element": {"type": "plain_text_input", "action_id": "value",
+                   "element": {"type": "plain_text_input", "action_id": "feedback",
                                "multiline": True, "max_length": 3000}})
     title = "Request revision" if revise else "Approve"
     return {"type": "modal", "callback_id": "decision_form",
@@ -196,9 +196,10 @@ def decision_view(review_id: int, decision: str, rubric: Any, channel: str | Non
 
 
 def form_values(view: dict[str, Any]) -> dict[str, str]:
+    """block_id -> the typed text or chosen option of the one input in that block."""
     out: dict[str, str] = {}
     for block_id, actions in view.get("state", {}).get("values", {}).items():
-        field = actions.get("value", {})
+        field = next(iter(actions.values()), {}) if actions else {}
         chosen = field.get("selected_option") or {}
         out[block_id] = (chosen.get("value") if chosen else field.get("value")) or ""
     return out

@@ -1,0 +1,418 @@
+"""Slack over its real wire format: signed HTTP requests into the app served on
+127.0.0.1, and a fake Slack Web API (tests/fakeslack.py) recording what went out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fakeslack import (
+    FakeSlack,
+    block_actions_payload,
+    block_errors,
+    event_callback_body,
+    interaction_body,
+    signed_headers,
+    slash_command_body,
+    view_submission_payload,
+)
+from sqlalchemy import func, select
+
+from bot.adapters.slack_blocks import blocks_for
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.messages import Button, Message
+from bot.runtime import Runtime
+from bot.storage import Badge, Cohort, Submission
+from bot.storage.db import Database
+
+SECRET = "test-signing-secret"
+USERS: dict[str, dict[str, Any]] = {
+    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "America/Chicago", "is_admin": True,
+               "profile": {"email": "maria@school.org", "display_name": "maria"}},
+    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "America/Chicago",
+               "profile": {"email": "alice@school.org", "display_name": "alice"}},
+    "UBOB": {"name": "bob", "real_name": "Bob Ruiz", "tz": "America/New_York",
+             "profile": {"email": "bob@school.org", "display_name": "bob"}},
+    "UDANA": {"name": "dana", "real_name": "Dana Smith", "tz": "America/Chicago",
+              "profile": {"email": "dana@school.org", "display_name": "dana"}},
+}
+CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SlackApp:
+    """Our app as Slack sees it: an HTTP endpoint that takes signed requests."""
+
+    def __init__(self, runtime: Runtime, url: str, fake: FakeSlack) -> None:
+        self.runtime, self.url, self.fake = runtime, url, fake
+        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+
+    async def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
+                   retry: int | None = None) -> httpx.Response:
+        headers = signed_headers(body, secret, timestamp)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        response = await self.http.post("/slack/events", content=body, headers=headers)
+        await self.settle()
+        return response
+
+    async def command(self, user: str, command: str, text: str = "", *, channel: str = "CFRL",
+                      team: str = "T1", trigger_id: str | None = None,
+                      retry: int | None = None) -> httpx.Response:
+        body = slash_command_body(command, text, team_id=team, user_id=user, channel_id=channel,
+                                  channel_name=CHANNELS.get(channel, "directmessage"),
+                                  trigger_id=trigger_id, response_url=self.fake.response_url(user))
+        return await self.post(body, retry=retry)
+
+    async def say(self, user: str, line: str, **kw: Any) -> str:
+        """Type a slash command; return the ephemeral answer's text."""
+        command, _, text = line.partition(" ")
+        response = await self.command(user, command, text, **kw)
+        assert response.status_code == 200, response.text
+        return response.json()["text"] if response.content else ""
+
+    async def click(self, user: str, button: dict[str, Any], *, team: str = "T1",
+                    channel: str = "CREV") -> httpx.Response:
+        payload = block_actions_payload(button["action_id"], button.get("value"), user_id=user,
+                                        team_id=team, channel_id=channel,
+                                        response_url=self.fake.response_url(user))
+        return await self.post(interaction_body(payload))
+
+    async def settle(self) -> None:
+        """Let follow-ups finish and the outbox deliver, as the worker would."""
+        assert self.runtime.slack is not None
+        await self.runtime.slack.drain()
+        await self.runtime.deliverer.deliver_due()
+        await self.runtime.slack.drain()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(users=USERS, channels=CHANNELS) as slack:
+        yield slack
+
+
+@pytest.fixture
+async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterator[SlackApp]:
+    configured = settings.model_copy(update={"slack_bot_token": "xoxb-test",
+                                             "slack_signing_secret": SECRET,
+                                             "slack_api_url": fake.api_url})
+    runtime = Runtime(configured, clock=FakeClock(datetime_utc(2026, 3, 2, 15)))
+    async with serving(runtime) as url:
+        slack_app = SlackApp(runtime, url, fake)
+        yield slack_app
+        await slack_app.http.aclose()
+
+
+@asynccontextmanager
+async def serving(runtime: Runtime) -> AsyncIterator[str]:
+    """The web app under uvicorn on a free local port, stopped (bounded) afterwards."""
+    await runtime.start()
+    stop = asyncio.Event()
+    port = free_port()
+    server = asyncio.create_task(runtime.serve(stop, "127.0.0.1", port))
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=1) as probe:
+        for _ in range(200):
+            try:
+                if (await probe.get(f"{url}/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    try:
+        yield url
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+        await runtime.stop()
+
+
+def datetime_utc(*parts: int) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(*parts, tzinfo=UTC)
+
+
+def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
+    posts = [c for c in fake.called("chat.postMessage") if c.args.get("channel") == channel]
+    assert posts, f"nothing was posted to {channel}"
+    return posts[-1].args
+
+
+def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["text"]["text"]: e for b in message.get("blocks", []) if b["type"] == "actions"
+            for e in b["elements"]}
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(model)) or 0
+
+
+SETUP = [
+    ("UCOORD", "/cohort create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>"),
+    ("UCOORD", "/cohort add spring <@UALICE|alice> <@UBOB|bob>"),
+    ("UCOORD", "/cohort add spring <@UDANA|dana> as assessor"),
+    ("UCOORD", "/window open spring creators closes 2026-03-20T17:00 America/Chicago"),
+]
+
+
+async def set_up(app: SlackApp) -> None:
+    for user, line in SETUP:
+        answer = await app.say(user, line)
+        assert "Only" not in answer and "There is no" not in answer, answer
+
+
+# ------------------------------------------------------------------ the protocol
+
+
+async def test_url_verification_echoes_the_challenge(app: SlackApp) -> None:
+    body = json.dumps({"token": "x", "challenge": "abc123", "type": "url_verification"}).encode()
+    response = await app.post(body)
+    assert response.status_code == 200
+    assert response.json()["challenge"] == "abc123"
+
+
+async def test_bad_signature_is_refused_and_changes_nothing(app: SlackApp, db: Database) -> None:
+    body = slash_command_body("/cohort", "create spring <#CFRL|frl-spring>", user_id="UCOORD")
+    response = await app.post(body, secret="not-the-secret")
+    assert response.status_code == 401
+    assert await count(db, Cohort) == 0
+    assert app.fake.called("chat.postMessage") == []
+
+
+async def test_request_older_than_five_minutes_is_refused(app: SlackApp, db: Database) -> None:
+    body = slash_command_body("/cohort", "create spring <#CFRL|frl-spring>", user_id="UCOORD")
+    response = await app.post(body, timestamp=int(time.time()) - 6 * 60)
+    assert response.status_code == 401
+    assert await count(db, Cohort) == 0
+
+
+async def test_slack_not_configured_answers_clearly_and_health_still_works(
+        settings: Settings, db: Database) -> None:
+    async with serving(Runtime(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).json() == {"ok": True, "database": "ok"}
+        refused = await client.post("/slack/events", content=b"x")
+        assert refused.status_code == 503 and "Slack is not configured" in refused.json()["error"]
+
+
+# ------------------------------------------------------------------ commands
+
+
+async def test_workspace_admins_from_users_info_can_create_cohorts(app: SlackApp) -> None:
+    answer = await app.say("UCOORD", SETUP[0][1])
+    assert "Created cohort *spring* in <#CFRL>" in answer
+    hello = last_post(app.fake, "CFRL")
+    assert "home of cohort *spring*" in hello["text"]
+    assert hello["metadata"]["event_payload"]["key"] == "cohort:1:hello"
+    refused = await app.say("UALICE", "/cohort create other <#CFRL|frl-spring>")
+    assert "Only workspace admins and coordinators can create cohorts" in refused
+
+
+async def test_mentions_become_members_with_their_slack_profiles(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    from bot.storage import Member
+
+    async with db.transaction() as session:
+        alice = await session.scalar(select(Member).where(Member.user_id == "UALICE"))
+    assert alice is not None
+    assert (alice.email, alice.tz, alice.display_name) == ("alice@school.org", "America/Chicago", "alice")
+    welcome = last_post(app.fake, "DUALICE")
+    assert "Welcome to cohort *spring* as learner" in welcome["text"]
+
+
+async def test_mention_of_someone_outside_the_workspace_is_refused(app: SlackApp) -> None:
+    await app.say("UCOORD", SETUP[0][1])
+    answer = await app.say("UCOORD", "/cohort add spring <@UNOBODY|ghost>")
+    assert "can't find @ghost in this workspace" in answer
+
+
+async def test_slash_submit_acks_with_a_receipt_and_posts_a_task_with_a_claim_button(
+        app: SlackApp) -> None:
+    await set_up(app)
+    response = await app.command("UALICE", "/submit", "<https://example.org/unit|example.org/unit> "
+                                 "-- Students designed their own tools")
+    assert response.status_code == 200
+    ack = response.json()
+    assert ack["response_type"] == "ephemeral"
+    assert "Received S-1 (version 1)" in ack["text"]
+    assert block_errors(ack["blocks"]) == []
+    task = last_post(app.fake, "CREV")
+    assert "Review task R-1: S-1 by <@UALICE>" in task["text"]
+    assert buttons_in(task)["Claim"]["value"] == "/review claim R-1"
+
+
+async def test_a_slash_command_whose_text_says_payload_is_still_understood(app: SlackApp) -> None:
+    await set_up(app)
+    answer = await app.say("UALICE", "/submit https://example.org/payload-unit -- my payload")
+    assert "Received S-1" in answer
+
+
+async def test_slack_retry_of_a_command_never_submits_twice(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    first = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1")
+    again = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1",
+                              retry=1)
+    assert first.status_code == again.status_code == 200
+    assert "Received S-1" in first.json()["text"]
+    assert not again.content or "Received" not in again.text
+    assert await count(db, Submission) == 1
+    assert len([c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "CREV"]) == 1
+
+
+async def test_bad_input_answers_with_one_ephemeral_sentence(app: SlackApp) -> None:
+    await set_up(app)
+    answer = await app.say("UALICE", "/submit javascript:alert(1)")
+    assert "is not a web link" in answer and "Example:" in answer
+
+
+async def test_learners_text_cannot_ping_the_whole_channel(app: SlackApp) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/a -- thanks <!channel> & all")
+    claim = buttons_in(last_post(app.fake, "CREV"))["Claim"]
+    await app.click("UDANA", claim)
+    evidence = last_post(app.fake, "DUDANA")
+    shown = json.dumps(evidence["blocks"])
+    assert "<!channel>" not in shown
+    assert "&lt;!channel&gt; &amp; all" in shown
+
+
+# ------------------------------------------------------------------ buttons and modals
+
+
+async def test_claim_button_updates_the_task_in_place_and_dms_the_evidence(app: SlackApp) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit -- reflection")
+    task_ts = app.fake.called("chat.postMessage")[-1].response["ts"]
+    response = await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    assert response.status_code == 200
+    update = app.fake.called("chat.update")[-1].args
+    assert update["ts"] == task_ts and "claimed by <@UDANA>" in update["text"]
+    evidence = last_post(app.fake, "DUDANA")
+    assert "https://example.org/unit" in evidence["text"]
+    assert set(buttons_in(evidence)) == {"Approve", "Request revision"}
+    assert any("You claimed R-1" in r[1].get("text", "") for r in app.fake.responses)
+
+
+async def test_learner_pressing_an_assessors_button_is_refused(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit")
+    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    approve = buttons_in(last_post(app.fake, "DUDANA"))["Approve"]
+    await app.click("UBOB", approve)
+    assert app.fake.called("views.open") == []
+    assert any("claimed by another assessor" in r[1].get("text", "") for r in app.fake.responses
+               if r[0] == "UBOB")
+    assert await count(db, Badge) == 0
+
+
+async def test_button_from_another_workspace_does_nothing(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit")
+    claim = buttons_in(last_post(app.fake, "CREV"))["Claim"]
+    await app.click("UDANA", claim, team="T2")
+    assert any("There is no review R-1" in r[1].get("text", "") for r in app.fake.responses)
+    async with db.transaction() as session:
+        assert (await session.get_one(Submission, 1)).state == "submitted"
+
+
+async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
+        app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit -- reflection")
+    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Approve"], channel="DUDANA")
+    opened = app.fake.called("views.open")[-1].args["view"]
+    blocks = {b["block_id"] for b in opened["blocks"]}
+    assert {"level:artifacts", "level:self-direction", "level:reflection", "feedback"} <= blocks
+    view = next(iter(app.fake.views.values()))
+    values = {"level:artifacts": {"level:artifacts": {"type": "static_select",
+                                            "selected_option": {"value": "exceeds"}}},
+              "feedback": {"feedback": "A model unit!"}}
+    response = await app.post(interaction_body(view_submission_payload(
+        "decision_form", values, view=view, user_id="UDANA")))
+    assert response.status_code == 200 and "errors" not in response.text
+    async with db.transaction() as session:
+        badge = await session.scalar(select(Badge))
+    assert badge is not None
+    dm = last_post(app.fake, "DUALICE")
+    assert "You earned *Empowering Students as Creators* (B-1)" in dm["text"]
+    links = buttons_in(dm)
+    assert links["Add to LinkedIn profile"]["url"].startswith("https://www.linkedin.com/profile/add?")
+    assert links["Share in #frl-spring"]["value"] == "/badges share B-1"
+    assert block_errors(dm["blocks"]) == []
+
+
+async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(
+        app: SlackApp) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit")
+    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Request revision"])
+    view = next(iter(app.fake.views.values()))
+    response = await app.post(interaction_body(view_submission_payload(
+        "decision_form", {"feedback": {"feedback": "more please"}}, view=view, user_id="UDANA")))
+    answer = response.json()
+    assert answer["response_action"] == "errors"
+    assert "Say which criteria are not yet met" in next(iter(answer["errors"].values()))
+
+
+async def test_bare_submit_opens_the_three_part_form(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    response = await app.command("UALICE", "/submit")
+    assert response.status_code == 200
+    view = app.fake.called("views.open")[-1].args["view"]
+    assert [b["block_id"] for b in view["blocks"]][:3] == ["overview", "links", "reflection"]
+    stored = next(iter(app.fake.views.values()))
+    bad = await app.post(interaction_body(view_submission_payload(
+        "submit_form", {"links": {"links": "not a link"}, "reflection": {"reflection": "r"}},
+        view=stored, user_id="UALICE")))
+    assert bad.json()["response_action"] == "errors"
+    assert "is not a web link" in bad.json()["errors"]["links"]
+    good = await app.post(interaction_body(view_submission_payload(
+        "submit_form", {"overview": {"overview": "Grade 5"},
+                        "links": {"links": "https://example.org/a\nhttps://example.org/b"},
+                        "reflection": {"reflection": "Students led"}},
+        view=stored, user_id="UALICE")))
+    assert good.status_code == 200
+    assert await count(db, Submission) == 1
+    assert any("Received S-1" in e.get("text", "") for e in app.fake.ephemerals)
+
+
+# ------------------------------------------------------------------ events
+
+
+async def test_app_mention_gets_help_and_home_tab_is_published(app: SlackApp) -> None:
+    mention = event_callback_body({"type": "app_mention", "user": "UALICE", "channel": "CFRL",
+                                   "text": "<@UBOT> help", "ts": "1.1"})
+    assert (await app.post(mention)).status_code == 200
+    assert "Cohort Bot" in app.fake.ephemerals[-1]["text"]
+    home = event_callback_body({"type": "app_home_opened", "user": "UALICE", "tab": "home",
+                                "channel": "DUALICE"})
+    assert (await app.post(home)).status_code == 200
+    assert app.fake.called("views.publish")[-1].args["user_id"] == "UALICE"
+
+
+# ------------------------------------------------------------------ Block Kit
+
+
+def test_long_messages_are_cut_to_fit_slacks_limits() -> None:
+    text = "\n".join(f"• line {i} " + "x" * 200 for i in range(2000))
+    buttons = tuple(Button("b" * 100, command=f"/x {i}") for i in range(60))
+    blocks = blocks_for(Message(text, buttons=buttons, context="c" * 5000))
+    assert len(blocks) <= 50
+    assert block_errors(blocks) == []
+    assert "more part(s)" in json.dumps(blocks[-4:])
