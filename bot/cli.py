@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     load = creds_sub.add_parser("load", help="add or update credentials from a YAML file")
     load.add_argument("file", type=Path)
     creds_sub.add_parser("list", help="list the catalogue")
+    slack_manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
+    slack_manifest.add_argument("--url", default=None, help="public base URL (default PUBLIC_BASE_URL)")
     box = sub.add_parser("outbox", help="messages waiting to be delivered, and dead letters")
     box.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     return parser
@@ -197,6 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "slack-manifest":
+        from bot.adapters.slack_manifest import render
+
+        print(render(args.url or settings.public_base_url), end="")
+        return 0
     if args.command == "console":
         coro = console(settings, args.script, args.db)
     elif args.command == "db":

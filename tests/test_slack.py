@@ -416,3 +416,24 @@ def test_long_messages_are_cut_to_fit_slacks_limits() -> None:
     assert len(blocks) <= 50
     assert block_errors(blocks) == []
     assert "more part(s)" in json.dumps(blocks[-4:])
+
+
+# ------------------------------------------------------------------ the manifest
+
+
+def test_committed_manifest_matches_the_grammar_and_the_adapter() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from bot.adapters.slack import COMMANDS
+    from bot.adapters.slack_manifest import render
+
+    committed = (Path(__file__).resolve().parent.parent / "slack-manifest.yml").read_text()
+    assert committed == render("https://cohortbot.example.org")
+    data = yaml.safe_load(committed)
+    assert [c["command"] for c in data["features"]["slash_commands"]] == list(COMMANDS)
+    assert all(c["should_escape"] for c in data["features"]["slash_commands"])
+    scopes = set(data["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "im:write", "users:read", "users:read.email"} <= scopes
+    assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
