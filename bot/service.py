@@ -122,6 +122,7 @@ T = TypeVar("T")
 class CohortBot:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
+        self.workspaces: dict[tuple[str, str], Workspace] = {}  # rows never change once made
 
     async def handle(self, origin: Origin, command: str | Command, directory: Directory,
                      request_key: str | None = None) -> Reply:
@@ -155,8 +156,11 @@ class CohortBot:
     async def context(self, origin: Origin, directory: Directory) -> AsyncIterator[Context]:
         """A unit of work as `origin`'s user; commits when the block ends without error."""
         now = self.clock.now()
+        key = (origin.platform, origin.workspace)
         async with self.db.transaction() as session:
-            workspace = await workspace_for(session, origin, now)
+            known = self.workspaces.get(key)
+            workspace = (await session.merge(known, load=False) if known is not None
+                         else await workspace_for(session, origin, now))
             profile = await directory.profile(origin.user_id) or Profile(
                 origin.user_id, origin.user_id)
             actor = await upsert_member(session, workspace, profile, now,
@@ -164,6 +168,7 @@ class CohortBot:
             yield Context(session=session, db=self.db, workspace=workspace, actor=actor,
                           channel=origin.channel, now=now, settings=self.settings,
                           directory=directory)
+        self.workspaces.setdefault(key, workspace)  # only once its row is surely committed
 
     async def _handle_once(self, origin: Origin, command: Command, directory: Directory,
                            request_key: str | None) -> Reply:

@@ -89,11 +89,10 @@ async def post_task(session: AsyncSession, now: datetime, review: Review, versio
 async def new_review(ctx: Context, submission: Submission, version: Version, *,
                      post: bool = True) -> Review:
     """A review task for `version`, queued now (and announced unless someone takes it at once)."""
-    review = Review(workspace_id=ctx.workspace.id, submission_id=submission.id,
-                    version_id=version.id, state="open", created_at=ctx.now, queued_at=ctx.now)
+    review = Review(workspace_id=ctx.workspace.id, submission=submission, version_id=version.id,
+                    state="open", created_at=ctx.now, queued_at=ctx.now)
     ctx.session.add(review)
     await ctx.session.flush()
-    await ctx.session.refresh(review)
     if post:
         await post_task(ctx.session, ctx.now, review, version, submission)
     return review

@@ -93,13 +93,12 @@ async def submit(ctx: Context, args: dict[str, Any]) -> Reply:
     submission = await ctx.session.scalar(select(Submission).where(
         Submission.window_id == window.id, Submission.member_id == ctx.actor.id))
     if submission is None:
-        submission = Submission(workspace_id=ctx.workspace.id, window_id=window.id,
-                                member_id=ctx.actor.id, state=SubmissionState.SUBMITTED,
+        submission = Submission(workspace_id=ctx.workspace.id, window=window, member=ctx.actor,
+                                state=SubmissionState.SUBMITTED,
                                 code="".join(secrets.choice(CODE_ALPHABET) for _ in range(6)),
                                 created_at=ctx.now, updated_at=ctx.now)
         ctx.session.add(submission)
         await ctx.session.flush()
-        await ctx.session.refresh(submission)
         overview, reflection = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0] if parts
                                                                             else "")
         version = await add_version(ctx, submission, 1, links, overview, reflection, "", late)
