@@ -187,7 +187,7 @@ async def serve_parts(settings: Settings, parts: set[str], host: str | None = No
 
 
 async def run(settings: Settings) -> int:
-    if not (settings.slack_bot_token or settings.discord_token):
+    if not (settings.slack_bot_token or settings.slack_client_id or settings.discord_token):
         print("No Slack or Discord tokens configured: starting the console chat.")
         return await console(settings, None, None)
     return await serve_parts(settings, {"web", "worker", "clock", "socket"})

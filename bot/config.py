@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = Field(None, description="OAuth: install into many workspaces")
+    slack_client_secret: str | None = None
     discord_token: str | None = None
     log_level: str = "INFO"
 

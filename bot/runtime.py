@@ -29,11 +29,19 @@ class ConfigError(Exception):
     """Settings that would run the bot unsafely or not at all; the message says which."""
 
 
+def slack_configured(settings: Settings) -> bool:
+    return bool(settings.slack_bot_token or settings.slack_client_id)
+
+
 def check_settings(settings: Settings) -> None:
     if settings.slack_bot_token and not (settings.slack_signing_secret or settings.slack_app_token):
         raise ConfigError("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests "
                           "could not be verified. Set SLACK_SIGNING_SECRET (HTTP) or "
                           "SLACK_APP_TOKEN (Socket Mode).")
+    if settings.slack_client_id and not (settings.slack_client_secret
+                                         and settings.slack_signing_secret):
+        raise ConfigError("SLACK_CLIENT_ID is set: OAuth installs also need SLACK_CLIENT_SECRET "
+                          "and SLACK_SIGNING_SECRET.")
 
 
 class Runtime:
@@ -45,15 +53,17 @@ class Runtime:
         self.bot = CohortBot(self.db, settings, self.clock)
         self.slack: SlackAdapter | None = None
         transports: dict[str, Transport] = {}
-        if settings.slack_bot_token:
+        if slack_configured(settings):
             from bot.adapters.slack import SlackAdapter
 
-            self.slack = SlackAdapter(self.bot, settings)
+            self.slack = SlackAdapter(self.bot, settings, engine=self.db.engine)
             transports["slack"] = self.slack.transport()
         self.deliverer = Deliverer(self.db, transports, self.clock)
 
     async def start(self) -> None:
         await self.db.upgrade()
+        if self.slack is not None:
+            await self.slack.start()
 
     async def stop(self) -> None:
         if self.slack is not None:

@@ -57,6 +57,17 @@ def create_app(runtime: Runtime) -> Starlette:
                                  "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."}, status_code=503)
         return to_starlette_response(await slack_app.async_dispatch(await to_bolt_request(request)))
 
+    async def slack_oauth(request: Request) -> Response:
+        """Install (and its redirect) when the app runs in OAuth mode."""
+        flow = slack_app.oauth_flow if slack_app is not None else None
+        if flow is None:
+            return PlainTextResponse("Installing into other workspaces is not enabled here.",
+                                     status_code=404)
+        req = await to_bolt_request(request)
+        if request.url.path == flow.install_path:
+            return to_starlette_response(await flow.handle_installation(req))
+        return to_starlette_response(await flow.handle_callback(req))
+
     async def index(request: Request) -> Response:
         return PlainTextResponse("Cohort Bot is running. Health: /healthz\n")
 
@@ -64,4 +75,6 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/", index),
         Route("/healthz", healthz),
         Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/slack/install", slack_oauth),
+        Route("/slack/oauth_redirect", slack_oauth),
     ])

@@ -429,6 +429,7 @@ class FakeSlack:
         self.scopes = list(scopes)
         self.startup_timeout = startup_timeout
 
+        self.installed_tokens: set[str] = set()  # bot tokens handed out by oauth.v2.access
         self.calls: list[Call] = []
         self.responses: list[tuple[str, Any]] = []
         self.ephemerals: list[dict[str, Any]] = []
@@ -459,6 +460,7 @@ class FakeSlack:
             "views.push": self._views_push,
             "views.publish": self._views_publish,
             "views.update": self._views_update,
+            "oauth.v2.access": self._oauth_v2_access,
         }
         self.app = Starlette(routes=[
             Route("/api/{method:str}", self._handle_api, methods=["GET", "POST"]),
@@ -624,6 +626,10 @@ class FakeSlack:
         status, headers = 200, {"X-OAuth-Scopes": ",".join(self.scopes)}
         try:
             call.args = await self._parse(request)
+            if header.lower().startswith("basic "):  # oauth.v2.access sends the app's credentials so
+                client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+                call.args.setdefault("client_id", client_id)
+                call.args.setdefault("client_secret", secret)
             form_token = call.args.pop("token", None)
             call.token = token = token or form_token
             wait = self._take_delay(method)
@@ -637,10 +643,10 @@ class FakeSlack:
                 handler = self._methods.get(method)
                 if handler is None:
                     raise SlackError("unknown_method", status=404, extra={"req_method": method})
-                if method != "api.test":
+                if method not in ("api.test", "oauth.v2.access"):
                     if not token:
                         raise SlackError("not_authed")
-                    if token != self.token:
+                    if token != self.token and token not in self.installed_tokens:
                         raise SlackError("invalid_auth")
                 body = handler(call.args)
         except SlackError as e:
@@ -780,6 +786,24 @@ class FakeSlack:
         if "error" in args:
             raise SlackError(str(args["error"]), extra={"args": args})
         return {"ok": True, "args": args}
+
+    def _oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Exchange an install's code for a new bot token (client id and secret must match
+        ``oauth_client``), as the last step of "Add to Slack"."""
+        client_id, client_secret = self.oauth_client
+        if args.get("client_id") != client_id or args.get("client_secret") != client_secret:
+            raise SlackError("invalid_client_id")
+        if not args.get("code"):
+            raise SlackError("invalid_code")
+        token = f"xoxb-installed-{args['code']}"
+        self.installed_tokens.add(token)
+        return {"ok": True, "access_token": token, "token_type": "bot", "scope": ",".join(self.scopes),
+                "bot_user_id": self.bot_user_id, "app_id": self.app_id,
+                "team": {"name": self.team_name, "id": self.team_id}, "enterprise": None,
+                "authed_user": {"id": "UINSTALLER", "scope": "", "access_token": None, "token_type": None},
+                "is_enterprise_install": False}
+
+    oauth_client: tuple[str, str] = ("client-id", "client-secret")
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"https://{self.team_domain}.slack.com/", "team": self.team_name,

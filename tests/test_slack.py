@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -437,3 +440,48 @@ def test_committed_manifest_matches_the_grammar_and_the_adapter() -> None:
     scopes = set(data["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:write", "users:read", "users:read.email"} <= scopes
     assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+
+
+# ------------------------------------------------------------------ OAuth installs
+
+
+async def test_oauth_install_stores_the_workspace_token_and_commands_use_it(
+        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    oauth = settings.model_copy(update={"slack_client_id": "client-id",
+                                        "slack_client_secret": "client-secret",
+                                        "slack_signing_secret": SECRET,
+                                        "slack_api_url": fake.api_url})
+    runtime = Runtime(oauth, clock=FakeClock(datetime_utc(2026, 3, 2, 15)))
+    async with serving(runtime) as url, httpx.AsyncClient(base_url=url, timeout=10) as browser:
+        page = await browser.get("/slack/install")
+        assert page.status_code == 200
+        authorize = html.unescape(re.search(r'href="(https://slack.com/oauth/v2/authorize[^"]+)"',
+                                            page.text).group(1))  # type: ignore[union-attr]
+        query = dict(parse_qsl(urlsplit(authorize).query))
+        assert query["client_id"] == "client-id" and "chat:write" in query["scope"].split(",")
+        state = query["state"]
+        # the state cookie is Secure (production is https); a browser sends it back
+        cookie = page.headers["set-cookie"].split(";", 1)[0]
+        done = await browser.get(f"/slack/oauth_redirect?code=c1&state={state}",
+                                 headers={"Cookie": cookie})
+        assert done.status_code == 200, done.text
+        assert fake.called("oauth.v2.access")
+        app = SlackApp(runtime, url, fake)
+        answer = await app.say("UCOORD", "/cohort create spring <#CFRL|frl-spring>")
+        assert "Created cohort *spring*" in answer
+        assert last_post(fake, "CFRL")
+        assert {c.token for c in fake.called("users.info")} == {"xoxb-installed-c1"}
+        assert {c.token for c in fake.called("chat.postMessage")} == {"xoxb-installed-c1"}
+        await app.http.aclose()
+
+
+async def test_oauth_callback_with_a_forged_state_installs_nothing(
+        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    oauth = settings.model_copy(update={"slack_client_id": "client-id",
+                                        "slack_client_secret": "client-secret",
+                                        "slack_signing_secret": SECRET,
+                                        "slack_api_url": fake.api_url})
+    async with serving(Runtime(oauth)) as url, httpx.AsyncClient(base_url=url) as browser:
+        refused = await browser.get("/slack/oauth_redirect?code=c1&state=forged")
+        assert refused.status_code >= 400
+    assert fake.called("oauth.v2.access") == []

@@ -14,15 +14,21 @@ import json
 import logging
 import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.slack_blocks import blocks_for, fallback_text
+from bot.adapters.slack_manifest import BOT_SCOPES
 from bot.config import Settings
 from bot.directory import Profile
 from bot.domain import UserError, check_links, parse_short_id
@@ -84,46 +90,48 @@ class SlackTransport:
     worker can ask `conversations.history` whether a message already arrived.
     """
 
-    def __init__(self, client: AsyncWebClient) -> None:
-        self.client = client
-        self.dm_channels: dict[str, str] = {}
+    def __init__(self, clients: Callable[[str], Awaitable[AsyncWebClient]]) -> None:
+        self.clients = clients  # team id -> a client holding that workspace's bot token
+        self.dm_channels: dict[tuple[str, str], str] = {}
 
-    async def channel_for(self, dest: Destination) -> str:
+    async def channel_for(self, client: AsyncWebClient, team: str, dest: Destination) -> str:
         if dest.kind == "channel":
             return dest.target
-        if dest.target not in self.dm_channels:
-            opened = await self.client.conversations_open(users=dest.target)
-            self.dm_channels[dest.target] = opened["channel"]["id"]
-        return self.dm_channels[dest.target]
+        if (team, dest.target) not in self.dm_channels:
+            opened = await client.conversations_open(users=dest.target)
+            self.dm_channels[(team, dest.target)] = opened["channel"]["id"]
+        return self.dm_channels[(team, dest.target)]
 
     async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
                    edit_ref: str | None = None) -> str:
         try:
-            channel = await self.channel_for(dest)
+            client = await self.clients(workspace.external_id)
+            channel = await self.channel_for(client, workspace.external_id, dest)
             blocks, text = blocks_for(message), fallback_text(message)
             if edit_ref:
                 ref_channel, ts = edit_ref.split(":", 1)
-                await self.client.chat_update(channel=ref_channel, ts=ts, text=text, blocks=blocks)
+                await client.chat_update(channel=ref_channel, ts=ts, text=text, blocks=blocks)
                 return edit_ref
-            posted = await self.post(channel, text, blocks, key)
+            posted = await self.post(client, channel, text, blocks, key)
             return f"{posted['channel']}:{posted['ts']}"
         except SlackApiError as exc:
             raise as_delivery_error(exc) from exc
         except (TimeoutError, OSError) as exc:
             raise DeliveryError(f"network: {exc!r}") from exc
 
-    async def post(self, channel: str, text: str, blocks: list[dict[str, Any]],
+    @staticmethod
+    async def post(client: AsyncWebClient, channel: str, text: str, blocks: list[dict[str, Any]],
                    key: str) -> Any:
         metadata = {"event_type": "cohortbot_outbox", "event_payload": {"key": key}}
         try:
-            return await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                      metadata=metadata, unfurl_links=False)
+            return await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                 metadata=metadata, unfurl_links=False)
         except SlackApiError as exc:
             if exc.response.get("error") != "not_in_channel":
                 raise
-            await self.client.conversations_join(channel=channel)
-            return await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                      metadata=metadata, unfurl_links=False)
+            await client.conversations_join(channel=channel)
+            return await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                 metadata=metadata, unfurl_links=False)
 
 
 def as_delivery_error(exc: SlackApiError) -> DeliveryError:
@@ -212,27 +220,73 @@ DECISION_RE = re.compile(r"^/review (approve|revise) (\S+)$")
 
 
 class SlackAdapter:
-    def __init__(self, bot: CohortBot, settings: Settings, client: AsyncWebClient | None = None) -> None:
+    """One Slack app. Single-workspace token mode by default; with SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET it installs into many workspaces with OAuth, keeping each
+    workspace's bot token in bolt's SQLAlchemy installation store in our database."""
+
+    def __init__(self, bot: CohortBot, settings: Settings, engine: AsyncEngine | None = None) -> None:
         self.bot, self.settings = bot, settings
-        self.client = client or AsyncWebClient(token=settings.slack_bot_token,
-                                               base_url=settings.slack_api_url)
-        # Calls made while a person waits (users.info, views.open) retry a 429 briefly;
-        # outbox delivery handles rate limits itself through a separate client.
-        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
-        self.outbound = AsyncWebClient(token=self.client.token, base_url=settings.slack_api_url)
+        self.installations: AsyncSQLAlchemyInstallationStore | None = None
+        self.oauth_states: AsyncSQLAlchemyOAuthStateStore | None = None
+        self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
         self.directories: dict[str, SlackDirectory] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.app = AsyncApp(client=self.client, signing_secret=settings.slack_signing_secret,
-                            process_before_response=True)
+        base = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        if settings.slack_client_id and settings.slack_client_secret and engine is not None:
+            self.installations = AsyncSQLAlchemyInstallationStore(settings.slack_client_id, engine)
+            self.oauth_states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+                scopes=BOT_SCOPES, installation_store=self.installations,
+                state_store=self.oauth_states)
+            self.app = AsyncApp(signing_secret=settings.slack_signing_secret,
+                                client=AsyncWebClient(base_url=settings.slack_api_url),
+                                oauth_flow=AsyncOAuthFlow(
+                                    client=AsyncWebClient(base_url=settings.slack_api_url),
+                                    settings=oauth),
+                                process_before_response=True)
+        else:
+            self.app = AsyncApp(client=base, signing_secret=settings.slack_signing_secret,
+                                process_before_response=True)
         self.register()
 
-    def directory(self, team_id: str) -> SlackDirectory:
+    async def start(self) -> None:
+        """bolt's installation and OAuth-state tables live beside ours (created if missing)."""
+        if self.installations is not None and self.oauth_states is not None:
+            await self.installations.create_tables()
+            async with self.oauth_states.engine.begin() as conn:
+                await conn.run_sync(self.oauth_states.metadata.create_all)
+
+    async def client_for(self, team_id: str, outbound: bool = False) -> AsyncWebClient:
+        """A client with the workspace's bot token. Calls made while a person waits retry a
+        429 briefly; outbox delivery gets its own client and handles rate limits itself."""
+        key = (team_id, outbound)
+        if key not in self.clients:
+            token = self.settings.slack_bot_token
+            if self.installations is not None:
+                bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
+                if bot is None:
+                    raise DeliveryError(f"Cohort Bot is not installed in Slack workspace {team_id}",
+                                        permanent=True)
+                token = bot.bot_token
+            client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
+            if not outbound:
+                client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+            self.clients[key] = client
+        return self.clients[key]
+
+    @property
+    def client(self) -> AsyncWebClient:
+        """The single workspace's client (token mode)."""
+        return self.app.client
+
+    def directory(self, team_id: str, client: AsyncWebClient) -> SlackDirectory:
         if team_id not in self.directories:
-            self.directories[team_id] = SlackDirectory(self.client)
+            self.directories[team_id] = SlackDirectory(client)
         return self.directories[team_id]
 
     def transport(self) -> SlackTransport:
-        return SlackTransport(self.outbound)
+        return SlackTransport(lambda team: self.client_for(team, outbound=True))
 
     def later(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run after the ack; errors are logged, never lost silently."""
@@ -268,15 +322,17 @@ class SlackAdapter:
         in_dm = channel_name == "directmessage" or (channel_id or "").startswith("D")
         return Origin("slack", team_id, user_id, None if in_dm else channel_id)
 
-    async def on_command(self, ack: Any, body: dict[str, Any]) -> None:
+    async def on_command(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         team, user = body["team_id"], body["user_id"]
         text = (body.get("text") or "").strip()
         if body["command"] == "/submit" and not text:
             await ack()
-            self.later(self.open_view(body["trigger_id"], submit_view(body.get("channel_id"))))
+            self.later(client.views_open(trigger_id=body["trigger_id"],
+                                         view=submit_view(body.get("channel_id"))))
             return
         origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
-        reply = await self.bot.handle(origin, f"{body['command']} {text}", self.directory(team),
+        reply = await self.bot.handle(origin, f"{body['command']} {text}",
+                                      self.directory(team, client),
                                       request_key=f"slack:{team}:{body.get('trigger_id')}")
         await self.ack_with(ack, reply)
         self.later(self.bot.run_followups(reply))
@@ -288,24 +344,21 @@ class SlackAdapter:
         await ack(text=fallback_text(reply.message), blocks=blocks_for(reply.message),
                   response_type="ephemeral")
 
-    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        await self.client.views_open(trigger_id=trigger_id, view=view)
-
     # -------------------------------------------------------------- buttons
 
     async def on_link_button(self, ack: Any) -> None:
         await ack()  # Slack opens the URL itself; the click still needs an answer
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
-                        respond: Any) -> None:
+                        respond: Any, client: AsyncWebClient) -> None:
         await ack()
         team, user = body["team"]["id"], body["user"]["id"]
         channel = (body.get("channel") or {}).get("id")
         command = action.get("value") or ""
         origin = self.origin(team, user, channel)
-        directory = self.directory(team)
+        directory = self.directory(team, client)
         if command == "/submit":
-            await self.open_view(body["trigger_id"], submit_view(channel))
+            await self.open_view(client, respond, body["trigger_id"], submit_view(channel))
             return
         decision = DECISION_RE.match(command)
         if decision:
@@ -317,7 +370,7 @@ class SlackAdapter:
                 self.later(respond(text=str(exc), response_type="ephemeral",
                                    replace_original=False))
                 return
-            await self.open_view(body["trigger_id"],
+            await self.open_view(client, respond, body["trigger_id"],
                                  decision_view(review_id, decision.group(1), rubric, channel))
             return
         reply = await self.bot.handle(origin, command, directory,
@@ -327,25 +380,37 @@ class SlackAdapter:
                                response_type="ephemeral", replace_original=False))
         self.later(self.bot.run_followups(reply))
 
+    async def open_view(self, client: AsyncWebClient, respond: Any, trigger_id: str,
+                        view: dict[str, Any]) -> None:
+        """Open a modal; if Slack refuses (a trigger older than 3 s), say so instead of
+        leaving the click unanswered."""
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.open failed: %s", exc.response.get("error"))
+            self.later(respond(text="Slack didn't let me open the form in time; please press "
+                               "the button again.", response_type="ephemeral",
+                               replace_original=False))
+
     # -------------------------------------------------------------- modals
 
-    async def answer_form(self, ack: Any, body: dict[str, Any], command: Command,
-                          error_block: str) -> None:
+    async def answer_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient,
+                          command: Command, error_block: str) -> None:
         view = body["view"]
         team, user = body["team"]["id"], body["user"]["id"]
         meta = json.loads(view.get("private_metadata") or "{}")
         origin = self.origin(team, user, meta.get("channel"))
-        reply = await self.bot.handle(origin, command, self.directory(team),
+        reply = await self.bot.handle(origin, command, self.directory(team, client),
                                       request_key=f"slack:{team}:view:{view['id']}:{view.get('hash')}")
         if not reply.ok and not reply.crashed:
             await ack(response_action="errors", errors={error_block: reply.message.text[:1900]})
             return
         await ack()
         if not reply.duplicate:
-            self.later(self.tell(user, meta.get("channel"), reply.message))
+            self.later(self.tell(client, user, meta.get("channel"), reply.message))
         self.later(self.bot.run_followups(reply))
 
-    async def on_submit_form(self, ack: Any, body: dict[str, Any]) -> None:
+    async def on_submit_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         values = form_values(body["view"])
         try:
             links = check_links(values.get("links", "").split())
@@ -356,9 +421,10 @@ class SlackAdapter:
                              values.get("reflection", "").strip()) if p]
         window = values.get("window", "").strip().lower() or None
         command = Command("submit", "submit", {"window": window, "links": links, "parts": parts})
-        await self.answer_form(ack, body, command, "links")
+        await self.answer_form(ack, body, client, command, "links")
 
-    async def on_decision_form(self, ack: Any, body: dict[str, Any]) -> None:
+    async def on_decision_form(self, ack: Any, body: dict[str, Any],
+                               client: AsyncWebClient) -> None:
         view = body["view"]
         meta = json.loads(view.get("private_metadata") or "{}")
         values = form_values(view)
@@ -368,43 +434,45 @@ class SlackAdapter:
                                                         "levels": levels,
                                                         "feedback": values.get("feedback", "")})
         first = next((k for k in values if k.startswith("level:")), "feedback")
-        await self.answer_form(ack, body, command, first)
+        await self.answer_form(ack, body, client, command, first)
 
-    async def tell(self, user: str, channel: str | None, message: Message) -> None:
+    async def tell(self, client: AsyncWebClient, user: str, channel: str | None,
+                   message: Message) -> None:
         """Answer a modal: ephemerally where it was opened, else in a DM."""
         blocks, text = blocks_for(message), fallback_text(message)
         if channel and not channel.startswith("D"):
             try:
-                await self.client.chat_postEphemeral(channel=channel, user=user, text=text,
-                                                     blocks=blocks)
+                await client.chat_postEphemeral(channel=channel, user=user, text=text,
+                                                blocks=blocks)
                 return
             except SlackApiError:
                 log.info("ephemeral answer failed in %s; sending a DM", channel)
-        opened = await self.client.conversations_open(users=user)
-        await self.client.chat_postMessage(channel=opened["channel"]["id"], text=text,
-                                           blocks=blocks)
+        opened = await client.conversations_open(users=user)
+        await client.chat_postMessage(channel=opened["channel"]["id"], text=text, blocks=blocks)
 
     # -------------------------------------------------------------- events
 
-    async def on_mention(self, ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_mention(self, ack: Any, event: dict[str, Any], body: dict[str, Any],
+                         client: AsyncWebClient) -> None:
         await ack()
         origin = self.origin(body["team_id"], event["user"], event.get("channel"))
-        reply = await self.bot.handle(origin, "/help", self.directory(body["team_id"]),
+        reply = await self.bot.handle(origin, "/help", self.directory(body["team_id"], client),
                                       request_key=f"slack:{body['team_id']}:{body.get('event_id')}")
         if not reply.duplicate and event.get("channel"):
-            self.later(self.client.chat_postEphemeral(
+            self.later(client.chat_postEphemeral(
                 channel=event["channel"], user=event["user"], text=fallback_text(reply.message),
                 blocks=blocks_for(reply.message)))
 
-    async def on_home(self, ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_home(self, ack: Any, event: dict[str, Any], body: dict[str, Any],
+                      client: AsyncWebClient) -> None:
         await ack()
         if event.get("tab") != "home":
             return
         origin = self.origin(body["team_id"], event["user"], None)
-        directory = self.directory(body["team_id"])
+        directory = self.directory(body["team_id"], client)
         status = await self.bot.handle(origin, "/submit status", directory)
         help_reply = await self.bot.handle(origin, "/help", directory)
         blocks = [*blocks_for(status.message), {"type": "divider"}, *blocks_for(help_reply.message)]
-        self.later(self.client.views_publish(user_id=event["user"],
+        self.later(client.views_publish(user_id=event["user"],
                                              view={"type": "home", "blocks": blocks[:100]}))
 
