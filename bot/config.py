@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_channel_rate: float = Field(1.0, gt=0, description="Messages per second to one channel")
+    slack_channel_burst: int = Field(3, ge=1)
+    slack_workspace_rate: float = Field(5.0, gt=0, description="Messages per second per workspace")
+    slack_workspace_burst: int = Field(20, ge=1)
+    outbox_lease_seconds: float = Field(60, gt=0, description="A claimed message is retried after")
+    outbox_concurrency: int = Field(16, ge=1, description="Destinations served at once")
     slack_client_id: str | None = Field(None, description="OAuth: install into many workspaces")
     slack_client_secret: str | None = None
     discord_token: str | None = None

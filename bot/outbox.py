@@ -8,13 +8,16 @@ parking poison messages as dead letters for coordinators to see.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import random
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -49,10 +52,60 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket: `rate` sends per second, up to `burst` at once."""
+
+    key: str
+    rate: float
+    burst: int = 1
+
+
 class Transport(Protocol):
     async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
                    edit_ref: str | None = None) -> str | None:
         """Deliver one message (or edit the one `edit_ref` names); return its reference."""
+
+    def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
+        """The platform's rate limits this send counts against."""
+
+    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+        """The reference of a message with this outbox key that already arrived, if any."""
+
+
+class RateLimiter:
+    """Token buckets on the event loop's clock: waits until a send is allowed."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+        self.lock = asyncio.Lock()
+
+    async def acquire(self, limits: list[Limit]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            async with self.lock:
+                now = loop.time()
+                wait = 0.0
+                state = {}
+                for limit in limits:
+                    tokens, last = self.buckets.get(limit.key, (float(limit.burst), now))
+                    tokens = min(float(limit.burst), tokens + (now - last) * limit.rate)
+                    state[limit.key] = tokens
+                    if tokens < 1.0:
+                        wait = max(wait, (1.0 - tokens) / limit.rate)
+                if wait == 0.0:
+                    for limit in limits:
+                        self.buckets[limit.key] = (state[limit.key] - 1.0, now)
+                    return
+                for limit in limits:
+                    self.buckets[limit.key] = (state[limit.key], now)
+            await asyncio.sleep(wait)
+
+    def hold(self, limits: list[Limit], seconds: float) -> None:
+        """The platform said "come back in N seconds": empty these buckets until then."""
+        now = asyncio.get_running_loop().time()
+        for limit in limits:
+            self.buckets[limit.key] = (-seconds * limit.rate, now)
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -66,56 +119,124 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    recovered: int = 0  # found already delivered after a crash, not sent again
 
 
 class Deliverer:
     """Sends due messages through the transport of each workspace's platform.
 
-    Only platforms this process has a transport for are picked up, so a console
-    and a Slack deployment can share a database without stealing each other's rows.
+    Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+    workers never take the same row). A row whose lease ran out belonged to a worker
+    that died mid-send: before sending it again, the transport is asked whether it
+    already arrived. Messages to one destination go out in order; destinations are
+    served concurrently within the platform's rate limits. Only platforms this process
+    has a transport for are picked up.
     """
 
-    def __init__(self, db: Database, transports: dict[str, Transport], clock: Clock) -> None:
+    def __init__(self, db: Database, transports: dict[str, Transport], clock: Clock, *,
+                 lease: timedelta = timedelta(seconds=60), concurrency: int = 16,
+                 worker: str | None = None) -> None:
         self.db, self.transports, self.clock = db, transports, clock
+        self.lease, self.concurrency = lease, concurrency
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.limiter = RateLimiter()
+
+    async def claim(self, limit: int) -> list[tuple[Outbox, Workspace, bool]]:
+        """Take up to `limit` due rows; the flag says the row's last lease ran out."""
+        now = as_utc(self.clock.now())
+        platforms = select(Workspace.id).where(Workspace.platform.in_(list(self.transports)))
+        due = (select(Outbox.id).where(
+            Outbox.workspace_id.in_(platforms),
+            or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
+                and_(Outbox.state == "sending", Outbox.lease_until < now)))
+            .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
+        async with self.db.transaction() as session:
+            ids = list(await session.scalars(due))
+            if not ids:
+                return []
+            stale = set(await session.scalars(select(Outbox.id).where(
+                Outbox.id.in_(ids), Outbox.state == "sending")))
+            await session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(
+                state="sending", lease_until=now + self.lease, claimed_by=self.worker)
+                .execution_options(synchronize_session=False))
+            rows = list(await session.scalars(select(Outbox).where(Outbox.id.in_(ids))
+                                              .order_by(Outbox.id)))
+            workspaces = {w.id: w for w in await session.scalars(select(Workspace).where(
+                Workspace.id.in_({r.workspace_id for r in rows})))}
+        return [(row, workspaces[row.workspace_id], row.id in stale) for row in rows]
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
-        """Send every message that is due, oldest first."""
+        """Send every message that is due, oldest first per destination."""
         report = DeliveryReport()
+        gate = asyncio.Semaphore(self.concurrency)
         while True:
-            now = self.clock.now()
-            async with self.db.transaction() as session:
-                rows = list(await session.scalars(
-                    select(Outbox).join(Workspace, Workspace.id == Outbox.workspace_id)
-                    .where(Outbox.state == "pending", Outbox.next_attempt_at <= now,
-                           Workspace.platform.in_(list(self.transports)))
-                    .order_by(Outbox.id).limit(limit)))
-                workspaces = {w.id: w for w in await session.scalars(select(Workspace).where(
-                    Workspace.id.in_({r.workspace_id for r in rows})))}
-            if not rows:
+            claimed = await self.claim(limit)
+            if not claimed:
                 return report
-            for row in rows:
-                await self._deliver(row, workspaces[row.workspace_id], report)
-            if len(rows) < limit:
+            groups: dict[tuple[int, str, str], list[tuple[Outbox, Workspace, bool]]] = {}
+            for item in claimed:
+                row = item[0]
+                groups.setdefault((row.workspace_id, row.dest_kind, row.dest_id), []).append(item)
+
+            async def run(group: list[tuple[Outbox, Workspace, bool]]) -> None:
+                async with gate:
+                    for n, (row, workspace, stale) in enumerate(group):
+                        if not await self._deliver(row, workspace, stale, report):
+                            await self._requeue([r for r, _, _ in group[n + 1:]], row)
+                            return
+            await asyncio.gather(*(run(g) for g in groups.values()))
+            if len(claimed) < limit:
                 return report
 
-    async def _deliver(self, row: Outbox, workspace: Workspace, report: DeliveryReport) -> None:
+    async def _deliver(self, row: Outbox, workspace: Workspace, stale: bool,
+                       report: DeliveryReport) -> bool:
+        transport = self.transports[workspace.platform]
         dest = Destination(row.dest_kind, row.dest_id)
         message = Message.from_dict(row.payload)
-        edit_ref = None
-        if message.edit_of:
-            async with self.db.transaction() as session:
-                edit_ref = await session.scalar(select(Outbox.ref).where(
-                    Outbox.key == message.edit_of, Outbox.state == "sent"))
+        limits = transport.limits(workspace, dest)
         try:
-            ref = await self.transports[workspace.platform].send(workspace, dest, message, row.key,
-                                                                  edit_ref)
+            if stale:
+                await self.limiter.acquire(limits)
+                ref = await transport.find(workspace, dest, row.key)
+                if ref is not None:
+                    await self._sent(row, ref)
+                    report.recovered += 1
+                    return True
+            edit_ref = None
+            if message.edit_of:
+                async with self.db.transaction() as session:
+                    edit_ref = await session.scalar(select(Outbox.ref).where(
+                        Outbox.key == message.edit_of, Outbox.state == "sent"))
+            await self.limiter.acquire(limits)
+            ref = await transport.send(workspace, dest, message, row.key, edit_ref)
         except DeliveryError as exc:
+            if exc.retry_after:
+                self.limiter.hold(limits, exc.retry_after)
             await self._failed(row, exc, report)
-            return
+            return False
+        except Exception as exc:  # a bug or an unexpected error: retry later, never lose it
+            log.exception("sending %s failed unexpectedly", row.key)
+            await self._failed(row, DeliveryError(f"{type(exc).__name__}: {exc}"), report)
+            return False
+        await self._sent(row, ref)
+        report.sent += 1
+        return True
+
+    async def _sent(self, row: Outbox, ref: str | None) -> None:
         async with self.db.transaction() as session:
             await session.execute(update(Outbox).where(Outbox.id == row.id).values(
-                state="sent", ref=ref, sent_at=self.clock.now(), attempts=row.attempts + 1))
-        report.sent += 1
+                state="sent", ref=ref, sent_at=self.clock.now(), attempts=row.attempts + 1,
+                lease_until=None))
+
+    async def _requeue(self, rows: list[Outbox], after: Outbox) -> None:
+        """Later messages to a destination wait for an earlier one that failed, in order."""
+        if not rows:
+            return
+        async with self.db.transaction() as session:
+            retry_at = await session.scalar(select(Outbox.next_attempt_at).where(Outbox.id == after.id))
+            await session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(
+                state="pending", lease_until=None,
+                next_attempt_at=retry_at or self.clock.now()))
 
     async def _failed(self, row: Outbox, exc: DeliveryError, report: DeliveryReport) -> None:
         attempts = row.attempts + 1
@@ -125,7 +246,7 @@ class Deliverer:
         async with self.db.transaction() as session:
             await session.execute(update(Outbox).where(Outbox.id == row.id).values(
                 state="dead" if dead else "pending", attempts=attempts, last_error=str(exc)[:2000],
-                next_attempt_at=as_utc(now) + (timedelta() if dead else wait)))
+                lease_until=None, next_attempt_at=as_utc(now) + (timedelta() if dead else wait)))
         if dead:
             log.warning("outbox %s is a dead letter after %d attempts: %s", row.key, attempts, exc)
             report.dead += 1

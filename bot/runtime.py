@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -58,7 +58,9 @@ class Runtime:
 
             self.slack = SlackAdapter(self.bot, settings, engine=self.db.engine)
             transports["slack"] = self.slack.transport()
-        self.deliverer = Deliverer(self.db, transports, self.clock)
+        self.deliverer = Deliverer(self.db, transports, self.clock,
+                                   lease=timedelta(seconds=settings.outbox_lease_seconds),
+                                   concurrency=settings.outbox_concurrency)
 
     async def start(self) -> None:
         await self.db.upgrade()

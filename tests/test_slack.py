@@ -150,7 +150,9 @@ def datetime_utc(*parts: int) -> Any:
 
 
 def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
-    posts = [c for c in fake.called("chat.postMessage") if c.args.get("channel") == channel]
+    """The newest message posted to `channel`; a DM "D<user>" may be addressed by user id."""
+    posts = [c for c in fake.called("chat.postMessage")
+             if channel in (c.args.get("channel"), f"D{c.args.get('channel')}")]
     assert posts, f"nothing was posted to {channel}"
     return posts[-1].args
 

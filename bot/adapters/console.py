@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.directory import ConsoleDirectory
 from bot.domain import UserError, parse_duration, parse_when, zone
 from bot.messages import Destination, Message, Reply
-from bot.outbox import Deliverer
+from bot.outbox import Deliverer, Limit
 from bot.scheduler import run_due
 from bot.service import CohortBot, Origin
 from bot.storage import Workspace
@@ -63,7 +63,7 @@ class Said:
 
 
 class ConsoleTransport:
-    """Delivers outbox messages by printing them."""
+    """Delivers outbox messages by printing them (no rate limits, nothing to recover)."""
 
     def __init__(self, say: Callable[[str, str], None]) -> None:
         self.say = say
@@ -76,6 +76,12 @@ class ConsoleTransport:
         self.say(where, f"(edited) {text}" if edit_ref else text)
         self.count += 1
         return edit_ref or f"console-{self.count}"
+
+    def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
+        return []
+
+    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+        return None
 
 
 class ConsoleChat:

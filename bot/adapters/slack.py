@@ -35,7 +35,7 @@ from bot.domain import UserError, check_links, parse_short_id
 from bot.grammar import Command
 from bot.handlers.reviews import decision_form
 from bot.messages import Destination, Message, Reply
-from bot.outbox import DeliveryError
+from bot.outbox import DeliveryError, Limit
 from bot.service import CohortBot, Origin
 from bot.storage import Workspace
 
@@ -86,27 +86,48 @@ class SlackDirectory:
 class SlackTransport:
     """Delivers outbox messages with the Web API.
 
-    The outbox key travels in the message's `metadata`, so after a crash the
-    worker can ask `conversations.history` whether a message already arrived.
+    DMs are posted with the user id as the channel (no conversations.open per person,
+    which is rate-limited far harder). The outbox key travels in the message's
+    `metadata`, so after a crash the worker can ask `conversations.history` whether a
+    message already arrived.
     """
 
-    def __init__(self, clients: Callable[[str], Awaitable[AsyncWebClient]]) -> None:
-        self.clients = clients  # team id -> a client holding that workspace's bot token
-        self.dm_channels: dict[tuple[str, str], str] = {}
+    HISTORY_PAGES = 5
 
-    async def channel_for(self, client: AsyncWebClient, team: str, dest: Destination) -> str:
-        if dest.kind == "channel":
-            return dest.target
-        if (team, dest.target) not in self.dm_channels:
-            opened = await client.conversations_open(users=dest.target)
-            self.dm_channels[(team, dest.target)] = opened["channel"]["id"]
-        return self.dm_channels[(team, dest.target)]
+    def __init__(self, clients: Callable[[str], Awaitable[AsyncWebClient]], settings: Settings) -> None:
+        self.clients = clients  # team id -> a client holding that workspace's bot token
+        self.settings = settings
+
+    def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
+        s, team = self.settings, workspace.external_id
+        return [Limit(f"slack:{team}:channel:{dest.target}", s.slack_channel_rate, s.slack_channel_burst),
+                Limit(f"slack:{team}:messages", s.slack_workspace_rate, s.slack_workspace_burst)]
+
+    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+        try:
+            client = await self.clients(workspace.external_id)
+            channel = dest.target
+            if dest.kind == "dm":
+                channel = (await client.conversations_open(users=dest.target))["channel"]["id"]
+            cursor = None
+            for _ in range(self.HISTORY_PAGES):
+                page = await client.conversations_history(channel=channel, limit=200, cursor=cursor,
+                                                          include_all_metadata=True)
+                for msg in page.get("messages", []):
+                    if (msg.get("metadata") or {}).get("event_payload", {}).get("key") == key:
+                        return f"{channel}:{msg['ts']}"
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
+        except SlackApiError as exc:
+            raise as_delivery_error(exc) from exc
+        return None
 
     async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
                    edit_ref: str | None = None) -> str:
         try:
             client = await self.clients(workspace.external_id)
-            channel = await self.channel_for(client, workspace.external_id, dest)
+            channel = dest.target  # a user id posts to the app's DM with that person
             blocks, text = blocks_for(message), fallback_text(message)
             if edit_ref:
                 ref_channel, ts = edit_ref.split(":", 1)
@@ -286,7 +307,7 @@ class SlackAdapter:
         return self.directories[team_id]
 
     def transport(self) -> SlackTransport:
-        return SlackTransport(lambda team: self.client_for(team, outbound=True))
+        return SlackTransport(lambda team: self.client_for(team, outbound=True), self.settings)
 
     def later(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run after the ack; errors are logged, never lost silently."""

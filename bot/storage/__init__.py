@@ -8,6 +8,7 @@ from bot.storage.models import (
     Cohort,
     Credential,
     Enrolment,
+    Extension,
     Inbound,
     Member,
     NudgeLedger,
@@ -21,6 +22,7 @@ from bot.storage.models import (
 )
 
 __all__ = [
-    "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Inbound", "Member",
-    "NudgeLedger", "Outbox", "Reminder", "Review", "Submission", "Version", "Window", "Workspace",
+    "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Extension", "Inbound",
+    "Member", "NudgeLedger", "Outbox", "Reminder", "Review", "Submission", "Version", "Window",
+    "Workspace",
 ]

@@ -122,6 +122,7 @@ class Cohort(Base):
     reviews_channel_id: Mapped[str | None] = mapped_column(String(64))
     reviews_channel_name: Mapped[str | None] = mapped_column(String(100))
     tz: Mapped[str] = mapped_column(String(64))
+    quiet_days: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ISO dates without nudges
     created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]
 
@@ -159,6 +160,27 @@ class Window(Base):
 
     cohort: Mapped[Cohort] = relationship(lazy="joined")
     credential: Mapped[Credential] = relationship(lazy="joined")
+
+
+class Extension(Base):
+    """A learner's request for their own, later deadline in one window."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (Index("ix_extensions_window_member", "window_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending approved denied
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    closes_at: Mapped[datetime | None]  # the learner's own deadline once approved
+
+    window: Mapped[Window] = relationship(lazy="joined")
+    member: Mapped[Member] = relationship(lazy="joined", foreign_keys=[member_id])
 
 
 class Submission(Base):
@@ -263,11 +285,14 @@ class Outbox(Base):
     dest_kind: Mapped[str] = mapped_column(String(16))  # channel | dm
     dest_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending sent dead cancelled
+    # pending -> sending (claimed, with a lease) -> sent | pending (retry) | dead; or cancelled
+    state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(String(100))  # platform message id once sent
+    lease_until: Mapped[datetime | None]  # while state is "sending": the claim expires then
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True)
     created_at: Mapped[datetime]
