@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -564,6 +564,7 @@ class LearnerProgress:
     member_id: int
     submitted: bool
     revision_pending: bool = False
+    closes_at: datetime | None = None  # their own deadline, when granted an extension
 
     @property
     def owes_work(self) -> bool:
@@ -604,21 +605,82 @@ def current_offset(window: WindowPlan, now: datetime) -> timedelta | None:
     return min(due) if due else None
 
 
+QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
+
+
+def send_time(due: datetime, tz: ZoneInfo, deadline: datetime, quiet_days: frozenset[date] = frozenset(),
+              *, quiet_hours: bool = True) -> datetime:
+    """When a nudge due at `due` should reach someone in `tz`.
+
+    Not between 21:00 and 08:00 their time (when `quiet_hours`), and not on a quiet day
+    (school holidays, testing weeks): it moves to the next allowed 08:00. Unless the
+    deadline comes first — then it goes when due, since a late nudge is no nudge at all.
+    """
+    local = as_utc(due).astimezone(tz)
+    moved = local
+    for _ in range(370):  # a year of quiet days at most
+        quiet_hour = quiet_hours and (moved.time() >= QUIET_FROM or moved.time() < QUIET_UNTIL)
+        if moved.date() not in quiet_days and not quiet_hour:
+            break
+        day = moved.date() + timedelta(days=1) if moved.time() >= QUIET_UNTIL else moved.date()
+        if day == moved.date() and moved.date() in quiet_days:
+            day += timedelta(days=1)
+        moved = datetime.combine(day, QUIET_UNTIL, tz)
+    moved_utc = moved.astimezone(UTC)
+    return as_utc(due) if moved_utc >= as_utc(deadline) else moved_utc
+
+
+def parse_days(text: str, today: date) -> list[date]:
+    """`2026-03-23`, `2026-03-23..2026-03-27`, comma separated: the dates they cover."""
+    days: list[date] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        first, _, last = part.partition("..")
+        try:
+            start = date.fromisoformat(first.strip())
+            end = date.fromisoformat(last.strip()) if last else start
+        except ValueError:
+            raise UserError(f"'{part}' is not a date or a range of dates.",
+                            "/cohort quiet spring 2026-03-23..2026-03-27") from None
+        if end < start:
+            raise UserError(f"'{part}' ends before it starts.", "/cohort quiet spring 2026-03-23..2026-03-27")
+        if (end - start).days > 366:
+            raise UserError("A quiet period can be at most a year long.")
+        days.extend(start + timedelta(days=n) for n in range((end - start).days + 1))
+    if not days:
+        raise UserError("Give at least one date.", "/cohort quiet spring 2026-03-23..2026-03-27")
+    return days
+
+
 def nudge_key(offset: timedelta, closes_at: datetime) -> str:
     return f"{format_duration(offset)}@{as_utc(closes_at):%Y%m%dT%H%MZ}"
 
 
 def plan_nudges(window: WindowPlan, learners: Iterable[LearnerProgress], now: datetime,
-                planned: set[str]) -> NudgePlan:
+                planned: set[str], *, channel: bool = True) -> NudgePlan:
     """Nudges due now and not yet in the ledger (`planned` holds `target|key`).
 
-    A channel summary, and a DM to each learner who still owes work. Level-
-    triggered: calling it twice, or after a restart, plans nothing twice.
+    A channel summary, and a DM to each learner who still owes work, timed against
+    their own deadline when they were granted one. Level-triggered: calling it twice,
+    or after a restart, plans nothing twice.
     """
-    offset = current_offset(window, now)
     plan = NudgePlan()
-    if offset is None:
-        return plan
+    offset = current_offset(window, now)
+    if channel and offset is not None:
+        key = nudge_key(offset, window.closes_at)
+        if f"channel|{key}" not in planned:
+            plan.nudges.append(Nudge(window.window_id, "channel", key, offset))
+    for learner in learners:
+        if not learner.owes_work:
+            continue
+        own = window if learner.closes_at is None else replace(window, closes_at=learner.closes_at)
+        mine = offset if learner.closes_at is None else current_offset(own, now)
+        if mine is None:
+            continue
+        key = nudge_key(mine, own.closes_at)
+        target = f"member:{learner.member_id}"
+        if f"{target}|{key}" not in planned:
+            plan.nudges.append(Nudge(window.window_id, target, key, mine, learner.member_id))
+    return plan
     key = nudge_key(offset, window.closes_at)
     if f"channel|{key}" not in planned:
         plan.nudges.append(Nudge(window.window_id, "channel", key, offset))

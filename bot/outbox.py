@@ -15,7 +15,7 @@ import random
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,21 +24,33 @@ from bot.clock import Clock
 from bot.domain import as_utc
 from bot.messages import Destination, Message
 from bot.storage import Outbox, Workspace
-from bot.storage.db import Database, insert_once
+from bot.storage.db import Database, insert_many_once, insert_once
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 
 
+def outbox_row(workspace_id: int, dest: Destination, message: Message, key: str, now: datetime, *,
+               window_id: int | None = None, cohort_id: int | None = None,
+               send_at: datetime | None = None) -> dict[str, Any]:
+    return dict(workspace_id=workspace_id, key=key, dest_kind=dest.kind, dest_id=dest.target,
+                payload=message.to_dict(), state="pending", attempts=0,
+                next_attempt_at=send_at or now, window_id=window_id, cohort_id=cohort_id,
+                created_at=now)
+
+
 async def enqueue(session: AsyncSession, workspace_id: int, dest: Destination, message: Message,
-                  key: str, now: datetime, *, window_id: int | None = None,
-                  cohort_id: int | None = None) -> None:
-    """Add a message to the outbox; a second message with the same key is ignored."""
-    values = dict(workspace_id=workspace_id, key=key, dest_kind=dest.kind, dest_id=dest.target,
-                  payload=message.to_dict(), state="pending", attempts=0, next_attempt_at=now,
-                  window_id=window_id, cohort_id=cohort_id, created_at=now)
-    await insert_once(session, Outbox, values, ["key"])
+                  key: str, now: datetime, **where: Any) -> None:
+    """Add a message to the outbox (to go at `send_at`, default now); a second message
+    with the same key is ignored."""
+    await insert_once(session, Outbox, outbox_row(workspace_id, dest, message, key, now, **where),
+                      ["key"])
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Many `outbox_row`s in bulk (a fan-out of nudges); returns how many were new."""
+    return len(await insert_many_once(session, Outbox, rows, ["key"], Outbox.id))
 
 
 class DeliveryError(Exception):

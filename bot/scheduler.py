@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.domain import (
+    LearnerProgress,
     Role,
+    SubmissionState,
+    UserError,
     WindowPlan,
     as_utc,
     format_left,
     parse_duration,
     plan_nudges,
+    send_time,
     short_id,
     stamp,
+    zone,
 )
 from bot.handlers.reminders import cron_trigger
 from bot.handlers.reviews import post_task, release_claim
@@ -32,13 +38,25 @@ from bot.messages import Destination, Message
 from bot.notices import (
     channel_nudge,
     learner_nudge,
+    missing_learners,
     window_closed,
+    window_counts,
     window_opened,
-    window_progress,
 )
-from bot.outbox import enqueue
-from bot.storage import Enrolment, Member, NudgeLedger, Reminder, Review, Version, Window
-from bot.storage.db import Database, insert_once
+from bot.outbox import enqueue, enqueue_many, outbox_row
+from bot.storage import (
+    Cohort,
+    Enrolment,
+    Extension,
+    Member,
+    NudgeLedger,
+    Reminder,
+    Review,
+    Submission,
+    Version,
+    Window,
+)
+from bot.storage.db import Database, insert_many_once, insert_once
 
 log = logging.getLogger(__name__)
 
@@ -69,55 +87,114 @@ async def announce_openings(db: Database, now: datetime) -> int:
     return len(windows)
 
 
-async def unmet_criteria(session: AsyncSession, submission_id: int) -> list[str]:
-    review = await session.scalar(select(Review).where(
-        Review.submission_id == submission_id, Review.decision == "revise")
-        .order_by(Review.id.desc()).limit(1))
-    return [s["criterion"] for s in (review.scores or []) if not s["passing"]] if review else []
+CHUNK = 1000  # learners planned per round trip: memory stays flat however big a cohort is
+
+
+def quiet_days_of(cohort: Cohort) -> frozenset[date]:
+    return frozenset(date.fromisoformat(d) for d in cohort.quiet_days or [])
+
+
+async def unmet_by_submission(session: AsyncSession, submission_ids: list[int]) -> dict[int, list[str]]:
+    """Criteria not yet met in each submission's latest revision request."""
+    if not submission_ids:
+        return {}
+    latest = (select(func.max(Review.id)).where(Review.submission_id.in_(submission_ids),
+                                                Review.decision == "revise")
+              .group_by(Review.submission_id))
+    rows = await session.execute(select(Review.submission_id, Review.scores)
+                                 .where(Review.id.in_(latest)))
+    return {sid: [s["criterion"] for s in scores or [] if not s["passing"]] for sid, scores in rows.all()}
 
 
 async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
                              now: datetime) -> int:
-    """Plan and queue the nudges due now for one window, in one transaction."""
+    """Plan and queue the nudges due now for one window.
+
+    Learners are read in chunks by id; each chunk's ledger rows go in with one bulk
+    INSERT … ON CONFLICT DO NOTHING, and only the rows that insert actually added get
+    a message, so two clocks racing plan each nudge once.
+    """
     async with db.transaction() as session:
         window = await session.get_one(Window, window_id)
-        plan_input = WindowPlan(window.id, as_utc(window.opens_at), as_utc(window.closes_at),
+        cohort = window.cohort
+        quiet = quiet_days_of(cohort)
+        plan_input = WindowPlan(window.id, window.opens_at, window.closes_at,
                                 tuple(parse_duration(o) for o in window.nudge_offsets))
-        planned = {f"{t}|{k}" for t, k in (await session.execute(
-            select(NudgeLedger.target, NudgeLedger.nudge_key)
-            .where(NudgeLedger.window_id == window.id))).all()}
-        progress = await window_progress(session, window)
-        plan = plan_nudges(plan_input, progress.as_plan_input(), now, planned)
-        by_id = dict((m.id, (m, s)) for m, s in progress.learners)
         sent = 0
-        for nudge in plan.nudges:
-            fresh = await insert_once(session, NudgeLedger, dict(
-                window_id=window.id, target=nudge.target, nudge_key=nudge.key, planned_at=now),
-                ["window_id", "target", "nudge_key"])
-            if not fresh:
-                continue  # another clock planned it first
-            key = f"nudge:{window.id}:{nudge.target}:{nudge.key}"
-            if nudge.member_id is None:
-                if not window.cohort.channel_id:
-                    continue
-                dest = Destination.channel(window.cohort.channel_id)
-                message = channel_nudge(window, progress, now)
-            else:
-                member, submission = by_id[nudge.member_id]
-                unmet = await unmet_criteria(session, submission.id) if submission else []
-                dest = Destination.dm(member.user_id)
-                message = learner_nudge(window, member, submission, unmet, now,
-                                        settings.default_timezone)
-            await enqueue(session, window.workspace_id, dest, message, key, now,
-                          window_id=window.id, cohort_id=window.cohort_id)
+        channel = plan_nudges(plan_input, [], now, set()).channel
+        if channel is not None and cohort.channel_id and await insert_once(
+                session, NudgeLedger, dict(window_id=window.id, target="channel",
+                                           nudge_key=channel.key, planned_at=now),
+                ["window_id", "target", "nudge_key"]):
+            counts = await window_counts(session, window)
+            at = send_time(now, zone(cohort.tz), window.closes_at, quiet, quiet_hours=False)
+            await enqueue(session, window.workspace_id, Destination.channel(cohort.channel_id),
+                          channel_nudge(window, counts, at), f"nudge:{window.id}:channel:{channel.key}",
+                          now, window_id=window.id, cohort_id=cohort.id, send_at=at)
             sent += 1
+        extension = (select(Extension.member_id, Extension.closes_at)
+                     .where(Extension.window_id == window.id, Extension.state == "approved")
+                     .subquery())
+        last_id = 0
+        while True:
+            rows = (await session.execute(
+                select(Member.id, Member.user_id, Member.tz, Submission.id, Submission.state,
+                       extension.c.closes_at)
+                .join(Enrolment, Enrolment.member_id == Member.id)
+                .outerjoin(Submission, (Submission.member_id == Member.id)
+                           & (Submission.window_id == window.id))
+                .outerjoin(extension, extension.c.member_id == Member.id)
+                .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER,
+                       Member.id > last_id)
+                .order_by(Member.id).limit(CHUNK))).all()
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            by_member = {r[0]: r for r in rows}
+            learners = [LearnerProgress(
+                member_id, sub_id is not None and state != SubmissionState.WITHDRAWN,
+                state == SubmissionState.REVISION_REQUESTED, own)
+                for member_id, _, _, sub_id, state, own in rows]
+            plan = plan_nudges(plan_input, learners, now, set(), channel=False)
+            if not plan.nudges:
+                continue
+            fresh = set(await insert_many_once(session, NudgeLedger, [
+                dict(window_id=window.id, target=n.target, nudge_key=n.key, planned_at=now)
+                for n in plan.nudges], ["window_id", "target", "nudge_key"], NudgeLedger.target))
+            todo = [(n, by_member[n.member_id]) for n in plan.direct if n.target in fresh]
+            revising = {row[3] for _, row in todo if row[4] == SubmissionState.REVISION_REQUESTED}
+            unmet = await unmet_by_submission(session, sorted(revising))
+            messages = []
+            for nudge, (_, user_id, tz_name, sub_id, _, own) in todo:
+                deadline = own or window.closes_at
+                tz = zone_or_default(tz_name, settings.default_timezone)
+                at = send_time(now, tz, deadline, quiet)  # "N days left" as of when it arrives
+                message = learner_nudge(window, tz, deadline, sub_id if sub_id in revising else None,
+                                        unmet.get(sub_id, []), at, extended=own is not None)
+                messages.append(outbox_row(
+                    window.workspace_id, Destination.dm(user_id), message,
+                    f"nudge:{window.id}:{nudge.target}:{nudge.key}", now, window_id=window.id,
+                    cohort_id=cohort.id, send_at=at))
+            sent += await enqueue_many(session, messages)
     return sent
 
 
+def zone_or_default(name: str | None, default: str) -> ZoneInfo:
+    try:
+        return zone(name or default)
+    except UserError:
+        return zone("UTC")
+
+
 async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> int:
+    """Windows that may owe a nudge: open ones, and closed ones whose learners have later
+    deadlines of their own."""
+    extended = select(Extension.window_id).where(Extension.state == "approved",
+                                                 Extension.closes_at > now)
     async with db.transaction() as session:
         window_ids = list(await session.scalars(select(Window.id).where(
-            Window.opens_at <= now, Window.closes_at > now, Window.closed_at.is_(None))))
+            Window.opens_at <= now, Window.closed_at.is_(None),
+            or_(Window.closes_at > now, Window.id.in_(extended)))))
     total = 0
     for window_id in window_ids:
         total += await plan_window_nudges(db, settings, window_id, now)
@@ -132,10 +209,11 @@ async def announce_closings(db: Database, now: datetime) -> int:
             window.close_announced_at = now
             if not window.cohort.channel_id:
                 continue
-            progress = await window_progress(session, window)
+            counts = await window_counts(session, window)
+            missing = await missing_learners(session, window)
             await enqueue(session, window.workspace_id,
                           Destination.channel(window.cohort.channel_id),
-                          window_closed(window, progress, as_utc(window.closes_at)),
+                          window_closed(window, counts, missing, as_utc(window.closes_at)),
                           f"window:{window.id}:closed:{stamp(window.closes_at)}", now,
                           window_id=window.id, cohort_id=window.cohort_id)
     return len(windows)

@@ -120,6 +120,9 @@ async def chat(db: Database, settings: Settings, clock: FakeClock) -> ConsoleCha
 
 SPRING = """
     :admin @coord
+    :user @alice tz=America/Chicago
+    :user @bob tz=America/Chicago
+    :user @carol tz=America/Chicago
     @coord /cohort create spring #frl reviews #assessors tz America/Chicago
     @coord /cohort add spring @alice @bob @carol
     @coord /cohort add spring @dana @erin as assessor

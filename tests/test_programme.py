@@ -18,6 +18,8 @@ async def test_nudge_reaches_only_those_who_have_not_submitted(chat: ConsoleChat
     await chat.run("""
         :clock 2026-03-02T15:00Z
         :admin @coord
+        :user @alice tz=America/Chicago
+        :user @bob tz=America/Chicago
         @coord /cohort create spring #frl
         @coord /cohort add spring @alice @bob
         @coord /window open spring creators closes 2026-03-20T17:00 America/Chicago

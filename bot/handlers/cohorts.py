@@ -19,7 +19,7 @@ from bot.handlers.base import (
     roles_in,
 )
 from bot.messages import Destination, Message, Reply
-from bot.notices import deadline_line, progress_line, window_progress
+from bot.notices import deadline_line, mentions, missing_learners, progress_line, window_counts
 from bot.storage import Cohort, Enrolment, Outbox, Review, Submission, Window
 
 
@@ -186,18 +186,16 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     if not windows:
         lines.append(f"No windows yet: `/window open {cohort.name} <credential> closes <when>`.")
     for window in windows:
-        progress = await window_progress(ctx.session, window)
+        counts = await window_counts(ctx.session, window)
         phase = phase_of(window, ctx.now)
         when = (deadline_line(window, ctx.tz, ctx.now) if phase != "closed"
                 else f"closed {format_time(window.closed_at or window.closes_at, ctx.tz)}")
         lines.append(f"• {short_id('W', window.id)} *{window.credential.slug}* ({phase}, {when}): "
-                     f"{progress_line(progress)}, "
-                     f"{progress.count('in review')} in review, "
-                     f"{progress.count('revision requested')} revising")
-        if progress.missing and phase != "upcoming":
-            names = ", ".join(f"<@{m.user_id}>" for m in progress.missing[:15])
-            lines.append(f"    not submitted: {names}"
-                         + (" …" if len(progress.missing) > 15 else ""))
+                     f"{progress_line(counts)}, {counts.in_review} in review, "
+                     f"{counts.revising} revising")
+        if counts.missing and phase != "upcoming":
+            missing = await missing_learners(ctx.session, window, limit=15)
+            lines.append(f"    not submitted: {mentions(missing, counts.missing)}")
     waiting = await ctx.session.scalar(
         select(func.count()).select_from(Review).join(Submission).join(Window).where(
             Window.cohort_id == cohort.id, Review.state == "open"))

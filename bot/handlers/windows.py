@@ -29,7 +29,13 @@ from bot.handlers.base import (
     window_by_ref,
 )
 from bot.messages import Destination, Message, Reply
-from bot.notices import deadline_line, window_closed, window_opened, window_progress
+from bot.notices import (
+    deadline_line,
+    missing_learners,
+    window_closed,
+    window_counts,
+    window_opened,
+)
 from bot.storage import Cohort, Enrolment, Outbox, Window
 
 
@@ -124,12 +130,13 @@ async def close(ctx: Context, args: dict[str, Any]) -> Reply:
                         f"({format_time(window.closed_at or window.closes_at, ctx.tz)}).")
     window.closed_at = ctx.now
     await cancel_planned_nudges(ctx, window)
-    progress = await window_progress(ctx.session, window)
+    counts = await window_counts(ctx.session, window)
     window.close_announced_at = ctx.now
-    await announce(ctx, window, window_closed(window, progress, ctx.now), "closed")
+    await announce(ctx, window, window_closed(window, counts, await missing_learners(
+        ctx.session, window), ctx.now), "closed")
     ctx.audit("window.close", short_id("W", window.id))
     return Reply.text(f"Closed {short_id('W', window.id)} ({window.credential.slug}, "
-                      f"{window.cohort.name}): {progress.submitted} of {progress.total} submitted.")
+                      f"{window.cohort.name}): {counts.submitted} of {counts.total} submitted.")
 
 
 @handles("window", "list")

@@ -111,3 +111,19 @@ async def insert_once(session: AsyncSession, model: type[DeclarativeBase], value
     result = await session.execute(
         insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def insert_many_once(session: AsyncSession, model: type[DeclarativeBase],
+                           rows: list[dict[str, Any]], unique: list[str],
+                           returning: Any) -> list[Any]:
+    """Bulk INSERT … ON CONFLICT DO NOTHING RETURNING `returning`: what this call added."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    added: list[Any] = []
+    for start in range(0, len(rows), 500):  # stay far below SQLite's bound-parameter limit
+        stmt = insert(model).values(rows[start:start + 500]).on_conflict_do_nothing(
+            index_elements=unique).returning(returning)
+        added.extend(await session.scalars(stmt))
+    return added
