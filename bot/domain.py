@@ -46,9 +46,10 @@ class Role(StrEnum):
 # --------------------------------------------------------------------------- ids
 
 
-ID_PREFIXES = {"S": "submission", "R": "review", "B": "badge", "W": "window", "M": "reminder"}
+ID_PREFIXES = {"S": "submission", "R": "review", "B": "badge", "W": "window", "M": "reminder",
+               "E": "extension request"}
 ID_EXAMPLES = {"S": "/submit withdraw S-12", "R": "/review claim R-7", "B": "/badges share B-3",
-               "W": "/window close W-3", "M": "/cohort unremind M-3"}
+               "W": "/window close W-3", "M": "/cohort unremind M-3", "E": "/window grant E-2"}
 
 
 def short_id(prefix: str, number: int) -> str:
@@ -630,7 +631,7 @@ def send_time(due: datetime, tz: ZoneInfo, deadline: datetime, quiet_days: froze
     return as_utc(due) if moved_utc >= as_utc(deadline) else moved_utc
 
 
-def parse_days(text: str, today: date) -> list[date]:
+def parse_days(text: str) -> list[date]:
     """`2026-03-23`, `2026-03-23..2026-03-27`, comma separated: the dates they cover."""
     days: list[date] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):

@@ -225,6 +225,43 @@ def _submit_ref(a: Args, note: str | None) -> dict[str, Any]:
     return {"submission": sub}
 
 
+def _extend(a: Args, note: str | None) -> dict[str, Any]:
+    window = None
+    first = a.peek()
+    if isinstance(first, str) and (re.fullmatch(r"[Ww]-?\d{1,9}", first) or first.lower() == "for"):
+        a.keyword("for")
+        window = a.text("window").lower()
+    reason = " ".join([word(t) for t in a.tokens[a.i:]] + ([note] if note else [])).strip()
+    if not reason:
+        raise a.fail("Say why you need more time; your coordinator reads it.")
+    return {"window": window, "reason": reason[:1000]}
+
+
+def _grant(a: Args, note: str | None) -> dict[str, Any]:
+    eid = parse_short_id(a.text("an extension request id"), "E")
+    until = None
+    if a.keyword("until", "to", "closes"):
+        until = a.when("the learner's new deadline")
+    tz = a.zone_name() if until else None
+    a.done()
+    return {"extension": eid, "until": until, "tz": tz}
+
+
+def _deny(a: Args, note: str | None) -> dict[str, Any]:
+    eid = parse_short_id(a.text("an extension request id"), "E")
+    reason = " ".join([word(t) for t in a.tokens[a.i:]] + ([note] if note else [])).strip()
+    return {"extension": eid, "reason": reason[:1000]}
+
+
+def _quiet(a: Args, note: str | None) -> dict[str, Any]:
+    name = a.name("cohort name")
+    if a.keyword("clear", "none", "off"):
+        a.done()
+        return {"name": name, "days": None, "clear": True}
+    days = ",".join(word(t) for t in a.tokens[a.i:]).strip(",")
+    return {"name": name, "days": days or None, "clear": False}
+
+
 def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": a.name("cohort name"), "channel": None, "reviews": None,
                            "tz": None}
@@ -421,6 +458,9 @@ SPECS: list[Spec] = [
          lambda a, n: _cohort_list(a, n), "learner"),
     spec("submit", "withdraw", "/submit withdraw [S-<id>]", "/submit withdraw S-12",
          "take back a submission that nobody is reviewing yet", _submit_ref, "learner"),
+    spec("submit", "extend", "/submit extend [W-<id>] <reason>",
+         "/submit extend Our testing week moved; could I have until next Friday?",
+         "ask your coordinator for a later deadline of your own", _extend, "learner"),
     spec("cohort", "create", "/cohort create <name> [#channel] [reviews #channel] [tz <zone>]",
          "/cohort create spring #frl-spring reviews #frl-assessors tz America/Chicago",
          "create a cohort with its channel and, optionally, its assessors' channel",
@@ -444,6 +484,10 @@ SPECS: list[Spec] = [
          "the cohort's custom reminders", _cohort_name, "coordinator"),
     spec("cohort", "unremind", "/cohort unremind M-<id>", "/cohort unremind M-3",
          "cancel a custom reminder", _reminder_id, "coordinator"),
+    spec("cohort", "quiet", "/cohort quiet <name> [<date>[..<date>], … | clear]",
+         "/cohort quiet spring 2026-03-23..2026-03-27",
+         "days with no nudges (holidays, testing weeks); without dates, list them", _quiet,
+         "coordinator"),
     spec("window", "open",
          "/window open <cohort> <credential> closes <when> [<zone>] [opens <when>] "
          "[remind 7d,2d,1d,2h] [late deny|allow|<grace>]",
@@ -455,6 +499,12 @@ SPECS: list[Spec] = [
          "coordinator"),
     spec("window", "close", "/window close <W-id | cohort credential>", "/window close W-3",
          "close a window now", _window_close, "coordinator"),
+    spec("window", "grant", "/window grant E-<id> [until <when>]", "/window grant E-2 until 2026-06-08",
+         "give a learner the later deadline they asked for (a week by default)", _grant,
+         "coordinator"),
+    spec("window", "deny", "/window deny E-<id> [<reason>]",
+         "/window deny E-2 The window closes for everyone on Friday",
+         "turn down a request for more time, with a reason", _deny, "coordinator"),
     spec("window", "list", "/window list [<cohort>]", "/window list spring",
          "windows and their deadlines", _window_list),
     spec("review", "queue", "/review queue", "/review queue",

@@ -110,6 +110,13 @@ class Runtime:
 
         assert self.slack is not None and self.settings.slack_app_token
         handler = AsyncSocketModeHandler(self.slack.app, self.settings.slack_app_token)
-        await handler.connect_async()
-        await stop.wait()
-        await handler.close_async()
+        # connect_async() retries a refused token or an unreachable Slack forever: never wait
+        # on it alone, or SIGTERM could not stop the process.
+        connecting = asyncio.create_task(handler.connect_async())
+        try:
+            await stop.wait()
+        finally:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            await handler.close_async()

@@ -341,3 +341,90 @@ async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: 
     assert spring.saw("#assessors", "Released after 7 days without a decision")
     await spring.run("@erin /review claim R-1")
     assert "You claimed R-1" in spring.last("only @erin")
+
+
+async def test_dm_due_at_night_waits_for_eight_in_the_morning(spring: ConsoleChat, db: Database) -> None:
+    await spring.run("""
+        :user @carol tz=Europe/London
+        :clock 2026-03-18T23:00Z
+    """)
+    assert spring.saw("DM @alice", "2 days left")  # 18:00 in Chicago
+    assert not spring.saw("DM @carol", "left")  # 23:00 in London: quiet hours
+    await spring.run(":clock 2026-03-19T08:00Z")
+    dm = spring.last("DM @carol")
+    assert "2 days left" in dm and "Fri 20 Mar 2026, 22:00 GMT" in dm
+
+
+async def test_quiet_days_move_nudges_to_the_next_allowed_day(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @coord /cohort quiet spring 2026-03-13..2026-03-14
+        :clock 2026-03-13T22:00Z
+    """)
+    assert "2026-03-13, 2026-03-14" in spring.said("only @coord")[-1]
+    assert not spring.saw("DM @alice", "left")
+    assert not spring.saw("#frl", "7 days left")
+    await spring.run(":clock 2026-03-15T13:00Z")
+    assert spring.saw("DM @alice", "5 days left")
+    assert spring.saw("#frl", "5 days left")
+
+
+async def test_a_nudge_due_before_the_deadline_is_never_held_past_it(spring: ConsoleChat) -> None:
+    await spring.run("""
+        :user @alice tz=Asia/Tokyo
+        :clock 2026-03-20T20:00Z
+    """)
+    assert spring.saw("DM @alice", "2 hours left")  # 05:00 in Tokyo, but the deadline is sooner
+
+
+async def test_learner_gets_their_own_deadline_when_a_coordinator_grants_more_time(
+        spring: ConsoleChat, db: Database) -> None:
+    await spring.run("""
+        :clock 2026-03-18T23:00Z
+        @bob /submit extend Our testing week moved
+    """)
+    assert "(E-1)" in spring.last("only @bob")
+    ask = spring.last("DM @coord")
+    assert "@bob asks for more time" in ask and "Our testing week moved" in ask
+    assert "[Grant a week → /window grant E-1]" in ask
+    await spring.run("@coord /window grant E-1")
+    assert "Sat 21 Mar" not in spring.last("DM @bob")
+    assert "your deadline for *Empowering Students as Creators* is now Fri 27 Mar 2026" in spring.last(
+        "DM @bob")
+    await spring.run("""
+        :clock 2026-03-21T15:00Z
+        @alice /submit https://example.org/late
+        @bob /submit https://example.org/bob -- on my own deadline
+    """)
+    assert "closed" in spring.said("only @alice")[-1]
+    assert "Received S-1" in spring.last("only @bob")
+    assert "late" not in spring.last("only @bob")
+
+
+async def test_extended_learner_is_nudged_against_their_own_deadline(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @bob /submit extend family matters
+        @coord /window grant E-1 until 2026-03-27T17:00
+        :clock 2026-03-18T23:00Z
+    """)
+    assert spring.saw("DM @carol", "2 days left")
+    assert not spring.saw("DM @bob", "2 days left")
+    await spring.run(":clock 2026-03-25T23:00Z")
+    assert spring.saw("DM @bob", "your extended deadline is Fri 27 Mar 2026")
+
+
+async def test_denied_extension_tells_the_learner_why(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @bob /submit extend please
+        @coord /window deny E-1 Everyone closes together this time
+        @coord /window grant E-1
+    """)
+    assert "was not granted. Everyone closes together this time" in spring.last("DM @bob")
+    assert "E-1 was already denied" in spring.last("only @coord")
+
+
+async def test_learner_cannot_grant_their_own_extension(spring: ConsoleChat) -> None:
+    await spring.run("""
+        @bob /submit extend please
+        @bob /window grant E-1
+    """)
+    assert "Only coordinators of spring" in spring.last("only @bob")

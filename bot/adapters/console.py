@@ -22,15 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select, update
+
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.directory import ConsoleDirectory
+from bot.directory import ConsoleDirectory, Profile
 from bot.domain import UserError, parse_duration, parse_when, zone
 from bot.messages import Destination, Message, Reply
 from bot.outbox import Deliverer, Limit
 from bot.scheduler import run_due
 from bot.service import CohortBot, Origin
-from bot.storage import Workspace
+from bot.storage import Member, Workspace
 from bot.storage.db import Database
 
 LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]+)\|([^>]+)>")
@@ -166,6 +168,15 @@ class ConsoleChat:
         await run_due(self.db, self.settings, self.clock.now())
         await self.deliver()
 
+    async def refresh_member(self, profile: Profile) -> None:
+        """A profile edited on the platform reaches a member the bot already knows."""
+        async with self.db.transaction() as session:
+            await session.execute(update(Member).where(
+                Member.user_id == profile.user_id,
+                Member.workspace_id.in_(select(Workspace.id).where(Workspace.platform == "console")))
+                .values(display_name=profile.display_name, email=profile.email,
+                        tz=profile.tz or self.settings.default_timezone, is_admin=profile.is_admin))
+
     async def directive(self, text: str) -> None:
         name, _, rest = text[1:].partition(" ")
         rest = rest.strip()
@@ -183,7 +194,7 @@ class ConsoleChat:
             await self.tick()
         elif name == "admin":
             for user in rest.split():
-                self.directory.update(user.lstrip("@"), is_admin=True)
+                await self.refresh_member(self.directory.update(user.lstrip("@"), is_admin=True))
         elif name == "user":
             user, *pairs = shlex.split(rest) if rest else [""]
             if not user.startswith("@"):
@@ -198,7 +209,8 @@ class ConsoleChat:
                 if field == "tz":
                     zone(value)
                 changes[field] = value
-            self.directory.update(user[1:], **changes)
+            profile = self.directory.update(user[1:], **changes)
+            await self.refresh_member(profile)
         elif name == "deliver":
             await self.deliver()
         elif name in ("help", "?"):

@@ -4,7 +4,16 @@ Importing this package registers every handler in `HANDLERS`, keyed by the
 grammar's (verb, action).
 """
 
-from bot.handlers import badges, cohorts, help, reminders, reviews, submit, windows  # noqa: F401
+from bot.handlers import (  # noqa: F401
+    badges,
+    cohorts,
+    extensions,
+    help,
+    reminders,
+    reviews,
+    submit,
+    windows,
+)
 from bot.handlers.base import HANDLERS, Context
 
 __all__ = ["HANDLERS", "Context"]

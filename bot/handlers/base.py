@@ -189,6 +189,15 @@ async def window_by_ref(ctx: Context, args: dict[str, Any]) -> Window:
     return window
 
 
+async def learner_windows(ctx: Context) -> list[Window]:
+    """Windows of the cohorts where the actor is a learner, soonest deadline first."""
+    return list(await ctx.session.scalars(
+        select(Window).join(Enrolment, Enrolment.cohort_id == Window.cohort_id)
+        .where(Window.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id,
+               Enrolment.role == Role.LEARNER)
+        .order_by(Window.closes_at)))
+
+
 def phase_of(window: Window, now: datetime) -> Phase:
     return window_phase(window.opens_at, window.closes_at, now, window.closed_at)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from bot.domain import Role, UserError, format_time, short_id
+from bot.domain import Role, UserError, format_time, parse_days, short_id
 from bot.handlers.base import (
     Context,
     cohort_named,
@@ -211,3 +211,24 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
                      + ". Retry with `cohortbot outbox retry`.")
     return Reply.text("\n".join(lines))
 
+
+
+@handles("cohort", "quiet")
+async def quiet(ctx: Context, args: dict[str, Any]) -> Reply:
+    """Days without nudges; nudges due then move to the next allowed day."""
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    if args["clear"]:
+        cohort.quiet_days = []
+        ctx.audit("cohort.quiet", cohort.name, days=[])
+        return Reply.text(f"{cohort.name} has no quiet days now.")
+    if args["days"]:
+        added = parse_days(args["days"])
+        cohort.quiet_days = sorted({*cohort.quiet_days, *(d.isoformat() for d in added)})
+        ctx.audit("cohort.quiet", cohort.name, days=[d.isoformat() for d in added])
+    upcoming = [d for d in cohort.quiet_days if d >= ctx.now.date().isoformat()]
+    if not upcoming:
+        return Reply.text(f"{cohort.name} has no quiet days coming up. Add some with "
+                          f"`/cohort quiet {cohort.name} 2026-03-23..2026-03-27`.")
+    return Reply.text(f"Quiet days for *{cohort.name}* (no nudges; what falls due moves to the next "
+                      f"day, unless the deadline comes first): {', '.join(upcoming)}.")

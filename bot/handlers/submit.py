@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,8 @@ from bot.domain import (
     format_time,
     short_id,
 )
-from bot.handlers.base import Context, handles, phase_of
+from bot.handlers.base import Context, handles, learner_windows, phase_of
+from bot.handlers.extensions import own_deadlines
 from bot.handlers.reviews import new_review, reopen_for_revision, scores_lines
 from bot.linkcheck import warn_about_links
 from bot.messages import Reply
@@ -27,22 +29,15 @@ from bot.storage import Badge, Cohort, Enrolment, Review, Submission, Version, W
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
 
-def accepts(window: Window, ctx: Context) -> tuple[bool, bool]:
-    """(accepted, late) for a submission arriving now."""
+def accepts(window: Window, ctx: Context, own: datetime | None = None) -> tuple[bool, bool]:
+    """(accepted, late) for a submission arriving now; `own` is the learner's granted deadline."""
     phase = phase_of(window, ctx.now)
-    if phase == Phase.OPEN:
+    if phase == Phase.OPEN or (own is not None and window.closed_at is None and ctx.now < own
+                               and phase == Phase.CLOSED):
         return True, False
     if phase == Phase.UPCOMING or window.closed_at is not None:
         return False, False
     return LatePolicy.parse(window.late_policy).accepts(window.closes_at, ctx.now), True
-
-
-async def learner_windows(ctx: Context) -> list[Window]:
-    return list(await ctx.session.scalars(
-        select(Window).join(Enrolment, Enrolment.cohort_id == Window.cohort_id)
-        .where(Window.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id,
-               Enrolment.role == Role.LEARNER)
-        .order_by(Window.closes_at)))
 
 
 async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
@@ -63,7 +58,8 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
             raise UserError(f"You have no window called '{name}'. Yours: {names}.",
                             f"/submit {windows[0].credential.slug} https://example.org/a")
         windows = matches
-    usable = [(w, late) for w in windows for ok, late in [accepts(w, ctx)] if ok]
+    own = await own_deadlines(ctx, [w.id for w in windows])
+    usable = [(w, late) for w in windows for ok, late in [accepts(w, ctx, own.get(w.id))] if ok]
     if not usable:
         last = max(windows, key=lambda w: w.closes_at)
         if phase_of(last, ctx.now) == Phase.UPCOMING:
@@ -188,16 +184,20 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         return Reply.text("You have no submissions and no open windows yet.")
     lines = ["*Your submissions*"]
     shown = {w.id for w in windows} | set(subs)
+    own = await own_deadlines(ctx, sorted(shown))
     for window_id in sorted(shown):
         window = next((w for w in windows if w.id == window_id), None) or subs[window_id].window
         sub = subs.get(window_id)
         phase = phase_of(window, ctx.now)
-        when = (f"closes {format_time(window.closes_at, ctx.tz)} "
+        mine = own.get(window_id)
+        when = (f"your extended deadline is {format_time(mine, ctx.tz)} "
+                f"({format_left(mine - ctx.now)})" if mine and mine > ctx.now
+                else f"closes {format_time(window.closes_at, ctx.tz)} "
                 f"({format_left(window.closes_at - ctx.now)})" if phase == Phase.OPEN
                 else f"opens {format_time(window.opens_at, ctx.tz)}" if phase == Phase.UPCOMING
                 else "closed")
         if sub is None:
-            if phase != Phase.CLOSED:
+            if phase != Phase.CLOSED or (mine and mine > ctx.now):
                 lines.append(f"• *{window.credential.name}* ({window.cohort.name}): not submitted "
                              f"yet — {when}.")
             else:

@@ -1,0 +1,132 @@
+"""Per-learner deadlines: a learner asks, a coordinator grants or denies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.domain import Phase, Role, SubmissionState, UserError, format_time, parse_when, short_id, zone
+from bot.handlers.base import (
+    Context,
+    handles,
+    learner_windows,
+    members_with_role,
+    phase_of,
+    require_coordinator,
+    tz_of,
+)
+from bot.messages import Button, Destination, Message, Reply
+from bot.storage import Extension, Outbox, Submission, Window
+
+DEFAULT_EXTENSION = timedelta(days=7)
+
+
+async def own_deadlines(ctx: Context, window_ids: list[int]) -> dict[int, datetime]:
+    """The actor's granted deadlines, by window."""
+    rows = await ctx.session.execute(select(Extension.window_id, Extension.closes_at).where(
+        Extension.member_id == ctx.actor.id, Extension.window_id.in_(window_ids),
+        Extension.state == "approved"))
+    return {w: c for w, c in rows.all() if c is not None}
+
+
+@handles("submit", "extend")
+async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
+    windows = [w for w in await learner_windows(ctx) if phase_of(w, ctx.now) != Phase.UPCOMING
+               and w.closed_at is None]
+    if args["window"]:
+        wanted = args["window"]
+        windows = [w for w in windows if wanted in (short_id("W", w.id).lower(), w.credential.slug)]
+    approved = set(await ctx.session.scalars(select(Submission.window_id).where(
+        Submission.member_id == ctx.actor.id, Submission.state == SubmissionState.APPROVED)))
+    windows = [w for w in windows if w.id not in approved]
+    if not windows:
+        raise UserError("You have no window to ask more time for.", "/submit status")
+    if len(windows) > 1:
+        ids = ", ".join(short_id("W", w.id) for w in windows)
+        raise UserError(f"You have several windows ({ids}); say which one.",
+                        f"/submit extend {short_id('W', windows[0].id)} <reason>")
+    window = windows[0]
+    earlier = await ctx.session.scalar(select(Extension).where(
+        Extension.window_id == window.id, Extension.member_id == ctx.actor.id,
+        Extension.state.in_(["pending", "approved"])))
+    if earlier is not None and earlier.state == "pending":
+        raise UserError(f"Your request {short_id('E', earlier.id)} is waiting for a coordinator; "
+                        "you'll hear back by DM.", "/submit status")
+    if earlier is not None and earlier.closes_at is not None:
+        raise UserError(f"You already have until {format_time(earlier.closes_at, ctx.tz)}; ask your "
+                        "coordinator directly if you need longer.", "/submit status")
+    request = Extension(workspace_id=ctx.workspace.id, window_id=window.id, member_id=ctx.actor.id,
+                        reason=args["reason"], state="pending", requested_at=ctx.now)
+    ctx.session.add(request)
+    await ctx.session.flush()
+    eid = short_id("E", request.id)
+    cohort = window.cohort
+    for coordinator in await members_with_role(ctx, cohort, Role.COORDINATOR):
+        await ctx.send(Destination.dm(coordinator.user_id), Message(
+            f"🕒 <@{ctx.actor.user_id}> asks for more time on *{window.credential.name}* "
+            f"({cohort.name}, closes {format_time(window.closes_at, tz_of(coordinator, ctx.settings))}): "
+            f"{args['reason']}",
+            buttons=(Button("Grant a week", command=f"/window grant {eid}", style="primary"),
+                     Button("Deny", command=f"/window deny {eid}", style="danger")),
+            context=f"{eid} · or `/window grant {eid} until <when>`"),
+            f"extension:{request.id}:asked:{coordinator.id}", cohort=cohort)
+    ctx.audit("submit.extend", eid, window=short_id("W", window.id))
+    return Reply.text(f"Asked your coordinators for more time on *{window.credential.name}* ({eid}); "
+                      "you'll hear back by DM.")
+
+
+async def pending_request(ctx: Context, extension_id: int) -> Extension:
+    request = await ctx.session.scalar(select(Extension).where(
+        Extension.workspace_id == ctx.workspace.id, Extension.id == extension_id))
+    if request is None:
+        raise UserError(f"There is no extension request {short_id('E', extension_id)}.",
+                        "/cohort status spring")
+    await require_coordinator(ctx, request.window.cohort)
+    if request.state != "pending":
+        raise UserError(f"{short_id('E', request.id)} was already {request.state}.")
+    return request
+
+
+@handles("window", "grant")
+async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
+    request = await pending_request(ctx, args["extension"])
+    window: Window = request.window
+    tz = zone(args["tz"] or window.tz)
+    closes_at = (parse_when(args["until"], tz, ctx.now) if args["until"]
+                 else max(window.closes_at, ctx.now) + DEFAULT_EXTENSION)
+    if closes_at <= max(window.closes_at, ctx.now):
+        raise UserError("The new deadline must be later than the window's and still to come.",
+                        f"/window grant {short_id('E', request.id)} until 2026-06-08")
+    request.state, request.closes_at = "approved", closes_at
+    request.decided_at, request.decided_by = ctx.now, ctx.actor.id
+    # nudges queued for the learner's old deadline must not go out; new ones are planned
+    await ctx.session.execute(update(Outbox).where(
+        Outbox.window_id == window.id, Outbox.state == "pending",
+        Outbox.key.like(f"nudge:{window.id}:member:{request.member_id}:%"))
+        .values(state="cancelled", last_error="deadline extended"))
+    learner = request.member
+    await ctx.send(Destination.dm(learner.user_id), Message(
+        f"✅ More time granted: your deadline for *{window.credential.name}* is now "
+        f"{format_time(closes_at, tz_of(learner, ctx.settings))} ({short_id('E', request.id)})."),
+        f"extension:{request.id}:granted", cohort=window.cohort)
+    ctx.audit("window.grant", short_id("E", request.id), until=closes_at.isoformat())
+    return Reply.text(f"Granted {short_id('E', request.id)}: <@{learner.user_id}> has until "
+                      f"{format_time(closes_at, ctx.tz)}. Their reminders are planned for the new "
+                      "deadline.")
+
+
+@handles("window", "deny")
+async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
+    request = await pending_request(ctx, args["extension"])
+    request.state, request.decided_at, request.decided_by = "denied", ctx.now, ctx.actor.id
+    learner, window = request.member, request.window
+    why = f" {args['reason']}" if args["reason"] else ""
+    await ctx.send(Destination.dm(learner.user_id), Message(
+        f"Your request for more time on *{window.credential.name}* ({short_id('E', request.id)}) "
+        f"was not granted.{why} The window closes "
+        f"{format_time(window.closes_at, tz_of(learner, ctx.settings))}."),
+        f"extension:{request.id}:denied", cohort=window.cohort)
+    ctx.audit("window.deny", short_id("E", request.id))
+    return Reply.text(f"Denied {short_id('E', request.id)}; <@{learner.user_id}> was told.")

@@ -1,0 +1,281 @@
+"""Slack in Socket Mode over the real wire protocol: the Runtime's bolt AsyncSocketModeHandler
+calls apps.connections.open with the app-level token, dials the WebSocket URL it gets, and
+answers envelopes pushed by the fake Slack (tests/fakeslack.py) with acknowledgements.
+Nothing of ours is patched: only the settings point at the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fakeslack import (
+    FakeSlack,
+    block_actions_payload,
+    block_errors,
+    event_callback_body,
+    slash_command_body,
+    view_submission_payload,
+)
+from sqlalchemy import func, select
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.storage import Submission
+from bot.storage.db import Database
+
+BOT_TOKEN, APP_TOKEN = "xoxb-test", "xapp-test"
+USERS: dict[str, dict[str, Any]] = {
+    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "America/Chicago", "is_admin": True,
+               "profile": {"email": "maria@school.org", "display_name": "maria"}},
+    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "America/Chicago",
+               "profile": {"email": "alice@school.org", "display_name": "alice"}},
+    "UDANA": {"name": "dana", "real_name": "Dana Smith", "tz": "America/Chicago",
+              "profile": {"email": "dana@school.org", "display_name": "dana"}},
+}
+CHANNELS = {"C1": "general", "CREV": "reviews"}
+SETUP = [
+    ("UCOORD", "/cohort create spring <#C1|general> reviews <#CREV|reviews>"),
+    ("UCOORD", "/cohort add spring <@UALICE|alice>"),
+    ("UCOORD", "/cohort add spring <@UDANA|dana> as assessor"),
+    ("UCOORD", "/window open spring creators closes 2026-03-20T17:00 America/Chicago"),
+]
+ACK_LIMIT = 3.0  # Slack's deadline for acknowledging an envelope, in seconds
+
+
+class SocketSlack:
+    """Our app as Slack sees it in Socket Mode: envelopes pushed down its WebSocket."""
+
+    def __init__(self, runtime: Runtime, fake: FakeSlack) -> None:
+        self.runtime, self.fake = runtime, fake
+
+    async def send(self, kind: str, payload: Any, **envelope: Any) -> dict[str, Any]:
+        """Push an envelope, return the app's acknowledgement, then let follow-ups finish."""
+        envelope_id = await self.fake.socket_send(kind, payload, **envelope)
+        ack = await self.fake.socket_ack(envelope_id, timeout=5)
+        assert self.fake.socket_ack_seconds(envelope_id) < ACK_LIMIT
+        await self.settle()
+        return ack
+
+    async def command(self, user: str, line: str, *, channel: str = "C1", trigger_id: str | None = None,
+                      retry_attempt: int | None = None) -> dict[str, Any]:
+        command, _, text = line.partition(" ")
+        body = slash_command_body(command, text, user_id=user, channel_id=channel,
+                                  channel_name=CHANNELS.get(channel, "directmessage"),
+                                  trigger_id=trigger_id, response_url=self.fake.response_url(user))
+        retry = {} if retry_attempt is None else {"retry_attempt": retry_attempt, "retry_reason": "timeout"}
+        return await self.send("slash_commands", body, **retry)
+
+    async def say(self, user: str, line: str, **kw: Any) -> str:
+        """Type a slash command; return the ephemeral answer the acknowledgement carries."""
+        ack = await self.command(user, line, **kw)
+        return str(ack.get("payload", {}).get("text", ""))
+
+    async def click(self, user: str, button: dict[str, Any], *, channel: str = "CREV") -> dict[str, Any]:
+        payload = block_actions_payload(button["action_id"], button.get("value"), user_id=user,
+                                        channel_id=channel, channel_name=CHANNELS.get(channel, ""),
+                                        response_url=self.fake.response_url(user))
+        return await self.send("interactive", payload)
+
+    async def settle(self) -> None:
+        """Let follow-ups finish and the outbox deliver, as the worker would."""
+        assert self.runtime.slack is not None
+        await self.runtime.slack.drain()
+        await self.runtime.deliverer.deliver_due()
+        await self.runtime.slack.drain()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(token=BOT_TOKEN, app_token=APP_TOKEN, users=USERS, channels=CHANNELS) as slack:
+        yield slack
+
+
+@contextlib.asynccontextmanager
+async def socket_mode(runtime: Runtime, fake: FakeSlack) -> AsyncIterator[None]:
+    """Runtime.socket_mode as `cohortbot run` runs it, stopped (bounded) afterwards."""
+    await runtime.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.socket_mode(stop), name="socket-mode")
+    try:
+        await fake.socket_connected(timeout=5)
+        yield
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        finally:
+            await runtime.stop()
+
+
+@pytest.fixture
+async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterator[SocketSlack]:
+    configured = settings.model_copy(update={"slack_bot_token": BOT_TOKEN, "slack_app_token": APP_TOKEN,
+                                             "slack_signing_secret": None,
+                                             "slack_api_url": fake.api_url})
+    runtime = Runtime(configured, clock=FakeClock(datetime(2026, 3, 2, 15, tzinfo=UTC)))
+    async with socket_mode(runtime, fake):
+        yield SocketSlack(runtime, fake)
+
+
+def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
+    posts = [c for c in fake.called("chat.postMessage") if c.args.get("channel") == channel]
+    assert posts, f"nothing was posted to {channel}"
+    return posts[-1].args
+
+
+def last_dm(fake: FakeSlack, user: str) -> dict[str, Any]:
+    """The newest message in the app's DM with ``user`` (posted to the user id or the D… id)."""
+    dms = fake.messages(f"D{user}")
+    assert dms, f"nothing was sent to {user} in a DM"
+    return dms[-1]
+
+
+def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["text"]["text"]: e for b in message.get("blocks", []) if b["type"] == "actions"
+            for e in b["elements"]}
+
+
+async def submissions(db: Database) -> int:
+    async with db.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(Submission)) or 0
+
+
+async def set_up(app: SocketSlack) -> None:
+    for user, line in SETUP:
+        answer = await app.say(user, line)
+        assert "Only" not in answer and "There is no" not in answer, answer
+
+
+# ------------------------------------------------------------------ the connection
+
+
+async def test_connects_with_the_app_level_token_and_no_signing_secret(app: SocketSlack) -> None:
+    opened = app.fake.called("apps.connections.open")
+    assert [c.token for c in opened] == [APP_TOKEN]
+    assert opened[0].response is not None and opened[0].response["url"].startswith("ws://127.0.0.1:")
+    assert app.fake.socket_connections == 1 and app.fake.socket_open == 1
+    assert app.runtime.settings.slack_signing_secret is None
+
+
+async def test_stop_is_honoured_while_the_app_token_is_refused(
+        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    configured = settings.model_copy(update={"slack_bot_token": BOT_TOKEN, "slack_app_token": "xapp-revoked",
+                                             "slack_api_url": fake.api_url})
+    runtime = Runtime(configured)
+    await runtime.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.socket_mode(stop), name="socket-mode")
+    try:
+        for _ in range(250):  # at most 5 s
+            if fake.called("apps.connections.open"):
+                break
+            await asyncio.sleep(0.02)
+        assert fake.called("apps.connections.open")[0].response == {"ok": False, "error": "invalid_auth"}
+        stop.set()
+        await asyncio.wait_for(task, 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await runtime.stop()
+    assert fake.socket_connections == 0
+
+
+async def test_disconnect_message_makes_the_app_reconnect_and_envelopes_keep_flowing(
+        app: SocketSlack) -> None:
+    await app.fake.socket_disconnect("refresh_requested")
+    await app.fake.socket_connected(connections=2, timeout=5)
+    assert [c.token for c in app.fake.called("apps.connections.open")] == [APP_TOKEN, APP_TOKEN]
+    answer = await app.say("UCOORD", SETUP[0][1])
+    assert "Created cohort *spring*" in answer
+
+
+# ------------------------------------------------------------------ slash commands
+
+
+async def test_slash_command_is_answered_in_its_acknowledgement(app: SocketSlack) -> None:
+    ack = await app.command("UCOORD", "/cohort create spring <#C1|general>")
+    answer = ack["payload"]
+    assert answer["response_type"] == "ephemeral"
+    assert "Created cohort *spring* in <#C1>" in answer["text"]
+    assert block_errors(answer["blocks"]) == []
+    hello = last_post(app.fake, "C1")  # the outbox, delivered with the bot token
+    assert "home of cohort *spring*" in hello["text"]
+    assert {c.token for c in app.fake.called("chat.postMessage")} == {BOT_TOKEN}
+    refused = await app.say("UALICE", "/cohort create other <#C1|general>")
+    assert "Only workspace admins and coordinators can create cohorts" in refused
+
+
+async def test_submit_is_received_the_review_task_posted_and_its_claim_button_works(
+        app: SocketSlack) -> None:
+    await set_up(app)
+    assert "Received S-1" in await app.say("UALICE", "/submit https://example.org/a -- reflection")
+    await app.runtime.deliverer.deliver_due()
+    task = last_post(app.fake, "CREV")
+    assert "Review task R-1: S-1 by <@UALICE>" in task["text"]
+    claim = buttons_in(task)["Claim"]
+    assert claim["value"] == "/review claim R-1"
+
+    ack = await app.click("UDANA", claim)
+    assert "payload" not in ack  # a button click is acknowledged empty; the answer follows
+    update = app.fake.called("chat.update")[-1].args
+    assert "claimed by <@UDANA>" in update["text"]
+    evidence = last_dm(app.fake, "UDANA")
+    assert "https://example.org/a" in evidence["text"]
+    assert set(buttons_in(evidence)) == {"Approve", "Request revision"}
+    assert any("You claimed R-1" in r[1].get("text", "") for r in app.fake.responses if r[0] == "UDANA")
+
+
+async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Database) -> None:
+    await set_up(app)
+    first = await app.command("UALICE", "/submit https://example.org/a", trigger_id="trig-1")
+    again = await app.command("UALICE", "/submit https://example.org/a", trigger_id="trig-1",
+                              retry_attempt=1)
+    assert "Received S-1" in first["payload"]["text"]
+    assert "Received" not in json.dumps(again.get("payload", {}))
+    assert app.fake.socket_envelopes[-1]["retry_attempt"] == 1
+    assert await submissions(db) == 1
+    assert len([c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "CREV"]) == 1
+
+
+# ------------------------------------------------------------------ modals and events
+
+
+async def test_bare_submit_opens_the_form_and_its_submission_is_answered_in_the_ack(
+        app: SocketSlack, db: Database) -> None:
+    await set_up(app)
+    ack = await app.command("UALICE", "/submit")
+    assert "payload" not in ack
+    stored = next(iter(app.fake.views.values()))
+    assert stored["callback_id"] == "submit_form"
+    bad = await app.send("interactive", view_submission_payload(
+        "submit_form", {"links": {"links": "not a link"}, "reflection": {"reflection": "r"}},
+        view=stored, user_id="UALICE"))
+    assert app.fake.socket_envelopes[-1]["accepts_response_payload"] is True
+    assert bad["payload"]["response_action"] == "errors"
+    assert "is not a web link" in bad["payload"]["errors"]["links"]
+    good = await app.send("interactive", view_submission_payload(
+        "submit_form", {"links": {"links": "https://example.org/a"}, "reflection": {"reflection": "led"}},
+        view=stored, user_id="UALICE"))
+    assert "payload" not in good
+    assert await submissions(db) == 1
+    assert any("Received S-1" in e.get("text", "") for e in app.fake.ephemerals)
+
+
+async def test_events_arrive_over_the_socket(app: SocketSlack) -> None:
+    mention = event_callback_body({"type": "app_mention", "user": "UALICE", "channel": "C1",
+                                   "text": "<@UBOT> help", "ts": "1.1"})
+    ack = await app.send("events_api", mention)
+    assert "payload" not in ack
+    assert app.fake.socket_envelopes[-1]["retry_attempt"] == 0
+    assert "Cohort Bot" in app.fake.ephemerals[-1]["text"]
+    home = event_callback_body({"type": "app_home_opened", "user": "UALICE", "tab": "home",
+                                "channel": "DUALICE"})
+    await app.send("events_api", home)
+    assert app.fake.called("views.publish")[-1].args["user_id"] == "UALICE"
