@@ -82,8 +82,11 @@ async def fire(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[fl
                 try:
                     response = await client.post("/slack/events", content=body, headers=headers)
                     ok = response.status_code == 200 and "went wrong" not in response.text
-                except httpx.HTTPError:
-                    ok = False
+                    why = f"HTTP {response.status_code}: {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, repr(exc)
+                if not ok and errors < 3:
+                    print(f"    error: {why}")
                 latencies.append((time.perf_counter() - start) * 1000)
                 errors += not ok
         await asyncio.gather(*(worker() for _ in range(concurrency)))
