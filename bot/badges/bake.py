@@ -12,6 +12,7 @@ import re
 import struct
 import zlib
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -97,8 +98,13 @@ _OLD_ASSERTION = re.compile(
     rf"\s*<openbadges:assertion\b{_ATTRS}?(?:/>|>.*?</openbadges:assertion\s*>)", re.DOTALL)
 
 
-def _attr(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+_NOT_IN_XML = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
+
+
+def _url_attr(url: str) -> str:
+    """The URL as an attribute value; characters XML cannot carry (or would normalise) are %-encoded."""
+    url = _NOT_IN_XML.sub(lambda m: quote(m.group(), safe=""), url)
+    return url.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def bake_svg(svg: str, assertion: dict[str, Any], verify_url: str) -> str:
@@ -111,7 +117,7 @@ def bake_svg(svg: str, assertion: dict[str, Any], verify_url: str) -> str:
         attrs += f' xmlns:openbadges="{SVG_NAMESPACE}"'
     # "]]>" may only occur inside JSON strings; its escaped form parses back to the same text.
     body = json.dumps(assertion, indent=2).replace("]]>", "]]\\u003e")
-    element = (f'\n<openbadges:assertion verify="{_attr(verify_url)}"><![CDATA[\n{body}\n]]>'
+    element = (f'\n<openbadges:assertion verify="{_url_attr(verify_url)}"><![CDATA[\n{body}\n]]>'
                f"</openbadges:assertion>")
     rest = svg[match.end():]
     if self_closing:

@@ -146,8 +146,11 @@ class SigningKey:
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> SigningKey:
-        data = pem.encode("ascii") if isinstance(pem, str) else pem
-        key = serialization.load_pem_private_key(data, password=None)
+        if isinstance(pem, str):
+            if "\n" not in pem.strip():  # from an environment variable, newlines written as "\n"
+                pem = pem.replace("\\n", "\n")
+            pem = pem.encode("ascii")
+        key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the signing key must be an RSA private key (PEM)")
         return cls(key)
