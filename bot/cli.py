@@ -172,12 +172,7 @@ async def serve_parts(settings: Settings, parts: set[str], host: str | None = No
     if "worker" in parts:
         jobs.append(runtime.deliver_forever)
     if "clock" in parts:
-        async def clock(stop: asyncio.Event) -> None:
-            scheduler = runtime.scheduler()
-            scheduler.start()
-            await stop.wait()
-            scheduler.shutdown(wait=False)
-        jobs.append(clock)
+        jobs.append(runtime.lead_clock)
     if "socket" in parts and runtime.slack is not None and settings.slack_app_token:
         jobs.append(runtime.socket_mode)
     try:

@@ -14,8 +14,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.leader import Leadership
 from bot.outbox import Deliverer, Transport
-from bot.scheduler import run_due
+from bot.scheduler import ReminderJobs, run_due
 from bot.service import CohortBot
 from bot.storage.db import Database
 
@@ -85,13 +86,37 @@ class Runtime:
     async def tick(self) -> None:
         await run_due(self.db, self.settings, self.clock.now())
 
-    def scheduler(self) -> AsyncIOScheduler:
-        """APScheduler for `clock`: UTC, coalesced, with a real misfire grace, one stable job."""
+    def scheduler(self) -> tuple[AsyncIOScheduler, ReminderJobs]:
+        """APScheduler for `clock`: UTC, coalesced, a real misfire grace, stable job ids.
+
+        `run_due` every minute (level-triggered: it asks the database what is due), and
+        one job per coordinator reminder, kept in step with the rows every 30 s.
+        """
         scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "misfire_grace_time": 300, "max_instances": 1})
+        reminders = ReminderJobs(self.db, scheduler, self.clock)
         scheduler.add_job(self.tick, IntervalTrigger(seconds=60), id="run_due",
                           next_run_time=self.clock.now(), replace_existing=True)
-        return scheduler
+        scheduler.add_job(reminders.sync, IntervalTrigger(seconds=30), id="sync_reminders",
+                          next_run_time=self.clock.now(), replace_existing=True)
+        return scheduler, reminders
+
+    async def lead_clock(self, stop: asyncio.Event, *, retry: float = 5.0) -> None:
+        """The `clock` process: wait for leadership, run the scheduler while leading, and
+        stand down (then wait again) if the lock is lost."""
+        leadership = Leadership(self.db, retry=retry)
+        while await leadership.acquire(stop):
+            scheduler, _ = self.scheduler()
+            scheduler.start()
+            try:
+                while not stop.is_set() and await leadership.still_leading():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), retry)
+            finally:
+                scheduler.shutdown(wait=False)
+                await leadership.release()
+            if stop.is_set():
+                return
 
     async def serve(self, stop: asyncio.Event, host: str, port: int) -> None:
         import uvicorn

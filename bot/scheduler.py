@@ -8,14 +8,19 @@ calls it on `:clock`; `cohortbot clock` runs it every minute with APScheduler.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
     LearnerProgress,
@@ -303,11 +308,18 @@ def latest_fire(reminder: Reminder, now: datetime) -> datetime | None:
     return latest
 
 
-async def send_due_reminders(db: Database, now: datetime) -> int:
+async def send_due_reminders(db: Database, now: datetime, only: int | None = None) -> int:
+    """Post each reminder whose time has come, once per firing (the key names the firing).
+
+    Missed while the bot was down: sent once on start if missed by at most
+    REMINDER_GRACE, skipped (and logged) if older.
+    """
     sent = 0
     async with db.transaction() as session:
-        reminders = list(await session.scalars(select(Reminder).where(
-            Reminder.cancelled_at.is_(None))))
+        query = select(Reminder).where(Reminder.cancelled_at.is_(None))
+        if only is not None:
+            query = query.where(Reminder.id == only)
+        reminders = list(await session.scalars(query))
         for reminder in reminders:
             fire = latest_fire(reminder, now)
             if fire is None:
@@ -335,3 +347,43 @@ async def run_due(db: Database, settings: Settings, now: datetime) -> TickReport
         reminders=await send_due_reminders(db, now),
         reviews=await sweep_reviews(db, settings, now),
     )
+
+
+class ReminderJobs:
+    """Coordinators' reminders as APScheduler jobs, so each fires on the second it is due.
+
+    The rows are the truth: `sync` (run at start and every 30 s) adds jobs for new
+    reminders, reschedules edited ones and removes cancelled ones, so no restart is
+    needed. Each job runs `send_due_reminders` for its reminder; the minute sweep in
+    `run_due` is the safety net, and the firing's outbox key keeps the two from ever
+    sending twice.
+    """
+
+    def __init__(self, db: Database, scheduler: AsyncIOScheduler, clock: Clock) -> None:
+        self.db, self.scheduler, self.clock = db, scheduler, clock
+        self.known: dict[int, tuple[str | None, str | None, str]] = {}
+
+    async def fire(self, reminder_id: int) -> None:
+        await send_due_reminders(self.db, self.clock.now(), only=reminder_id)
+
+    async def sync(self) -> None:
+        async with self.db.transaction() as session:
+            rows = list(await session.scalars(select(Reminder).where(
+                Reminder.cancelled_at.is_(None))))
+        now = self.clock.now()
+        wanted = {r.id: (r.cron, r.run_at.isoformat() if r.run_at else None, r.tz) for r in rows
+                  if r.cron or (r.run_at and r.last_run_at is None and r.run_at > now)}
+        for reminder_id in set(self.known) - set(wanted):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(f"reminder:{reminder_id}")
+            del self.known[reminder_id]
+        for reminder_id, shape in wanted.items():
+            if self.known.get(reminder_id) == shape:
+                continue
+            cron, run_at, tz = shape
+            trigger = (cron_trigger(cron, tz) if cron else
+                       DateTrigger(datetime.fromisoformat(run_at), timezone=UTC) if run_at else None)
+            self.scheduler.add_job(self.fire, trigger, args=[reminder_id], id=f"reminder:{reminder_id}",
+                                   replace_existing=True,
+                                   misfire_grace_time=int(REMINDER_GRACE.total_seconds()))
+            self.known[reminder_id] = shape
