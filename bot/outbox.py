@@ -137,8 +137,10 @@ class DeliveryReport:
 class Deliverer:
     """Sends due messages through the transport of each workspace's platform.
 
-    Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
-    workers never take the same row). A row whose lease ran out belonged to a worker
+    A transport registered under a destination kind (e.g. "credly") takes those rows
+    whatever the workspace's platform. Rows are claimed with a lease (`FOR UPDATE SKIP
+    LOCKED` on PostgreSQL, so several workers never take the same row). A row whose
+    lease ran out belonged to a worker
     that died mid-send: before sending it again, the transport is asked whether it
     already arrived. Messages to one destination go out in order; destinations are
     served concurrently within the platform's rate limits. Only platforms this process
@@ -158,7 +160,7 @@ class Deliverer:
         now = as_utc(self.clock.now())
         platforms = select(Workspace.id).where(Workspace.platform.in_(list(self.transports)))
         due = (select(Outbox.id).where(
-            Outbox.workspace_id.in_(platforms),
+            or_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(list(self.transports))),
             or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
                 and_(Outbox.state == "sending", Outbox.lease_until < now)))
             .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
@@ -202,7 +204,8 @@ class Deliverer:
 
     async def _deliver(self, row: Outbox, workspace: Workspace, stale: bool,
                        report: DeliveryReport) -> bool:
-        transport = self.transports[workspace.platform]
+        # a service of its own (Credly) by destination kind, else the workspace's chat platform
+        transport = self.transports.get(row.dest_kind) or self.transports[workspace.platform]
         dest = Destination(row.dest_kind, row.dest_id)
         message = Message.from_dict(row.payload)
         limits = transport.limits(workspace, dest)
