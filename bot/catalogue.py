@@ -79,7 +79,8 @@ async def load_catalogue(session: AsyncSession, path: Path, now: datetime) -> Lo
             description=str(item.get("description") or "").strip(),
             criteria=str(item.get("criteria") or "").strip(), rubric=item["rubric"],
             image=item.get("image"), issuer_name=item["issuer"]["name"],
-            issuer_url=item["issuer"]["url"], blind_review=bool(item.get("blind_review")),
+            issuer_url=item["issuer"]["url"], issuer_email=item["issuer"].get("email"),
+            blind_review=bool(item.get("blind_review")),
             credly_template_id=item.get("credly_template_id"), updated_at=now)
         cred = await session.scalar(select(Credential).where(Credential.slug == item["slug"]))
         if cred is None:

@@ -24,8 +24,10 @@ class Settings(BaseSettings):
     link_check: bool = Field(True, description="Check evidence links in the background")
     link_check_allow_loopback: bool = Field(False, description="Tests only: check 127.0.0.1 links")
     link_check_timeout: float = Field(5.0, gt=0)
-    issuer_name: str = "Cohort Bot"
+    issuer_name: str = Field("Cohort Bot", description="Who signs the revocation list")
     issuer_url: str = "http://localhost:3000"
+    issuer_email: str | None = Field(None, description="Issuer contact in badge documents")
+    badge_signing_key: str | None = Field(None, description="PEM RSA key; generated once if unset")
     host: str = Field("127.0.0.1", description="Interface to listen on; 0.0.0.0 in deployments")
     port: int = 3000
     slack_bot_token: str | None = None
@@ -41,7 +43,14 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(None, description="OAuth: install into many workspaces")
     slack_client_secret: str | None = None
     discord_token: str | None = None
+    credly_organization_id: str | None = Field(None, description="Also issue badges through Credly")
+    credly_token: str | None = None
+    credly_api_url: str = Field("https://api.credly.com", description="Or the sandbox, or a test server")
     log_level: str = "INFO"
+
+    @property
+    def credly_enabled(self) -> bool:
+        return bool(self.credly_organization_id and self.credly_token)
 
 
 @lru_cache

@@ -417,6 +417,21 @@ def _badge_id(a: Args, note: str | None) -> dict[str, Any]:
     return {"badge": bid}
 
 
+def _badge_reason(a: Args, note: str | None) -> dict[str, Any]:
+    bid = parse_short_id(a.text("a badge id"), "B")
+    reason = " ".join([word(t) for t in a.tokens[a.i:]] + ([note] if note else [])).strip()
+    if not reason:
+        raise a.fail("Say why; the learner and anyone checking the badge will see it.")
+    return {"badge": bid, "reason": reason[:1000]}
+
+
+def _badge_email(a: Args, note: str | None) -> dict[str, Any]:
+    bid = parse_short_id(a.text("a badge id"), "B")
+    address = check_email(a.text("the right e-mail address"))
+    a.done()
+    return {"badge": bid, "email": address}
+
+
 def _autoshare(a: Args, note: str | None) -> dict[str, Any]:
     choice = a.keyword("on", "off")
     if choice is None:
@@ -530,6 +545,15 @@ SPECS: list[Spec] = [
          "learner"),
     spec("badges", "email", "/badges email <address>", "/badges email you@school.org",
          "the address your badges are issued to", _email, "learner"),
+    spec("badges", "confirm", "/badges confirm", "/badges confirm",
+         "confirm the address your badges are issued to (issues any waiting badge)", _cohort_list,
+         "learner"),
+    spec("badges", "revoke", "/badges revoke B-<id> <reason>",
+         "/badges revoke B-3 Evidence was not the learner's own work",
+         "revoke a badge: its page and documents say so, and it is kept", _badge_reason,
+         "coordinator"),
+    spec("badges", "correct", "/badges correct B-<id> <address>", "/badges correct B-3 ana@school.org",
+         "re-issue a badge to the right address before it is shared", _badge_email, "coordinator"),
     spec("help", "help", "/help [<command>]", "/help submit", "what you can do", _help),
 ]
 

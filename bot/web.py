@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.badges.site import BadgeSite
+
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
@@ -71,7 +73,9 @@ def create_app(runtime: Runtime) -> Starlette:
     async def index(request: Request) -> Response:
         return PlainTextResponse("Cohort Bot is running. Health: /healthz\n")
 
+    site = BadgeSite(runtime.db, runtime.settings, runtime.clock)
     return Starlette(routes=[
+        *site.routes(),
         Route("/", index),
         Route("/healthz", healthz),
         Route("/slack/events", slack_events, methods=["POST"]),

@@ -124,18 +124,38 @@ async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(
     assert spring.saw("#assessors", "Review task R-2: S-1 by @alice (version 2, a resubmission)")
 
 
+async def test_first_badge_waits_until_the_learner_confirms_the_address(spring: ConsoleChat,
+                                                                       db: Database) -> None:
+    await spring.run("""
+        @alice /submit https://example.org/unit -- reflection
+        @dana /review claim R-1
+        @dana /review approve R-1 -- Wonderful
+    """)
+    ask = spring.last("DM @alice")
+    assert "your badge will be issued to *alice@example.org*" in ask
+    assert "[Issue it to alice@example.org → /badges confirm]" in ask
+    assert "badges.example.org" not in ask
+    await spring.run("@alice /badges")
+    assert "waiting for you to confirm your address" in spring.last("only @alice")
+    await spring.run("@alice /badges email alice.ng@school.org")
+    assert "Issued B-1 to it" in spring.last("only @alice")
+    assert "issued to alice.ng@school.org" in spring.last("DM @alice")
+
+
 async def test_approval_issues_a_badge_with_share_options(spring: ConsoleChat,
                                                           db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- reflection
         @dana /review claim R-1
         @dana /review approve R-1 -- Wonderful
+        @alice /badges confirm
     """)
     dm = spring.last("DM @alice")
     assert "You earned *Empowering Students as Creators* (B-1)" in dm
     assert "https://badges.example.org/badges/" in dm
     assert "linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in dm
-    assert "[Share in #frl → /badges share B-1]" in dm
+    assert "[Share to #frl? → /badges share B-1]" in dm
+    assert "/badges/" in dm and "/assertion.json" in dm and "<img src=" in dm
     assert not spring.saw("#frl", "earned")  # auto-share is off by default
     async with db.transaction() as session:
         badge = await session.scalar(select(Badge))
@@ -146,6 +166,7 @@ async def test_approval_issues_a_badge_with_share_options(spring: ConsoleChat,
 
 async def test_autoshare_celebrates_in_the_channel_at_once(spring: ConsoleChat) -> None:
     await spring.run("""
+        @bob /badges confirm
         @bob /badges autoshare on
         @bob /submit https://example.org/bob
         @erin /review claim R-1
@@ -163,7 +184,7 @@ async def test_badges_are_issued_to_the_address_the_learner_chose(spring: Consol
         @dana /review approve R-1
         @carol /badges
     """)
-    assert "issued to carol@school.org" in spring.last("only @carol")
+    assert "issued to carol@school.org (confirmed" in spring.last("only @carol")
     async with db.transaction() as session:
         assert (await session.scalar(select(Badge.recipient_email))) == "carol@school.org"
 

@@ -353,11 +353,14 @@ async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
     async with db.transaction() as session:
         badge = await session.scalar(select(Badge))
     assert badge is not None
+    ask = last_post(app.fake, "DUALICE")
+    assert "your badge will be issued to *alice@school.org*" in ask["text"]
+    await app.click("UALICE", buttons_in(ask)["Issue it to alice@school.org"], channel="DUALICE")
     dm = last_post(app.fake, "DUALICE")
-    assert "You earned *Empowering Students as Creators* (B-1)" in dm["text"]
+    assert "You earned *Empowering Students as Creators* (B-1), issued to alice@school.org" in dm["text"]
     links = buttons_in(dm)
     assert links["Add to LinkedIn profile"]["url"].startswith("https://www.linkedin.com/profile/add?")
-    assert links["Share in #frl-spring"]["value"] == "/badges share B-1"
+    assert links["Share to #frl-spring?"]["value"] == "/badges share B-1"
     assert block_errors(dm["blocks"]) == []
 
 

@@ -17,6 +17,7 @@ class ShareLinks:
     facebook: str
     embed_html: str
     assertion: str
+    image: str
 
 
 def share_links(*, base_url: str, uid: str, badge_id: str, name: str, issuer: str,
@@ -39,4 +40,5 @@ def share_links(*, base_url: str, uid: str, badge_id: str, name: str, issuer: st
         facebook="https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": page}),
         embed_html=embed,
         assertion=f"{base}/badges/{uid}/assertion.json",
+        image=image_url,
     )

@@ -1,4 +1,4 @@
-"""Issued badges: announcing, listing, sharing, and where they are issued to."""
+"""Issued badges: confirming where they go, announcing, listing, sharing, revoking."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.badges.facts import Urls
+from bot.badges.issuing import free_status_index, urls_for
+from bot.badges.ob2 import new_salt
 from bot.badges.share import ShareLinks, share_links
 from bot.domain import UserError, format_time, short_id
-from bot.handlers.base import Context, handles
+from bot.handlers.base import Context, handles, require_coordinator
 from bot.messages import Button, Destination, Message, Reply
-from bot.storage import Badge, Cohort, Review, Submission
+from bot.outbox import outbox_row
+from bot.storage import Badge, Cohort, Member, Review, Submission
+from bot.storage.db import insert_once
+from bot.storage.models import Outbox
 
 
 def links_for(ctx: Context, badge: Badge) -> ShareLinks:
+    urls: Urls = urls_for(ctx.settings)
     cred = badge.credential
-    base = ctx.settings.public_base_url
-    return share_links(base_url=base, uid=badge.uid, badge_id=short_id("B", badge.id),
+    return share_links(base_url=urls.base_url, uid=badge.uid, badge_id=short_id("B", badge.id),
                        name=cred.name, issuer=cred.issuer_name, issued_at=badge.issued_at,
-                       image_url=f"{base.rstrip('/')}/badges/{badge.uid}/image.png")
+                       image_url=urls.badge_png(badge.uid))
 
 
 def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
@@ -27,7 +33,8 @@ def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
             Button("Add to LinkedIn profile", url=links.add_to_linkedin),
             Button("Share on LinkedIn", url=links.linkedin),
             Button("Share on X", url=links.x),
-            Button("Share on Facebook", url=links.facebook))
+            Button("Share on Facebook", url=links.facebook),
+            Button("Download badge image", url=links.image))
 
 
 def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message:
@@ -36,24 +43,61 @@ def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message
                    context=short_id("B", badge.id))
 
 
+async def cohort_of(ctx: Context, badge: Badge) -> Cohort:
+    submission = await ctx.session.get_one(Submission, badge.submission_id)
+    return submission.window.cohort
+
+
 async def issue_badge(ctx: Context, submission: Submission, review: Review) -> Badge:
-    """Record the badge for an approval and tell the learner, in the same transaction."""
+    """Record the badge for an approval. It goes out at once to a confirmed address;
+    a learner's first badge waits until they confirm where it should go."""
     learner = submission.member
-    cohort = submission.window.cohort
+    address = learner.badge_email or learner.email
+    ready = bool(learner.badge_email_confirmed and address)
     badge = Badge(uid=secrets.token_urlsafe(16), workspace_id=ctx.workspace.id,
                   member_id=learner.id, credential_id=submission.window.credential_id,
-                  submission_id=submission.id, review_id=review.id,
-                  recipient_email=learner.badge_email or learner.email, issued_at=ctx.now)
+                  submission_id=submission.id, review_id=review.id, recipient_email=address,
+                  state="issued" if ready else "awaiting address", salt=new_salt(),
+                  status_index=await free_status_index(ctx.session), issued_at=ctx.now)
     ctx.session.add(badge)
     await ctx.session.flush()
     await ctx.session.refresh(badge, ["credential"])
-    links = links_for(ctx, badge)
+    if ready:
+        await announce(ctx, badge, learner, feedback=review.feedback)
+    else:
+        await ask_for_address(ctx, badge, learner, address, feedback=review.feedback)
+    return badge
+
+
+async def ask_for_address(ctx: Context, badge: Badge, learner: Member, address: str | None,
+                          feedback: str = "") -> None:
     lines = [f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)})."]
-    if review.feedback:
-        lines.append(f"*Feedback:* {review.feedback}")
+    if feedback:
+        lines.append(f"*Feedback:* {feedback}")
+    if address:
+        lines.append(f"Before I issue it: your badge will be issued to *{address}*. Use the address "
+                     "you use on LinkedIn or in your badge backpack, or the badge may not land there.")
+        buttons = (Button(f"Issue it to {address}"[:75], command="/badges confirm", style="primary"),)
+        lines.append("Another address? `/badges email you@school.org`")
+    else:
+        lines.append("Where should I issue it? Tell me the address you use on LinkedIn or in your "
+                     "badge backpack: `/badges email you@school.org`")
+        buttons = ()
+    await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
+                   f"badge:{badge.id}:address", cohort=await cohort_of(ctx, badge))
+
+
+async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = "") -> None:
+    """The learner's DM with every way to share; a celebration when they consented."""
+    cohort = await cohort_of(ctx, badge)
+    links = links_for(ctx, badge)
+    lines = [f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
+             f"issued to {badge.recipient_email}."]
+    if feedback:
+        lines.append(f"*Feedback:* {feedback}")
     lines.append(f"Your badge: {links.page}")
-    lines.append(f"Embed it: `{links.embed_html}`")
-    lines.append(f"For your backpack: {links.assertion}")
+    lines.append(f"Embed it on a website or blog: `{links.embed_html}`")
+    lines.append(f"For your backpack (Open Badges): {links.assertion}")
     buttons = share_buttons(links)
     if learner.autoshare and cohort.channel_id:
         badge.shared_at = ctx.now
@@ -62,11 +106,31 @@ async def issue_badge(ctx: Context, submission: Submission, review: Review) -> B
                        f"badge:{badge.id}:celebrate", cohort=cohort)
         lines.append(f"(Shared in <#{cohort.channel_id}>, as you asked with autoshare.)")
     elif cohort.channel_id:
-        buttons += (Button(f"Share in #{cohort.channel_name}",
+        buttons += (Button(f"Share to #{cohort.channel_name}?",
                            command=f"/badges share {short_id('B', badge.id)}"),)
     await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
                    f"badge:{badge.id}:issued", cohort=cohort)
-    return badge
+    if ctx.settings.credly_enabled and badge.credential.credly_template_id and badge.recipient_email:
+        from bot.badges.credly import credly_request
+
+        first, _, last = learner.display_name.partition(" ")
+        await insert_once(ctx.session, Outbox, outbox_row(
+            ctx.workspace.id, Destination("credly", badge.uid), credly_request(
+                badge.uid, template_id=badge.credential.credly_template_id,
+                email=badge.recipient_email, first_name=first or learner.display_name,
+                last_name=last or "-", issued_at=badge.issued_at),
+            f"badge:{badge.id}:credly", ctx.now, cohort_id=cohort.id), ["key"])
+
+
+async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
+    """Badges that waited for the learner to confirm their address go out now."""
+    waiting = list(await ctx.session.scalars(select(Badge).where(
+        Badge.member_id == ctx.actor.id, Badge.state == "awaiting address")))
+    for badge in waiting:
+        badge.state, badge.recipient_email = "issued", address
+        review = await ctx.session.get_one(Review, badge.review_id)
+        await announce(ctx, badge, ctx.actor, feedback=review.feedback)
+    return waiting
 
 
 async def my_badge(ctx: Context, badge_id: int) -> Badge:
@@ -85,14 +149,19 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
     address = ctx.actor.badge_email or ctx.actor.email
     lines = []
     for badge in badges:
-        links = links_for(ctx, badge)
-        state = " (revoked)" if badge.revoked_at else ""
+        if badge.state == "awaiting address":
+            lines.append(f"• {short_id('B', badge.id)} *{badge.credential.name}* — waiting for you to "
+                         "confirm your address: `/badges confirm`")
+            continue
+        state = (" (replaced by a corrected badge)" if badge.replaced_by else
+                 " (revoked)" if badge.revoked_at else "")
         lines.append(f"• {short_id('B', badge.id)} *{badge.credential.name}*{state}, issued "
-                     f"{format_time(badge.issued_at, ctx.tz)} — {links.page}")
+                     f"{format_time(badge.issued_at, ctx.tz)} — {links_for(ctx, badge).page}")
     head = "*Your badges*" if badges else "You have no badges yet; they arrive when an assessor " \
                                           "approves a submission."
-    footer = (f"Badges are issued to {address or 'no address yet'} "
-              "(change it with `/badges email you@school.org`). "
+    confirmed = "confirmed" if ctx.actor.badge_email_confirmed else "not confirmed yet"
+    footer = (f"Badges are issued to {address or 'no address yet'} ({confirmed}; change it with "
+              "`/badges email you@school.org`). "
               f"Auto-share is {'on' if ctx.actor.autoshare else 'off'}.")
     return Reply.text("\n".join([head, *lines, footer]))
 
@@ -101,10 +170,12 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
 async def share(ctx: Context, args: dict[str, Any]) -> Reply:
     badge = await my_badge(ctx, args["badge"])
     if badge.revoked_at:
-        raise UserError(f"{short_id('B', badge.id)} was revoked, so it can't be shared.")
+        raise UserError(f"{short_id('B', badge.id)} was revoked, so it can't be shared.", "/badges")
+    if badge.state != "issued":
+        raise UserError(f"{short_id('B', badge.id)} is waiting for you to confirm your address.",
+                        "/badges confirm")
     links = links_for(ctx, badge)
-    submission = await ctx.session.get_one(Submission, badge.submission_id)
-    cohort = await ctx.session.get_one(Cohort, submission.window.cohort_id)
+    cohort = await cohort_of(ctx, badge)
     posted = ""
     if cohort.channel_id and badge.shared_at is None:
         badge.shared_at = ctx.now
@@ -113,8 +184,8 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
                        f"badge:{badge.id}:celebrate", cohort=cohort)
         posted = f" Celebrated in <#{cohort.channel_id}>."
     return Reply(Message(f"Share *{badge.credential.name}* ({short_id('B', badge.id)}): "
-                         f"{links.page}{posted}\nEmbed: `{links.embed_html}`",
-                         buttons=share_buttons(links)))
+                         f"{links.page}{posted}\nEmbed: `{links.embed_html}`\n"
+                         f"For your backpack: {links.assertion}", buttons=share_buttons(links)))
 
 
 @handles("badges", "autoshare")
@@ -129,7 +200,74 @@ async def autoshare(ctx: Context, args: dict[str, Any]) -> Reply:
 
 @handles("badges", "email")
 async def email(ctx: Context, args: dict[str, Any]) -> Reply:
-    ctx.actor.badge_email = args["email"]
+    ctx.actor.badge_email, ctx.actor.badge_email_confirmed = args["email"], True
     ctx.audit("badges.email", "")
-    return Reply.text(f"Your next badges will be issued to {args['email']}. Use the address you "
-                      "use on LinkedIn or in your backpack.")
+    issued = await issue_waiting(ctx, args["email"])
+    done = (f" Issued {', '.join(short_id('B', b.id) for b in issued)} to it." if issued else "")
+    return Reply.text(f"Your badges will be issued to {args['email']}.{done} Use the address you use "
+                      "on LinkedIn or in your backpack.")
+
+
+@handles("badges", "confirm")
+async def confirm(ctx: Context, args: dict[str, Any]) -> Reply:
+    address = ctx.actor.badge_email or ctx.actor.email
+    if not address:
+        raise UserError("I don't know your e-mail address; tell me where to issue your badges.",
+                        "/badges email you@school.org")
+    ctx.actor.badge_email, ctx.actor.badge_email_confirmed = address, True
+    issued = await issue_waiting(ctx, address)
+    ctx.audit("badges.confirm", "")
+    what = (f"Issued {', '.join(short_id('B', b.id) for b in issued)} to {address}." if issued
+            else f"Your badges will be issued to {address}.")
+    return Reply.text(f"Confirmed. {what}")
+
+
+async def coordinated_badge(ctx: Context, badge_id: int) -> Badge:
+    badge = await ctx.session.scalar(select(Badge).where(
+        Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id))
+    if badge is None:
+        raise UserError(f"There is no badge {short_id('B', badge_id)}.", "/cohort status spring")
+    await require_coordinator(ctx, await cohort_of(ctx, badge))
+    if badge.revoked_at:
+        raise UserError(f"{short_id('B', badge.id)} is already revoked "
+                        f"({badge.revoked_reason or 'no reason given'}).")
+    return badge
+
+
+@handles("badges", "revoke")
+async def revoke(ctx: Context, args: dict[str, Any]) -> Reply:
+    badge = await coordinated_badge(ctx, args["badge"])
+    badge.revoked_at, badge.revoked_reason = ctx.now, args["reason"]
+    learner = await ctx.session.get_one(Member, badge.member_id)
+    await ctx.send(Destination.dm(learner.user_id), Message(
+        f"Your badge *{badge.credential.name}* ({short_id('B', badge.id)}) was revoked: "
+        f"{args['reason']}. Ask your coordinator if you have questions."),
+        f"badge:{badge.id}:revoked", cohort=await cohort_of(ctx, badge))
+    ctx.audit("badges.revoke", short_id("B", badge.id), reason=args["reason"])
+    return Reply.text(f"Revoked {short_id('B', badge.id)}. Its page, its Open Badges assertion "
+                      "(410 Gone) and the signed revocation list all say so now; it is kept, never "
+                      "deleted.")
+
+
+@handles("badges", "correct")
+async def correct(ctx: Context, args: dict[str, Any]) -> Reply:
+    """A badge issued to the wrong address is re-issued; the old one is revoked as replaced."""
+    old = await coordinated_badge(ctx, args["badge"])
+    if old.shared_at is not None:
+        raise UserError(f"{short_id('B', old.id)} was already shared, so its address can't be "
+                        "corrected; revoke it and approve again instead.",
+                        f"/badges revoke {short_id('B', old.id)} issued to the wrong address")
+    new = Badge(uid=secrets.token_urlsafe(16), workspace_id=old.workspace_id, member_id=old.member_id,
+                credential_id=old.credential_id, submission_id=old.submission_id,
+                review_id=old.review_id, recipient_email=args["email"], state="issued",
+                salt=new_salt(), status_index=await free_status_index(ctx.session),
+                issued_at=old.issued_at)
+    ctx.session.add(new)
+    await ctx.session.flush()
+    await ctx.session.refresh(new, ["credential"])
+    old.revoked_at, old.revoked_reason, old.replaced_by = ctx.now, "replaced", new.id
+    learner = await ctx.session.get_one(Member, old.member_id)
+    await announce(ctx, new, learner)
+    ctx.audit("badges.correct", short_id("B", old.id), new=short_id("B", new.id))
+    return Reply.text(f"Re-issued {short_id('B', old.id)} as {short_id('B', new.id)} to "
+                      f"{args['email']}; {short_id('B', old.id)} is revoked as replaced.")

@@ -15,6 +15,7 @@ from bot.storage.models import (
     Outbox,
     Reminder,
     Review,
+    SigningKey,
     Submission,
     Version,
     Window,
@@ -23,6 +24,6 @@ from bot.storage.models import (
 
 __all__ = [
     "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Extension", "Inbound",
-    "Member", "NudgeLedger", "Outbox", "Reminder", "Review", "Submission", "Version", "Window",
-    "Workspace",
+    "Member", "NudgeLedger", "Outbox", "Reminder", "Review", "SigningKey", "Submission", "Version",
+    "Window", "Workspace",
 ]

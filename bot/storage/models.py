@@ -87,6 +87,7 @@ class Member(Base):
     tz: Mapped[str] = mapped_column(String(64))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     autoshare: Mapped[bool] = mapped_column(Boolean, default=False)
+    badge_email_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
 
@@ -105,6 +106,7 @@ class Credential(Base):
     image: Mapped[str | None] = mapped_column(String(2000))
     issuer_name: Mapped[str] = mapped_column(String(200))
     issuer_url: Mapped[str] = mapped_column(String(2000))
+    issuer_email: Mapped[str | None] = mapped_column(String(254))
     blind_review: Mapped[bool] = mapped_column(Boolean, default=False)
     credly_template_id: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime]
@@ -249,13 +251,18 @@ class Badge(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     credential_id: Mapped[int] = mapped_column(ForeignKey("credentials.id"))
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
     recipient_email: Mapped[str | None] = mapped_column(String(254))
+    # "awaiting address" until the learner confirms where their first badge goes; then "issued"
+    state: Mapped[str] = mapped_column(String(20), default="issued")
+    salt: Mapped[str] = mapped_column(String(64))
+    status_index: Mapped[int] = mapped_column(Integer, unique=True)  # in the revocation list
     issued_at: Mapped[datetime]
     shared_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    replaced_by: Mapped[int | None] = mapped_column(ForeignKey("badges.id"))
 
     credential: Mapped[Credential] = relationship(lazy="joined")
 
@@ -338,3 +345,14 @@ class Inbound(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """The badge signing key, generated once when settings don't provide one."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
