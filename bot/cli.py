@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
+import socket
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import select, update
 
 from bot.catalogue import BUNDLED, CatalogueError, catalogue_is_empty, load_catalogue
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings, get_settings
 from bot.storage import Outbox
 from bot.storage.db import Database
@@ -64,6 +67,32 @@ async def ensure_catalogue(db: Database, say: bool = True) -> None:
                       f"from {BUNDLED}.")
 
 
+@asynccontextmanager
+async def badge_pages(settings: Settings, clock: Clock, db_url: str) -> AsyncIterator[None]:
+    """The console serves the same web app on localhost, so the badge links it prints open."""
+    from bot.runtime import Runtime
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError:
+            print(f"(Port {settings.port} is busy, so badge pages are not served; set PORT and "
+                  "PUBLIC_BASE_URL to use another.)")
+            yield
+            return
+    runtime = Runtime(settings.model_copy(update={"database_url": db_url}), clock=clock)
+    stop = asyncio.Event()
+    server = asyncio.create_task(runtime.serve(stop, settings.host, settings.port))
+    print(f"Badge pages: {settings.public_base_url} (served on {settings.host}:{settings.port}).")
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server, 10)
+        await runtime.stop()
+
+
 async def console(settings: Settings, script: Path | None, db_url: str | None) -> int:
     from bot.adapters.console import ConsoleChat, interactive
 
@@ -76,7 +105,8 @@ async def console(settings: Settings, script: Path | None, db_url: str | None) -
         await ensure_catalogue(db, say=script is None)
         chat = ConsoleChat(db, settings)
         if script is None:
-            await interactive(chat)
+            async with badge_pages(settings, chat.clock, db_url or settings.database_url):
+                await interactive(chat)
             return 0
         try:
             text = await asyncio.to_thread(script.read_text, encoding="utf-8")

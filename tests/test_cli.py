@@ -102,3 +102,38 @@ def test_outbox_lists_pending_and_dead_letters(tmp_path: Path) -> None:
     result = cohortbot("outbox", tmp=tmp_path)
     assert result.returncode == 0
     assert "0 pending, 0 dead." in result.stdout
+
+
+def test_interactive_console_serves_the_badge_pages_it_links_to(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db", "PORT": str(port),
+           "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING", "LINK_CHECK": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "console"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(":admin @c\n@c /cohort create x #x\n@c /cohort add x @a\n@c /cohort add x @r as "
+                         "assessor\n@c /window open x creators closes +3d\n@a /submit https://e.org/a\n"
+                         "@r /review claim R-1\n@r /review approve R-1\n@a /badges confirm\n")
+        proc.stdin.flush()
+        page_url = None
+        for line in iter(proc.stdout.readline, ""):
+            if "Your badge: " in line:
+                page_url = line.split("Your badge: ", 1)[1].strip()
+                break
+        assert page_url and page_url.startswith(f"http://127.0.0.1:{port}/badges/")
+        with urllib.request.urlopen(page_url, timeout=10) as response:
+            html = response.read().decode()
+        assert "Empowering Students as Creators" in html and "a@example.org" not in html
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
