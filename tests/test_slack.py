@@ -490,3 +490,27 @@ async def test_oauth_callback_with_a_forged_state_installs_nothing(
         refused = await browser.get("/slack/oauth_redirect?code=c1&state=forged")
         assert refused.status_code >= 400
     assert fake.called("oauth.v2.access") == []
+
+
+async def test_one_click_to_change_the_badge_address_opens_a_form(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit")
+    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Approve"], channel="DUDANA")
+    view = next(iter(app.fake.views.values()))
+    await app.post(interaction_body(view_submission_payload("decision_form", {}, view=view,
+                                                            user_id="UDANA")))
+    ask = last_post(app.fake, "DUALICE")
+    await app.click("UALICE", buttons_in(ask)["Use another address"], channel="DUALICE")
+    form = app.fake.called("views.open")[-1].args["view"]
+    assert form["callback_id"] == "one_field_form"
+    stored = [v for v in app.fake.views.values() if v.get("callback_id") == "one_field_form"][-1]
+    bad = await app.post(interaction_body(view_submission_payload(
+        "one_field_form", {"value": {"value": "not an address"}}, view=stored, user_id="UALICE")))
+    assert "is not an e-mail address" in bad.json()["errors"]["value"]
+    good = await app.post(interaction_body(view_submission_payload(
+        "one_field_form", {"value": {"value": "alice.ng@school.org"}}, view=stored, user_id="UALICE")))
+    assert good.status_code == 200
+    assert "issued to alice.ng@school.org" in last_post(app.fake, "DUALICE")["text"]
+    async with db.transaction() as session:
+        assert (await session.scalar(select(Badge))).recipient_email == "alice.ng@school.org"

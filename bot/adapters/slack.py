@@ -236,6 +236,26 @@ def form_values(view: dict[str, Any]) -> dict[str, str]:
 
 DECISION_RE = re.compile(r"^/review (approve|revise) (\S+)$")
 
+# Buttons whose command needs one more piece of text open a one-field form for it.
+ONE_FIELD = {
+    "/submit extend": ("More time", "Why do you need more time? Your coordinator reads this.", True),
+    "/badges email": ("Badge address", "The e-mail address you use on LinkedIn or in your backpack",
+                      False),
+}
+
+
+def one_field_view(command: str, channel: str | None) -> dict[str, Any]:
+    title, label, multiline = ONE_FIELD[command]
+    return {"type": "modal", "callback_id": "one_field_form",
+            "private_metadata": json.dumps({"command": command, "channel": channel}),
+            "title": {"type": "plain_text", "text": title},
+            "submit": {"type": "plain_text", "text": "Send"},
+            "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [{"type": "input", "block_id": "value",
+                        "label": {"type": "plain_text", "text": label},
+                        "element": {"type": "plain_text_input", "action_id": "value",
+                                    "multiline": multiline, "max_length": 1000}}]}
+
 
 # ------------------------------------------------------------------ the app
 
@@ -332,6 +352,7 @@ class SlackAdapter:
         app.action(re.compile(r"^url:"))(self.on_link_button)
         app.view("submit_form")(self.on_submit_form)
         app.view("decision_form")(self.on_decision_form)
+        app.view("one_field_form")(self.on_one_field_form)
         app.event("app_mention")(self.on_mention)
         app.event("app_home_opened")(self.on_home)
 
@@ -381,6 +402,9 @@ class SlackAdapter:
         if command == "/submit":
             await self.open_view(client, respond, body["trigger_id"], submit_view(channel))
             return
+        if command in ONE_FIELD:
+            await self.open_view(client, respond, body["trigger_id"], one_field_view(command, channel))
+            return
         decision = DECISION_RE.match(command)
         if decision:
             try:
@@ -416,7 +440,7 @@ class SlackAdapter:
     # -------------------------------------------------------------- modals
 
     async def answer_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient,
-                          command: Command, error_block: str) -> None:
+                          command: Command | str, error_block: str) -> None:
         view = body["view"]
         team, user = body["team"]["id"], body["user"]["id"]
         meta = json.loads(view.get("private_metadata") or "{}")
@@ -443,6 +467,11 @@ class SlackAdapter:
         window = values.get("window", "").strip().lower() or None
         command = Command("submit", "submit", {"window": window, "links": links, "parts": parts})
         await self.answer_form(ack, body, client, command, "links")
+
+    async def on_one_field_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        meta = json.loads(body["view"].get("private_metadata") or "{}")
+        value = " ".join(form_values(body["view"]).get("value", "").split())
+        await self.answer_form(ack, body, client, f"{meta['command']} {value}", "value")
 
     async def on_decision_form(self, ack: Any, body: dict[str, Any],
                                client: AsyncWebClient) -> None:

@@ -77,7 +77,8 @@ async def ask_for_address(ctx: Context, badge: Badge, learner: Member, address: 
     if address:
         lines.append(f"Before I issue it: your badge will be issued to *{address}*. Use the address "
                      "you use on LinkedIn or in your badge backpack, or the badge may not land there.")
-        buttons = (Button(f"Issue it to {address}"[:75], command="/badges confirm", style="primary"),)
+        buttons = (Button(f"Issue it to {address}"[:75], command="/badges confirm", style="primary"),
+                   Button("Use another address", command="/badges email"))
         lines.append("Another address? `/badges email you@school.org`")
     else:
         lines.append("Where should I issue it? Tell me the address you use on LinkedIn or in your "
