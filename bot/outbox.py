@@ -29,6 +29,7 @@ from bot.storage.db import Database, insert_many_once, insert_once
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+CHAT_KINDS = ("channel", "dm")  # what a chat platform's transport delivers; other kinds need their own
 
 
 def outbox_row(workspace_id: int, dest: Destination, message: Message, key: str, now: datetime, *,
@@ -160,7 +161,8 @@ class Deliverer:
         now = as_utc(self.clock.now())
         platforms = select(Workspace.id).where(Workspace.platform.in_(list(self.transports)))
         due = (select(Outbox.id).where(
-            or_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(list(self.transports))),
+            or_(and_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(CHAT_KINDS)),
+                Outbox.dest_kind.in_(list(self.transports))),
             or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
                 and_(Outbox.state == "sending", Outbox.lease_until < now)))
             .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
@@ -199,8 +201,7 @@ class Deliverer:
                             await self._requeue([r for r, _, _ in group[n + 1:]], row)
                             return
             await asyncio.gather(*(run(g) for g in groups.values()))
-            if len(claimed) < limit:
-                return report
+            # go round again: sending can queue more (Credly's accept link) and more may be due
 
     async def _deliver(self, row: Outbox, workspace: Workspace, stale: bool,
                        report: DeliveryReport) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.badges.credly import CredlyTransport
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.leader import Leadership
@@ -59,6 +60,8 @@ class Runtime:
 
             self.slack = SlackAdapter(self.bot, settings, engine=self.db.engine)
             transports["slack"] = self.slack.transport()
+        # always present: Credly rows then wait visibly (dead letters) instead of going nowhere
+        transports["credly"] = CredlyTransport(settings, self.db, self.clock)
         self.deliverer = Deliverer(self.db, transports, self.clock,
                                    lease=timedelta(seconds=settings.outbox_lease_seconds),
                                    concurrency=settings.outbox_concurrency)

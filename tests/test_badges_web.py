@@ -110,7 +110,7 @@ async def test_badge_page_shows_the_badge_and_share_previews_but_never_the_email
     assert "Alice Ng earned" in html and "Empowering Students as Creators" in html
     assert f'<meta property="og:image" content="{site.base}/badges/{uid}/image.png">' in html
     assert f'<meta property="og:url" content="{site.base}/badges/{uid}">' in html
-    assert '<meta name="twitter:card" content="summary_large_image">' in html
+    assert '<meta name="twitter:card" content="summary">' in html
     jwt_link = f"{site.base}/badges/{uid}/credential.jwt"
     assert f'<link rel="alternate" type="application/vc+jwt" href="{jwt_link}">' in html
     assert "✓ Verified" in html and "https://example.org/makerspace" in html

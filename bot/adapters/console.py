@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
+from bot.badges.credly import CredlyTransport
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.directory import ConsoleDirectory, Profile
@@ -94,7 +95,8 @@ class ConsoleChat:
         self.directory = ConsoleDirectory(settings.default_timezone)
         self.bot = CohortBot(db, settings, self.clock)
         self.transport = ConsoleTransport(self.say)
-        self.deliverer = Deliverer(db, {"console": self.transport}, self.clock)
+        self.deliverer = Deliverer(db, {"console": self.transport,
+                                        "credly": CredlyTransport(settings, db, self.clock)}, self.clock)
         self.out = out
         self.transcript: list[Said] = []
         self.crashes = 0

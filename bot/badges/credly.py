@@ -107,6 +107,8 @@ def credly_badge_id(ref: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Issued:
+    """A badge Credly holds for the recipient: what the learner's DM needs."""
+
     badge_id: str
     state: str
     accept_url: str | None

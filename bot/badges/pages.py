@@ -6,6 +6,7 @@ e-mail. Open Graph and Twitter card tags make shares preview well.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from bot.badges.facts import BadgeFacts, Urls, iso_z
@@ -15,14 +16,17 @@ STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7fb;color:#1d2433}
 main{max-width:760px;margin:2rem auto;background:#fff;border-radius:16px;padding:2rem;
 box-shadow:0 2px 12px rgba(0,0,0,.06)}
+@media (max-width:820px){main{margin:1rem;padding:1.25rem}}
 .top{display:flex;gap:2rem;align-items:center;flex-wrap:wrap}
-.top img{width:200px;height:200px}
-h1{margin:.2rem 0;font-size:1.8rem}
-.status{display:inline-block;padding:.25rem .7rem;border-radius:99px;font-weight:600}
+.top img{width:200px;height:200px;flex:none}
+.top>div{flex:1 1 280px;min-width:0}
+h1{margin:.2rem 0;font-size:1.8rem;overflow-wrap:anywhere}
+.status{display:inline-block;padding:.35rem .8rem;border-radius:10px;font-weight:600}
+.gone .top img{filter:grayscale(1);opacity:.5}
 .ok{background:#e3f6ea;color:#17653a}.revoked{background:#fde7e7;color:#a11a1a}
 .share a{display:inline-block;margin:.25rem .4rem .25rem 0;padding:.45rem .8rem;border-radius:8px;
 background:#1d3557;color:#fff;text-decoration:none}
-textarea{width:100%;font-family:monospace;font-size:.85rem}
+textarea{box-sizing:border-box;width:100%;font-family:monospace;font-size:.85rem}
 dt{font-weight:600;margin-top:.8rem}dd{margin:0}
 """
 
@@ -30,7 +34,7 @@ dt{font-weight:600;margin-top:.8rem}dd{margin:0}
 def badge_page(badge: BadgeFacts, urls: Urls, links: ShareLinks) -> str:
     name, issuer = escape(badge.credential.name), escape(badge.credential.issuer.name)
     earner = escape(badge.earner_name)
-    title = f"{earner} earned {name}"
+    title = f"Revoked: {earner}'s {name}" if badge.revoked else f"{earner} earned {name}"
     description = escape(f"{badge.credential.description} Issued by {badge.credential.issuer.name}."
                          .strip())
     issued = badge.issued_at.strftime("%d %B %Y")
@@ -72,7 +76,7 @@ def badge_page(badge: BadgeFacts, urls: Urls, links: ShareLinks) -> str:
 <meta property="og:description" content="{description}">
 <meta property="og:image" content="{image}">
 <meta property="og:url" content="{page}">
-<meta name="twitter:card" content="summary_large_image">
+<meta name="twitter:card" content="summary">
 <meta name="twitter:title" content="{title}">
 <meta name="twitter:description" content="{description}">
 <meta name="twitter:image" content="{image}">
@@ -80,11 +84,11 @@ def badge_page(badge: BadgeFacts, urls: Urls, links: ShareLinks) -> str:
 <link rel="alternate" type="application/ld+json" href="{escape(urls.assertion(badge.uid))}">
 <link rel="alternate" type="application/vc+jwt" href="{escape(urls.credential_jwt(badge.uid))}">
 <style>{STYLE}</style></head>
-<body><main>
+<body><main{' class="gone"' if badge.revoked else ""}>
 <div class="top"><img src="{image}" alt="{name} badge">
 <div><p>{earner} earned</p><h1>{name}</h1><p>Issued by <a href="{escape(badge.credential.issuer.url)}">
-{issuer}</a> on <time datetime="{iso_z(badge.issued_at)}">{issued}</time></p></div></div>
-{status}
+{issuer}</a> on <time datetime="{iso_z(badge.issued_at)}">{issued}</time></p>
+{status}</div></div>
 <dl><dt>What it recognises</dt><dd>{escape(badge.credential.description)}</dd>
 <dt>Criteria</dt><dd><a href="{escape(urls.criteria(badge.credential.slug))}">How this badge is
 earned</a></dd>
@@ -93,9 +97,22 @@ earned</a></dd>
 </main></body></html>"""
 
 
+def paragraphs(text: str) -> list[str]:
+    """Hard-wrapped lines joined back; a numbered or bulleted line starts a new paragraph."""
+    out: list[str] = []
+    for line in (raw.strip() for raw in text.split("\n")):
+        if not line:
+            continue
+        if out and not re.match(r"(\d+[.)]|[-*•])\s", line) and not out[-1].endswith(":"):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return out
+
+
 def criteria_page(name: str, issuer: str, description: str, criteria: str) -> str:
-    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in criteria.split("\n") if p.strip())
+    paragraphs_html = "".join(f"<p>{escape(p)}</p>" for p in paragraphs(criteria))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{escape(name)}: criteria</title><style>{STYLE}</style></head><body><main>
 <h1>{escape(name)}</h1><p>Issued by {escape(issuer)}</p><p>{escape(description)}</p>
-<h2>Criteria</h2>{paragraphs}</main></body></html>"""
+<h2>Criteria</h2>{paragraphs_html}</main></body></html>"""

@@ -112,14 +112,14 @@ async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = 
     await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
                    f"badge:{badge.id}:issued", cohort=cohort)
     if ctx.settings.credly_enabled and badge.credential.credly_template_id and badge.recipient_email:
-        from bot.badges.credly import credly_request
+        from bot.badges.credly import credly_request, split_name
 
-        first, _, last = learner.display_name.partition(" ")
+        first, last = split_name(learner.display_name)
         await insert_once(ctx.session, Outbox, outbox_row(
             ctx.workspace.id, Destination("credly", badge.uid), credly_request(
                 badge.uid, template_id=badge.credential.credly_template_id,
-                email=badge.recipient_email, first_name=first or learner.display_name,
-                last_name=last or "-", issued_at=badge.issued_at),
+                email=badge.recipient_email, first_name=first, last_name=last,
+                issued_at=badge.issued_at),
             f"badge:{badge.id}:credly", ctx.now, cohort_id=cohort.id), ["key"])
 
 
