@@ -21,9 +21,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.domain import as_utc
+from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
-from bot.storage import Outbox, Workspace
+from bot.storage import Enrolment, Member, Outbox, Workspace
 from bot.storage.db import Database, insert_many_once, insert_once
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,20 @@ class DeliveryReport:
     retried: int = 0
     dead: int = 0
     recovered: int = 0  # found already delivered after a crash, not sent again
+
+
+async def tell_coordinators(session: AsyncSession, row: Outbox, error: str, now: datetime) -> None:
+    """A dead letter is news for the cohort's coordinators (a notice about a notice is not)."""
+    if row.cohort_id is None or row.key.startswith("dead-letter:"):
+        return
+    coordinators = await session.scalars(
+        select(Member).join(Enrolment, Enrolment.member_id == Member.id)
+        .where(Enrolment.cohort_id == row.cohort_id, Enrolment.role == Role.COORDINATOR))
+    for coordinator in coordinators:
+        await enqueue(session, row.workspace_id, Destination.dm(coordinator.user_id), Message(
+            f"⚠️ A message could not be delivered ({row.key}): {error[:300]}. It is kept as a dead "
+            "letter; once the cause is fixed, `cohortbot outbox retry` sends it again."),
+            f"dead-letter:{row.id}:{coordinator.id}", now, cohort_id=row.cohort_id)
 
 
 class Deliverer:
@@ -263,6 +277,8 @@ class Deliverer:
             await session.execute(update(Outbox).where(Outbox.id == row.id).values(
                 state="dead" if dead else "pending", attempts=attempts, last_error=str(exc)[:2000],
                 lease_until=None, next_attempt_at=as_utc(now) + (timedelta() if dead else wait)))
+            if dead:
+                await tell_coordinators(session, row, str(exc), now)
         if dead:
             log.warning("outbox %s is a dead letter after %d attempts: %s", row.key, attempts, exc)
             report.dead += 1

@@ -403,3 +403,34 @@ async def test_approval_in_the_chat_issues_on_credly_and_dms_the_accept_link(
                  p.json["issued_to_last_name"]) for p in credly.posts()] == [
             ("ana@school.org", "tmpl-creators", "Ana", "Lopez")]
         assert chat.saw("DM @ana", "credly.com")
+
+
+async def test_coordinators_are_told_when_credly_refuses_a_badge(db: Database, settings: Settings) -> None:
+    from sqlalchemy import update
+
+    from bot.adapters.console import ConsoleChat
+    from bot.storage import Credential
+
+    async with FakeCredly(templates={"tmpl-creators"}) as credly:
+        configured = settings.model_copy(update={"credly_organization_id": "org-1", "credly_token": "tok",
+                                                 "credly_api_url": credly.url})
+        async with db.transaction() as session:
+            await session.execute(update(Credential).where(Credential.slug == "creators")
+                                  .values(credly_template_id="tmpl-retired"))  # Credly doesn't know it
+        chat = ConsoleChat(db, configured, out=None)
+        await chat.run("""
+            :admin @coord
+            @coord /cohort create spring #frl
+            @coord /cohort add spring @ana
+            @coord /cohort add spring @dana as assessor
+            @coord /window open spring creators closes +10d
+            @ana /submit https://example.org/unit
+            @dana /review claim R-1
+            @dana /review approve R-1
+            @ana /badges confirm
+            @coord /cohort status spring
+        """)
+        notice = chat.last("DM @coord")
+        assert "could not be delivered (badge:1:credly)" in notice and "Credly 4" in notice
+        assert "could not be delivered" in chat.last("only @coord")
+        assert chat.saw("DM @ana", "You earned")  # the badge itself was issued regardless
