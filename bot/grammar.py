@@ -187,6 +187,10 @@ class Args:
             return tok
         return None
 
+    def rest(self, note: str | None) -> str:
+        """Everything left, as typed words, plus the free text after ` -- `."""
+        return " ".join([word(t) for t in self.tokens[self.i:]] + ([note] if note else [])).strip()
+
     def done(self) -> None:
         if self.more():
             raise self.fail(f"I don't understand '{word(self.tokens[self.i])}' here.")
@@ -231,7 +235,7 @@ def _extend(a: Args, note: str | None) -> dict[str, Any]:
     if isinstance(first, str) and (re.fullmatch(r"[Ww]-?\d{1,9}", first) or first.lower() == "for"):
         a.keyword("for")
         window = a.text("window").lower()
-    reason = " ".join([word(t) for t in a.tokens[a.i:]] + ([note] if note else [])).strip()
+    reason = a.rest(note)
     if not reason:
         raise a.fail("Say why you need more time; your coordinator reads it.")
     return {"window": window, "reason": reason[:1000]}
@@ -249,7 +253,7 @@ def _grant(a: Args, note: str | None) -> dict[str, Any]:
 
 def _deny(a: Args, note: str | None) -> dict[str, Any]:
     eid = parse_short_id(a.text("an extension request id"), "E")
-    reason = " ".join([word(t) for t in a.tokens[a.i:]] + ([note] if note else [])).strip()
+    reason = a.rest(note)
     return {"extension": eid, "reason": reason[:1000]}
 
 
@@ -321,8 +325,7 @@ def _cohort_remind(a: Args, note: str | None) -> dict[str, Any]:
         a.i -= 1
         when = a.when("a time")
     tz = a.zone_name()
-    words = [word(t) for t in a.tokens[a.i:]]
-    text = " ".join(words + ([note] if note else [])).strip()
+    text = a.rest(note)
     if not text:
         raise a.fail("Add the reminder text.")
     return {"name": name, "when": when, "cron": cron, "tz": tz, "text": text}
@@ -419,7 +422,7 @@ def _badge_id(a: Args, note: str | None) -> dict[str, Any]:
 
 def _badge_reason(a: Args, note: str | None) -> dict[str, Any]:
     bid = parse_short_id(a.text("a badge id"), "B")
-    reason = " ".join([word(t) for t in a.tokens[a.i:]] + ([note] if note else [])).strip()
+    reason = a.rest(note)
     if not reason:
         raise a.fail("Say why; the learner and anyone checking the badge will see it.")
     return {"badge": bid, "reason": reason[:1000]}

@@ -12,7 +12,7 @@ from bot.badges.issuing import free_status_index, urls_for
 from bot.badges.ob2 import new_salt
 from bot.badges.share import ShareLinks, share_links
 from bot.domain import UserError, format_time, short_id
-from bot.handlers.base import Context, handles, require_coordinator
+from bot.handlers.base import Context, by_id, handles, require_coordinator
 from bot.messages import Button, Destination, Message, Reply
 from bot.outbox import outbox_row
 from bot.storage import Badge, Cohort, Member, Review, Submission
@@ -224,10 +224,7 @@ async def confirm(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def coordinated_badge(ctx: Context, badge_id: int) -> Badge:
-    badge = await ctx.session.scalar(select(Badge).where(
-        Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id))
-    if badge is None:
-        raise UserError(f"There is no badge {short_id('B', badge_id)}.", "/cohort status spring")
+    badge = await by_id(ctx, Badge, badge_id, "B", "/badges revoke B-3 <reason>")
     await require_coordinator(ctx, await cohort_of(ctx, badge))
     if badge.revoked_at:
         raise UserError(f"{short_id('B', badge.id)} is already revoked "

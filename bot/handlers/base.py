@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.config import Settings
 from bot.directory import Directory
-from bot.domain import Phase, Role, UserError, short_id, window_phase, zone
+from bot.domain import ID_PREFIXES, Phase, Role, UserError, short_id, window_phase, zone
 from bot.grammar import Mention
 from bot.messages import Destination, Message, Reply
 from bot.storage import (
@@ -28,12 +28,12 @@ from bot.storage import (
     Enrolment,
     Member,
     Review,
-    Submission,
     Window,
     Workspace,
 )
 from bot.storage.db import Database
 
+T = TypeVar("T")
 Handler = Callable[["Context", dict[str, Any]], Awaitable[Reply]]
 HANDLERS: dict[tuple[str, str], Handler] = {}
 
@@ -202,18 +202,14 @@ def phase_of(window: Window, now: datetime) -> Phase:
     return window_phase(window.opens_at, window.closes_at, now, window.closed_at)
 
 
-async def review_by_id(ctx: Context, review_id: int, *, lock: bool = False) -> Review:
-    query = select(Review).where(Review.workspace_id == ctx.workspace.id, Review.id == review_id)
-    review = await ctx.session.scalar(query)
-    if review is None:
-        raise UserError(f"There is no review {short_id('R', review_id)}.", "/review queue")
-    return review
+async def by_id(ctx: Context, model: type[T], number: int, prefix: str, example: str) -> T:
+    """A row of this workspace by its short id, or a clear "there is no R-7"."""
+    row = await ctx.session.scalar(select(model).where(
+        model.workspace_id == ctx.workspace.id, model.id == number))  # type: ignore[attr-defined]
+    if row is None:
+        raise UserError(f"There is no {ID_PREFIXES[prefix]} {short_id(prefix, number)}.", example)
+    return row
 
 
-async def submission_by_id(ctx: Context, submission_id: int) -> Submission:
-    sub = await ctx.session.scalar(select(Submission).where(
-        Submission.workspace_id == ctx.workspace.id, Submission.id == submission_id))
-    if sub is None:
-        raise UserError(f"There is no submission {short_id('S', submission_id)}.",
-                        "/submit status")
-    return sub
+async def review_by_id(ctx: Context, review_id: int) -> Review:
+    return await by_id(ctx, Review, review_id, "R", "/review queue")

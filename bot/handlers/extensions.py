@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from bot.domain import Phase, Role, SubmissionState, UserError, format_time, parse_when, short_id, zone
 from bot.handlers.base import (
     Context,
+    by_id,
     handles,
     learner_windows,
     members_with_role,
@@ -78,11 +79,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def pending_request(ctx: Context, extension_id: int) -> Extension:
-    request = await ctx.session.scalar(select(Extension).where(
-        Extension.workspace_id == ctx.workspace.id, Extension.id == extension_id))
-    if request is None:
-        raise UserError(f"There is no extension request {short_id('E', extension_id)}.",
-                        "/cohort status spring")
+    request = await by_id(ctx, Extension, extension_id, "E", "/window grant E-2")
     await require_coordinator(ctx, request.window.cohort)
     if request.state != "pending":
         raise UserError(f"{short_id('E', request.id)} was already {request.state}.")
