@@ -14,20 +14,13 @@ import re
 import shutil
 import signal
 import tempfile
-from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 import pytest
+from badge_site import Site
 from PIL import Image
-from test_badges_web import PROGRAMME, Site, datetime_utc, free_port
-
-from bot.adapters.console import ConsoleChat
-from bot.clock import FakeClock
-from bot.config import Settings
-from bot.runtime import Runtime
-from bot.storage.db import Database
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [
@@ -101,33 +94,6 @@ class Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._hidden:
             self.parts.append(data)
-
-
-@pytest.fixture
-async def site(db: Database, settings: Settings) -> AsyncIterator[Site]:
-    """The whole programme run in the console chat, its web app served on a free local port."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    configured = settings.model_copy(update={"public_base_url": base})
-    chat = ConsoleChat(db, configured, clock=FakeClock(datetime_utc()), out=None)
-    await chat.run(PROGRAMME)
-    assert chat.errors == 0 and chat.crashes == 0, chat.transcript
-    runtime = Runtime(configured, clock=chat.clock)
-    stop = asyncio.Event()
-    server = asyncio.create_task(runtime.serve(stop, "127.0.0.1", port))
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            yield Site(chat, http, base)
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
-        await runtime.stop()
 
 
 async def test_the_badge_page_renders_in_a_browser_with_name_earner_issuer_and_verification(

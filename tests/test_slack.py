@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
-import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,6 +23,7 @@ from fakeslack import (
     slash_command_body,
     view_submission_payload,
 )
+from serving import serving
 from sqlalchemy import func, select
 
 from bot.adapters.slack_blocks import blocks_for
@@ -48,12 +46,6 @@ USERS: dict[str, dict[str, Any]] = {
               "profile": {"email": "dana@school.org", "display_name": "dana"}},
 }
 CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SlackApp:
@@ -118,29 +110,6 @@ async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterato
         slack_app = SlackApp(runtime, url, fake)
         yield slack_app
         await slack_app.http.aclose()
-
-
-@asynccontextmanager
-async def serving(runtime: Runtime) -> AsyncIterator[str]:
-    """The web app under uvicorn on a free local port, stopped (bounded) afterwards."""
-    await runtime.start()
-    stop = asyncio.Event()
-    port = free_port()
-    server = asyncio.create_task(runtime.serve(stop, "127.0.0.1", port))
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(timeout=1) as probe:
-        for _ in range(200):
-            try:
-                if (await probe.get(f"{url}/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-    try:
-        yield url
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
-        await runtime.stop()
 
 
 def datetime_utc(*parts: int) -> Any:
