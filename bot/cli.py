@@ -156,11 +156,11 @@ async def outbox(settings: Settings, action: str) -> int:
                 print(f"{result.rowcount} dead letter(s) queued again.")  # type: ignore[attr-defined]
                 return 0
             rows = list(await session.scalars(select(Outbox).where(
-                Outbox.state.in_(["pending", "dead"])).order_by(Outbox.id)))
+                Outbox.state.in_(["pending", "sending", "dead"])).order_by(Outbox.id)))
             for row in rows:
                 print(f"{row.state:8} {row.attempts}x {row.dest_kind}:{row.dest_id} {row.key}"
                       + (f" — {row.last_error}" if row.last_error else ""))
-            print(f"{sum(r.state == 'pending' for r in rows)} pending, "
+            print(f"{sum(r.state != 'dead' for r in rows)} pending, "
                   f"{sum(r.state == 'dead' for r in rows)} dead.")
             return 0
     finally:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_timeout: float = Field(30, gt=0, description="Seconds to wait for a Web API answer")
     slack_channel_rate: float = Field(1.0, gt=0, description="Messages per second to one channel")
     slack_channel_burst: int = Field(3, ge=1)
     slack_workspace_rate: float = Field(5.0, gt=0, description="Messages per second per workspace")

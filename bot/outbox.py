@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.domain import Role, as_utc
@@ -29,6 +30,9 @@ from bot.storage.db import Database, insert_many_once, insert_once
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+UNSENT = ("pending", "sending")  # may still go out: what a moved deadline must cancel
+CLAIM_LOCK = 0x6F7574626F78  # "outbox": PostgreSQL advisory lock, one claim at a time
+HEADROOM = 0.9  # pace sends this far under a platform's limit: requests arrive with jitter
 CHAT_KINDS = ("channel", "dm")  # what a chat platform's transport delivers; other kinds need their own
 
 
@@ -56,13 +60,15 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
 
 class DeliveryError(Exception):
     """A failed send. `retry_after` (seconds) when the platform said when to come back;
-    `permanent` when sending again cannot help (a channel that no longer exists)."""
+    `permanent` when sending again cannot help (a channel that no longer exists); `unsure`
+    when the message may have arrived anyway (a timeout, a 5xx): look before sending again."""
 
     def __init__(self, message: str, *, retry_after: float | None = None,
-                 permanent: bool = False) -> None:
+                 permanent: bool = False, unsure: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.unsure = unsure
 
 
 @dataclass(frozen=True)
@@ -101,11 +107,12 @@ class RateLimiter:
                 wait = 0.0
                 state = {}
                 for limit in limits:
+                    rate = limit.rate * HEADROOM
                     tokens, last = self.buckets.get(limit.key, (float(limit.burst), now))
-                    tokens = min(float(limit.burst), tokens + (now - last) * limit.rate)
+                    tokens = min(float(limit.burst), tokens + (now - last) * rate)
                     state[limit.key] = tokens
                     if tokens < 1.0:
-                        wait = max(wait, (1.0 - tokens) / limit.rate)
+                        wait = max(wait, (1.0 - tokens) / rate)
                 if wait == 0.0:
                     for limit in limits:
                         self.buckets[limit.key] = (state[limit.key] - 1.0, now)
@@ -118,7 +125,7 @@ class RateLimiter:
         """The platform said "come back in N seconds": empty these buckets until then."""
         now = asyncio.get_running_loop().time()
         for limit in limits:
-            self.buckets[limit.key] = (-seconds * limit.rate, now)
+            self.buckets[limit.key] = (-seconds * limit.rate * HEADROOM, now)
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -174,13 +181,21 @@ class Deliverer:
         """Take up to `limit` due rows; the flag says the row's last lease ran out."""
         now = as_utc(self.clock.now())
         platforms = select(Workspace.id).where(Workspace.platform.in_(list(self.transports)))
+        held = aliased(Outbox)  # destinations with a message out now or waiting to be retried:
+        busy = select(held.workspace_id, held.dest_kind, held.dest_id).where(  # the rest waits
+            or_(and_(held.state == "pending", held.attempts > 0, held.next_attempt_at > now),
+                and_(held.state == "sending", held.lease_until >= now)))
         due = (select(Outbox.id).where(
             or_(and_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(CHAT_KINDS)),
                 Outbox.dest_kind.in_(list(self.transports))),
             or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
-                and_(Outbox.state == "sending", Outbox.lease_until < now)))
+                and_(Outbox.state == "sending", Outbox.lease_until < now)),
+            tuple_(Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).not_in(busy))
             .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
         async with self.db.transaction() as session:
+            if not self.db.is_sqlite:  # claims take turns (SQLite's BEGIN IMMEDIATE does that), so
+                # one worker sees another's claim and never takes a destination's later rows
+                await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
             ids = list(await session.scalars(due))
             if not ids:
                 return []
@@ -211,6 +226,8 @@ class Deliverer:
             async def run(group: list[tuple[Outbox, Workspace, bool]]) -> None:
                 async with gate:
                     for n, (row, workspace, stale) in enumerate(group):
+                        if not await self._keep([r for r, _, _ in group[n:]]):
+                            return  # our lease ran out and another worker took over
                         if not await self._deliver(row, workspace, stale, report):
                             await self._requeue([r for r, _, _ in group[n + 1:]], row)
                             return
@@ -224,6 +241,7 @@ class Deliverer:
         dest = Destination(row.dest_kind, row.dest_id)
         message = Message.from_dict(row.payload)
         limits = transport.limits(workspace, dest)
+        unsure = stale  # an earlier attempt may have arrived: look before sending again
         try:
             if stale:
                 await self.limiter.acquire(limits)
@@ -232,6 +250,7 @@ class Deliverer:
                     await self._sent(row, ref)
                     report.recovered += 1
                     return True
+                unsure = False
             edit_ref = None
             if message.edit_of:
                 async with self.db.transaction() as session:
@@ -242,15 +261,35 @@ class Deliverer:
         except DeliveryError as exc:
             if exc.retry_after:
                 self.limiter.hold(limits, exc.retry_after)
-            await self._failed(row, exc, report)
+            await self._failed(row, exc, report, unsure=unsure or exc.unsure)
             return False
         except Exception as exc:  # a bug or an unexpected error: retry later, never lose it
             log.exception("sending %s failed unexpectedly", row.key)
-            await self._failed(row, DeliveryError(f"{type(exc).__name__}: {exc}"), report)
+            await self._failed(row, DeliveryError(f"{type(exc).__name__}: {exc}"), report, unsure=True)
             return False
         await self._sent(row, ref)
         report.sent += 1
         return True
+
+    async def _keep(self, rows: list[Outbox]) -> bool:
+        """Before sending rows[0]: is the claim on it still ours? Once half the lease has gone,
+        renew it on the destination's remaining rows, so a long batch is never taken over by
+        another worker while this one is still working through it. (Only this group's rows:
+        groups never share a row, so renewals cannot deadlock.)"""
+        now = as_utc(self.clock.now())
+        first = rows[0]
+        if first.lease_until is not None and as_utc(first.lease_until) - now > self.lease / 2:
+            return True
+        until = now + self.lease
+        async with self.db.transaction() as session:
+            kept = set(await session.scalars(update(Outbox).where(
+                Outbox.id.in_([r.id for r in rows]), Outbox.state == "sending",
+                Outbox.claimed_by == self.worker).values(lease_until=until).returning(Outbox.id)
+                .execution_options(synchronize_session=False)))
+        for r in rows:
+            if r.id in kept:
+                r.lease_until = until
+        return first.id in kept
 
     async def _sent(self, row: Outbox, ref: str | None) -> None:
         async with self.db.transaction() as session:
@@ -264,19 +303,27 @@ class Deliverer:
             return
         async with self.db.transaction() as session:
             retry_at = await session.scalar(select(Outbox.next_attempt_at).where(Outbox.id == after.id))
-            await session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(
-                state="pending", lease_until=None,
+            await session.execute(update(Outbox).where(
+                Outbox.id.in_([r.id for r in rows]), Outbox.state == "sending",
+                Outbox.claimed_by == self.worker).values(state="pending", lease_until=None,
                 next_attempt_at=retry_at or self.clock.now()))
 
-    async def _failed(self, row: Outbox, exc: DeliveryError, report: DeliveryReport) -> None:
+    async def _failed(self, row: Outbox, exc: DeliveryError, report: DeliveryReport, *,
+                      unsure: bool = False) -> None:
+        """Retry later, or park as a dead letter. When the message may have arrived (`unsure`)
+        the row stays "sending" with its lease running out at the retry time, so the next
+        attempt, by whichever worker, first asks the platform, as after a crash."""
         attempts = row.attempts + 1
         now = self.clock.now()
         dead = exc.permanent or attempts >= MAX_ATTEMPTS
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(attempts)
+        retry_at = as_utc(now) + (timedelta() if dead else wait)
+        unsure = unsure and not dead
         async with self.db.transaction() as session:
             await session.execute(update(Outbox).where(Outbox.id == row.id).values(
-                state="dead" if dead else "pending", attempts=attempts, last_error=str(exc)[:2000],
-                lease_until=None, next_attempt_at=as_utc(now) + (timedelta() if dead else wait)))
+                state="dead" if dead else "sending" if unsure else "pending", attempts=attempts,
+                last_error=str(exc)[:2000], lease_until=retry_at if unsure else None,
+                next_attempt_at=retry_at))
             if dead:
                 await tell_coordinators(session, row, str(exc), now)
         if dead:

@@ -13,7 +13,11 @@ chat.* and views.* methods, form or query string for the rest) or GET with a
 query string (conversations.history, users.info, team.info), the token in an
 ``Authorization: Bearer`` header (or a ``token`` form/query field). Answers are
 Slack's shapes, always HTTP 200 with ``ok`` true or false, except 429 for rate
-limits, 404 for unknown methods and whatever ``fail_next`` injects.
+limits, 404 for unknown methods and whatever ``fail_next`` injects. ``enforce_limits``
+turns on real rate limiting of chat.postMessage (token buckets per channel and per
+workspace, on the server's clock; 429 with ``Retry-After``, counted in ``throttled``);
+``drop_next`` carries a call out but cuts the connection instead of answering;
+``in_flight`` lists calls received but not answered yet.
 
 Block Kit is checked the way Slack rejects it (``invalid_blocks`` with
 ``response_metadata.messages`` naming the JSON pointer); ``block_errors`` gives
@@ -54,6 +58,7 @@ import hmac
 import importlib.util
 import itertools
 import json
+import math
 import socket
 import time
 import uuid
@@ -123,6 +128,7 @@ class Call:
     at: float  # time.monotonic() on arrival
     status: int = 0  # HTTP status answered
     response: dict[str, Any] | None = None  # JSON body answered
+    answered_at: float | None = None  # time.monotonic() when answered; None while in flight
 
 
 @dataclass
@@ -137,6 +143,20 @@ class _Fault:
 class _Delay:
     seconds: float
     times: int | None
+
+
+@dataclass
+class _Bucket:
+    """A token bucket on the server's clock: ``rate`` tokens a second, at most ``burst``."""
+
+    rate: float
+    burst: int
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        self.at = now
 
 
 class SlackError(Exception):
@@ -482,8 +502,12 @@ class FakeSlack:
         self._expired_triggers: set[str] = set()
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, _Delay] = {}
+        self._drops: dict[str, int] = {}  # method -> calls still to answer by dropping the connection
         self._ts = itertools.count(1)
         self._view_seq = itertools.count(1)
+        self.throttled = 0  # chat.postMessage calls refused with 429 by enforce_limits
+        self._limit_specs: dict[str, tuple[float, int]] = {}  # "channel" | "workspace" -> (rate, burst)
+        self._buckets: dict[str, _Bucket] = {}
 
         # Socket Mode
         self.socket_connections = 0  # WebSocket connections accepted so far
@@ -544,8 +568,8 @@ class FakeSlack:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(self._asgi, interface="asgi3", log_level="warning", access_log=False,
+                                lifespan="off", timeout_graceful_shutdown=1)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name=f"fakeslack:{self.port}")
         ready = asyncio.create_task(self._server.ready.wait())
@@ -594,6 +618,12 @@ class FakeSlack:
     def add_user(self, user_id: str, **spec: Any) -> None:
         self.users[user_id] = spec
 
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True) -> None:
+        """A channel created (or unarchived) now; the bot is in it unless ``member=False``."""
+        self.channels[channel_id] = name
+        if member:
+            self._members.add(channel_id)
+
     def seed_message(self, channel: str, text: str, *, user: str = "U1", **fields: Any) -> str:
         """Put a message from someone else into ``channel``'s history; returns its ts."""
         ts = self._next_ts()
@@ -617,6 +647,12 @@ class FakeSlack:
         self._faults.setdefault(method, []).append(
             _Fault(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}, times))
 
+    def drop_next(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out (a post is stored) but the
+        connection is cut before the answer, as when a proxy or the network fails mid-request:
+        the caller cannot tell whether it worked. Such calls show ``status`` 0."""
+        self._drops[method] = self._drops.get(method, 0) + times
+
     def delay(self, method: str, seconds: float, times: int | None = None) -> None:
         """Answer ``method`` ("*" for any) only after ``seconds`` (for ``times`` calls, None = until
         changed; seconds=0 clears)."""
@@ -624,6 +660,46 @@ class FakeSlack:
             self._delays.pop(method, None)
         else:
             self._delays[method] = _Delay(seconds, times)
+
+    def enforce_limits(self, per_channel: tuple[float, int] | None = None,
+                       per_workspace: tuple[float, int] | None = None) -> None:
+        """Rate-limit chat.postMessage like Slack (about 1 message a second per channel, short
+        bursts allowed): token buckets of ``(rate per second, burst)`` per channel and for the
+        whole workspace, on the server's clock (time.monotonic() at arrival). A call over a
+        limit is answered at once with HTTP 429, ``Retry-After`` (whole seconds, at least 1)
+        and ``{"ok": false, "error": "ratelimited"}``, is not stored, and counts in
+        ``throttled``. Off by default; calling with neither limit turns it off again."""
+        self._limit_specs = {}
+        if per_channel is not None:
+            self._limit_specs["channel"] = per_channel
+        if per_workspace is not None:
+            self._limit_specs["workspace"] = per_workspace
+        self._buckets.clear()
+
+    def in_flight(self, method: str | None = None) -> list[Call]:
+        """Calls (of ``method``, or any) received but not answered yet."""
+        return [c for c in self.calls if c.answered_at is None and method in (None, c.method)]
+
+    def _take_token(self, method: str, args: Mapping[str, Any]) -> int | None:
+        """None when the call may go ahead (a token taken from each bucket), else Retry-After."""
+        if method != "chat.postMessage" or not self._limit_specs:
+            return None
+        channel = str(args.get("channel") or "")
+        if channel[:1] in ("U", "W") and channel in self.users:
+            channel = "D" + channel  # a user id posts to that person's DM: the same conversation
+        now = time.monotonic()
+        buckets = []
+        for scope, (rate, burst) in self._limit_specs.items():
+            key = f"channel:{channel}" if scope == "channel" else "workspace"
+            bucket = self._buckets.setdefault(key, _Bucket(rate, burst, float(burst), now))
+            bucket.refill(now)
+            buckets.append(bucket)
+        short = [(1.0 - b.tokens) / b.rate for b in buckets if b.tokens < 1.0]
+        if short:
+            return max(1, math.ceil(max(short)))
+        for bucket in buckets:
+            bucket.tokens -= 1.0
+        return None
 
     def _take_fault(self, method: str) -> _Fault | None:
         for key in (method, "*"):
@@ -781,6 +857,12 @@ class FakeSlack:
 
     # -- HTTP -----------------------------------------------------------------------------
 
+    async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        """The app as uvicorn calls it; keeps uvicorn's own ``send`` for ``drop_next``."""
+        if scope["type"] == "http":
+            scope["fakeslack.server_send"] = send
+        await self.app(scope, receive, send)
+
     async def _parse(self, request: Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query_params)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -818,6 +900,13 @@ class FakeSlack:
                 call.args.setdefault("client_secret", secret)
             form_token = call.args.pop("token", None)
             call.token = token = token or form_token
+            retry_after = self._take_token(method, call.args)
+            if retry_after is not None:
+                self.throttled += 1
+                status, body = 429, {"ok": False, "error": "ratelimited"}
+                headers["Retry-After"] = str(retry_after)
+                call.status, call.response, call.answered_at = status, body, time.monotonic()
+                return JSONResponse(body, status_code=status, headers=headers)
             wait = self._take_delay(method)
             if wait:
                 await asyncio.sleep(wait)
@@ -842,6 +931,10 @@ class FakeSlack:
                 body = handler(call.args)
         except SlackError as e:
             status, body = e.status, e.body()
+        call.answered_at = time.monotonic()
+        if self._drops.get(method):
+            self._drops[method] -= 1
+            return _CutConnection()
         call.status, call.response = status, body
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -1234,6 +1327,21 @@ class FakeSlack:
         if "user_id" in current:
             self.views[view_id]["user_id"] = current["user_id"]
         return {"ok": True, "view": stored}
+
+
+class _CutConnection(Response):
+    """Answers nothing: aborts the TCP connection under the request (uvicorn's transport)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=500)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        cycle = getattr(scope.get("fakeslack.server_send"), "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            raise RuntimeError("drop_next needs uvicorn's HTTP protocol (its request cycle's transport)")
+        transport.abort()
+        await asyncio.sleep(0)  # let uvicorn see the connection is gone before the app returns
 
 
 class _Server(uvicorn.Server):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -137,8 +138,8 @@ class SlackTransport:
             return f"{posted['channel']}:{posted['ts']}"
         except SlackApiError as exc:
             raise as_delivery_error(exc) from exc
-        except (TimeoutError, OSError) as exc:
-            raise DeliveryError(f"network: {exc!r}") from exc
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:  # it may have reached Slack
+            raise DeliveryError(f"network: {exc!r}", unsure=True) from exc
 
     @staticmethod
     async def post(client: AsyncWebClient, channel: str, text: str, blocks: list[dict[str, Any]],
@@ -161,7 +162,7 @@ def as_delivery_error(exc: SlackApiError) -> DeliveryError:
     if status == 429:
         retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
         return DeliveryError(f"rate limited: {error}", retry_after=float(retry or 1))
-    return DeliveryError(error, permanent=error in PERMANENT_ERRORS)
+    return DeliveryError(error, permanent=error in PERMANENT_ERRORS, unsure=status >= 500)
 
 
 # ------------------------------------------------------------------ forms
@@ -310,7 +311,11 @@ class SlackAdapter:
                     raise DeliveryError(f"Cohort Bot is not installed in Slack workspace {team_id}",
                                         permanent=True)
                 token = bot.bot_token
-            client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
+            # Outbox delivery must not let slack_sdk resend a post after a dropped connection (it
+            # may have arrived): the Deliverer retries, looking in the history first.
+            client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url,
+                                    timeout=self.settings.slack_timeout,
+                                    retry_handlers=[] if outbound else None)
             if not outbound:
                 client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
             self.clients[key] = client

@@ -203,12 +203,15 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         select(func.count()).select_from(Review).join(Submission).join(Window).where(
             Window.cohort_id == cohort.id, Review.state == "claimed"))
     lines.append(f"Reviews: {waiting} waiting for an assessor, {claimed} claimed.")
+    dead_total = await ctx.session.scalar(select(func.count()).select_from(Outbox).where(
+        Outbox.cohort_id == cohort.id, Outbox.state == "dead")) or 0
     dead = list(await ctx.session.scalars(select(Outbox).where(
         Outbox.cohort_id == cohort.id, Outbox.state == "dead").order_by(Outbox.id).limit(5)))
     if dead:
-        lines.append(f"⚠️ {len(dead)} message(s) could not be delivered: "
+        more = f"; and {dead_total - len(dead)} more" if dead_total > len(dead) else ""
+        lines.append(f"⚠️ {dead_total} message(s) could not be delivered: "
                      + "; ".join(f"{d.key} ({(d.last_error or '')[:80]})" for d in dead)
-                     + ". Retry with `cohortbot outbox retry`.")
+                     + f"{more}. Retry with `cohortbot outbox retry`.")
     return Reply.text("\n".join(lines))
 
 

@@ -19,6 +19,7 @@ from bot.handlers.base import (
     tz_of,
 )
 from bot.messages import Button, Destination, Message, Reply
+from bot.outbox import UNSENT
 from bot.storage import Extension, Outbox, Submission, Window
 
 DEFAULT_EXTENSION = timedelta(days=7)
@@ -100,7 +101,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
     # nudges queued for the learner's old deadline must not go out; new ones are planned
     await ctx.session.execute(update(Outbox).where(
-        Outbox.window_id == window.id, Outbox.state == "pending",
+        Outbox.window_id == window.id, Outbox.state.in_(UNSENT),
         Outbox.key.like(f"nudge:{window.id}:member:{request.member_id}:%"))
         .values(state="cancelled", last_error="deadline extended"))
     learner = request.member

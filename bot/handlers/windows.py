@@ -36,6 +36,7 @@ from bot.notices import (
     window_counts,
     window_opened,
 )
+from bot.outbox import UNSENT
 from bot.storage import Cohort, Enrolment, Outbox, Window
 
 
@@ -48,7 +49,7 @@ async def announce(ctx: Context, window: Window, message: Message, key: str) -> 
 async def cancel_planned_nudges(ctx: Context, window: Window) -> int:
     """Nudges queued for an old deadline must never go out after it moved."""
     result = await ctx.session.execute(
-        update(Outbox).where(Outbox.window_id == window.id, Outbox.state == "pending",
+        update(Outbox).where(Outbox.window_id == window.id, Outbox.state.in_(UNSENT),
                              Outbox.key.like("nudge:%"))
         .values(state="cancelled", last_error="deadline changed"))
     return result.rowcount or 0  # type: ignore[attr-defined]

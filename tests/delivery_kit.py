@@ -1,0 +1,85 @@
+"""Shared pieces for the outbox delivery tests: a Slack-configured runtime pointed at the
+fake, outbox rows seeded the way the bot queues them, and what the fake stored, by key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from fakeslack import FakeSlack
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.messages import Destination, Message
+from bot.outbox import Deliverer, enqueue_many, outbox_row
+from bot.storage import Outbox, Workspace
+from bot.storage.db import Database, insert_once
+
+TEAM = "T1"  # the fake's team id
+SECRET = "test-signing-secret"
+
+
+def slack_settings(settings: Settings, fake: FakeSlack, **update: Any) -> Settings:
+    """`settings` with Slack pointed at the fake (token mode); `update` overrides more."""
+    return settings.model_copy(update={"slack_bot_token": fake.token, "slack_signing_secret": SECRET,
+                                       "slack_api_url": fake.api_url, **update})
+
+
+async def slack_workspace(db: Database, now: datetime | None = None) -> int:
+    """The Workspace row of the fake's team (created if missing); its id."""
+    async with db.transaction() as session:
+        await insert_once(session, Workspace, dict(platform="slack", external_id=TEAM, name="Cohort Test",
+                                                   created_at=now or datetime.now(UTC)),
+                          ["platform", "external_id"])
+        return int(await session.scalar(select(Workspace.id).where(
+            Workspace.platform == "slack", Workspace.external_id == TEAM)))
+
+
+async def seed(db: Database, workspace_id: int, messages: Iterable[tuple[Destination, str]],
+               now: datetime | None = None, **where: Any) -> list[str]:
+    """Queue one outbox row per (destination, key), text "message <key>"; returns the keys."""
+    now = now or datetime.now(UTC)
+    rows = [outbox_row(workspace_id, dest, Message(f"message {key}"), key, now, **where)
+            for dest, key in messages]
+    async with db.transaction() as session:
+        assert await enqueue_many(session, rows) == len(rows)
+    return [r["key"] for r in rows]
+
+
+def key_of(message: dict[str, Any]) -> str | None:
+    return ((message.get("metadata") or {}).get("event_payload") or {}).get("key")
+
+
+def stored_keys(fake: FakeSlack, channels: Iterable[str]) -> dict[str, list[str]]:
+    """channel -> outbox keys of the messages the fake stored there, oldest first."""
+    return {c: [k for k in map(key_of, fake.messages(c)) if k is not None] for c in channels}
+
+
+def copies(fake: FakeSlack, channels: Iterable[str]) -> Counter[str]:
+    """How many times the fake stored each outbox key, over `channels`."""
+    return Counter(k for keys in stored_keys(fake, channels).values() for k in keys)
+
+
+async def states(db: Database) -> dict[str, int]:
+    async with db.transaction() as session:
+        rows = await session.execute(select(Outbox.state, func.count()).group_by(Outbox.state))
+        return {state: n for state, n in rows.all()}
+
+
+async def deliver_until_settled(deliverer: Deliverer, db: Database, within: float = 20.0,
+                                **kw: Any) -> None:
+    """Run delivery rounds until nothing is pending or sending (a worker's loop, but with a
+    bound): TimeoutError naming the states left after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        await deliverer.deliver_due(**kw)
+        left = await states(db)
+        if not left.get("pending") and not left.get("sending"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"outbox not settled after {within} s: {left}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,143 @@
+"""SIGKILL in the middle of a fan-out: `cohortbot worker` runs as a real process against the
+fake Slack in this process, dies with requests in flight, and a fresh worker finishes the
+job. Every message must arrive exactly once; those Slack got from the dead worker are found
+in conversations.history, not posted again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import IO
+
+import pytest
+from delivery_kit import SECRET, copies, key_of, seed, slack_workspace, states
+from fakeslack import FakeSlack
+from sqlalchemy import select
+
+from bot.messages import Destination
+from bot.storage import Outbox
+from bot.storage.db import Database
+
+LEARNERS = [f"U{n:04}" for n in range(1, 1001)]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(users={u: {"name": f"learner{u[1:]}"} for u in LEARNERS}) as slack:
+        yield slack
+
+
+def worker_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "DISCORD_", "OUTBOX_")) and k != "DATABASE_URL"}
+    return env | {
+        "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
+        "OUTBOX_LEASE_SECONDS": "2", "OUTBOX_CONCURRENCY": "16",
+        "SLACK_CHANNEL_RATE": "50", "SLACK_CHANNEL_BURST": "3",
+        "SLACK_WORKSPACE_RATE": "400", "SLACK_WORKSPACE_BURST": "50",
+    }
+
+
+async def start_worker(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "worker", cwd=cwd, env=env,
+                                                stdout=log, stderr=log)
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it does not go within 10 s."""
+    if proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), 10)
+
+
+def tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-3000:] if log else ""
+
+
+async def until(condition: Callable[[], object], within: float, what: str,
+                proc: asyncio.subprocess.Process | None = None, log: Path | None = None) -> None:
+    """Poll every 2 ms (the fake answers on this event loop meanwhile); TimeoutError after
+    `within` s, or AssertionError at once if the worker process died."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if proc is not None and proc.returncode is not None:
+            raise AssertionError(f"worker exited with {proc.returncode} while waiting for {what}:\n"
+                                 + await asyncio.to_thread(tail, log))
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {within} s")
+        await asyncio.sleep(0.002)
+
+
+def stored(fake: FakeSlack) -> int:
+    return sum(c.status == 200 for c in fake.called("chat.postMessage"))
+
+
+async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactly_once(
+        fake: FakeSlack, db: Database, db_url: str, tmp_path: Path) -> None:
+    ws = await slack_workspace(db)
+    keys = await seed(db, ws, [(Destination.dm(u), f"nudge:9:{u}:7d") for u in LEARNERS])
+    fake.delay("chat.postMessage", 0.04)  # so that several posts are in flight at any moment
+    env, log_path = worker_env(db_url, fake), tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        first = await start_worker(env, tmp_path, log)
+        try:
+            await until(lambda: stored(fake) >= 300 and fake.in_flight("chat.postMessage"), 60,
+                        "300 messages with more in flight", first, log_path)
+            os.kill(first.pid, signal.SIGKILL)
+            in_flight = {key_of(c.args) for c in fake.in_flight("chat.postMessage")}
+            await asyncio.wait_for(first.wait(), 10)
+        finally:
+            if first.returncode is None:
+                first.kill()
+                await first.wait()
+        assert first.returncode == -signal.SIGKILL
+        await until(lambda: not fake.in_flight(), 5, "Slack to finish the dead worker's requests")
+        assert len(set(copies_of_calls(fake))) < len(keys)  # the dead worker left work to do
+        history_before = len(fake.called("conversations.history"))
+
+        second = await start_worker(env, tmp_path, log)
+        try:
+            for _ in range(300):  # 60 s at most
+                left = await states(db)
+                if set(left) == {"sent"}:
+                    break
+                assert second.returncode is None, await asyncio.to_thread(tail, log_path)
+                await asyncio.sleep(0.2)
+            assert set(left) == {"sent"}, f"not delivered within 60 s: {left}"
+        finally:
+            await stop(second)
+
+    dms = ["D" + u for u in LEARNERS]
+    assert copies(fake, dms) == dict.fromkeys(keys, 1), "a message is missing or arrived twice"
+    assert in_flight and None not in in_flight
+    posts_per_key = copies_of_calls(fake)
+    assert all(posts_per_key[k] == 1 for k in in_flight), "an in-flight message was posted again"
+    assert len(fake.called("conversations.history")) > history_before
+    async with db.transaction() as session:
+        refs = dict((await session.execute(select(Outbox.key, Outbox.ref))).all())
+    for key in in_flight:  # recovered from history: the row points at the message Slack kept
+        user = key.split(":")[2]
+        [message] = fake.messages("D" + user)
+        assert refs[key] == f"D{user}:{message['ts']}"
+
+
+def copies_of_calls(fake: FakeSlack) -> dict[str, int]:
+    """How many chat.postMessage calls carried each outbox key (answered or not)."""
+    counts: dict[str, int] = {}
+    for call in fake.called("chat.postMessage"):
+        key = key_of(call.args)
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
