@@ -6,7 +6,7 @@ parser, role checks and handlers as typed text, on every platform.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -29,7 +29,9 @@ class Message:
     edit_of: str | None = None  # outbox key of an earlier message this one replaces in place
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies recursively (~40 µs a message, 0.3 s a fan-out)
+        return {**vars(self), "buttons": [dict(vars(b)) for b in self.buttons],
+                "fields": [list(f) for f in self.fields]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:

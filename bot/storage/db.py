@@ -116,14 +116,17 @@ async def insert_once(session: AsyncSession, model: type[DeclarativeBase], value
 async def insert_many_once(session: AsyncSession, model: type[DeclarativeBase],
                            rows: list[dict[str, Any]], unique: list[str],
                            returning: Any) -> list[Any]:
-    """Bulk INSERT … ON CONFLICT DO NOTHING RETURNING `returning`: what this call added."""
+    """Bulk INSERT … ON CONFLICT DO NOTHING RETURNING `returning`: what this call added.
+
+    One statement run with executemany: SQLAlchemy compiles it once (cached) and sends
+    the rows as multi-row VALUES pages ("insertmanyvalues", within the bound-parameter
+    limits of SQLite and asyncpg), collecting RETURNING from each page. Building
+    `.values(rows)` instead costs a fresh compile of every value on each call.
+    """
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    added: list[Any] = []
-    for start in range(0, len(rows), 500):  # stay far below SQLite's bound-parameter limit
-        stmt = insert(model).values(rows[start:start + 500]).on_conflict_do_nothing(
-            index_elements=unique).returning(returning)
-        added.extend(await session.scalars(stmt))
-    return added
+    stmt = insert(model).on_conflict_do_nothing(index_elements=unique).returning(returning)
+    result = await (await session.connection()).execute(stmt, rows)
+    return list(result.scalars())
