@@ -54,6 +54,8 @@ async def test_badge_page_shows_the_badge_and_share_previews_but_never_the_email
     assert f'<link rel="alternate" type="application/vc+jwt" href="{jwt_link}">' in html
     assert "✓ Verified" in html and "https://example.org/makerspace" in html
     assert "startTask=CERTIFICATION_NAME" in html
+    assert f'href="{site.base}/badges/{uid}/image.png" download' in html
+    assert f'href="{site.base}/badges/{uid}/image.svg" download' in html
     assert "@school.org" not in html.lower() and "alice.ng" not in html.lower()
 
 

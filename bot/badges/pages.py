@@ -59,7 +59,8 @@ def badge_page(badge: BadgeFacts, urls: Urls, links: ShareLinks) -> str:
 <a href="{escape(links.linkedin)}">Share on LinkedIn</a>
 <a href="{escape(links.x)}">Share on X</a>
 <a href="{escape(links.facebook)}">Share on Facebook</a>
-<a href="{escape(urls.badge_png(badge.uid))}" download>Download badge image</a>
+<a href="{escape(urls.badge_png(badge.uid))}" download>Download badge image (PNG)</a>
+<a href="{escape(urls.badge_svg(badge.uid))}" download>Download badge image (SVG)</a>
 <p>Embed on a website or blog:</p>
 <textarea readonly rows="3" aria-label="Embed code">{escape(links.embed_html)}</textarea>
 <p>For your backpack: <code>{escape(urls.assertion(badge.uid))}</code></p>
