@@ -20,9 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from shared_files import shared
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".cache" / "ob2-validator"
-SHARED_OB2 = ROOT.parent / "shared" / "ob2"
 CONTEXT_FILES = {
     "https://w3id.org/openbadges/v2": "context-v2.json",
     "https://w3id.org/openbadges/v1": "context-v1.json",
@@ -106,7 +107,7 @@ class DocumentServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         for name in CONTEXT_FILES.values():
-            self.add(f"/_contexts/{name}", (SHARED_OB2 / name).read_bytes())
+            self.add(f"/_contexts/{name}", shared("ob2", name).read_bytes())
 
     def add(self, path_or_url: str, body: bytes, content_type: str = "application/ld+json",
             status: int = 200) -> None:

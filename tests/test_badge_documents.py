@@ -25,12 +25,12 @@ from jsonschema import Draft201909Validator
 from ob2_validator import CONTEXT_FILES, DocumentServer, ValidatorUnavailable, ensure_validator, run_validator
 from PIL import Image
 from pyld import jsonld
+from shared_files import shared
 
 from bot.badges import bake, ob2, ob3
 from bot.badges.facts import BadgeFacts, CredentialFacts, IssuerFacts, Urls
 from bot.badges.image import badge_png, badge_svg
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 EMAIL = "Ana.Lopez@School.example"
 OTHER_EMAIL = "bob@school.example"
 ISSUED = datetime(2026, 3, 2, 15, 0, 7, 123456, tzinfo=UTC)
@@ -69,7 +69,7 @@ def credential() -> dict[str, Any]:
 
 
 def schema_validator(name: str) -> Draft201909Validator:
-    schema = json.loads((SHARED / "ob3" / name).read_text())
+    schema = json.loads(shared("ob3", name).read_text())
     assert schema["$schema"].startswith("https://json-schema.org/draft/2019-09/")
     Draft201909Validator.check_schema(schema)
     return Draft201909Validator(schema, format_checker=Draft201909Validator.FORMAT_CHECKER)
@@ -80,7 +80,7 @@ def offline_loader(url: str, options: dict[str, Any] | None = None) -> dict[str,
     name = CONTEXT_FILES.get(url.rstrip("/"))
     if name is None:
         raise jsonld.JsonLdError(f"offline: no local copy of {url}", "loading document failed")
-    document = json.loads((SHARED / "ob2" / name).read_text())
+    document = json.loads(shared("ob2", name).read_text())
     return {"contextUrl": None, "documentUrl": url, "document": document,
             "contentType": "application/ld+json"}
 
@@ -219,7 +219,7 @@ def test_urls_follow_the_published_layout() -> None:
 # --- Open Badges 3.0 -------------------------------------------------------------------------------
 
 def test_the_schema_validator_accepts_the_1edtech_minimal_example() -> None:
-    example = json.loads((SHARED / "ob3" / "minimal_valid_obv3.example.json").read_text())
+    example = json.loads(shared("ob3", "minimal_valid_obv3.example.json").read_text())
     schema_validator("ob_v3p0_achievementcredential_schema.json").validate(example)
 
 
