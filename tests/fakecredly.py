@@ -28,13 +28,12 @@ import base64
 import binascii
 import contextlib
 import re
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
+from localserver import LocalServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -104,8 +103,7 @@ class FakeCredly:
         self._idle = asyncio.Event()
         self._idle.set()
         self.port = 0
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._local: LocalServer | None = None
         self.app = Starlette(routes=[
             Route("/v1/organizations/{org}/badges", self._badges, methods=["GET", "POST"]),
             Route("/v1/organizations/{org}/badges/{badge_id}", self._badge, methods=["GET"]),
@@ -152,48 +150,16 @@ class FakeCredly:
     # ------------------------------------------------------------------ server
 
     async def __aenter__(self) -> FakeCredly:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name=f"fakecredly:{self.port}")
-        ready = asyncio.create_task(self._server.ready.wait())
-        try:
-            await asyncio.wait({ready, self._task}, timeout=self.startup_timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ready.cancel()
-        if not self._server.ready.is_set():
-            failure = self._task.exception() if self._task.done() else None
-            await self._stop()
-            sock.close()
-            raise RuntimeError(f"fake Credly did not start within {self.startup_timeout} s") from failure
+        self._local = LocalServer(self.app, "fake Credly", startup_timeout=self.startup_timeout)
+        await self._local.start()
+        self.port = self._local.port
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         with contextlib.suppress(TimeoutError):
             await self.settled(within=5)
-        await self._stop()
-
-    async def _stop(self) -> None:
-        server, task = self._server, self._task
-        if server is None or task is None:
-            return
-        server.should_exit = True
-        server.exit_now.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=5)
-        except TimeoutError:
-            server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        except (Exception, SystemExit):  # start-up failures surface from __aenter__
-            pass
-        self._server = self._task = None
+        if self._local is not None:
+            await self._local.stop()
 
     # ------------------------------------------------------------------ handlers
 
@@ -354,23 +320,3 @@ def _parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else None
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it is listening and stops at once when asked."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-        self.exit_now = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self.ready.set()
-
-    async def main_loop(self) -> None:
-        await self.on_tick(0)
-        while not self.should_exit:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.exit_now.wait(), timeout=0.2)

@@ -59,7 +59,6 @@ import importlib.util
 import itertools
 import json
 import math
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -70,7 +69,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import uvicorn
+from localserver import LocalServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -544,8 +543,7 @@ class FakeSlack:
             Route("/respond/{name:path}", self._handle_respond, methods=["POST"]),
             WebSocketRoute("/socket-mode/{ticket:str}", self._handle_socket),
         ])
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._local: LocalServer | None = None
         self.port = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -564,46 +562,15 @@ class FakeSlack:
         return f"{self.url}/respond/{name}"
 
     async def __aenter__(self) -> FakeSlack:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self._asgi, interface="asgi3", log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=1)
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name=f"fakeslack:{self.port}")
-        ready = asyncio.create_task(self._server.ready.wait())
-        try:
-            await asyncio.wait({ready, self._task}, timeout=self.startup_timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ready.cancel()
-        if not self._server.ready.is_set():
-            failure = self._task.exception() if self._task.done() else None
-            await self._stop()
-            sock.close()
-            raise RuntimeError(f"fake Slack did not start within {self.startup_timeout} s") from failure
+        self._local = LocalServer(self._asgi, "fake Slack", startup_timeout=self.startup_timeout,
+                                  interface="asgi3")
+        await self._local.start()
+        self.port = self._local.port
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
-        server, task = self._server, self._task
-        if server is None or task is None:
-            return
-        server.should_exit = True
-        server.exit_now.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=5)
-        except TimeoutError:
-            server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        except (Exception, SystemExit):  # start-up failures surface from __aenter__
-            pass
-        self._server = self._task = None
+        if self._local is not None:
+            await self._local.stop()
 
     # -- inspection and failure injection -------------------------------------------------
 
@@ -1342,26 +1309,6 @@ class _CutConnection(Response):
             raise RuntimeError("drop_next needs uvicorn's HTTP protocol (its request cycle's transport)")
         transport.abort()
         await asyncio.sleep(0)  # let uvicorn see the connection is gone before the app returns
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it is listening and stops at once when asked."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-        self.exit_now = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self.ready.set()
-
-    async def main_loop(self) -> None:
-        await self.on_tick(0)
-        while not self.should_exit:  # should_exit is also set by uvicorn's signal handler
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.exit_now.wait(), timeout=0.2)
 
 
 # --------------------------------------------------------------------------------------------
