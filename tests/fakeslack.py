@@ -449,6 +449,19 @@ def _socket_payload(payload: Mapping[str, Any] | bytes | str) -> dict[str, Any]:
 _User = Mapping[str, Any]
 
 
+# People of a Future Ready Librarians cohort as users.info describes them (Maria is an admin).
+SCHOOL_USERS: dict[str, dict[str, Any]] = {
+    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "America/Chicago", "is_admin": True,
+               "profile": {"email": "maria@school.org", "display_name": "maria"}},
+    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "America/Chicago",
+               "profile": {"email": "alice@school.org", "display_name": "alice"}},
+    "UBOB": {"name": "bob", "real_name": "Bob Ruiz", "tz": "America/New_York",
+             "profile": {"email": "bob@school.org", "display_name": "bob"}},
+    "UDANA": {"name": "dana", "real_name": "Dana Smith", "tz": "America/Chicago",
+              "profile": {"email": "dana@school.org", "display_name": "dana"}},
+}
+
+
 class FakeSlack:
     """Slack's Web API on 127.0.0.1, recording every call. Use as ``async with FakeSlack() as slack``.
 

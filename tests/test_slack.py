@@ -14,6 +14,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from fakeslack import (
+    SCHOOL_USERS as USERS,
+)
+from fakeslack import (
     FakeSlack,
     block_actions_payload,
     block_errors,
@@ -35,16 +38,6 @@ from bot.storage import Badge, Cohort, Submission
 from bot.storage.db import Database
 
 SECRET = "test-signing-secret"
-USERS: dict[str, dict[str, Any]] = {
-    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "America/Chicago", "is_admin": True,
-               "profile": {"email": "maria@school.org", "display_name": "maria"}},
-    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "America/Chicago",
-               "profile": {"email": "alice@school.org", "display_name": "alice"}},
-    "UBOB": {"name": "bob", "real_name": "Bob Ruiz", "tz": "America/New_York",
-             "profile": {"email": "bob@school.org", "display_name": "bob"}},
-    "UDANA": {"name": "dana", "real_name": "Dana Smith", "tz": "America/Chicago",
-              "profile": {"email": "dana@school.org", "display_name": "dana"}},
-}
 CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
 
 

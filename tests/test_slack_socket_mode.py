@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 from fakeslack import (
+    SCHOOL_USERS as USERS,
+)
+from fakeslack import (
     FakeSlack,
     block_actions_payload,
     block_errors,
@@ -30,14 +33,6 @@ from bot.storage import Submission
 from bot.storage.db import Database
 
 BOT_TOKEN, APP_TOKEN = "xoxb-test", "xapp-test"
-USERS: dict[str, dict[str, Any]] = {
-    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "America/Chicago", "is_admin": True,
-               "profile": {"email": "maria@school.org", "display_name": "maria"}},
-    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "America/Chicago",
-               "profile": {"email": "alice@school.org", "display_name": "alice"}},
-    "UDANA": {"name": "dana", "real_name": "Dana Smith", "tz": "America/Chicago",
-              "profile": {"email": "dana@school.org", "display_name": "dana"}},
-}
 CHANNELS = {"C1": "general", "CREV": "reviews"}
 SETUP = [
     ("UCOORD", "/cohort create spring <#C1|general> reviews <#CREV|reviews>"),
