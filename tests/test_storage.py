@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
+import time
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, inspect, select
 
 from bot.adapters.console import ConsoleChat
@@ -75,3 +80,50 @@ async def test_two_assessors_racing_for_one_review_get_one_claim(spring: Console
     async with db.transaction() as session:
         review = await session.get_one(Review, 1)
         assert review.state == "claimed"
+
+
+async def test_sqlite_writer_in_another_process_never_freezes_the_bot(tmp_path: Path,
+                                                                      sqlite_template: Path) -> None:
+    """SQLite statements run on the event loop's thread; waiting for a write lock that
+    another process holds must still leave the loop free to answer everyone else."""
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)  # stands in for another process
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def write() -> float:
+        async with db.transaction() as session:
+            await session.execute(select(func.count()).select_from(Outbox))
+        return time.monotonic()
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.5)
+        assert not writing.done()  # it waits for the lock …
+        assert ticks >= 25  # … while the loop keeps running (0.5 s / 10 ms = 50 at best)
+        other.execute("COMMIT")
+        released = time.monotonic()
+        done = await asyncio.wait_for(writing, 5)
+        assert done - released < 0.2  # and it goes as soon as the lock is free
+    finally:
+        beating.cancel()
+        other.close()
+        await db.dispose()
+
+
+async def test_a_transaction_opened_inside_another_fails_at_once_on_sqlite(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL runs nested transactions side by side; SQLite's one writer cannot")
+    async with db.transaction():
+        with pytest.raises(RuntimeError, match="inside a transaction"):
+            async with db.transaction():
+                pass
