@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -189,13 +189,17 @@ async def window_by_ref(ctx: Context, args: dict[str, Any]) -> Window:
     return window
 
 
+LEARNER_WINDOWS = (  # built once: /submit runs this on every call
+    select(Window).join(Enrolment, Enrolment.cohort_id == Window.cohort_id)
+    .where(Window.workspace_id == bindparam("workspace"), Enrolment.member_id == bindparam("member"),
+           Enrolment.role == Role.LEARNER)
+    .order_by(Window.closes_at))
+
+
 async def learner_windows(ctx: Context) -> list[Window]:
     """Windows of the cohorts where the actor is a learner, soonest deadline first."""
-    return list(await ctx.session.scalars(
-        select(Window).join(Enrolment, Enrolment.cohort_id == Window.cohort_id)
-        .where(Window.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id,
-               Enrolment.role == Role.LEARNER)
-        .order_by(Window.closes_at)))
+    return list(await ctx.session.scalars(LEARNER_WINDOWS, {"workspace": ctx.workspace.id,
+                                                            "member": ctx.actor.id}))
 
 
 def phase_of(window: Window, now: datetime) -> Phase:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.domain import Phase, Role, SubmissionState, UserError, format_time, parse_when, short_id, zone
 from bot.handlers.base import (
@@ -25,11 +25,14 @@ from bot.storage import Extension, Outbox, Submission, Window
 DEFAULT_EXTENSION = timedelta(days=7)
 
 
+OWN_DEADLINES = select(Extension.window_id, Extension.closes_at).where(  # built once
+    Extension.member_id == bindparam("member"),
+    Extension.window_id.in_(bindparam("windows", expanding=True)), Extension.state == "approved")
+
+
 async def own_deadlines(ctx: Context, window_ids: list[int]) -> dict[int, datetime]:
     """The actor's granted deadlines, by window."""
-    rows = await ctx.session.execute(select(Extension.window_id, Extension.closes_at).where(
-        Extension.member_id == ctx.actor.id, Extension.window_id.in_(window_ids),
-        Extension.state == "approved"))
+    rows = await ctx.session.execute(OWN_DEADLINES, {"member": ctx.actor.id, "windows": window_ids})
     return {w: c for w, c in rows.all() if c is not None}
 
 

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.domain import (
     LatePolicy,
@@ -81,13 +81,16 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
     return usable[0]
 
 
+SUBMISSION_OF = select(Submission).where(Submission.window_id == bindparam("window"),  # built once
+                                         Submission.member_id == bindparam("member"))
+
+
 @handles("submit", "submit")
 async def submit(ctx: Context, args: dict[str, Any]) -> Reply:
     window, late = await choose_window(ctx, args["window"])
     links: list[str] = args["links"]
     parts: list[str] = args["parts"]
-    submission = await ctx.session.scalar(select(Submission).where(
-        Submission.window_id == window.id, Submission.member_id == ctx.actor.id))
+    submission = await ctx.session.scalar(SUBMISSION_OF, {"window": window.id, "member": ctx.actor.id})
     if submission is None:
         submission = Submission(workspace_id=ctx.workspace.id, window=window, member=ctx.actor,
                                 state=SubmissionState.SUBMITTED,
