@@ -66,8 +66,12 @@ async def process(args: list[str], env: dict[str, str], port: int) -> AsyncItera
             proc.kill()
 
 
-async def fire(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], int]:
-    """Send every body signed, at most `concurrency` at once; latencies in ms and error count."""
+async def fire(url: str, bodies: list[bytes], concurrency: int,
+               expect: str = "") -> tuple[list[float], int]:
+    """Send every body signed, at most `concurrency` at once; latencies in ms and error count.
+
+    With `expect`, an ack whose text lacks it is an error too: a benchmark that counts
+    "you have no window" as a success measures the wrong path."""
     latencies: list[float] = []
     errors = 0
     queue = list(reversed(bodies))
@@ -81,7 +85,8 @@ async def fire(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[fl
                 start = time.perf_counter()
                 try:
                     response = await client.post("/slack/events", content=body, headers=headers)
-                    ok = response.status_code == 200 and "went wrong" not in response.text
+                    ok = (response.status_code == 200 and "went wrong" not in response.text
+                          and expect in response.text)
                     why = f"HTTP {response.status_code}: {response.text[:200]}"
                 except httpx.HTTPError as exc:
                     ok, why = False, repr(exc)
@@ -106,18 +111,22 @@ def report(name: str, latencies: list[float], errors: int) -> dict[str, float]:
 
 
 async def set_up_programme(url: str, learners: list[str]) -> None:
-    """Cohort, roster and window through the real endpoint (this also warms users.info)."""
-    async def say(text: str, command: str) -> None:
+    """Cohort, roster and window through the real endpoint (this also warms users.info);
+    stops with the bot's answer if any step did not do what it should."""
+    async def say(text: str, command: str, expect: str) -> None:
         body = slash_command_body(command, text, user_id="UADMIN", channel_id="CFRL",
                                   channel_name="frl")
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             response = await client.post("/slack/events", content=body,
                                          headers=signed_headers(body, SECRET))
             response.raise_for_status()
-    await say("create bench <#CFRL|frl> reviews <#CREV|rev>", "/cohort")
+            if expect not in response.text:
+                raise SystemExit(f"set-up failed at `{command} {text[:60]}`: {response.text[:300]}")
+    await say("create bench <#CFRL|frl> reviews <#CREV|rev>", "/cohort", "Created cohort")
     for start in range(0, len(learners), 250):
-        await say("add bench " + " ".join(f"<@{u}>" for u in learners[start:start + 250]), "/cohort")
-    await say("open bench creators closes +30d", "/window")
+        await say("add bench " + " ".join(f"<@{u}>" for u in learners[start:start + 250]), "/cohort",
+                  "Added")
+    await say("open bench creators closes +30d", "/window", "Opened")
 
 
 async def main() -> None:
@@ -139,6 +148,11 @@ async def main() -> None:
             env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
                    "SLACK_API_URL": fake.api_url, "DATABASE_URL": db_url, "LINK_CHECK": "false",
                    "LOG_LEVEL": "WARNING"}
+            load = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "credentials", "load", str(ROOT / "bot/data/credentials.yml"),
+                env={**os.environ, **env}, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL)
+            if await load.wait():
+                raise SystemExit("could not load the credential catalogue")
             ours_port, bare_port, fast_port = free_port(), free_port(), free_port()
             uvicorn = [sys.executable, "-m", "uvicorn", "bench.bare_bolt:app", "--log-level", "warning"]
             async with (
@@ -159,7 +173,8 @@ async def main() -> None:
                 print(f"/submit ack latency, N={args.n}, concurrency {args.c}, {kind}, "
                       f"{os.cpu_count()} cores")
                 runs: list[tuple[str, Callable[[], Awaitable[tuple[list[float], int]]]]] = [
-                    ("cohortbot /submit (commit + receipt)", lambda: fire(ours, bodies, args.c)),
+                    ("cohortbot /submit (commit + receipt)",
+                     lambda: fire(ours, bodies, args.c, expect="Received")),
                     ("bare bolt, default mode", lambda: fire(bare, bodies, args.c)),
                     ("bare bolt, process_before_response", lambda: fire(fast, bodies, args.c)),
                 ]
