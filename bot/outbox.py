@@ -9,15 +9,33 @@ parking poison messages as dead letters for coordinators to see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import random
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from operator import attrgetter
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,7 +50,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 UNSENT = ("pending", "sending")  # may still go out: what a moved deadline must cancel
 CLAIM_LOCK = 0x6F7574626F78  # "outbox": PostgreSQL advisory lock, one claim at a time
-HEADROOM = 0.9  # pace sends this far under a platform's limit: requests arrive with jitter
+PACE = 0.97  # send at this fraction of a platform's rate: its clock and ours need not agree
+JITTER = 0.032  # seconds by which requests may reach the platform closer together than they
+# left (a new connection's first request waits for the connection; the event loop may be busy):
+# each bucket keeps that many seconds' worth of its burst in hand (see `RateLimiter.shape`)
+MARK_BATCH = 250  # "sent" marks written in one statement: on SQLite a transaction costs ~4 ms of the
+# event loop, its rows little (100 rows 5 ms, 250 rows 5 ms)
+MARK_AGE = 1.0  # seconds a "sent" mark may wait to be written (at most a quarter of the lease)
 CHAT_KINDS = ("channel", "dm")  # what a chat platform's transport delivers; other kinds need their own
 
 
@@ -86,46 +110,110 @@ class Transport(Protocol):
         """Deliver one message (or edit the one `edit_ref` names); return its reference."""
 
     def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
-        """The platform's rate limits this send counts against."""
+        """The platform's rate limits this send counts against: the destination's own first,
+        then the one it shares with other destinations (see `RateLimiter`)."""
 
     async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
         """The reference of a message with this outbox key that already arrived, if any."""
 
 
 class RateLimiter:
-    """Token buckets on the event loop's clock: waits until a send is allowed."""
+    """Token buckets on the event loop's clock, each kept as the time at which it would be
+    full again (the GCRA way: one float a bucket, no refill sums).
 
-    def __init__(self) -> None:
-        self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
-        self.lock = asyncio.Lock()
+    A send's limits are its destination's own (a channel's: 1 a second), then, last, the one
+    every destination shares (the workspace's). `acquire` waits until the destination's own
+    limits allow the send, then takes the next *turn* under the shared limit and sleeps until
+    it: each waiting send wakes once, at its turn, in the order they asked. (Polling a shared
+    bucket instead wakes every waiting send at each new token to let one go.) Turns only
+    order the sends; what may go is decided by the sends actually made, so when the event
+    loop was busy and several turns came due at once, they still leave no faster than the
+    limit allows. A send that must wait for its own channel takes no turn meanwhile, so it
+    never holds up the rest.
 
-    async def acquire(self, limits: list[Limit]) -> None:
+    Pacing: a platform counts requests when they arrive, and network and event-loop jitter
+    can bring two closer together than they left. So each bucket runs at `pace` of its rate
+    and keeps `jitter` seconds' worth of its burst unused (`shape`): for Slack's 500/s burst
+    20, bursts of 4, then a send every 2.06 ms.
+    """
+
+    def __init__(self, pace: float = PACE, jitter: float = JITTER) -> None:
+        self.pace, self.jitter = pace, jitter
+        self.sent: dict[str, float] = {}  # bucket key -> when full again, counting sends made
+        self.turns: dict[str, float] = {}  # shared bucket key -> the same, counting turns given
+        self.held: dict[str, float] = {}  # bucket key -> no send before then (Retry-After)
+        self.shapes: dict[tuple[float, int], tuple[float, float]] = {}
+        self.prune_at = 1024
+
+    def shape(self, limit: Limit) -> tuple[float, float]:
+        """(seconds between sends, seconds of burst): the platform's, less the pace and jitter."""
+        shape = self.shapes.get((limit.rate, limit.burst))
+        if shape is None:
+            interval = 1.0 / (limit.rate * self.pace)
+            burst = max(1, limit.burst - round(self.jitter * limit.rate))
+            shape = self.shapes[limit.rate, limit.burst] = (interval, (burst - 1) * interval)
+        return shape
+
+    def earliest(self, limit: Limit, now: float, book: dict[str, float]) -> float:
+        """When `limit` next allows a send, by `book`: `now`, or later."""
+        tolerance = self.shape(limit)[1]
+        return max(now, book.get(limit.key, now) - tolerance, self.held.get(limit.key, now))
+
+    def take(self, limit: Limit, at: float, book: dict[str, float]) -> None:
+        """Count a send (or a turn) at `at`."""
+        book[limit.key] = max(book.get(limit.key, at), at) + self.shape(limit)[0]
+
+    async def ready(self, limits: list[Limit]) -> None:
+        """Wait until the destination's own limits (all but the last) would allow a send.
+        Takes nothing: call it before waiting for anything shared (a turn, a connection)."""
+        if len(limits) < 2:
+            return
         loop = asyncio.get_running_loop()
         while True:
-            async with self.lock:
+            now = at = loop.time()
+            for limit in limits[:-1]:
+                at = max(at, self.earliest(limit, now, self.sent))
+            if at <= now:
+                return
+            await asyncio.sleep(at - now)
+
+    async def acquire(self, limits: list[Limit]) -> None:
+        """Wait until a send is allowed under every limit, and count it."""
+        if not limits:
+            return
+        await self.ready(limits)
+        loop = asyncio.get_running_loop()
+        shared, now = limits[-1], loop.time()
+        at = self.earliest(shared, now, self.turns)
+        self.take(shared, at, self.turns)  # our turn: whoever asks next queues behind it
+        while True:
+            if at > now:
+                await asyncio.sleep(at - now)
                 now = loop.time()
-                wait = 0.0
-                state = {}
-                for limit in limits:
-                    rate = limit.rate * HEADROOM
-                    tokens, last = self.buckets.get(limit.key, (float(limit.burst), now))
-                    tokens = min(float(limit.burst), tokens + (now - last) * rate)
-                    state[limit.key] = tokens
-                    if tokens < 1.0:
-                        wait = max(wait, (1.0 - tokens) / rate)
-                if wait == 0.0:
-                    for limit in limits:
-                        self.buckets[limit.key] = (state[limit.key] - 1.0, now)
-                    return
-                for limit in limits:
-                    self.buckets[limit.key] = (state[limit.key], now)
-            await asyncio.sleep(wait)
+            at = max(self.earliest(limit, now, self.sent) for limit in limits)
+            if at <= now:
+                break
+        for limit in limits:
+            self.take(limit, now, self.sent)
+        self.forget(now)
 
     def hold(self, limits: list[Limit], seconds: float) -> None:
-        """The platform said "come back in N seconds": empty these buckets until then."""
-        now = asyncio.get_running_loop().time()
+        """The platform said "come back in N seconds": no sends under these limits until
+        then (turns already given included), and the buckets refill from empty after."""
+        until = asyncio.get_running_loop().time() + seconds
         for limit in limits:
-            self.buckets[limit.key] = (-seconds * limit.rate * HEADROOM, now)
+            self.held[limit.key] = max(self.held.get(limit.key, until), until)
+            interval, tolerance = self.shape(limit)
+            for book in (self.sent, self.turns):
+                book[limit.key] = max(book.get(limit.key, until), until + tolerance + interval)
+
+    def forget(self, now: float) -> None:
+        """Drop buckets that are full again (the same as never used): one a DM otherwise."""
+        if len(self.sent) + len(self.turns) + len(self.held) > self.prune_at:
+            self.sent = {key: t for key, t in self.sent.items() if t > now}
+            self.turns = {key: t for key, t in self.turns.items() if t > now}
+            self.held = {key: t for key, t in self.held.items() if t > now}
+            self.prune_at = max(1024, 2 * (len(self.sent) + len(self.turns) + len(self.held)))
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -142,7 +230,7 @@ class DeliveryReport:
     recovered: int = 0  # found already delivered after a crash, not sent again
 
 
-async def tell_coordinators(session: AsyncSession, row: Outbox, error: str, now: datetime) -> None:
+async def tell_coordinators(session: AsyncSession, row: Held, error: str, now: datetime) -> None:
     """A dead letter is news for the cohort's coordinators (a notice about a notice is not)."""
     if row.cohort_id is None or row.key.startswith("dead-letter:"):
         return
@@ -156,6 +244,97 @@ async def tell_coordinators(session: AsyncSession, row: Outbox, error: str, now:
             f"dead-letter:{row.id}:{coordinator.id}", now, cohort_id=row.cohort_id)
 
 
+@dataclass(slots=True)
+class Held:
+    """An outbox row this worker has claimed: the columns delivery uses, as plain attributes
+    (a claim makes hundreds at once, where ORM objects cost ~30 µs each)."""
+
+    id: int
+    key: str
+    workspace_id: int
+    dest_kind: str
+    dest_id: str
+    payload: str  # JSON, decoded when its message is about to go (by then the claim is done)
+    attempts: int
+    lease_until: datetime | None
+    cohort_id: int | None
+
+
+HELD_COLUMNS = (Outbox.id, Outbox.key, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id,
+                cast(Outbox.payload, Text), Outbox.attempts, Outbox.lease_until,
+                Outbox.cohort_id)  # in Held's order (the payload as text: asyncpg decodes JSON)
+Claimed = tuple[Held, Workspace, bool]  # a claimed row, its workspace, whether its lease ran out
+T = TypeVar("T")
+
+
+class LeaseLost(Exception):
+    """Another worker holds this row now (our lease ran out): leave it, and its successors."""
+
+
+def destination(row: Held) -> tuple[int, str, str]:
+    return row.workspace_id, row.dest_kind, row.dest_id
+
+
+def by_destination(claimed: list[Claimed]) -> list[list[Claimed]]:
+    """Claimed rows grouped by where they go, each group in the order claimed (oldest first)."""
+    groups: dict[tuple[int, str, str], list[Claimed]] = {}
+    for item in claimed:
+        groups.setdefault(destination(item[0]), []).append(item)
+    return list(groups.values())
+
+
+class SentMarks:
+    """"Sent" marks waiting to be written, up to `size` rows in one statement.
+
+    A transaction for each sent message was most of a worker's CPU, so marks are written
+    in batches, at most `age` seconds after the send. Losing a batch to a crash is safe:
+    its rows are still "sending" under a lease; once that runs out, the worker that claims
+    them asks the platform first (`Transport.find`), finds each message and records it as
+    recovered instead of sending it again. (`age` is kept under the lease, so a live
+    worker's sent rows are never taken for a dead worker's.)
+    """
+
+    STATEMENT = update(Outbox).where(Outbox.id == bindparam("row_id")).values(
+        state="sent", ref=bindparam("row_ref"), sent_at=bindparam("row_sent_at"),
+        attempts=bindparam("row_attempts"), lease_until=None)
+
+    def __init__(self, db: Database, size: int = MARK_BATCH, age: float = MARK_AGE) -> None:
+        self.db, self.size, self.age = db, size, age
+        self.waiting: dict[int, dict[str, Any]] = {}  # row id -> its mark
+        self.full = asyncio.Event()
+        self.lock = asyncio.Lock()
+
+    def add(self, row: Held, ref: str | None, at: datetime) -> None:
+        self.waiting[row.id] = dict(row_id=row.id, row_ref=ref, row_sent_at=at,
+                                    row_attempts=row.attempts + 1)
+        if len(self.waiting) >= self.size:
+            self.full.set()
+
+    async def flush(self) -> None:
+        """Write every mark added so far (after any batch already being written)."""
+        async with self.lock:
+            if not self.waiting:
+                return
+            batch, self.waiting = self.waiting, {}
+            self.full.clear()
+            try:
+                async with self.db.transaction() as session:
+                    await (await session.connection()).execute(self.STATEMENT, list(batch.values()))
+            except BaseException:
+                self.waiting = batch | self.waiting  # written next time, or recovered after a crash
+                raise
+
+    async def keep_flushing(self) -> None:
+        """Write the marks whenever a batch is full, and at least every `age` seconds."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.full.wait(), self.age)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing %d sent marks failed; trying again", len(self.waiting))
+
+
 class Deliverer:
     """Sends due messages through the transport of each workspace's platform.
 
@@ -167,7 +346,15 @@ class Deliverer:
     already arrived. Messages to one destination go out in order; destinations are
     served concurrently within the platform's rate limits. Only platforms this process
     has a transport for are picked up.
+
+    Throughput: to keep a platform's limit busy (Slack's 500 messages a second), the next
+    claim is taken while the last one's messages are still going out, each destination is
+    served by a task of its own, at most `concurrency` platform calls are in flight (a
+    destination waiting for its own rate limit does not hold one of them), and "sent"
+    marks are written in batches (`SentMarks`).
     """
+
+    poll = 1.0  # seconds: while destinations are being served, look for newly due rows this often
 
     def __init__(self, db: Database, transports: dict[str, Transport], clock: Clock, *,
                  lease: timedelta = timedelta(seconds=60), concurrency: int = 16,
@@ -176,88 +363,199 @@ class Deliverer:
         self.lease, self.concurrency = lease, concurrency
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.limiter = RateLimiter()
+        self.calls = asyncio.Semaphore(concurrency)  # platform calls in flight
+        self.marks = SentMarks(db, age=min(MARK_AGE, lease.total_seconds() / 4))
+        self.serving: set[tuple[int, str, str]] = set()  # destinations whose rows are in hand
+        self.statements = self._claim_statements()
+        self.renewing = asyncio.Lock()  # one lease renewal at a time: two could deadlock
 
-    async def claim(self, limit: int) -> list[tuple[Outbox, Workspace, bool]]:
-        """Take up to `limit` due rows; the flag says the row's last lease ran out."""
-        now = as_utc(self.clock.now())
+    def _claim_statements(self) -> tuple[Select[Any], Update]:
+        """The claim's statements, built once (~2 ms a claim otherwise): the due rows whose
+        destination is free (`now` and `limit` bound at each claim), and taking them."""
+        now = bindparam("now", type_=Outbox.next_attempt_at.type)
         platforms = select(Workspace.id).where(Workspace.platform.in_(list(self.transports)))
         held = aliased(Outbox)  # destinations with a message out now or waiting to be retried:
         busy = select(held.workspace_id, held.dest_kind, held.dest_id).where(  # the rest waits
             or_(and_(held.state == "pending", held.attempts > 0, held.next_attempt_at > now),
                 and_(held.state == "sending", held.lease_until >= now)))
-        due = (select(Outbox.id).where(
+        # Each database gets the form it plans well whatever its statistics say (a fan-out has
+        # just added thousands of rows they have not seen): PostgreSQL hashes a NOT IN list;
+        # SQLite compares a row value with each member of one (0.3 s for 2,000 due rows and
+        # 500 busy, with the event loop stopped), but indexes a materialized table.
+        if self.db.is_sqlite:
+            table = busy.cte("busy").prefix_with("MATERIALIZED")
+            free = ~exists().where(table.c.workspace_id == Outbox.workspace_id,
+                                   table.c.dest_kind == Outbox.dest_kind, table.c.dest_id == Outbox.dest_id)
+        else:
+            free = tuple_(Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).not_in(busy)
+        due = (select(Outbox.id, Outbox.state, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).where(
             or_(and_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(CHAT_KINDS)),
                 Outbox.dest_kind.in_(list(self.transports))),
             or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
                 and_(Outbox.state == "sending", Outbox.lease_until < now)),
-            tuple_(Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).not_in(busy))
-            .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
+            free).order_by(Outbox.id).limit(bindparam("limit", type_=Integer))
+            .with_for_update(skip_locked=True))
+        take = (update(Outbox).where(Outbox.id.in_(bindparam("ids", expanding=True)))
+                .values(state="sending", lease_until=bindparam("until", type_=Outbox.lease_until.type),
+                        claimed_by=bindparam("claimer")).returning(*HELD_COLUMNS))
+        return due, take
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Take up to `limit` due rows; the flag says the row's last lease ran out."""
+        now = as_utc(self.clock.now())
+        due, take = self.statements
         async with self.db.transaction() as session:
+            conn = await session.connection()
             if not self.db.is_sqlite:  # claims take turns (SQLite's BEGIN IMMEDIATE does that), so
                 # one worker sees another's claim and never takes a destination's later rows
-                await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-            ids = list(await session.scalars(due))
-            if not ids:
+                await conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+            # never a destination this worker is still serving (its rows' leases are renewed, so
+            # this is a second line: a row whose lease ran out in our hands is not ours to retake)
+            found = [r for r in await conn.execute(due, {"now": now, "limit": limit})
+                     if (r.workspace_id, r.dest_kind, r.dest_id) not in self.serving]
+            if not found:
                 return []
-            stale = set(await session.scalars(select(Outbox.id).where(
-                Outbox.id.in_(ids), Outbox.state == "sending")))
-            await session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(
-                state="sending", lease_until=now + self.lease, claimed_by=self.worker)
-                .execution_options(synchronize_session=False))
-            rows = list(await session.scalars(select(Outbox).where(Outbox.id.in_(ids))
-                                              .order_by(Outbox.id)))
+            stale = {r.id for r in found if r.state == "sending"}
+            await asyncio.sleep(0)  # on SQLite a statement holds the event loop: sends go between
+            taken = await conn.execute(take, {"ids": [r.id for r in found], "until": now + self.lease,
+                                              "claimer": self.worker})
+            rows = sorted((Held(*r) for r in taken), key=attrgetter("id"))
             workspaces = {w.id: w for w in await session.scalars(select(Workspace).where(
                 Workspace.id.in_({r.workspace_id for r in rows})))}
         return [(row, workspaces[row.workspace_id], row.id in stale) for row in rows]
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
-        """Send every message that is due, oldest first per destination."""
+        """Send every message that is due, oldest first per destination; return when none
+        is left to send. Rows are claimed `limit` at a time, and claimed again as soon as
+        fewer than half as many destinations are left being served (while fewer than four
+        claims' worth of rows are in hand): the next claim is ready before the last one runs
+        out (at Slack's 500 a second, half a claim lasts half a second; a claim takes 50-200 ms
+        on a busy machine), and no destination waits for the slowest one of its claim. The
+        lease on every row in hand is renewed each quarter lease, so rows claimed ahead never
+        look abandoned meanwhile."""
         report = DeliveryReport()
-        gate = asyncio.Semaphore(self.concurrency)
+        # a task for each destination -> (the destination, its rows not yet sent)
+        serving: dict[asyncio.Task[None], tuple[tuple[int, str, str], list[Held]]] = {}
+        failures: list[BaseException] = []
+        finished = asyncio.Event()  # a destination was served: its next rows may be claimable
+
+        def done(task: asyncio.Task[None]) -> None:
+            where, _ = serving.pop(task)
+            self.serving.discard(where)
+            finished.set()
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+
+        def in_hand() -> list[Held]:
+            return [row for _, left in serving.values() for row in left]
+
+        upkeep = [asyncio.create_task(self.marks.keep_flushing()),
+                  asyncio.create_task(self._keep_leases(in_hand))]
+        try:
+            while not failures:
+                finished.clear()
+                await self.marks.flush()  # a served destination's next rows become claimable
+                claimed = await self.claim(limit)
+                for n, group in enumerate(by_destination(claimed), 1):
+                    left = [row for row, _, _ in group]
+                    task = asyncio.create_task(self._serve(group, left, report))
+                    serving[task] = destination(left[0]), left
+                    self.serving.add(destination(left[0]))
+                    task.add_done_callback(done)
+                    if n % 50 == 0:  # each start costs ~25 µs: let sends that are due go between
+                        await asyncio.sleep(0)
+                if not serving:
+                    break
+                if not claimed:  # more may fall due, or be freed when a destination is done
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(finished.wait(), self.poll)
+                while not failures and (len(serving) >= max(1, limit // 2)
+                                        or sum(len(left) for _, left in serving.values()) >= 4 * limit):
+                    await finished.wait()
+                    finished.clear()
+        except asyncio.CancelledError:
+            for task in serving:
+                task.cancel()
+            raise
+        finally:
+            if serving:
+                await asyncio.wait(list(serving))
+            for task in upkeep:
+                task.cancel()
+            await asyncio.gather(*upkeep, return_exceptions=True)
+            await self.marks.flush()
+        if failures:
+            raise failures[0]
+        return report
+
+    async def _serve(self, group: list[Claimed], left: list[Held], report: DeliveryReport) -> None:
+        """One destination's claimed rows, in order; after a failure the rest wait for it.
+        `left` (whose leases `_keep_leases` renews) loses each row once it is dealt with."""
+        try:
+            for row, workspace, stale in group:
+                delivered = await self._deliver(row, workspace, stale, report, left)
+                left.pop(0)
+                if not delivered:
+                    await self._requeue(left, row)
+                    return
+        except LeaseLost:
+            return  # our lease ran out and another worker took over
+        finally:
+            left.clear()
+
+    async def _keep_leases(self, in_hand: Callable[[], list[Held]]) -> None:
+        """Renew the lease on every row in hand each quarter lease: a row claimed ahead may
+        wait its turn longer than a lease, and must not look like a dead worker's meanwhile."""
         while True:
-            claimed = await self.claim(limit)
-            if not claimed:
-                return report
-            groups: dict[tuple[int, str, str], list[tuple[Outbox, Workspace, bool]]] = {}
-            for item in claimed:
-                row = item[0]
-                groups.setdefault((row.workspace_id, row.dest_kind, row.dest_id), []).append(item)
+            await asyncio.sleep(self.lease.total_seconds() / 4)
+            rows = in_hand()
+            if rows:
+                try:
+                    await self._renew(rows)
+                except Exception:
+                    log.exception("renewing the lease on %d rows failed; trying again", len(rows))
 
-            async def run(group: list[tuple[Outbox, Workspace, bool]]) -> None:
-                async with gate:
-                    for n, (row, workspace, stale) in enumerate(group):
-                        if not await self._keep([r for r, _, _ in group[n:]]):
-                            return  # our lease ran out and another worker took over
-                        if not await self._deliver(row, workspace, stale, report):
-                            await self._requeue([r for r, _, _ in group[n + 1:]], row)
-                            return
-            await asyncio.gather(*(run(g) for g in groups.values()))
-            # go round again: sending can queue more (Credly's accept link) and more may be due
+    async def _call(self, limits: list[Limit], rows: list[Held], call: Callable[[], Awaitable[T]]) -> T:
+        """A platform call for rows[0], within its rate limits and the worker's `concurrency`,
+        and only while the row is still ours (`LeaseLost` if not): checked last, just before
+        the call. The destination's own limits are waited for first, so a destination that
+        must wait (a channel's second message this second) holds neither a slot nor a turn."""
+        await self.limiter.ready(limits)
+        async with self.calls:
+            await self.limiter.acquire(limits)
+            if not await self._keep(rows):
+                raise LeaseLost(rows[0].key)
+            return await call()
 
-    async def _deliver(self, row: Outbox, workspace: Workspace, stale: bool,
-                       report: DeliveryReport) -> bool:
+    async def _deliver(self, row: Held, workspace: Workspace, stale: bool,
+                       report: DeliveryReport, rows: list[Held]) -> bool:
+        """Send `row` (rows[0] of what is left of its destination's claim); False if it failed."""
         # a service of its own (Credly) by destination kind, else the workspace's chat platform
         transport = self.transports.get(row.dest_kind) or self.transports[workspace.platform]
         dest = Destination(row.dest_kind, row.dest_id)
-        message = Message.from_dict(row.payload)
         limits = transport.limits(workspace, dest)
         unsure = stale  # an earlier attempt may have arrived: look before sending again
         try:
             if stale:
-                await self.limiter.acquire(limits)
-                ref = await transport.find(workspace, dest, row.key)
+                ref = await self._call(limits, rows, lambda: transport.find(workspace, dest, row.key))
                 if ref is not None:
-                    await self._sent(row, ref)
+                    self._sent(row, ref)
                     report.recovered += 1
                     return True
                 unsure = False
+            payload = json.loads(row.payload)
             edit_ref = None
-            if message.edit_of:
+            edit_of = payload.get("edit_of")
+            if edit_of:
+                await self.marks.flush()  # the message it edits may have gone out a moment ago
                 async with self.db.transaction() as session:
                     edit_ref = await session.scalar(select(Outbox.ref).where(
-                        Outbox.key == message.edit_of, Outbox.state == "sent"))
-            await self.limiter.acquire(limits)
-            ref = await transport.send(workspace, dest, message, row.key, edit_ref)
+                        Outbox.key == edit_of, Outbox.state == "sent"))
+            # the message is built when its turn comes: a claim starts hundreds of these at once
+            ref = await self._call(limits, rows, lambda: transport.send(
+                workspace, dest, Message.from_dict(payload), row.key, edit_ref))
+        except LeaseLost:
+            raise
         except DeliveryError as exc:
             if exc.retry_after:
                 self.limiter.hold(limits, exc.retry_after)
@@ -267,37 +565,44 @@ class Deliverer:
             log.exception("sending %s failed unexpectedly", row.key)
             await self._failed(row, DeliveryError(f"{type(exc).__name__}: {exc}"), report, unsure=True)
             return False
-        await self._sent(row, ref)
+        self._sent(row, ref)
         report.sent += 1
         return True
 
-    async def _keep(self, rows: list[Outbox]) -> bool:
-        """Before sending rows[0]: is the claim on it still ours? Once half the lease has gone,
-        renew it on the destination's remaining rows, so a long batch is never taken over by
-        another worker while this one is still working through it. (Only this group's rows:
-        groups never share a row, so renewals cannot deadlock.)"""
-        now = as_utc(self.clock.now())
+    async def _keep(self, rows: list[Held]) -> bool:
+        """Before sending rows[0]: is the claim on it still ours? Once half the lease has gone
+        (`_keep_leases` renews it long before, unless the database was slow or down), renew it
+        on the destination's remaining rows, or find that another worker has taken over."""
         first = rows[0]
-        if first.lease_until is not None and as_utc(first.lease_until) - now > self.lease / 2:
+        if (first.lease_until is not None
+                and as_utc(first.lease_until) - as_utc(self.clock.now()) > self.lease / 2):
             return True
-        until = now + self.lease
-        async with self.db.transaction() as session:
-            kept = set(await session.scalars(update(Outbox).where(
-                Outbox.id.in_([r.id for r in rows]), Outbox.state == "sending",
-                Outbox.claimed_by == self.worker).values(lease_until=until).returning(Outbox.id)
-                .execution_options(synchronize_session=False)))
+        return first.id in await self._renew(rows)
+
+    async def _renew(self, rows: list[Held]) -> set[int]:
+        """Extend the lease on those of `rows` this worker still holds (claimed by it and still
+        "sending"); returns their ids. The rest are no longer ours (another worker took them
+        over, or a moved deadline cancelled them): their lease is forgotten here, so `_keep`
+        asks the database before sending any of them."""
+        until = as_utc(self.clock.now()) + self.lease
+        kept: set[int] = set()
+        async with self.renewing:
+            for start in range(0, len(rows), 1000):  # well under any driver's limit of parameters
+                async with self.db.transaction() as session:
+                    kept |= set(await session.scalars(update(Outbox).where(
+                        Outbox.id.in_([r.id for r in rows[start:start + 1000]]),
+                        Outbox.state == "sending", Outbox.claimed_by == self.worker)
+                        .values(lease_until=until).returning(Outbox.id)
+                        .execution_options(synchronize_session=False)))
         for r in rows:
-            if r.id in kept:
-                r.lease_until = until
-        return first.id in kept
+            r.lease_until = until if r.id in kept else None
+        return kept
 
-    async def _sent(self, row: Outbox, ref: str | None) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(update(Outbox).where(Outbox.id == row.id).values(
-                state="sent", ref=ref, sent_at=self.clock.now(), attempts=row.attempts + 1,
-                lease_until=None))
+    def _sent(self, row: Held, ref: str | None) -> None:
+        """Recorded with the next batch of marks (`SentMarks`): written within a second."""
+        self.marks.add(row, ref, self.clock.now())
 
-    async def _requeue(self, rows: list[Outbox], after: Outbox) -> None:
+    async def _requeue(self, rows: list[Held], after: Held) -> None:
         """Later messages to a destination wait for an earlier one that failed, in order."""
         if not rows:
             return
@@ -308,7 +613,7 @@ class Deliverer:
                 Outbox.claimed_by == self.worker).values(state="pending", lease_until=None,
                 next_attempt_at=retry_at or self.clock.now()))
 
-    async def _failed(self, row: Outbox, exc: DeliveryError, report: DeliveryReport, *,
+    async def _failed(self, row: Held, exc: DeliveryError, report: DeliveryReport, *,
                       unsure: bool = False) -> None:
         """Retry later, or park as a dead letter. When the message may have arrived (`unsure`)
         the row stays "sending" with its lease running out at the retry time, so the next

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
     from bot.adapters.slack import SlackAdapter
 
 log = logging.getLogger(__name__)
+
+
+def settle_heap() -> None:
+    """Take what is alive now (modules, settings, the app: most of a process's objects) out
+    of the cyclic garbage collector's way, for a long-lived process once it is set up. Its
+    full passes otherwise walk all of it, stopping the event loop for 100-200 ms several
+    times a minute under load: each stop is that much of a platform's rate limit left
+    unused. Afterwards they walk only what the process made since; nothing else changes."""
+    gc.collect()
+    gc.freeze()
 
 
 class ConfigError(Exception):
@@ -74,10 +85,12 @@ class Runtime:
     async def stop(self) -> None:
         if self.slack is not None:
             await self.slack.drain()
+            await self.slack.close()
         await self.db.dispose()
 
     async def deliver_forever(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """The worker: deliver what is due, then wait a moment, until told to stop."""
+        settle_heap()
         while not stop.is_set():
             try:
                 await self.deliverer.deliver_due()

@@ -27,8 +27,8 @@ from sqlalchemy import select, update
 from bot.adapters.slack import SlackDirectory, SlackTransport
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.messages import Destination
-from bot.outbox import MAX_ATTEMPTS
+from bot.messages import Destination, Message
+from bot.outbox import MAX_ATTEMPTS, enqueue_many, outbox_row
 from bot.runtime import Runtime
 from bot.service import Origin
 from bot.storage import Outbox
@@ -144,23 +144,24 @@ async def test_server_errors_are_retried_with_growing_backoff_and_the_message_ar
 
 
 async def test_a_send_that_timed_out_is_retried_and_the_message_arrives_once(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
-    assert runtime.slack is not None
-    client = await runtime.slack.client_for(TEAM, outbound=True)
-    client.timeout = 1  # no setting for it: AsyncWebClient's default is 30 s
-    ws = await slack_workspace(runtime.db)
-    [key] = await seed(runtime.db, ws, [(Destination.channel("C1"), "announce:slow")], clock.now())
-    fake.delay("chat.postMessage", 1.5, times=1)  # Slack posts it, but answers too late
-    await runtime.deliverer.deliver_due()
-    row = await the_row(runtime.db, key)
-    assert row.state != "sent" and row.attempts == 1 and "network" in (row.last_error or "")
-    for _ in range(100):  # the slow request completes on Slack's side
-        if not fake.in_flight():
-            break
-        await asyncio.sleep(0.05)
-    clock.set(row.next_attempt_at + timedelta(seconds=1))
-    await runtime.deliverer.deliver_due()
-    assert (await the_row(runtime.db, key)).state == "sent"
+        fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock) -> None:
+    runtime = Runtime(slack_settings(settings, fake, slack_timeout=1.0), clock=clock)
+    try:
+        ws = await slack_workspace(runtime.db)
+        [key] = await seed(runtime.db, ws, [(Destination.channel("C1"), "announce:slow")], clock.now())
+        fake.delay("chat.postMessage", 1.5, times=1)  # Slack posts it, but answers too late
+        await runtime.deliverer.deliver_due()
+        row = await the_row(runtime.db, key)
+        assert row.state != "sent" and row.attempts == 1 and "network" in (row.last_error or "")
+        for _ in range(100):  # the slow request completes on Slack's side
+            if not fake.in_flight():
+                break
+            await asyncio.sleep(0.05)
+        clock.set(row.next_attempt_at + timedelta(seconds=1))
+        await runtime.deliverer.deliver_due()
+        assert (await the_row(runtime.db, key)).state == "sent"
+    finally:
+        await runtime.stop()
     assert copies(fake, ["C1"]) == {key: 1}
 
 
@@ -223,6 +224,55 @@ async def test_a_slow_workers_claim_is_not_sent_again_by_another_worker(
         await first.stop()
         await second.stop()
     assert copies(fake, ["C4"]) == dict.fromkeys(keys, 1)
+
+
+async def test_messages_a_worker_claimed_ahead_stay_its_own_while_they_wait_their_turn(
+        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    """A claim takes more than the rate limit lets out within one lease; the rows still
+    waiting keep being renewed, so another worker neither takes them for a dead worker's
+    (a history lookup each) nor sends them."""
+    slow = slack_settings(settings, fake, outbox_lease_seconds=1.0, slack_workspace_rate=10.0,
+                          slack_workspace_burst=1)  # twenty DMs take two seconds
+    first, second = Runtime(slow), Runtime(slow)
+    first.deliverer.worker, second.deliverer.worker = "first", "second"
+    await first.start()
+    try:
+        ws = await slack_workspace(first.db)
+        users = [f"U{n:02}" for n in range(20)]
+        for user in users:
+            fake.add_user(user, name=user.lower())
+        keys = await seed(first.db, ws, [(Destination.dm(u), f"nudge:3:{u}:1d") for u in users])
+        busy = asyncio.create_task(first.deliverer.deliver_due())
+        await asyncio.sleep(1.3)  # the claim's first lease has run out; half the DMs still wait
+        assert 0 < len(posts(fake)) < len(keys)
+        taken = await asyncio.wait_for(second.deliverer.deliver_due(), 10)
+        await asyncio.wait_for(busy, 10)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert (taken.sent, taken.recovered) == (0, 0)
+    assert fake.called("conversations.history") == []
+    assert copies(fake, ["D" + u for u in users]) == dict.fromkeys(keys, 1)
+    async with db.transaction() as session:
+        assert set(await session.scalars(select(Outbox.claimed_by))) == {"first"}
+
+
+async def test_a_message_that_edits_one_sent_moments_before_updates_it_in_place(
+        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    """"Sent" marks are written in batches; the edit still finds the message it replaces."""
+    ws = await slack_workspace(runtime.db)
+    await seed(runtime.db, ws, [(Destination.channel("C2"), "review:7:task")], clock.now())
+    edit = outbox_row(ws, Destination.channel("C2"), Message("claimed by @bob", edit_of="review:7:task"),
+                      "review:7:claimed", clock.now())
+    async with runtime.db.transaction() as session:
+        await enqueue_many(session, [edit])
+    report = await runtime.deliverer.deliver_due()
+    assert report.sent == 2
+    assert len(fake.called("chat.postMessage")) == 1 and len(fake.called("chat.update")) == 1
+    [message] = fake.messages("C2")
+    assert message["text"] == "claimed by @bob"
+    task, claimed = await the_row(runtime.db, "review:7:task"), await the_row(runtime.db, "review:7:claimed")
+    assert claimed.ref == task.ref == f"C2:{message['ts']}"
 
 
 # -- crash recovery ------------------------------------------------------------------------------

@@ -141,3 +141,53 @@ def copies_of_calls(fake: FakeSlack) -> dict[str, int]:
             counts[key] = counts.get(key, 0) + 1
     return counts
 
+
+
+async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recorded_them_sends_none_again(
+        fake: FakeSlack, db: Database, db_url: str, tmp_path: Path) -> None:
+    """"Sent" marks are written in batches: here the worker dies with every message answered
+    by Slack and none of them recorded (the database is held so that the batch cannot be
+    written). The next worker finds each one in the history and posts nothing."""
+    learners = LEARNERS[:40]
+    ws = await slack_workspace(db)
+    keys = await seed(db, ws, [(Destination.dm(u), f"nudge:8:{u}:2d") for u in learners])
+    fake.delay("chat.postMessage", 0.3)  # all 40 in flight at once, none answered yet
+    env, log_path = worker_env(db_url, fake) | {"OUTBOX_CONCURRENCY": "50"}, tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        first = await start_worker(env, tmp_path, log)
+        try:
+            await until(lambda: len(fake.in_flight("chat.postMessage")) == len(learners), 30,
+                        "every message in flight", first, log_path)
+            async with db.transaction() as session:  # from now on the worker cannot write
+                await session.execute(select(Outbox.id).with_for_update())
+                await until(lambda: stored(fake) == len(learners), 10, "Slack to take every message")
+                await asyncio.sleep(0.5)  # the worker's batch of marks is due now, and waits for us
+                os.kill(first.pid, signal.SIGKILL)
+                await asyncio.wait_for(first.wait(), 10)
+        finally:
+            if first.returncode is None:
+                first.kill()
+                await first.wait()
+        assert first.returncode == -signal.SIGKILL
+        assert set(await states(db)) == {"sending"}  # nothing recorded as sent
+        fake.delay("chat.postMessage", 0)
+
+        second = await start_worker(env, tmp_path, log)
+        try:
+            for _ in range(150):  # 30 s at most (the dead worker's leases run out after 2 s)
+                left = await states(db)
+                if set(left) == {"sent"}:
+                    break
+                assert second.returncode is None, await asyncio.to_thread(tail, log_path)
+                await asyncio.sleep(0.2)
+            assert set(left) == {"sent"}, f"not settled within 30 s: {left}"
+        finally:
+            await stop(second)
+
+    assert copies(fake, ["D" + u for u in learners]) == dict.fromkeys(keys, 1)
+    assert len(fake.called("chat.postMessage")) == len(learners)  # none posted a second time
+    async with db.transaction() as session:
+        refs = dict((await session.execute(select(Outbox.key, Outbox.ref))).all())
+    for u in learners:  # each row points at the message Slack kept
+        [message] = fake.messages("D" + u)
+        assert refs[f"nudge:8:{u}:2d"] == f"D{u}:{message['ts']}"
