@@ -521,7 +521,7 @@ async def deliver_case(admin_url: str | None, n: int, per_channel: tuple[float, 
             profiler = cProfile.Profile() if profile else None
             rounds = 0
             fake_cpu = (await report())["cpu_s"] if not fake_in_process else 0.0
-            settle_heap()  # as `cohortbot worker` does when it starts (Runtime.deliver_forever)
+            settle_heap()  # as `cohortbot worker` does once it is set up (cli.serve_parts)
             start, cpu = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()

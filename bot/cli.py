@@ -186,7 +186,7 @@ async def until_signalled(parts: list[Callable[[asyncio.Event], Awaitable[None]]
 
 async def serve_parts(settings: Settings, parts: set[str], host: str | None = None,
                       port: int | None = None) -> int:
-    from bot.runtime import ConfigError, Runtime
+    from bot.runtime import ConfigError, Runtime, settle_heap
 
     try:
         runtime = Runtime(settings)
@@ -194,6 +194,7 @@ async def serve_parts(settings: Settings, parts: set[str], host: str | None = No
         print(f"cohortbot: {exc}", file=sys.stderr)
         return 2
     await runtime.start()
+    settle_heap()  # a long-lived process, set up: see settle_heap
     jobs: list[Callable[[asyncio.Event], Awaitable[None]]] = []
     if "web" in parts:
         jobs.append(lambda stop: runtime.serve(stop, host or settings.host, port or settings.port))

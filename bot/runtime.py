@@ -33,7 +33,8 @@ def settle_heap() -> None:
     of the cyclic garbage collector's way, for a long-lived process once it is set up. Its
     full passes otherwise walk all of it, stopping the event loop for 100-200 ms several
     times a minute under load: each stop is that much of a platform's rate limit left
-    unused. Afterwards they walk only what the process made since; nothing else changes."""
+    unused (and a web process's slowest answers wait on them). Afterwards they walk only
+    what the process made since; nothing else changes."""
     gc.collect()
     gc.freeze()
 
@@ -90,7 +91,6 @@ class Runtime:
 
     async def deliver_forever(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """The worker: deliver what is due, then wait a moment, until told to stop."""
-        settle_heap()
         while not stop.is_set():
             try:
                 await self.deliverer.deliver_due()
