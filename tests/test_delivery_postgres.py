@@ -90,12 +90,17 @@ LEARNERS = [f"l{n:03}" for n in range(1, 201)]
 
 
 async def test_two_clocks_plan_each_nudge_once(pg_url: str, settings: Settings, db: Database) -> None:
+    """Four cohorts' windows close together (more than a clock plans at once), and two clocks
+    plan at the same moment: every learner gets one nudge a window, every channel one post."""
     clock = FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     chat = ConsoleChat(db, settings, clock=clock, out=None)
-    await chat.run(":admin @coord\n@coord /cohort create big #big tz UTC\n"
-                   + "".join(f"@coord /cohort add big {' '.join('@' + u for u in LEARNERS[i:i + 50])}\n"
-                             for i in range(0, len(LEARNERS), 50))
-                   + "@coord /window open big creators closes 2026-03-12T17:00 UTC\n")
+    cohorts = {f"big{c}": LEARNERS[c::4] for c in range(4)}
+    await chat.run(":admin @coord\n" + "".join(
+        f"@coord /cohort create {name} #{name} tz UTC\n"
+        + "".join(f"@coord /cohort add {name} {' '.join('@' + u for u in members[i:i + 50])}\n"
+                  for i in range(0, len(members), 50))
+        + f"@coord /window open {name} creators closes 2026-03-12T17:00 UTC\n"
+        for name, members in cohorts.items()))
     assert chat.crashes == 0 and chat.errors == 0, chat.transcript
     due = datetime(2026, 3, 5, 17, 1, tzinfo=UTC)  # just after "7 days left"
     clocks = [Database(pg_url), Database(pg_url)]
@@ -104,10 +109,11 @@ async def test_two_clocks_plan_each_nudge_once(pg_url: str, settings: Settings, 
     finally:
         for c in clocks:
             await c.dispose()
-    assert sum(r.nudges for r in reports) == len(LEARNERS) + 1  # each learner, and the channel
+    assert sum(r.nudges for r in reports) == len(LEARNERS) + len(cohorts)
     async with db.transaction() as session:
-        ledger = Counter((await session.execute(select(NudgeLedger.target, NudgeLedger.nudge_key))).all())
+        ledger = Counter((await session.execute(select(
+            NudgeLedger.window_id, NudgeLedger.target, NudgeLedger.nudge_key))).all())
         queued = Counter((await session.execute(select(Outbox.dest_kind, Outbox.dest_id).where(
             Outbox.key.like("nudge:%")))).all())
-    assert len(ledger) == len(LEARNERS) + 1 and set(ledger.values()) == {1}
-    assert queued == Counter({("channel", "big"): 1} | {("dm", u): 1 for u in LEARNERS})
+    assert len(ledger) == len(LEARNERS) + len(cohorts) and set(ledger.values()) == {1}
+    assert queued == Counter({("channel", name): 1 for name in cohorts} | {("dm", u): 1 for u in LEARNERS})
