@@ -61,6 +61,23 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(proc.wait(), 10)
 
 
+async def until_all_sent(db: Database, env: dict[str, str], cwd: Path, log: IO[bytes], log_path: Path,
+                         within: float) -> None:
+    """Start a fresh worker and wait until every outbox row is sent; stop it either way."""
+    worker = await start_worker(env, cwd, log)
+    try:
+        left: dict[str, int] = {}
+        for _ in range(int(within / 0.2)):
+            left = await states(db)
+            if set(left) == {"sent"}:
+                return
+            assert worker.returncode is None, await asyncio.to_thread(tail, log_path)
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"not all sent within {within:g} s: {left}")
+    finally:
+        await stop(worker)
+
+
 def tail(log: Path | None) -> str:
     return log.read_text(errors="replace")[-3000:] if log else ""
 
@@ -106,17 +123,7 @@ async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactl
         assert len(set(copies_of_calls(fake))) < len(keys)  # the dead worker left work to do
         history_before = len(fake.called("conversations.history"))
 
-        second = await start_worker(env, tmp_path, log)
-        try:
-            for _ in range(300):  # 60 s at most
-                left = await states(db)
-                if set(left) == {"sent"}:
-                    break
-                assert second.returncode is None, await asyncio.to_thread(tail, log_path)
-                await asyncio.sleep(0.2)
-            assert set(left) == {"sent"}, f"not delivered within 60 s: {left}"
-        finally:
-            await stop(second)
+        await until_all_sent(db, env, tmp_path, log, log_path, within=60)
 
     dms = ["D" + u for u in LEARNERS]
     assert copies(fake, dms) == dict.fromkeys(keys, 1), "a message is missing or arrived twice"
@@ -172,17 +179,7 @@ async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recor
         assert set(await states(db)) == {"sending"}  # nothing recorded as sent
         fake.delay("chat.postMessage", 0)
 
-        second = await start_worker(env, tmp_path, log)
-        try:
-            for _ in range(150):  # 30 s at most (the dead worker's leases run out after 2 s)
-                left = await states(db)
-                if set(left) == {"sent"}:
-                    break
-                assert second.returncode is None, await asyncio.to_thread(tail, log_path)
-                await asyncio.sleep(0.2)
-            assert set(left) == {"sent"}, f"not settled within 30 s: {left}"
-        finally:
-            await stop(second)
+        await until_all_sent(db, env, tmp_path, log, log_path, within=30)  # leases end after 2 s
 
     assert copies(fake, ["D" + u for u in learners]) == dict.fromkeys(keys, 1)
     assert len(fake.called("chat.postMessage")) == len(learners)  # none posted a second time
