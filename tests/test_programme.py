@@ -419,6 +419,8 @@ async def test_learner_gets_their_own_deadline_when_a_coordinator_grants_more_ti
     assert "closed" in spring.said("only @alice")[-1]
     assert "Received S-1" in spring.last("only @bob")
     assert "late" not in spring.last("only @bob")
+    assert "Your extended deadline is Fri 27 Mar 2026" in spring.last("only @bob")  # not "closed"
+    assert "The window closes" not in spring.last("only @bob")
 
 
 async def test_extended_learner_is_nudged_against_their_own_deadline(spring: ConsoleChat) -> None:

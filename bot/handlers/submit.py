@@ -40,7 +40,8 @@ def accepts(window: Window, ctx: Context, own: datetime | None = None) -> tuple[
     return LatePolicy.parse(window.late_policy).accepts(window.closes_at, ctx.now), True
 
 
-async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
+async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, datetime | None]:
+    """The window a submission goes to: (window, late, the learner's own granted deadline)."""
     windows = await learner_windows(ctx)
     if not windows:
         if await ctx.session.scalar(select(Enrolment.id).join(Cohort).where(
@@ -78,7 +79,8 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool]:
         names = ", ".join(w.credential.slug for w, _ in usable)
         raise UserError(f"You have {len(usable)} open windows ({names}); say which one.",
                         f"/submit {usable[0][0].credential.slug} https://example.org/a -- reflection")
-    return usable[0]
+    window, late = usable[0]
+    return window, late, own.get(window.id)
 
 
 SUBMISSION_OF = select(Submission).where(Submission.window_id == bindparam("window"),  # built once
@@ -87,7 +89,7 @@ SUBMISSION_OF = select(Submission).where(Submission.window_id == bindparam("wind
 
 @handles("submit", "submit")
 async def submit(ctx: Context, args: dict[str, Any]) -> Reply:
-    window, late = await choose_window(ctx, args["window"])
+    window, late, own = await choose_window(ctx, args["window"])
     links: list[str] = args["links"]
     parts: list[str] = args["parts"]
     submission = await ctx.session.scalar(SUBMISSION_OF, {"window": window.id, "member": ctx.actor.id})
@@ -102,8 +104,8 @@ async def submit(ctx: Context, args: dict[str, Any]) -> Reply:
                                                                             else "")
         version = await add_version(ctx, submission, 1, links, overview, reflection, "", late)
         await new_review(ctx, submission, version)
-        return receipt(ctx, submission, version, window)
-    return await new_version(ctx, submission, window, links, parts, late)
+        return receipt(ctx, submission, version, window, own)
+    return await new_version(ctx, submission, window, links, parts, late, own)
 
 
 async def add_version(ctx: Context, submission: Submission, number: int, links: list[str],
@@ -121,7 +123,7 @@ async def add_version(ctx: Context, submission: Submission, number: int, links: 
 
 
 async def new_version(ctx: Context, submission: Submission, window: Window, links: list[str],
-                      parts: list[str], late: bool) -> Reply:
+                      parts: list[str], late: bool, own: datetime | None) -> Reply:
     sid = short_id("S", submission.id)
     state = SubmissionState(submission.state)
     try:
@@ -159,10 +161,13 @@ async def new_version(ctx: Context, submission: Submission, window: Window, link
             review.version_id = version.id
         else:  # withdrawn before: a fresh task
             await new_review(ctx, submission, version)
-    return receipt(ctx, submission, version, window)
+    return receipt(ctx, submission, version, window, own)
 
 
-def receipt(ctx: Context, submission: Submission, version: Version, window: Window) -> Reply:
+def receipt(ctx: Context, submission: Submission, version: Version, window: Window,
+            own: datetime | None = None) -> Reply:
+    """What the learner sees: the links as stored and the deadline that applies to them
+    (their own, when a coordinator granted more time)."""
     sid = short_id("S", submission.id)
     what = "Received" if version.number == 1 else "Received a new version of"
     lines = [f"✅ {what} {sid} (version {version.number}) for *{window.credential.name}* "
@@ -170,6 +175,9 @@ def receipt(ctx: Context, submission: Submission, version: Version, window: Wind
     lines.extend(f"• {link}" for link in version.links)
     if version.late:
         lines.append("This is a late submission; your coordinator will see it marked late.")
+    elif own is not None and own > window.closes_at:
+        lines.append(f"Your extended deadline is {format_time(own, ctx.tz)} "
+                     f"({format_left(own - ctx.now)}).")
     else:
         lines.append(f"The window closes {format_time(window.closes_at, ctx.tz)} "
                      f"({format_left(window.closes_at - ctx.now)}).")
