@@ -28,6 +28,7 @@ from bot.domain import (
 )
 
 MAX_TEXT = 4000
+REASON_LIMIT = 1000  # characters kept of a reason (an extension asked or denied, a revocation)
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,14 @@ class Args:
         """Everything left, as typed words, plus the free text after ` -- `."""
         return " ".join([word(t) for t in self.tokens[self.i:]] + ([note] if note else [])).strip()
 
+    def reason(self, note: str | None, missing: str | None = None) -> str:
+        """The rest as a reason people will read, cut to REASON_LIMIT; `missing`, when
+        given, is the sentence that answers a reason left out."""
+        reason = self.rest(note)
+        if not reason and missing:
+            raise self.fail(missing)
+        return reason[:REASON_LIMIT]
+
     def done(self) -> None:
         if self.more():
             raise self.fail(f"I don't understand '{word(self.tokens[self.i])}' here.")
@@ -235,10 +244,8 @@ def _extend(a: Args, note: str | None) -> dict[str, Any]:
     if isinstance(first, str) and (re.fullmatch(r"[Ww]-?\d{1,9}", first) or first.lower() == "for"):
         a.keyword("for")
         window = a.text("window").lower()
-    reason = a.rest(note)
-    if not reason:
-        raise a.fail("Say why you need more time; your coordinator reads it.")
-    return {"window": window, "reason": reason[:1000]}
+    return {"window": window,
+            "reason": a.reason(note, "Say why you need more time; your coordinator reads it.")}
 
 
 def _grant(a: Args, note: str | None) -> dict[str, Any]:
@@ -253,8 +260,7 @@ def _grant(a: Args, note: str | None) -> dict[str, Any]:
 
 def _deny(a: Args, note: str | None) -> dict[str, Any]:
     eid = parse_short_id(a.text("an extension request id"), "E")
-    reason = a.rest(note)
-    return {"extension": eid, "reason": reason[:1000]}
+    return {"extension": eid, "reason": a.reason(note)}
 
 
 def _quiet(a: Args, note: str | None) -> dict[str, Any]:
@@ -422,10 +428,8 @@ def _badge_id(a: Args, note: str | None) -> dict[str, Any]:
 
 def _badge_reason(a: Args, note: str | None) -> dict[str, Any]:
     bid = parse_short_id(a.text("a badge id"), "B")
-    reason = a.rest(note)
-    if not reason:
-        raise a.fail("Say why; the learner and anyone checking the badge will see it.")
-    return {"badge": bid, "reason": reason[:1000]}
+    return {"badge": bid,
+            "reason": a.reason(note, "Say why; the learner and anyone checking the badge will see it.")}
 
 
 def _badge_email(a: Args, note: str | None) -> dict[str, Any]:
