@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakecredly import FakeCredly
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.adapters.console import ConsoleTransport
+from bot.adapters.console import ConsoleChat, ConsoleTransport
 from bot.badges.credly import (
     CredlyTransport,
     credly_badge_id,
@@ -371,65 +371,48 @@ def test_accept_links_point_at_the_credly_site_of_the_api_in_use() -> None:
     assert web_url("http://127.0.0.1:8123") == "http://127.0.0.1:8123"
 
 
+# An approved badge that its learner confirms, from an empty workspace.
+TO_A_CONFIRMED_BADGE = """
+    @coord /cohort create spring #frl
+    @coord /cohort add spring @ana
+    @coord /cohort add spring @dana as assessor
+    @coord /window open spring creators closes +10d
+    @ana /submit https://example.org/unit
+    @dana /review claim R-1
+    @dana /review approve R-1
+    @ana /badges confirm
+"""
+
+
+async def chat_with_credly(db: Database, settings: Settings, credly: FakeCredly,
+                           template_id: str) -> ConsoleChat:
+    """The console with Credly configured and the `creators` credential on `template_id`."""
+    configured = settings.model_copy(update={"credly_organization_id": ORG, "credly_token": TOKEN,
+                                             "credly_api_url": credly.url})
+    async with db.transaction() as session:
+        await session.execute(update(Credential).where(Credential.slug == "creators")
+                              .values(credly_template_id=template_id))
+    return ConsoleChat(db, configured, out=None)
+
+
 async def test_approval_in_the_chat_issues_on_credly_and_dms_the_accept_link(
         db: Database, settings: Settings) -> None:
     """The whole path: an assessor approves, the learner confirms, Credly issues, the DM arrives."""
-    from sqlalchemy import update
-
-    from bot.adapters.console import ConsoleChat
-    from bot.storage import Credential
-
-    async with FakeCredly(templates={"tmpl-creators"}) as credly:
-        configured = settings.model_copy(update={"credly_organization_id": "org-1", "credly_token": "tok",
-                                                 "credly_api_url": credly.url})
-        async with db.transaction() as session:
-            await session.execute(update(Credential).where(Credential.slug == "creators")
-                                  .values(credly_template_id="tmpl-creators"))
-        chat = ConsoleChat(db, configured, out=None)
-        await chat.run("""
-            :admin @coord
-            :user @ana name="Ana Lopez" email=ana@school.org
-            @coord /cohort create spring #frl
-            @coord /cohort add spring @ana
-            @coord /cohort add spring @dana as assessor
-            @coord /window open spring creators closes +10d
-            @ana /submit https://example.org/unit
-            @dana /review claim R-1
-            @dana /review approve R-1
-            @ana /badges confirm
-        """)
+    async with FakeCredly(templates={TEMPLATE}) as credly:
+        chat = await chat_with_credly(db, settings, credly, TEMPLATE)
+        await chat.run(':admin @coord\n:user @ana name="Ana Lopez" email=ana@school.org\n'
+                       + TO_A_CONFIRMED_BADGE)
         assert chat.crashes == 0
         assert [(p.json["recipient_email"], p.json["badge_template_id"], p.json["issued_to_first_name"],
                  p.json["issued_to_last_name"]) for p in credly.posts()] == [
-            ("ana@school.org", "tmpl-creators", "Ana", "Lopez")]
+            ("ana@school.org", TEMPLATE, "Ana", "Lopez")]
         assert chat.saw("DM @ana", "credly.com")
 
 
 async def test_coordinators_are_told_when_credly_refuses_a_badge(db: Database, settings: Settings) -> None:
-    from sqlalchemy import update
-
-    from bot.adapters.console import ConsoleChat
-    from bot.storage import Credential
-
-    async with FakeCredly(templates={"tmpl-creators"}) as credly:
-        configured = settings.model_copy(update={"credly_organization_id": "org-1", "credly_token": "tok",
-                                                 "credly_api_url": credly.url})
-        async with db.transaction() as session:
-            await session.execute(update(Credential).where(Credential.slug == "creators")
-                                  .values(credly_template_id="tmpl-retired"))  # Credly doesn't know it
-        chat = ConsoleChat(db, configured, out=None)
-        await chat.run("""
-            :admin @coord
-            @coord /cohort create spring #frl
-            @coord /cohort add spring @ana
-            @coord /cohort add spring @dana as assessor
-            @coord /window open spring creators closes +10d
-            @ana /submit https://example.org/unit
-            @dana /review claim R-1
-            @dana /review approve R-1
-            @ana /badges confirm
-            @coord /cohort status spring
-        """)
+    async with FakeCredly(templates={TEMPLATE}) as credly:
+        chat = await chat_with_credly(db, settings, credly, "tmpl-retired")  # Credly doesn't know it
+        await chat.run(":admin @coord\n" + TO_A_CONFIRMED_BADGE + "@coord /cohort status spring\n")
         notice = chat.last("DM @coord")
         assert "could not be delivered (badge:1:credly)" in notice and "Credly 4" in notice
         assert "could not be delivered" in chat.last("only @coord")
