@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
@@ -61,6 +62,19 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(proc.wait(), 10)
 
 
+@asynccontextmanager
+async def worker_to_kill(env: dict[str, str], cwd: Path,
+                         log: IO[bytes]) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A worker the test kills itself; whatever happens in the test, it is dead afterwards."""
+    worker = await start_worker(env, cwd, log)
+    try:
+        yield worker
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+
+
 async def until_all_sent(db: Database, env: dict[str, str], cwd: Path, log: IO[bytes], log_path: Path,
                          within: float) -> None:
     """Start a fresh worker and wait until every outbox row is sent; stop it either way."""
@@ -107,17 +121,12 @@ async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactl
     fake.delay("chat.postMessage", 0.04)  # so that several posts are in flight at any moment
     env, log_path = worker_env(db_url, fake), tmp_path / "worker.log"
     with log_path.open("wb") as log:
-        first = await start_worker(env, tmp_path, log)
-        try:
+        async with worker_to_kill(env, tmp_path, log) as first:
             await until(lambda: stored(fake) >= 300 and fake.in_flight("chat.postMessage"), 60,
                         "300 messages with more in flight", first, log_path)
             os.kill(first.pid, signal.SIGKILL)
             in_flight = {key_of(c.args) for c in fake.in_flight("chat.postMessage")}
             await asyncio.wait_for(first.wait(), 10)
-        finally:
-            if first.returncode is None:
-                first.kill()
-                await first.wait()
         assert first.returncode == -signal.SIGKILL
         await until(lambda: not fake.in_flight(), 5, "Slack to finish the dead worker's requests")
         assert len(set(copies_of_calls(fake))) < len(keys)  # the dead worker left work to do
@@ -161,8 +170,7 @@ async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recor
     fake.delay("chat.postMessage", 0.3)  # all 40 in flight at once, none answered yet
     env, log_path = worker_env(db_url, fake) | {"OUTBOX_CONCURRENCY": "50"}, tmp_path / "worker.log"
     with log_path.open("wb") as log:
-        first = await start_worker(env, tmp_path, log)
-        try:
+        async with worker_to_kill(env, tmp_path, log) as first:
             await until(lambda: len(fake.in_flight("chat.postMessage")) == len(learners), 30,
                         "every message in flight", first, log_path)
             async with db.transaction() as session:  # from now on the worker cannot write
@@ -171,10 +179,6 @@ async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recor
                 await asyncio.sleep(0.5)  # the worker's batch of marks is due now, and waits for us
                 os.kill(first.pid, signal.SIGKILL)
                 await asyncio.wait_for(first.wait(), 10)
-        finally:
-            if first.returncode is None:
-                first.kill()
-                await first.wait()
         assert first.returncode == -signal.SIGKILL
         assert set(await states(db)) == {"sending"}  # nothing recorded as sent
         fake.delay("chat.postMessage", 0)
