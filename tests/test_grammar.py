@@ -247,3 +247,20 @@ def test_anything_typed_is_either_understood_or_answered_with_a_clear_sentence(t
         return
     assert (command.verb, command.action) in BY_KEY
     assert isinstance(command.args, dict)
+
+
+@pytest.mark.parametrize(("typed", "start"), [
+    ("/submit extend", "Say why you need more time; your coordinator reads it."),
+    ("/submit extend W-2", "Say why you need more time"),
+    ("/badges revoke B-4", "Say why; the learner and anyone checking the badge will see it."),
+])
+def test_a_reason_left_out_is_asked_for_in_one_sentence(typed: str, start: str) -> None:
+    assert refusal(typed).startswith(start)
+
+
+def test_a_reason_is_kept_up_to_a_thousand_characters_and_may_be_left_out_of_a_denial() -> None:
+    long = "x" * 1500
+    assert parse(f"/submit extend {long}").args["reason"] == "x" * 1000
+    assert parse(f"/badges revoke B-4 -- {long}").args["reason"] == "x" * 1000
+    assert parse("/window deny E-3").args["reason"] == ""
+    assert parse("/window deny E-3 Everyone closes together").args["reason"] == "Everyone closes together"
