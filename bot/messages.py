@@ -7,7 +7,10 @@ parser, role checks and handlers as typed text, on every platform.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.service import Intake
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Reply:
     ok: bool = True
     crashed: bool = False
     duplicate: bool = False  # a platform's retry of a request already handled
+    intake: Intake | None = None  # taken in, not run yet: the answer follows (`CohortBot.finish`)
     followups: list[Any] = field(default_factory=list)  # coroutines to run after the ack
 
     @classmethod

@@ -90,8 +90,14 @@ class Runtime:
         await self.db.dispose()
 
     async def deliver_forever(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """The worker: deliver what is due, then wait a moment, until told to stop."""
+        """The worker: run any command a crash left taken in but not run, deliver what is
+        due, then wait a moment, until told to stop."""
         while not stop.is_set():
+            try:
+                if self.slack is not None:
+                    await self.slack.finish_stale()
+            except Exception:
+                log.exception("running commands left taken in failed; trying again shortly")
             try:
                 await self.deliverer.deliver_due()
             except Exception:

@@ -4,6 +4,13 @@
 asking, parses, checks and changes state, queues outbound messages, and
 commits all of it together. Bad input rolls everything back and answers with
 one sentence; an unexpected error is logged and answered politely.
+
+Intake: where the platform gives a URL to answer on later (Slack's
+response_url), a submission is *taken in* instead: the typed command is
+committed as it stands and acknowledged at once, then run (`finish`), and its
+answer follows the holding one. Taking in is one small write, so the ack stays
+fast however busy the database is; once acknowledged, the command is never
+lost: the worker finishes any that a crash left behind.
 """
 
 from __future__ import annotations
@@ -13,10 +20,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +33,9 @@ from bot.directory import Directory, Profile
 from bot.domain import UserError
 from bot.grammar import Command, Mention, parse
 from bot.handlers import HANDLERS, Context
-from bot.messages import Reply
-from bot.storage import Inbound, Member, Workspace
+from bot.messages import Destination, Message, Reply
+from bot.outbox import enqueue
+from bot.storage import Inbound, Member, Outbox, Workspace
 from bot.storage.db import Database, insert_once
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,38 @@ class Origin:
     user_id: str
     channel: str | None = None  # None in a DM
     workspace_name: str = ""
+
+
+INTAKE = {("submit", "submit")}  # taken in when the platform lets us answer later: see `accept`
+HOLDING = "📥 Saving your submission; your receipt follows here."
+REPLY_GRACE = timedelta(seconds=15)  # the process that took a command in answers it within this;
+# after it, the worker sends the answer from the outbox (the process may have died)
+STALE_INTAKE = timedelta(seconds=30)  # taken in this long ago and not run: the worker runs it
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A command acknowledged before it ran: what is needed to run it and to answer."""
+
+    key: str  # the platform request's key (as `request_key`)
+    origin: Origin
+    text: str  # as typed
+    reply_to: str  # the platform's URL for answering this command (kept: see `finish`)
+
+    @property
+    def reply_key(self) -> str:
+        return f"reply:{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        o = self.origin
+        return {"platform": o.platform, "workspace": o.workspace, "user": o.user_id,
+                "channel": o.channel, "workspace_name": o.workspace_name, "text": self.text,
+                "reply_to": self.reply_to}
+
+    @classmethod
+    def from_row(cls, key: str, data: dict[str, Any]) -> Intake:
+        return cls(key, Origin(data["platform"], data["workspace"], data["user"], data["channel"],
+                               data.get("workspace_name", "")), data["text"], data["reply_to"])
 
 
 async def workspace_for(session: AsyncSession, origin: Origin, now: datetime) -> Workspace:
@@ -123,36 +163,108 @@ def mentioned(command: Command) -> list[str]:
 T = TypeVar("T")
 
 
+class Duplicate(Exception):
+    """Raised inside a unit of work to undo it: another process already ran this command."""
+
+
 class CohortBot:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self.workspaces: dict[tuple[str, str], Workspace] = {}  # rows never change once made
 
     async def handle(self, origin: Origin, command: str | Command, directory: Directory,
-                     request_key: str | None = None) -> Reply:
+                     request_key: str | None = None, *, reply_to: str | None = None) -> Reply:
         """Run one command (typed text, or a Command a form built); a write that lost a
         race with another is run again, afresh.
 
         `request_key` names the platform request (a Slack trigger id): a retry of a
         request that already changed something is answered as a duplicate and does
-        nothing, because the key commits with the change.
+        nothing, because the key commits with the change. With `reply_to` (a URL the
+        answer may go to later), a typed submission is only taken in (`accept`).
         """
-        text = command if isinstance(command, str) else f"{command.verb} {command.action}"
         try:
             parsed = parse(command) if isinstance(command, str) else command
         except UserError as exc:
             return Reply.text(str(exc), ok=False)
+        if (reply_to and request_key and isinstance(command, str)
+                and (parsed.verb, parsed.action) in INTAKE):
+            return await self.accept(Intake(request_key, origin, command, reply_to))
         known = await Prefetched.fetch(directory, [origin.user_id, *mentioned(parsed)])
+        return await self._run(origin, parsed, known, request_key)
+
+    async def accept(self, intake: Intake) -> Reply:
+        """Take a command in: commit it as typed (one small write) and answer that it is on its
+        way; `finish` runs it. A retry of the same request is a duplicate. The reply's
+        `intake` says what to finish. (The holding answer stays: Slack cannot replace a
+        slash command's acknowledgement, so the receipt comes as a second message.)"""
+        async with self.db.transaction() as session:
+            fresh = await insert_once(session, Inbound, {"key": intake.key, "at": self.clock.now(),
+                                                         "pending": intake.to_dict()}, ["key"])
+        if not fresh:
+            return Reply.text("", duplicate=True)
+        return Reply(Message(HOLDING), intake=intake)
+
+    async def finish(self, intake: Intake, directory: Directory, *,
+                     answer_after: timedelta = REPLY_GRACE) -> Reply:
+        """Run a command taken in, as `handle` would. Its answer (a receipt, an error, or an
+        apology) commits with the outcome, as a DM due `answer_after` from now: the caller
+        answers on the platform's URL at once and marks it `answered`, so the DM goes only
+        if that failed or the caller died. (A DM, not the URL again: an ephemeral answer
+        cannot be looked up afterwards, and it vanishes when Slack reloads; a DM can and
+        stays.) Returns a duplicate if another process ran it first: each intake runs once."""
+        parsed = parse(intake.text)  # it parsed when it was taken in
+        known = await Prefetched.fetch(directory, [intake.origin.user_id, *mentioned(parsed)])
+        reply = await self._run(intake.origin, parsed, known, intake.key, intake=intake,
+                                answer_after=answer_after)
+        if reply.crashed:  # the command's own transaction is gone: answer on its own
+            async with self.context(intake.origin, known) as ctx:
+                if not await self._take(ctx, intake, reply.message, answer_after):
+                    return Reply.text("", duplicate=True)
+        return reply
+
+    async def answered(self, intake: Intake, ref: str | None = None) -> None:
+        """The answer to `intake` reached the person: the worker need not send it."""
+        async with self.db.transaction() as session:
+            await session.execute(update(Outbox).where(
+                Outbox.key == intake.reply_key, Outbox.state == "pending").values(
+                state="sent", ref=ref, sent_at=self.clock.now()))
+
+    async def stale_intakes(self, older_than: timedelta = STALE_INTAKE, limit: int = 100) -> list[Intake]:
+        """Commands taken in at least `older_than` ago and still not run: the process that
+        took them in died (or is far behind; `finish` runs each once either way)."""
+        async with self.db.transaction() as session:
+            rows = await session.execute(select(Inbound.key, Inbound.pending).where(
+                Inbound.pending.isnot(None), Inbound.at <= self.clock.now() - older_than)
+                .order_by(Inbound.at).limit(limit))
+            return [Intake.from_row(key, pending) for key, pending in rows]
+
+    async def _take(self, ctx: Context, intake: Intake, answer: Message,
+                    answer_after: timedelta) -> bool:
+        """Mark `intake` run and queue its answer, in the command's transaction; False if
+        another process already did."""
+        taken = await ctx.session.execute(update(Inbound).where(
+            Inbound.key == intake.key, Inbound.pending.isnot(None)).values(pending=None)
+            .execution_options(synchronize_session=False))
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            return False
+        await enqueue(ctx.session, ctx.workspace.id, Destination.dm(intake.origin.user_id), answer,
+                      intake.reply_key,
+                      ctx.now, send_at=ctx.now + answer_after)
+        return True
+
+    async def _run(self, origin: Origin, parsed: Command, known: Directory, request_key: str | None,
+                   intake: Intake | None = None, answer_after: timedelta = REPLY_GRACE) -> Reply:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return await self._handle_once(origin, parsed, known, request_key)
+                return await self._handle_once(origin, parsed, known, request_key, intake,
+                                               answer_after)
             except (IntegrityError, DBAPIError) as exc:
                 if attempt == ATTEMPTS or not retryable(exc):
-                    log.exception("command failed: %r from %s", text[:200], origin)
+                    log.exception("command failed: %s %s from %s", parsed.verb, parsed.action, origin)
                     return Reply.text(SORRY, ok=False, crashed=True)
-                log.info("retrying %r after a conflict: %s", text[:80], exc.orig)
+                log.info("retrying %s %s after a conflict: %s", parsed.verb, parsed.action, exc.orig)
             except Exception:
-                log.exception("command failed: %r from %s", text[:200], origin)
+                log.exception("command failed: %s %s from %s", parsed.verb, parsed.action, origin)
                 return Reply.text(SORRY, ok=False, crashed=True)
         raise AssertionError("unreachable")
 
@@ -175,17 +287,28 @@ class CohortBot:
         self.workspaces.setdefault(key, workspace)  # only once its row is surely committed
 
     async def _handle_once(self, origin: Origin, command: Command, directory: Directory,
-                           request_key: str | None) -> Reply:
+                           request_key: str | None, intake: Intake | None,
+                           answer_after: timedelta) -> Reply:
         try:
             async with self.context(origin, directory) as ctx:
-                if request_key and not await insert_once(
+                if intake is None and request_key and not await insert_once(
                         ctx.session, Inbound, {"key": request_key, "at": ctx.now}, ["key"]):
                     return Reply.text("", duplicate=True)
                 reply = await HANDLERS[(command.verb, command.action)](ctx, command.args)
+                if intake is not None and not await self._take(ctx, intake, reply.message,
+                                                               answer_after):
+                    raise Duplicate  # ran elsewhere: undo this run
             reply.followups.extend(ctx.followups)
             return reply
+        except Duplicate:
+            return Reply.text("", duplicate=True)
         except UserError as exc:
-            return Reply.text(str(exc), ok=False)
+            reply = Reply.text(str(exc), ok=False)
+            if intake is not None:  # the command's changes are undone; its answer still goes
+                async with self.context(origin, directory) as ctx:
+                    if not await self._take(ctx, intake, reply.message, answer_after):
+                        return Reply.text("", duplicate=True)
+            return reply
 
     async def query(self, origin: Origin, directory: Directory,
                     fn: Callable[[Context], Awaitable[T]]) -> T:

@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -66,11 +67,18 @@ class SlackApp:
         return await self.post(body, retry=retry)
 
     async def say(self, user: str, line: str, **kw: Any) -> str:
-        """Type a slash command; return the ephemeral answer's text."""
+        """Type a slash command; return what the person sees: the ephemeral ack's text and
+        any answer that followed on the command's response_url (a taken-in submission's)."""
         command, _, text = line.partition(" ")
+        before = len(self.fake.responses)
         response = await self.command(user, command, text, **kw)
         assert response.status_code == 200, response.text
-        return response.json()["text"] if response.content else ""
+        ack = [response.json()["text"]] if response.content else []
+        return "\n".join(ack + self.answers(user, since=before))
+
+    def answers(self, user: str, since: int = 0) -> list[str]:
+        """Texts posted to `user`'s response_url (after the first `since` posts of anyone)."""
+        return [payload["text"] for name, payload in self.fake.responses[since:] if name == user]
 
     async def click(self, user: str, button: dict[str, Any], *, team: str = "T1",
                     channel: str = "CREV") -> httpx.Response:
@@ -207,16 +215,24 @@ async def test_mention_of_someone_outside_the_workspace_is_refused(app: SlackApp
     assert "can't find @ghost in this workspace" in answer
 
 
-async def test_slash_submit_acks_with_a_receipt_and_posts_a_task_with_a_claim_button(
-        app: SlackApp) -> None:
+async def test_slash_submit_acks_at_once_then_answers_with_a_receipt_and_posts_a_claimable_task(
+        app: SlackApp, db: Database) -> None:
     await set_up(app)
+    before = len(app.fake.responses)
     response = await app.command("UALICE", "/submit", "<https://example.org/unit|example.org/unit> "
                                  "-- Students designed their own tools")
     assert response.status_code == 200
     ack = response.json()
     assert ack["response_type"] == "ephemeral"
-    assert "Received S-1 (version 1)" in ack["text"]
-    assert block_errors(ack["blocks"]) == []
+    assert "Saving your submission" in ack["text"]
+    [(name, receipt)] = app.fake.responses[before:]
+    assert name == "UALICE" and receipt["response_type"] == "ephemeral"
+    assert "Received S-1 (version 1)" in receipt["text"] and "https://example.org/unit" in receipt["text"]
+    assert block_errors(receipt["blocks"]) == []
+    app.runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    await app.settle()  # the receipt arrived, so its stand-by DM never goes
+    assert not [c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "UALICE"
+                and "Received S-1" in c.args["text"]]
     task = last_post(app.fake, "CREV")
     assert "Review task R-1: S-1 by <@UALICE>" in task["text"]
     assert buttons_in(task)["Claim"]["value"] == "/review claim R-1"
@@ -234,8 +250,9 @@ async def test_slack_retry_of_a_command_never_submits_twice(app: SlackApp, db: D
     again = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1",
                               retry=1)
     assert first.status_code == again.status_code == 200
-    assert "Received S-1" in first.json()["text"]
-    assert not again.content or "Received" not in again.text
+    assert "Saving your submission" in first.json()["text"]
+    assert not again.content or "Saving" not in again.text
+    assert len([a for a in app.answers("UALICE") if "Received S-1" in a]) == 1
     assert await count(db, Submission) == 1
     assert len([c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "CREV"]) == 1
 

@@ -67,9 +67,12 @@ class SocketSlack:
         return await self.send("slash_commands", body, **retry)
 
     async def say(self, user: str, line: str, **kw: Any) -> str:
-        """Type a slash command; return the ephemeral answer the acknowledgement carries."""
+        """Type a slash command; return what the person sees: the answer the acknowledgement
+        carries, and any that followed on the command's response_url."""
+        before = len(self.fake.responses)
         ack = await self.command(user, line, **kw)
-        return str(ack.get("payload", {}).get("text", ""))
+        followed = [p["text"] for name, p in self.fake.responses[before:] if name == user]
+        return "\n".join([str(ack.get("payload", {}).get("text", "")), *followed])
 
     async def click(self, user: str, button: dict[str, Any], *, channel: str = "CREV") -> dict[str, Any]:
         payload = block_actions_payload(button["action_id"], button.get("value"), user_id=user,
@@ -232,8 +235,9 @@ async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Data
     first = await app.command("UALICE", "/submit https://example.org/a", trigger_id="trig-1")
     again = await app.command("UALICE", "/submit https://example.org/a", trigger_id="trig-1",
                               retry_attempt=1)
-    assert "Received S-1" in first["payload"]["text"]
-    assert "Received" not in json.dumps(again.get("payload", {}))
+    assert "Saving your submission" in first["payload"]["text"]
+    assert "Saving" not in json.dumps(again.get("payload", {}))
+    assert len([p for name, p in app.fake.responses if "Received S-1" in p["text"]]) == 1
     assert app.fake.socket_envelopes[-1]["retry_attempt"] == 1
     assert await submissions(db) == 1
     assert len([c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "CREV"]) == 1

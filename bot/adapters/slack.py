@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.slack_blocks import blocks_for, fallback_text
@@ -37,13 +39,14 @@ from bot.grammar import Command
 from bot.handlers.reviews import decision_form
 from bot.messages import Destination, Message, Reply
 from bot.outbox import DeliveryError, Limit
-from bot.service import CohortBot, Origin
+from bot.service import CohortBot, Intake, Origin
 from bot.storage import Workspace
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
 PROFILE_TTL = 600.0
+REPLY_TIMEOUT = 5  # seconds for an answer on a response_url: well inside service.REPLY_GRACE
 PERMANENT_ERRORS = {"channel_not_found", "is_archived", "user_not_found", "account_inactive",
                     "invalid_blocks", "msg_too_long", "no_text", "cannot_dm_bot",
                     "user_disabled", "restricted_action"}
@@ -282,7 +285,7 @@ class SlackAdapter:
         self.installations: AsyncSQLAlchemyInstallationStore | None = None
         self.oauth_states: AsyncSQLAlchemyOAuthStateStore | None = None
         self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
-        self.delivery_session: aiohttp.ClientSession | None = None  # see `outbound_session`
+        self.sessions: dict[str, aiohttp.ClientSession] = {}  # see `session`
         self.directories: dict[str, SlackDirectory] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         base = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
@@ -342,16 +345,20 @@ class SlackAdapter:
         CPU a message against the fake, a handshake's round trips against slack.com. With a
         session slack_sdk takes the session's timeout, not the client's: SLACK_TIMEOUT either
         way. No connection limit: the Deliverer's concurrency is the bound."""
-        if self.delivery_session is None or self.delivery_session.closed:
-            self.delivery_session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.settings.slack_timeout),
-                connector=aiohttp.TCPConnector(limit=0))
-        return self.delivery_session
+        return self.session("outbox", self.settings.slack_timeout)
+
+    def session(self, purpose: str, timeout: float) -> aiohttp.ClientSession:
+        """A kept-alive HTTP session for one purpose, its timeout for every call in it."""
+        held = self.sessions.get(purpose)
+        if held is None or held.closed:
+            held = self.sessions[purpose] = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=0))
+        return held
 
     async def close(self) -> None:
-        """Close the outbox's HTTP session (its kept-alive connections)."""
-        if self.delivery_session is not None:
-            await self.delivery_session.close()
+        """Close the HTTP sessions (their kept-alive connections)."""
+        for held in self.sessions.values():
+            await held.close()
 
     @property
     def client(self) -> AsyncWebClient:
@@ -410,11 +417,46 @@ class SlackAdapter:
                                          view=submit_view(body.get("channel_id"))))
             return
         origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
-        reply = await self.bot.handle(origin, f"{body['command']} {text}",
-                                      self.directory(team, client),
-                                      request_key=f"slack:{team}:{body.get('trigger_id')}")
+        directory = self.directory(team, client)
+        reply = await self.bot.handle(origin, f"{body['command']} {text}", directory,
+                                      request_key=f"slack:{team}:{body.get('trigger_id')}",
+                                      reply_to=body.get("response_url"))
         await self.ack_with(ack, reply)
+        if reply.intake is not None:
+            self.later(self.finish(reply.intake, directory))
         self.later(self.bot.run_followups(reply))
+
+    async def finish(self, intake: Intake, directory: SlackDirectory) -> None:
+        """Run a command taken in, and answer it on its response_url. If that answer fails,
+        the DM `finish` queued goes instead, after `REPLY_GRACE`."""
+        reply = await self.bot.finish(intake, directory)
+        if reply.duplicate:
+            return
+        try:
+            sent = await AsyncWebhookClient(intake.reply_to, retry_handlers=[],
+                                            session=self.session("replies", REPLY_TIMEOUT)).send(
+                text=fallback_text(reply.message), blocks=blocks_for(reply.message),
+                response_type="ephemeral", replace_original=False)
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+            log.warning("answering %s on its response_url failed (%r); it goes as a DM", intake.key, exc)
+        else:
+            if sent.status_code == 200:
+                await self.bot.answered(intake)
+            else:
+                log.warning("answering %s on its response_url failed (HTTP %s %s); it goes as a DM",
+                            intake.key, sent.status_code, sent.body[:100])
+        await self.bot.run_followups(reply)
+
+    async def finish_stale(self) -> int:
+        """The worker's share: run commands taken in whose process died before running them.
+        Their answers go as DMs (a response_url lasts 30 minutes, a DM stays)."""
+        stale = await self.bot.stale_intakes()
+        for intake in stale:
+            team = intake.origin.workspace
+            reply = await self.bot.finish(intake, self.directory(team, await self.client_for(team)),
+                                          answer_after=timedelta())
+            await self.bot.run_followups(reply)
+        return len(stale)
 
     async def ack_with(self, ack: Any, reply: Reply) -> None:
         if reply.duplicate:

@@ -337,14 +337,21 @@ class Audit(Base):
 
 
 class Inbound(Base):
-    """Requests already acted on (a Slack trigger id, an event id): a platform's retry
-    of the same request finds its key here and changes nothing."""
+    """Requests already taken (a Slack trigger id, an event id): a platform's retry of the
+    same request finds its key here and changes nothing.
+
+    A command taken in by intake (see `CohortBot.accept`) keeps what is needed to run it
+    in `pending` until it has run: acknowledged, so it must never be lost."""
 
     __tablename__ = "inbound"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     at: Mapped[datetime]
+    pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_inbound_pending", "at", sqlite_where=pending.isnot(None),
+                            postgresql_where=pending.isnot(None)),)
 
 
 class SigningKey(Base):
