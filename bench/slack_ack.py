@@ -3,12 +3,18 @@
 Starts, as separate processes on 127.0.0.1: our `cohortbot serve` (SQLite, or
 PostgreSQL with --database-url) and a bare bolt app that only acks; both talk
 to the fake Slack Web API from tests/fakeslack.py. Then fires signed `/submit`
-requests through the full path (signature check, parse, database commit, ack)
-and prints latency percentiles.
+requests through the full path (signature check, parse, the database commit
+that takes the submission in, ack) and prints latency percentiles; for ours
+also the time until the receipt reached the command's response_url (the
+submission then made, the review task queued).
+
+With -c 1 each request goes once the previous one is wholly done, receipt
+included ("single requests": a learner at an idle bot), and then again
+back-to-back, where each ack competes with the previous submission's run.
 
     .venv/bin/python bench/slack_ack.py                    # SQLite, N=2000, concurrency 50
     .venv/bin/python bench/slack_ack.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
-    .venv/bin/python bench/slack_ack.py -n 300 -c 1         # single requests
+    .venv/bin/python bench/slack_ack.py -n 500 -c 1         # single requests
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fakeslack import FakeSlack, signed_headers, slash_command_body  # noqa: E402
 
 SECRET = "bench-secret"
+Result = tuple[list[float], int, list[float]]  # ack latencies (ms), errors, receipt latencies (ms)
 
 
 def free_port() -> int:
@@ -66,13 +73,21 @@ async def process(args: list[str], env: dict[str, str], port: int) -> AsyncItera
             proc.kill()
 
 
-async def fire(url: str, bodies: list[bytes], concurrency: int,
-               expect: str = "") -> tuple[list[float], int]:
-    """Send every body signed, at most `concurrency` at once; latencies in ms and error count.
+Body = tuple[str, bytes]  # (the response_url's name at the fake, the signed form)
+ACK = "Saving your submission"  # how our ack begins (bot.service.HOLDING, as JSON shows it)
+RECEIPT_WAIT = 60.0  # seconds a receipt may take before it counts as lost
+
+
+async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
+               receipts: FakeSlack | None = None, settled: bool = False) -> Result:
+    """Send every body signed, at most `concurrency` at once; ack latencies in ms and errors.
 
     With `expect`, an ack whose text lacks it is an error too: a benchmark that counts
-    "you have no window" as a success measures the wrong path."""
+    "you have no window" as a success measures the wrong path. With `receipts` (the fake
+    the app answers on), also the time from sending each request to its receipt, which
+    must say "Received"; with `settled`, each request waits for the last one's receipt."""
     latencies: list[float] = []
+    sent_at: dict[str, float] = {}
     errors = 0
     queue = list(reversed(bodies))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -80,9 +95,9 @@ async def fire(url: str, bodies: list[bytes], concurrency: int,
         async def worker() -> None:
             nonlocal errors
             while queue:
-                body = queue.pop()
+                name, body = queue.pop()
                 headers = signed_headers(body, SECRET)
-                start = time.perf_counter()
+                start = sent_at[name] = time.perf_counter()
                 try:
                     response = await client.post("/slack/events", content=body, headers=headers)
                     ok = (response.status_code == 200 and "went wrong" not in response.text
@@ -94,8 +109,28 @@ async def fire(url: str, bodies: list[bytes], concurrency: int,
                     print(f"    error: {why}")
                 latencies.append((time.perf_counter() - start) * 1000)
                 errors += not ok
+                if settled and receipts is not None:
+                    await receipt_of(receipts, [name], RECEIPT_WAIT)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors
+    if receipts is None:
+        return latencies, errors, []
+    missing = await receipt_of(receipts, list(sent_at), RECEIPT_WAIT)
+    texts = {name: payload.get("text", "") for name, payload in receipts.responses}
+    wrong = [n for n in sent_at if n in texts and "Received" not in texts[n]]
+    for n in (missing + wrong)[:3]:
+        print(f"    error: receipt for {n}: {texts.get(n, f'none within {RECEIPT_WAIT:.0f} s')[:200]}")
+    return (latencies, errors + len(missing) + len(wrong),
+            [(receipts.responded_at[n] - sent_at[n]) * 1000 for n in sent_at if n in receipts.responded_at])
+
+
+async def receipt_of(fake: FakeSlack, names: list[str], within: float) -> list[str]:
+    """Wait until each name's response_url was posted to; the names still waiting after `within` s."""
+    deadline = time.perf_counter() + within
+    while True:
+        waiting = [n for n in names if n not in fake.responded_at]
+        if not waiting or time.perf_counter() > deadline:
+            return waiting
+        await asyncio.sleep(0.0005)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -103,10 +138,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": statistics.median(values), "p95": q[94], "p99": q[98]}
 
 
-def report(name: str, latencies: list[float], errors: int) -> dict[str, float]:
+def report(name: str, result: Result) -> dict[str, float]:
+    latencies, errors, receipts = result
     p = percentiles(latencies)
-    print(f"  {name:38} n={len(latencies):5}  p50 {p['p50']:7.2f} ms  p95 {p['p95']:7.2f} ms  "
+    print(f"  {name:44} n={len(latencies):5}  p50 {p['p50']:7.2f} ms  p95 {p['p95']:7.2f} ms  "
           f"p99 {p['p99']:7.2f} ms  errors {errors}")
+    if receipts:
+        r = percentiles(receipts)
+        print(f"  {'  ... its receipt, from sending':44} n={len(receipts):5}  p50 {r['p50']:7.2f} ms  "
+              f"p95 {r['p95']:7.2f} ms  p99 {r['p99']:7.2f} ms")
     return p
 
 
@@ -163,24 +203,30 @@ async def main() -> None:
                         {**env, "BARE_PROCESS_BEFORE_RESPONSE": "1"}, fast_port) as fast,
             ):
                 await set_up_programme(ours, learners)
-                bodies = [slash_command_body("/submit", f"https://example.org/work/{i} -- reflection {i}",
-                                             user_id=u, channel_id="CFRL", channel_name="frl")
-                          for i, u in enumerate(learners)]
-                warm = [slash_command_body("/submit", "status", user_id="UADMIN")] * 20
+                def submissions(version: int) -> list[Body]:
+                    return [(f"{u}-{version}", slash_command_body(
+                        "/submit", f"https://example.org/work/{i}/{version} -- reflection {i}",
+                        user_id=u, channel_id="CFRL", channel_name="frl",
+                        response_url=fake.response_url(f"{u}-{version}")))
+                        for i, u in enumerate(learners)]
+                warm = [("warm", slash_command_body("/submit", "status", user_id="UADMIN"))] * 20
                 for url in (ours, bare, fast):
                     await fire(url, warm, 5)
                 kind = "PostgreSQL" if "postgresql" in db_url else "SQLite"
                 print(f"/submit ack latency, N={args.n}, concurrency {args.c}, {kind}, "
                       f"{os.cpu_count()} cores")
-                runs: list[tuple[str, Callable[[], Awaitable[tuple[list[float], int]]]]] = [
-                    ("cohortbot /submit (commit + receipt)",
-                     lambda: fire(ours, bodies, args.c, expect="Received")),
-                    ("bare bolt, default mode", lambda: fire(bare, bodies, args.c)),
-                    ("bare bolt, process_before_response", lambda: fire(fast, bodies, args.c)),
+                first, second, third = submissions(1), submissions(2), submissions(3)
+                runs: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
+                    ("cohortbot /submit" + (", single requests" if args.c == 1 else ""),
+                     lambda: fire(ours, first, args.c, ACK, fake, settled=args.c == 1)),
+                    *([("cohortbot /submit, back-to-back (new versions)",
+                        lambda: fire(ours, second, args.c, ACK, fake))] if args.c == 1 else []),
+                    ("bare bolt, default mode", lambda: fire(bare, third, args.c)),
+                    ("bare bolt, process_before_response", lambda: fire(fast, third, args.c)),
                 ]
-                results = {name: report(name, *await run()) for name, run in runs}
+                results = {name: report(name, await run()) for name, run in runs}
                 ours_p = results[runs[0][0]]
-                bare_p = results[runs[1][0]]
+                bare_p = results["bare bolt, default mode"]
                 print(f"  ratio ours/bare (default mode): p50 {ours_p['p50'] / bare_p['p50']:.2f}  "
                       f"p99 {ours_p['p99'] / bare_p['p99']:.2f}")
         if args.database_url:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, null, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -197,9 +197,8 @@ class CohortBot:
         way; `finish` runs it. A retry of the same request is a duplicate. The reply's
         `intake` says what to finish. (The holding answer stays: Slack cannot replace a
         slash command's acknowledgement, so the receipt comes as a second message.)"""
-        async with self.db.transaction() as session:
-            fresh = await insert_once(session, Inbound, {"key": intake.key, "at": self.clock.now(),
-                                                         "pending": intake.to_dict()}, ["key"])
+        fresh = await self.db.insert_once_alone(Inbound, {"key": intake.key, "at": self.clock.now(),
+                                                          "pending": intake.to_dict()}, ["key"])
         if not fresh:
             return Reply.text("", duplicate=True)
         return Reply(Message(HOLDING), intake=intake)
@@ -243,7 +242,7 @@ class CohortBot:
         """Mark `intake` run and queue its answer, in the command's transaction; False if
         another process already did."""
         taken = await ctx.session.execute(update(Inbound).where(
-            Inbound.key == intake.key, Inbound.pending.isnot(None)).values(pending=None)
+            Inbound.key == intake.key, Inbound.pending.isnot(None)).values(pending=null())
             .execution_options(synchronize_session=False))
         if not taken.rowcount:  # type: ignore[attr-defined]
             return False

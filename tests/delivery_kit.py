@@ -4,10 +4,12 @@ fake, outbox rows seeded the way the bot queues them, and what the fake stored, 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fakeslack import FakeSlack
@@ -27,6 +29,19 @@ def slack_settings(settings: Settings, fake: FakeSlack, **update: Any) -> Settin
     """`settings` with Slack pointed at the fake (token mode); `update` overrides more."""
     return settings.model_copy(update={"slack_bot_token": fake.token, "slack_signing_secret": SECRET,
                                        "slack_api_url": fake.api_url, **update})
+
+
+def process_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
+    """The environment for a `cohortbot` process of ours against the fake, on `db_url`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "DISCORD_", "OUTBOX_")) and k != "DATABASE_URL"}
+    return env | {
+        "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
+        "OUTBOX_LEASE_SECONDS": "2", "OUTBOX_CONCURRENCY": "16",
+        "SLACK_CHANNEL_RATE": "50", "SLACK_CHANNEL_BURST": "3",
+        "SLACK_WORKSPACE_RATE": "400", "SLACK_WORKSPACE_BURST": "50",
+    }
 
 
 async def slack_workspace(db: Database, now: datetime | None = None) -> int:
@@ -83,3 +98,21 @@ async def deliver_until_settled(deliverer: Deliverer, db: Database, within: floa
         if time.monotonic() > deadline:
             raise TimeoutError(f"outbox not settled after {within} s: {left}")
         await asyncio.sleep(0.05)
+
+
+def tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-3000:] if log else ""
+
+
+async def until(condition: Callable[[], object], within: float, what: str,
+                proc: asyncio.subprocess.Process | None = None, log: Path | None = None) -> None:
+    """Poll every 2 ms (the fake answers on this event loop meanwhile); TimeoutError after
+    `within` s, or AssertionError at once if the process died."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if proc is not None and proc.returncode is not None:
+            raise AssertionError(f"process exited with {proc.returncode} while waiting for {what}:\n"
+                                 + await asyncio.to_thread(tail, log))
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {within} s")
+        await asyncio.sleep(0.002)

@@ -505,6 +505,7 @@ class FakeSlack:
         self.installed_tokens: set[str] = set()  # bot tokens handed out by oauth.v2.access
         self.calls: list[Call] = []
         self.responses: list[tuple[str, Any]] = []
+        self.responded_at: dict[str, float] = {}  # response_url name -> time.perf_counter() of its last post
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
@@ -930,6 +931,7 @@ class FakeSlack:
         except ValueError:
             return PlainTextResponse("invalid_payload", status_code=400)
         self.responses.append((name, payload))
+        self.responded_at[name] = time.perf_counter()
         fault = self._take_fault(key)
         if fault is not None:
             return PlainTextResponse(fault.body["error"], status_code=fault.status, headers=fault.headers)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -26,16 +29,40 @@ async def serving(runtime: Runtime, port: int | None = None) -> AsyncIterator[st
     stop = asyncio.Event()
     server = asyncio.create_task(runtime.serve(stop, "127.0.0.1", port))
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(timeout=1) as probe:
-        for _ in range(200):
-            try:
-                if (await probe.get(f"{url}/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
+    await until_healthy(url)
     try:
         yield url
     finally:
         stop.set()
         await asyncio.wait_for(server, 10)
         await runtime.stop()
+
+
+async def until_healthy(url: str, within: float = 15.0) -> None:
+    """Wait until `url`/healthz answers 200 (bounded; the test then fails on its own)."""
+    async with httpx.AsyncClient(timeout=1) as probe:
+        for _ in range(int(within / 0.05)):
+            try:
+                if (await probe.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def serve_process(env: dict[str, str], cwd: Path, log: IO[bytes]) -> AsyncIterator[
+        tuple[asyncio.subprocess.Process, str]]:
+    """`cohortbot serve` as a process of its own on a free port, and its URL; killed afterwards
+    if the test has not killed it already."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", "--port", str(port),
+                                                cwd=cwd, env=env, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await until_healthy(url)
+        yield proc, url
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)

@@ -9,14 +9,13 @@ import asyncio
 import os
 import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
 import pytest
-from delivery_kit import SECRET, copies, key_of, seed, slack_workspace, states
+from delivery_kit import copies, key_of, process_env, seed, slack_workspace, states, tail, until
 from fakeslack import FakeSlack
 from sqlalchemy import select
 
@@ -31,18 +30,6 @@ LEARNERS = [f"U{n:04}" for n in range(1, 1001)]
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(users={u: {"name": f"learner{u[1:]}"} for u in LEARNERS}) as slack:
         yield slack
-
-
-def worker_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "DISCORD_", "OUTBOX_")) and k != "DATABASE_URL"}
-    return env | {
-        "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING",
-        "SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
-        "OUTBOX_LEASE_SECONDS": "2", "OUTBOX_CONCURRENCY": "16",
-        "SLACK_CHANNEL_RATE": "50", "SLACK_CHANNEL_BURST": "3",
-        "SLACK_WORKSPACE_RATE": "400", "SLACK_WORKSPACE_BURST": "50",
-    }
 
 
 async def start_worker(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
@@ -92,24 +79,6 @@ async def until_all_sent(db: Database, env: dict[str, str], cwd: Path, log: IO[b
         await stop(worker)
 
 
-def tail(log: Path | None) -> str:
-    return log.read_text(errors="replace")[-3000:] if log else ""
-
-
-async def until(condition: Callable[[], object], within: float, what: str,
-                proc: asyncio.subprocess.Process | None = None, log: Path | None = None) -> None:
-    """Poll every 2 ms (the fake answers on this event loop meanwhile); TimeoutError after
-    `within` s, or AssertionError at once if the worker process died."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if proc is not None and proc.returncode is not None:
-            raise AssertionError(f"worker exited with {proc.returncode} while waiting for {what}:\n"
-                                 + await asyncio.to_thread(tail, log))
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {within} s")
-        await asyncio.sleep(0.002)
-
-
 def stored(fake: FakeSlack) -> int:
     return sum(c.status == 200 for c in fake.called("chat.postMessage"))
 
@@ -119,7 +88,7 @@ async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactl
     ws = await slack_workspace(db)
     keys = await seed(db, ws, [(Destination.dm(u), f"nudge:9:{u}:7d") for u in LEARNERS])
     fake.delay("chat.postMessage", 0.04)  # so that several posts are in flight at any moment
-    env, log_path = worker_env(db_url, fake), tmp_path / "worker.log"
+    env, log_path = process_env(db_url, fake), tmp_path / "worker.log"
     with log_path.open("wb") as log:
         async with worker_to_kill(env, tmp_path, log) as first:
             await until(lambda: stored(fake) >= 300 and fake.in_flight("chat.postMessage"), 60,
@@ -168,7 +137,7 @@ async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recor
     ws = await slack_workspace(db)
     keys = await seed(db, ws, [(Destination.dm(u), f"nudge:8:{u}:2d") for u in learners])
     fake.delay("chat.postMessage", 0.3)  # all 40 in flight at once, none answered yet
-    env, log_path = worker_env(db_url, fake) | {"OUTBOX_CONCURRENCY": "50"}, tmp_path / "worker.log"
+    env, log_path = process_env(db_url, fake) | {"OUTBOX_CONCURRENCY": "50"}, tmp_path / "worker.log"
     with log_path.open("wb") as log:
         async with worker_to_kill(env, tmp_path, log) as first:
             await until(lambda: len(fake.in_flight("chat.postMessage")) == len(learners), 30,

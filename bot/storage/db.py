@@ -158,6 +158,21 @@ class Database:
             finally:
                 self._writer_task = None
 
+    async def insert_once_alone(self, model: type[DeclarativeBase], values: dict[str, Any],
+                                unique: list[str]) -> bool:
+        """`insert_once` committed on its own, in the fewest round trips: for a write that an
+        acknowledgement waits for. On PostgreSQL the statement runs in autocommit, being its
+        own transaction (no BEGIN, no COMMIT: one round trip instead of three); on SQLite it
+        is a transaction of its own, like any write."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                return await insert_once(session, model, values, unique)
+        stmt = _insert_ignoring(model.__table__, self.engine.dialect.name,  # type: ignore[attr-defined]
+                                tuple(unique))
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return bool((await conn.execute(stmt, values)).rowcount)
+
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         async with self.engine.begin() as conn:

@@ -348,7 +348,7 @@ class Inbound(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     at: Mapped[datetime]
-    pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL once run
 
     __table_args__ = (Index("ix_inbound_pending", "at", sqlite_where=pending.isnot(None),
                             postgresql_where=pending.isnot(None)),)

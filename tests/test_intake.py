@@ -1,0 +1,180 @@
+"""A `/submit` typed in Slack is taken in: acknowledged once the command itself is committed,
+then run, its receipt sent on the command's response_url. Whatever fails after the ack (the
+server dies, the response_url refuses), the submission is made exactly once and the learner
+hears about it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from delivery_kit import SECRET, process_env, slack_settings, until
+from fakeslack import SCHOOL_USERS, FakeSlack, signed_headers, slash_command_body
+from serving import serve_process, serving
+from sqlalchemy import func, select
+
+from bot.adapters.slack import SlackDirectory
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.service import CohortBot, Origin
+from bot.storage import Inbound, Outbox, Review, Submission
+from bot.storage.db import Database
+
+CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
+SET_UP = [
+    ("UCOORD", "/cohort", "create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>"),
+    ("UCOORD", "/cohort", "add spring <@UALICE|alice> <@UDANA|dana>"),
+    ("UCOORD", "/window", "open spring creators closes +30d"),
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(users=SCHOOL_USERS, channels=CHANNELS) as slack:
+        yield slack
+
+
+async def post(url: str, fake: FakeSlack, user: str, command: str, text: str,
+               trigger_id: str | None = None) -> httpx.Response:
+    """A signed slash command, as Slack sends it; its response_url is named after the user."""
+    body = slash_command_body(command, text, user_id=user, channel_id="CFRL", channel_name="frl-spring",
+                              trigger_id=trigger_id, response_url=fake.response_url(user))
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        response = await client.post("/slack/events", content=body, headers=signed_headers(body, SECRET))
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def how_many(db: Database, model: type) -> int:
+    async with db.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def receipts_by_dm(fake: FakeSlack, user: str) -> list[str]:
+    return [c.args["text"] for c in fake.called("chat.postMessage")
+            if c.args["channel"] == user and "Received S-" in c.args["text"]]
+
+
+async def set_up(runtime: Runtime, fake: FakeSlack) -> None:
+    async with serving(runtime) as url:
+        for user, command, text in SET_UP:
+            answer = (await post(url, fake, user, command, text)).json()["text"]
+            assert "Only" not in answer and "no " not in answer, answer
+
+
+async def test_a_submission_acked_before_its_server_died_is_made_once_and_answered_by_dm(
+        fake: FakeSlack, settings: Settings, db: Database, db_url: str, tmp_path: Path) -> None:
+    configured = slack_settings(settings, fake)
+    await set_up(Runtime(configured), fake)
+    # A fresh `cohortbot serve`: it has not looked Alice up yet, and Slack's users.info hangs,
+    # so the submission is acknowledged but not yet run when the process is killed.
+    fake.delay("users.info", 30)
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        async with serve_process(process_env(db_url, fake), tmp_path, log) as (server, url):
+            ack = await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
+            assert "Saving your submission" in ack.json()["text"]
+            await until(lambda: fake.in_flight("users.info"), 10, "the submission to be run", server,
+                        log_path)
+            server.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(server.wait(), 10)
+    assert await how_many(db, Submission) == 0
+    assert fake.responses == [] or all("Received" not in p.get("text", "") for _, p in fake.responses)
+
+    fake.delay("users.info", 0)
+    # The worker, half a minute later, runs what the dead server took in.
+    worker = Runtime(configured, clock=FakeClock(datetime.now(UTC) + timedelta(seconds=31)))
+    await worker.start()
+    try:
+        assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
+        await worker.deliverer.deliver_due()
+        assert await worker.slack.finish_stale() == 0  # type: ignore[union-attr]
+        await worker.deliverer.deliver_due()
+    finally:
+        await worker.stop()
+    assert await how_many(db, Submission) == 1
+    assert await how_many(db, Review) == 1
+    [receipt] = receipts_by_dm(fake, "UALICE")
+    assert "Received S-1 (version 1)" in receipt and "https://example.org/unit" in receipt
+    tasks = [c for c in fake.called("chat.postMessage") if c.args["channel"] == "CREV"]
+    assert len(tasks) == 1 and "Review task R-1: S-1" in tasks[0].args["text"]
+
+
+@pytest.fixture
+async def served(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterator[tuple[Runtime, str]]:
+    runtime = Runtime(slack_settings(settings, fake), clock=FakeClock(datetime.now(UTC)))
+    await set_up(runtime, fake)
+    async with serving(runtime) as url:
+        yield runtime, url
+
+
+async def settle(runtime: Runtime) -> None:
+    assert runtime.slack is not None
+    await runtime.slack.drain()
+    await runtime.deliverer.deliver_due()
+
+
+async def test_a_receipt_the_response_url_refused_goes_as_one_dm_after_a_grace(
+        served: tuple[Runtime, str], fake: FakeSlack, db: Database) -> None:
+    runtime, url = served
+    fake.fail_next("respond/UALICE", status=500)
+    await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
+    await settle(runtime)
+    assert await how_many(db, Submission) == 1
+    assert receipts_by_dm(fake, "UALICE") == []  # not yet: the answer may still be on its way
+    runtime.clock.advance(timedelta(seconds=16))  # type: ignore[attr-defined]
+    await settle(runtime)
+    [receipt] = receipts_by_dm(fake, "UALICE")
+    assert "Received S-1 (version 1)" in receipt
+    runtime.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    await settle(runtime)
+    assert len(receipts_by_dm(fake, "UALICE")) == 1
+
+
+async def test_a_submission_refused_after_the_ack_says_why_on_the_response_url(
+        served: tuple[Runtime, str], fake: FakeSlack, db: Database) -> None:
+    runtime, url = served
+    await post(url, fake, "UCOORD", "/window", "close spring creators")
+    ack = await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
+    assert "Saving your submission" in ack.json()["text"]
+    await settle(runtime)
+    answers = [p["text"] for name, p in fake.responses if name == "UALICE"]
+    assert len(answers) == 1 and "closed" in answers[0], answers
+    assert await how_many(db, Submission) == 0
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Inbound).where(
+            Inbound.pending.isnot(None))) == 0
+    runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    await settle(runtime)
+    assert not [c for c in fake.called("chat.postMessage") if c.args["channel"] == "UALICE"
+                and "closed" in c.args["text"]]  # it arrived, so no stand-by DM
+
+
+async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
+        served: tuple[Runtime, str], fake: FakeSlack, settings: Settings, db: Database) -> None:
+    runtime, _ = served
+    origin = Origin("slack", "T1", "UALICE", "CFRL")
+    taken = await runtime.bot.handle(origin, "/submit https://example.org/unit -- Reflection",
+                                     SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
+                                     request_key="slack:T1:trig-9", reply_to=fake.response_url("UALICE"))
+    assert taken.intake is not None
+    others = [Database(settings.database_url) for _ in range(2)]
+    try:
+        bots = [CohortBot(other, runtime.settings, runtime.clock) for other in others]
+        directory = SlackDirectory(await runtime.slack.client_for("T1"))  # type: ignore[union-attr]
+        replies = await asyncio.gather(*(bot.finish(taken.intake, directory) for bot in bots))
+    finally:
+        for other in others:
+            await other.dispose()
+    assert sorted(r.duplicate for r in replies) == [False, True]
+    assert "Received S-1" in next(r for r in replies if not r.duplicate).message.text
+    assert await how_many(db, Submission) == 1
+    async with db.transaction() as session:
+        answers = list(await session.scalars(select(Outbox.key).where(Outbox.key.like("reply:%"))))
+    assert answers == ["reply:slack:T1:trig-9"]
