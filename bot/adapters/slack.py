@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
 PROFILE_TTL = 600.0
-FINISH_AT_ONCE = 4  # taken-in commands run at once per process (of 15 pooled connections)
 REPLY_TIMEOUT = 5  # seconds for an answer on a response_url: well inside service.REPLY_GRACE
 PERMANENT_ERRORS = {"channel_not_found", "is_archived", "user_not_found", "account_inactive",
                     "invalid_blocks", "msg_too_long", "no_text", "cannot_dm_bot",
@@ -287,9 +286,6 @@ class SlackAdapter:
         self.oauth_states: AsyncSQLAlchemyOAuthStateStore | None = None
         self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
         self.sessions: dict[str, aiohttp.ClientSession] = {}  # see `session`
-        # Submissions taken in run a few at a time: in a rush, hundreds wait their turn here
-        # rather than for a database connection, which the next acks need.
-        self.finishing = asyncio.Semaphore(FINISH_AT_ONCE)
         self.directories: dict[str, SlackDirectory] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         base = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
@@ -433,8 +429,7 @@ class SlackAdapter:
     async def finish(self, intake: Intake, directory: SlackDirectory) -> None:
         """Run a command taken in, and answer it on its response_url. If that answer fails,
         the DM `finish` queued goes instead, after `REPLY_GRACE`."""
-        async with self.finishing:
-            reply = await self.bot.finish(intake, directory)
+        reply = await self.bot.finish(intake, directory)
         if reply.duplicate:
             return
         try:

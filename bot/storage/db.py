@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache, partial
@@ -37,6 +38,7 @@ from sqlalchemy.util import await_
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock before giving up
 SPIN = 0.002  # SQLite's own busy wait per try, which does block the loop; kept tiny
+ACK_POOL = 3  # PostgreSQL connections (and as many more at a peak) kept for acknowledgements
 
 
 class _RunNow:
@@ -126,6 +128,45 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+class Turns:
+    """SQLite's one writer, within this process: transactions take turns in the order they
+    asked, except that one an acknowledgement waits for (`urgent`) goes before every other
+    still waiting. A turn being taken is never interrupted, so an urgent one waits for at
+    most one transaction, however many background ones are queued."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    @asynccontextmanager
+    async def turn(self, urgent: bool = False) -> AsyncIterator[None]:
+        if self.busy:
+            handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.waiting[0 if urgent else 1].append(handed)
+            try:
+                await handed
+            except asyncio.CancelledError:
+                if handed.done() and not handed.cancelled():  # handed the turn, then cancelled
+                    self.next()
+                raise
+        else:
+            self.busy = True
+        try:
+            yield
+        finally:
+            self.next()
+
+    def next(self) -> None:
+        """Hand the turn to the first waiter (urgent ones first), or free it."""
+        for queue in self.waiting:
+            while queue:
+                handed = queue.popleft()
+                if not handed.done():  # not cancelled while it waited
+                    handed.set_result(None)
+                    return
+        self.busy = False
+
+
 class Database:
     """One engine and its sessions; `transaction()` is the unit of work."""
 
@@ -133,24 +174,28 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer; this process's transactions queue here, in order,
-        # rather than polling for the file lock.
-        self._writer = asyncio.Lock() if self.is_sqlite else None
+        # SQLite has one writer; this process's transactions queue here rather than polling
+        # for the file lock. PostgreSQL: acknowledgements get connections of their own, so
+        # they never wait for one behind background work (a rush's queued submissions).
+        self._writer = Turns() if self.is_sqlite else None
         self._writer_task: asyncio.Task[Any] | None = None
+        self.ack_engine = self.engine if self.is_sqlite else make_engine(
+            url, pool_size=ACK_POOL, max_overflow=ACK_POOL, **kwargs)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A unit of work; `urgent` when an acknowledgement waits for it (see `Turns`)."""
         if self._writer is None:
             async with self.sessions() as session, session.begin():
                 yield session
             return
         if self._writer_task is asyncio.current_task():
             raise RuntimeError("a transaction inside a transaction would wait for itself on SQLite")
-        async with self._writer:
+        async with self._writer.turn(urgent):
             self._writer_task = asyncio.current_task()
             try:
                 async with self.sessions() as session, session.begin():
@@ -165,11 +210,11 @@ class Database:
         own transaction (no BEGIN, no COMMIT: one round trip instead of three); on SQLite it
         is a transaction of its own, like any write."""
         if self.is_sqlite:
-            async with self.transaction() as session:
+            async with self.transaction(urgent=True) as session:
                 return await insert_once(session, model, values, unique)
         stmt = _insert_ignoring(model.__table__, self.engine.dialect.name,  # type: ignore[attr-defined]
                                 tuple(unique))
-        async with self.engine.connect() as conn:
+        async with self.ack_engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             return bool((await conn.execute(stmt, values)).rowcount)
 
@@ -180,6 +225,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.ack_engine is not self.engine:
+            await self.ack_engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
