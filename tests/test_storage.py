@@ -127,3 +127,33 @@ async def test_a_transaction_opened_inside_another_fails_at_once_on_sqlite(db: D
         with pytest.raises(RuntimeError, match="inside a transaction"):
             async with db.transaction():
                 pass
+
+
+async def test_an_acks_write_on_sqlite_goes_before_background_writes_already_waiting(
+        tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    order: list[str] = []
+
+    async def write(name: str, urgent: bool = False, hold: asyncio.Event | None = None) -> None:
+        async with db.transaction(urgent=urgent):
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    try:
+        release = asyncio.Event()
+        running = asyncio.create_task(write("running", hold=release))
+        await asyncio.sleep(0.01)
+        queued = [asyncio.create_task(write(f"background {n}")) for n in range(3)]
+        gone = asyncio.create_task(write("cancelled while waiting", urgent=True))
+        await asyncio.sleep(0.01)
+        ack = asyncio.create_task(write("ack", urgent=True))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        release.set()
+        await asyncio.wait_for(asyncio.gather(running, *queued, ack), 5)
+        assert order == ["running", "ack", "background 0", "background 1", "background 2"]
+        async with db.transaction():  # nobody holds the turn any more
+            pass
+    finally:
+        await db.dispose()
