@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
+import json
 import os
 import socket
 import statistics
@@ -78,14 +81,33 @@ ACK = "Saving your submission"  # how our ack begins (bot.service.HOLDING, as JS
 RECEIPT_WAIT = 60.0  # seconds a receipt may take before it counts as lost
 
 
+class Receipts:
+    """What the fake Slack (in its own process) got on response URLs: when (its
+    time.perf_counter(), the system's monotonic clock, so comparable with ours) and what."""
+
+    def __init__(self, fake_url: str) -> None:
+        self.fake_url = fake_url
+        self.client = httpx.AsyncClient(base_url=fake_url, timeout=RECEIPT_WAIT + 5)
+
+    def url(self, name: str) -> str:
+        return f"{self.fake_url}/respond/{name}"
+
+    async def wait(self, name: str) -> bool:
+        """Until `name`'s response_url was posted to (at most RECEIPT_WAIT s)."""
+        return bool((await self.client.get(f"/bench/wait/{name}")).json())
+
+    async def all(self) -> dict[str, tuple[float, str]]:
+        return {k: (at, text) for k, (at, text) in (await self.client.get("/bench/receipts")).json().items()}
+
+
 async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
-               receipts: FakeSlack | None = None, settled: bool = False) -> Result:
+               receipts: Receipts | None = None, settled: bool = False) -> Result:
     """Send every body signed, at most `concurrency` at once; ack latencies in ms and errors.
 
     With `expect`, an ack whose text lacks it is an error too: a benchmark that counts
-    "you have no window" as a success measures the wrong path. With `receipts` (the fake
-    the app answers on), also the time from sending each request to its receipt, which
-    must say "Received"; with `settled`, each request waits for the last one's receipt."""
+    "you have no window" as a success measures the wrong path. With `receipts`, also the
+    time from sending each request to its receipt, which must say "Received"; with
+    `settled`, each request waits for the last one's receipt."""
     latencies: list[float] = []
     sent_at: dict[str, float] = {}
     errors = 0
@@ -110,27 +132,88 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
                 latencies.append((time.perf_counter() - start) * 1000)
                 errors += not ok
                 if settled and receipts is not None:
-                    await receipt_of(receipts, [name], RECEIPT_WAIT)
+                    await receipts.wait(name)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     if receipts is None:
         return latencies, errors, []
-    missing = await receipt_of(receipts, list(sent_at), RECEIPT_WAIT)
-    texts = {name: payload.get("text", "") for name, payload in receipts.responses}
-    wrong = [n for n in sent_at if n in texts and "Received" not in texts[n]]
+    deadline = time.perf_counter() + RECEIPT_WAIT
+    got = await receipts.all()
+    while len(set(sent_at) - set(got)) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.2)
+        got = await receipts.all()
+    missing = [n for n in sent_at if n not in got]
+    wrong = [n for n in sent_at if n in got and "Received" not in got[n][1]]
     for n in (missing + wrong)[:3]:
-        print(f"    error: receipt for {n}: {texts.get(n, f'none within {RECEIPT_WAIT:.0f} s')[:200]}")
+        print(f"    error: receipt for {n}: {got[n][1][:200] if n in got else 'none within 60 s'}")
     return (latencies, errors + len(missing) + len(wrong),
-            [(receipts.responded_at[n] - sent_at[n]) * 1000 for n in sent_at if n in receipts.responded_at])
+            [(got[n][0] - sent_at[n]) * 1000 for n in sent_at if n in got])
 
 
-async def receipt_of(fake: FakeSlack, names: list[str], within: float) -> list[str]:
-    """Wait until each name's response_url was posted to; the names still waiting after `within` s."""
-    deadline = time.perf_counter() + within
-    while True:
-        waiting = [n for n in names if n not in fake.responded_at]
-        if not waiting or time.perf_counter() > deadline:
-            return waiting
-        await asyncio.sleep(0.0005)
+@asynccontextmanager
+async def fake_apart(n: int) -> AsyncIterator[tuple[str, Receipts]]:
+    """The fake Slack in a process of its own (`--serve-fake`), as Slack is on other machines:
+    its work (a receipt a submission) must not slow the load generator's clock."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve-fake", "-n", str(n), cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()
+        if line[:1] != ["READY"]:
+            raise RuntimeError(f"the fake Slack process did not start: {line}")
+        receipts = Receipts(line[1])
+        yield f"{line[1]}/api/", receipts
+        await receipts.client.aclose()
+    finally:
+        proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+
+
+def bench_users(n: int) -> dict[str, dict[str, Any]]:
+    users: dict[str, dict[str, Any]] = {f"UL{i:05d}": {"name": f"ul{i:05d}",
+                                                       "profile": {"email": f"UL{i:05d}@s.org"}}
+                                        for i in range(n)}
+    users["UADMIN"] = {"name": "admin", "is_admin": True, "profile": {"email": "a@s.org"}}
+    return users
+
+
+async def serve_fake(n: int) -> None:
+    """--serve-fake: the fake Slack until stdin closes, plus GET /bench/receipts (every
+    response_url's last post: when, what) and GET /bench/wait/<name> (answers once posted)."""
+    fake = FakeSlack(users=bench_users(n), channels={"CFRL": "frl", "CREV": "rev"})
+    inner = fake._asgi
+    arrived: dict[str, asyncio.Event] = {}
+
+    async def reply(send: Any, data: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(data).encode()})
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path == "/bench/receipts":
+            texts = {name: payload.get("text", "") for name, payload in fake.responses}
+            await reply(send, {k: (at, texts[k]) for k, at in fake.responded_at.items()})
+        elif scope["type"] == "http" and path.startswith("/bench/wait/"):
+            name = path.removeprefix("/bench/wait/")
+            event = arrived.setdefault(name, asyncio.Event())
+            if name not in fake.responded_at:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), RECEIPT_WAIT)
+            await reply(send, name in fake.responded_at)
+        else:
+            await inner(scope, receive, send)
+            if path.startswith("/respond/"):
+                arrived.setdefault(path.removeprefix("/respond/"), asyncio.Event()).set()
+
+    fake._asgi = app  # type: ignore[method-assign]
+    gc.freeze()  # it keeps every call: the collector's full passes would stall it
+    async with fake:
+        print("READY", fake.url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -174,19 +257,20 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=2000, help="requests per app")
     parser.add_argument("-c", type=int, default=50, help="concurrency")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.serve_fake:
+        await serve_fake(args.n)
+        return
     learners = [f"UL{i:05d}" for i in range(args.n)]
-    users: dict[str, dict[str, Any]] = {u: {"name": u.lower(), "profile": {"email": f"{u}@s.org"}}
-                                        for u in learners}
-    users["UADMIN"] = {"name": "admin", "is_admin": True, "profile": {"email": "a@s.org"}}
     with tempfile.TemporaryDirectory() as tmp:
         db_url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
         if args.database_url:
             db_url = await fresh_pg_database(args.database_url)
-        async with FakeSlack(users=users, channels={"CFRL": "frl", "CREV": "rev"}) as fake:
+        async with fake_apart(args.n) as (api_url, receipts):
             env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
-                   "SLACK_API_URL": fake.api_url, "DATABASE_URL": db_url, "LINK_CHECK": "false",
+                   "SLACK_API_URL": api_url, "DATABASE_URL": db_url, "LINK_CHECK": "false",
                    "LOG_LEVEL": "WARNING"}
             load = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "credentials", "load", str(ROOT / "bot/data/credentials.yml"),
@@ -207,7 +291,7 @@ async def main() -> None:
                     return [(f"{u}-{version}", slash_command_body(
                         "/submit", f"https://example.org/work/{i}/{version} -- reflection {i}",
                         user_id=u, channel_id="CFRL", channel_name="frl",
-                        response_url=fake.response_url(f"{u}-{version}")))
+                        response_url=receipts.url(f"{u}-{version}")))
                         for i, u in enumerate(learners)]
                 warm = [("warm", slash_command_body("/submit", "status", user_id="UADMIN"))] * 20
                 for url in (ours, bare, fast):
@@ -218,9 +302,9 @@ async def main() -> None:
                 first, second, third = submissions(1), submissions(2), submissions(3)
                 runs: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
                     ("cohortbot /submit" + (", single requests" if args.c == 1 else ""),
-                     lambda: fire(ours, first, args.c, ACK, fake, settled=args.c == 1)),
+                     lambda: fire(ours, first, args.c, ACK, receipts, settled=args.c == 1)),
                     *([("cohortbot /submit, back-to-back (new versions)",
-                        lambda: fire(ours, second, args.c, ACK, fake))] if args.c == 1 else []),
+                        lambda: fire(ours, second, args.c, ACK, receipts))] if args.c == 1 else []),
                     ("bare bolt, default mode", lambda: fire(bare, third, args.c)),
                     ("bare bolt, process_before_response", lambda: fire(fast, third, args.c)),
                 ]
