@@ -6,10 +6,11 @@ import asyncio
 import shutil
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from bot.adapters.console import ConsoleChat
 from bot.service import Origin
@@ -157,3 +158,19 @@ async def test_an_acks_write_on_sqlite_goes_before_background_writes_already_wai
             pass
     finally:
         await db.dispose()
+
+
+async def test_an_ack_write_survives_postgresql_dropping_its_connections(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no server to drop connections")
+    from bot.storage import Inbound
+
+    async def take(key: str) -> bool:
+        return await db.insert_once_alone(Inbound, {"key": key, "at": datetime.now(UTC)}, ["key"])
+
+    assert await take("before")
+    async with db.engine.connect() as conn:  # as a PostgreSQL restart would, to every other one
+        await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    assert await take("after")
+    assert not await take("after")  # still taken once

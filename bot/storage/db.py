@@ -26,6 +26,7 @@ from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -179,8 +180,8 @@ class Database:
         # they never wait for one behind background work (a rush's queued submissions).
         self._writer = Turns() if self.is_sqlite else None
         self._writer_task: asyncio.Task[Any] | None = None
-        self.ack_engine = self.engine if self.is_sqlite else make_engine(
-            url, pool_size=ACK_POOL, max_overflow=ACK_POOL, **kwargs)
+        self.ack_engine = self.engine if self.is_sqlite else make_engine(  # no ping before each
+            url, pool_size=ACK_POOL, max_overflow=ACK_POOL, pool_pre_ping=False, **kwargs)  # use
 
     @property
     def is_sqlite(self) -> bool:
@@ -207,16 +208,24 @@ class Database:
                                 unique: list[str]) -> bool:
         """`insert_once` committed on its own, in the fewest round trips: for a write that an
         acknowledgement waits for. On PostgreSQL the statement runs in autocommit, being its
-        own transaction (no BEGIN, no COMMIT: one round trip instead of three); on SQLite it
-        is a transaction of its own, like any write."""
+        own transaction (no BEGIN, no COMMIT), on a connection kept for acks and not pinged
+        before use (a dropped one is noticed by the insert, which is then sent once more):
+        one round trip instead of four, 0.5-0.7 ms instead of 1.4. On SQLite it is a
+        transaction of its own that goes before queued ones (`Turns`)."""
         if self.is_sqlite:
             async with self.transaction(urgent=True) as session:
                 return await insert_once(session, model, values, unique)
         stmt = _insert_ignoring(model.__table__, self.engine.dialect.name,  # type: ignore[attr-defined]
                                 tuple(unique))
-        async with self.ack_engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return bool((await conn.execute(stmt, values)).rowcount)
+        for attempt in (1, 2):
+            try:
+                async with self.ack_engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return bool((await conn.execute(stmt, values)).rowcount)
+            except DBAPIError as exc:  # a pooled connection the server dropped (a restart):
+                if attempt == 2 or not exc.connection_invalidated:  # the pool forgets it; the
+                    raise  # insert is safe to send again (its key decides)
+        raise AssertionError("unreachable")
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
