@@ -110,6 +110,9 @@ async def workspace_for(session: AsyncSession, origin: Origin, now: datetime) ->
 
 
 # Built once: on the /submit path, building statements cost more than running them.
+ANSWERED = (update(Outbox).where(Outbox.key == bindparam("reply_key"), Outbox.state == "pending")
+            .values(state="sent", ref=bindparam("sent_ref"),
+                    sent_at=bindparam("at", type_=Outbox.sent_at.type)))
 MEMBER_BY_USER = select(Member).where(Member.workspace_id == bindparam("workspace"),
                                       Member.user_id == bindparam("user"))
 
@@ -223,10 +226,8 @@ class CohortBot:
 
     async def answered(self, intake: Intake, ref: str | None = None) -> None:
         """The answer to `intake` reached the person: the worker need not send it."""
-        async with self.db.transaction() as session:
-            await session.execute(update(Outbox).where(
-                Outbox.key == intake.reply_key, Outbox.state == "pending").values(
-                state="sent", ref=ref, sent_at=self.clock.now()))
+        await self.db.write_alone(ANSWERED, {"reply_key": intake.reply_key, "sent_ref": ref,
+                                             "at": self.clock.now()})
 
     async def stale_intakes(self, older_than: timedelta = STALE_INTAKE, limit: int = 100) -> list[Intake]:
         """Commands taken in at least `older_than` ago and still not run: the process that

@@ -22,7 +22,7 @@ from typing import Any
 import aiosqlite
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event
+from sqlalchemy import Executable, Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -206,25 +206,32 @@ class Database:
 
     async def insert_once_alone(self, model: type[DeclarativeBase], values: dict[str, Any],
                                 unique: list[str]) -> bool:
-        """`insert_once` committed on its own, in the fewest round trips: for a write that an
-        acknowledgement waits for. On PostgreSQL the statement runs in autocommit, being its
-        own transaction (no BEGIN, no COMMIT), on a connection kept for acks and not pinged
-        before use (a dropped one is noticed by the insert, which is then sent once more):
-        one round trip instead of four, 0.5-0.7 ms instead of 1.4. On SQLite it is a
-        transaction of its own that goes before queued ones (`Turns`)."""
-        if self.is_sqlite:
-            async with self.transaction(urgent=True) as session:
-                return await insert_once(session, model, values, unique)
+        """`insert_once` committed on its own, for a write an acknowledgement waits for (see
+        `write_alone`): True when this call added the row."""
         stmt = _insert_ignoring(model.__table__, self.engine.dialect.name,  # type: ignore[attr-defined]
                                 tuple(unique))
+        return bool(await self.write_alone(stmt, values, ack=True))
+
+    async def write_alone(self, stmt: Executable, values: dict[str, Any], *, ack: bool = False) -> int:
+        """One statement that must be safe to run twice (its WHERE or unique key decides),
+        committed on its own in the fewest round trips; its rowcount. On PostgreSQL it runs in
+        autocommit, being its own transaction (no BEGIN, no COMMIT), and with `ack` on a
+        connection kept for acknowledgements and not pinged before use (a dropped one is
+        noticed by the statement, which is then sent once more): one round trip instead of
+        four, 0.5-0.7 ms instead of 1.4. On SQLite it is a transaction of its own, which with
+        `ack` goes before queued ones (`Turns`)."""
+        if self.is_sqlite:
+            async with self.transaction(urgent=ack) as session:
+                return int((await (await session.connection()).execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
+        engine = self.ack_engine if ack else self.engine
         for attempt in (1, 2):
             try:
-                async with self.ack_engine.connect() as conn:
+                async with engine.connect() as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return bool((await conn.execute(stmt, values)).rowcount)
+                    return int((await conn.execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
             except DBAPIError as exc:  # a pooled connection the server dropped (a restart):
-                if attempt == 2 or not exc.connection_invalidated:  # the pool forgets it; the
-                    raise  # insert is safe to send again (its key decides)
+                if attempt == 2 or not exc.connection_invalidated:  # the pool forgets it, and
+                    raise  # the statement is safe to send again
         raise AssertionError("unreachable")
 
     async def upgrade(self) -> None:
