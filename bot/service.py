@@ -113,6 +113,8 @@ async def workspace_for(session: AsyncSession, origin: Origin, now: datetime) ->
 ANSWERED = (update(Outbox).where(Outbox.key == bindparam("reply_key"), Outbox.state == "pending")
             .values(state="sent", ref=bindparam("sent_ref"),
                     sent_at=bindparam("at", type_=Outbox.sent_at.type)))
+TAKE = (update(Inbound).where(Inbound.key == bindparam("intake_key"), Inbound.pending.isnot(None))
+        .values(pending=null()).execution_options(synchronize_session=False))
 MEMBER_BY_USER = select(Member).where(Member.workspace_id == bindparam("workspace"),
                                       Member.user_id == bindparam("user"))
 
@@ -166,10 +168,6 @@ def mentioned(command: Command) -> list[str]:
 T = TypeVar("T")
 
 
-class Duplicate(Exception):
-    """Raised inside a unit of work to undo it: another process already ran this command."""
-
-
 class CohortBot:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
@@ -218,10 +216,8 @@ class CohortBot:
         known = await Prefetched.fetch(directory, [intake.origin.user_id, *mentioned(parsed)])
         reply = await self._run(intake.origin, parsed, known, intake.key, intake=intake,
                                 answer_after=answer_after)
-        if reply.crashed:  # the command's own transaction is gone: answer on its own
-            async with self.context(intake.origin, known) as ctx:
-                if not await self._take(ctx, intake, reply.message, answer_after):
-                    return Reply.text("", duplicate=True)
+        if reply.crashed and not await self._answer_alone(intake, known, reply, answer_after):
+            return Reply.text("", duplicate=True)
         return reply
 
     async def answered(self, intake: Intake, ref: str | None = None) -> None:
@@ -238,18 +234,28 @@ class CohortBot:
                 .order_by(Inbound.at).limit(limit))
             return [Intake.from_row(key, pending) for key, pending in rows]
 
-    async def _take(self, ctx: Context, intake: Intake, answer: Message,
-                    answer_after: timedelta) -> bool:
-        """Mark `intake` run and queue its answer, in the command's transaction; False if
-        another process already did."""
-        taken = await ctx.session.execute(update(Inbound).where(
-            Inbound.key == intake.key, Inbound.pending.isnot(None)).values(pending=null())
-            .execution_options(synchronize_session=False))
-        if not taken.rowcount:  # type: ignore[attr-defined]
-            return False
-        await enqueue(ctx.session, ctx.workspace.id, Destination.dm(intake.origin.user_id), answer,
-                      intake.reply_key,
-                      ctx.now, send_at=ctx.now + answer_after)
+    @staticmethod
+    async def _take(ctx: Context, intake: Intake) -> bool:
+        """Mark `intake` run, in the transaction that runs it: False if another process already
+        did. On PostgreSQL a second process running it at the same moment waits here, on the
+        row, until the first commits, and then finds it taken."""
+        taken = await ctx.session.execute(TAKE, {"intake_key": intake.key})
+        return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    async def _answer(ctx: Context, intake: Intake, reply: Reply, answer_after: timedelta) -> None:
+        """Queue the stand-by DM of `intake`'s answer (see `finish`)."""
+        await enqueue(ctx.session, ctx.workspace.id, Destination.dm(intake.origin.user_id),
+                      reply.message, intake.reply_key, ctx.now, send_at=ctx.now + answer_after)
+
+    async def _answer_alone(self, intake: Intake, directory: Directory, reply: Reply,
+                            answer_after: timedelta) -> bool:
+        """Take `intake` with `reply` as its answer, when the command's own transaction was
+        undone (bad input, a crash); False if another process took it."""
+        async with self.context(intake.origin, directory) as ctx:
+            if not await self._take(ctx, intake):
+                return False
+            await self._answer(ctx, intake, reply, answer_after)
         return True
 
     async def _run(self, origin: Origin, parsed: Command, known: Directory, request_key: str | None,
@@ -291,23 +297,23 @@ class CohortBot:
                            answer_after: timedelta) -> Reply:
         try:
             async with self.context(origin, directory) as ctx:
-                if intake is None and request_key and not await insert_once(
+                if intake is not None:
+                    if not await self._take(ctx, intake):
+                        return Reply.text("", duplicate=True)
+                elif request_key and not await insert_once(
                         ctx.session, Inbound, {"key": request_key, "at": ctx.now}, ["key"]):
                     return Reply.text("", duplicate=True)
                 reply = await HANDLERS[(command.verb, command.action)](ctx, command.args)
-                if intake is not None and not await self._take(ctx, intake, reply.message,
-                                                               answer_after):
-                    raise Duplicate  # ran elsewhere: undo this run
+                if intake is not None:
+                    await self._answer(ctx, intake, reply, answer_after)
             reply.followups.extend(ctx.followups)
             return reply
-        except Duplicate:
-            return Reply.text("", duplicate=True)
         except UserError as exc:
             reply = Reply.text(str(exc), ok=False)
-            if intake is not None:  # the command's changes are undone; its answer still goes
-                async with self.context(origin, directory) as ctx:
-                    if not await self._take(ctx, intake, reply.message, answer_after):
-                        return Reply.text("", duplicate=True)
+            # the command's changes are undone, the intake's mark with them; its answer still goes
+            if intake is not None and not await self._answer_alone(intake, directory, reply,
+                                                                   answer_after):
+                return Reply.text("", duplicate=True)
             return reply
 
     async def query(self, origin: Origin, directory: Directory,
