@@ -39,6 +39,12 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+KEEP_ALIVE = 75  # seconds an idle HTTP connection stays open (uvicorn's default is 5): a client
+# that reuses one just as the server closes it sees the connection reset, its request lost; a
+# busy event loop makes that race likelier. 75 s outlasts the usual proxies' idle limit (60 s),
+# so the proxy, which knows, closes first.
+
+
 class ConfigError(Exception):
     """Settings that would run the bot unsafely or not at all; the message says which."""
 
@@ -146,7 +152,8 @@ class Runtime:
         from bot.web import create_app
 
         server = uvicorn.Server(uvicorn.Config(create_app(self), host=host, port=port,
-                                               log_level="warning", lifespan="off"))
+                                               log_level="warning", lifespan="off",
+                                               timeout_keep_alive=KEEP_ALIVE))
         task = asyncio.create_task(server.serve())
         await stop.wait()
         server.should_exit = True

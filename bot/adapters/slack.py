@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
 PROFILE_TTL = 600.0
-REPLY_TIMEOUT = 5  # seconds for an answer on a response_url: well inside service.REPLY_GRACE
+REPLY_TIMEOUT = 10  # seconds for an answer on a response_url: inside service.REPLY_GRACE (15)
 PERMANENT_ERRORS = {"channel_not_found", "is_archived", "user_not_found", "account_inactive",
                     "invalid_blocks", "msg_too_long", "no_text", "cannot_dm_bot",
                     "user_disabled", "restricted_action"}
