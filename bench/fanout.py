@@ -67,6 +67,7 @@ import sqlalchemy  # noqa: E402
 from fakeslack import FakeSlack  # noqa: E402
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
+from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402
 from bench.slack_ack import drop_pg_database, fresh_pg_database  # noqa: E402
 from bot.catalogue import BUNDLED, load_catalogue  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -446,31 +447,19 @@ async def fake_here(n: int, per_channel: tuple[float, int],
 async def fake_apart(n: int, per_channel: tuple[float, int],
                      per_workspace: tuple[float, int]) -> AsyncIterator[tuple[str, Report]]:
     """The fake in a process of its own (`--serve-fake`), as Slack is on other machines."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, SCRIPT, "--serve-fake", str(n),
-        "--channel-limit", f"{per_channel[0]}/{per_channel[1]}",
-        "--workspace-limit", f"{per_workspace[0]}/{per_workspace[1]}",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()
-        if line[:1] != ["READY"]:
-            raise RuntimeError(f"the fake Slack process did not start: {line}")
-        api_url = line[1]
+    async with process_apart([SCRIPT, "--serve-fake", str(n),
+                              "--channel-limit", f"{per_channel[0]}/{per_channel[1]}",
+                              "--workspace-limit", f"{per_workspace[0]}/{per_workspace[1]}"],
+                             ROOT) as url:
+        api_url = f"{url}/api/"
 
         async def report() -> dict[str, Any]:
             async with httpx.AsyncClient(timeout=120) as client:
-                response = await client.get(api_url.removesuffix("api/") + "bench/report")
+                response = await client.get(f"{url}/bench/report")
                 response.raise_for_status()
                 return dict(response.json())
 
         yield api_url, report
-    finally:
-        proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
 
 
 async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int]) -> None:
@@ -494,8 +483,7 @@ async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tupl
     gc.freeze()
     gc.set_threshold(*gc.get_threshold()[:2], 1_000_000)
     async with fake:
-        print("READY", fake.api_url, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await ready_until_stdin_closes(fake.url)
 
 
 async def deliver_case(admin_url: str | None, n: int, per_channel: tuple[float, int],

@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from fakeslack import FakeSlack, signed_headers, slash_command_body  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402
+
 SECRET = "bench-secret"
 Result = tuple[list[float], int, list[float]]  # ack latencies (ms), errors, receipt latencies (ms)
 
@@ -151,25 +154,12 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
 
 @asynccontextmanager
 async def fake_apart(n: int) -> AsyncIterator[tuple[str, Receipts]]:
-    """The fake Slack in a process of its own (`--serve-fake`), as Slack is on other machines:
-    its work (a receipt a submission) must not slow the load generator's clock."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-fake", "-n", str(n), cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()
-        if line[:1] != ["READY"]:
-            raise RuntimeError(f"the fake Slack process did not start: {line}")
-        receipts = Receipts(line[1])
-        yield f"{line[1]}/api/", receipts
+    """The fake Slack in a process of its own (`--serve-fake`): its work (a receipt a
+    submission) must not slow the load generator's clock."""
+    async with process_apart([__file__, "--serve-fake", "-n", str(n)], ROOT) as url:
+        receipts = Receipts(url)
+        yield f"{url}/api/", receipts
         await receipts.client.aclose()
-    finally:
-        proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
 
 
 def bench_users(n: int) -> dict[str, dict[str, Any]]:
@@ -212,8 +202,7 @@ async def serve_fake(n: int) -> None:
     fake._asgi = app  # type: ignore[method-assign]
     gc.freeze()  # it keeps every call: the collector's full passes would stall it
     async with fake:
-        print("READY", fake.url, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await ready_until_stdin_closes(fake.url)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
