@@ -178,3 +178,26 @@ async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
     async with db.transaction() as session:
         answers = list(await session.scalars(select(Outbox.key).where(Outbox.key.like("reply:%"))))
     assert answers == ["reply:slack:T1:trig-9"]
+
+
+async def test_a_submission_that_cannot_be_run_yet_does_not_hold_up_the_others(
+        served: tuple[Runtime, str], fake: FakeSlack, settings: Settings, db: Database) -> None:
+    runtime, _ = served
+    for n, user in enumerate(("UALICE", "UDANA")):  # taken in by a server that then died
+        taken = await runtime.bot.handle(Origin("slack", "T1", user, "CFRL"),
+                                         f"/submit https://example.org/{user} -- Reflection",
+                                         SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
+                                         request_key=f"slack:T1:trig-{n}", reply_to=fake.response_url(user))
+        assert taken.intake is not None
+    worker = Runtime(runtime.settings, clock=FakeClock(runtime.clock.now() + timedelta(seconds=31)))
+    await worker.start()
+    try:
+        fake.fail_next("users.info", status=500)  # Slack fails the first one's profile lookup
+        assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
+        assert await how_many(db, Submission) == 1
+        assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
+        assert await how_many(db, Submission) == 2
+        await worker.deliverer.deliver_due()
+    finally:
+        await worker.stop()
+    assert len(receipts_by_dm(fake, "UALICE")) == len(receipts_by_dm(fake, "UDANA")) == 1

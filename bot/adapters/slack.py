@@ -448,15 +448,22 @@ class SlackAdapter:
         await self.bot.run_followups(reply)
 
     async def finish_stale(self) -> int:
-        """The worker's share: run commands taken in whose process died before running them.
-        Their answers go as DMs (a response_url lasts 30 minutes, a DM stays)."""
+        """The worker's share: run commands taken in whose process died before running them;
+        how many ran. Their answers go as DMs (a response_url lasts 30 minutes, a DM stays)."""
         stale = await self.bot.stale_intakes()
+        done = 0
         for intake in stale:
             team = intake.origin.workspace
-            reply = await self.bot.finish(intake, self.directory(team, await self.client_for(team)),
-                                          answer_after=timedelta())
+            try:  # one that cannot run now (Slack or the database failing) waits for the next round
+                reply = await self.bot.finish(intake, self.directory(team, await self.client_for(team)),
+                                              answer_after=timedelta())
+            except Exception:
+                log.warning("running %s, taken in earlier, failed; trying again later", intake.key,
+                            exc_info=True)
+                continue
             await self.bot.run_followups(reply)
-        return len(stale)
+            done += 1
+        return done
 
     async def ack_with(self, ack: Any, reply: Reply) -> None:
         if reply.duplicate:
