@@ -45,8 +45,9 @@ RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 
 
 def retryable(exc: DBAPIError) -> bool:
-    """Unique-key races and PostgreSQL serialization failures succeed when run again."""
-    if isinstance(exc, IntegrityError):
+    """Unique-key races, PostgreSQL serialization failures, and a pooled connection the server
+    had dropped (a restart: connections are not pinged before use) succeed when run again."""
+    if isinstance(exc, IntegrityError) or exc.connection_invalidated:
         return True
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
 

@@ -9,10 +9,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from serving import serving
 from sqlalchemy import func, inspect, select, text
 
 from bot.adapters.console import ConsoleChat
+from bot.config import Settings
+from bot.runtime import Runtime
 from bot.service import Origin
 from bot.storage import Base, Outbox, Review, Submission
 from bot.storage.db import Database
@@ -160,6 +164,17 @@ async def test_an_acks_write_on_sqlite_goes_before_background_writes_already_wai
         await db.dispose()
 
 
+async def drop_every_connection(db: Database) -> None:
+    """What a PostgreSQL restart does to the connections pooled in `db`."""
+    other = Database(db.url)
+    try:
+        async with other.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    finally:
+        await other.dispose()
+
+
 async def test_an_ack_write_survives_postgresql_dropping_its_connections(db: Database) -> None:
     if db.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite has no server to drop connections")
@@ -169,8 +184,28 @@ async def test_an_ack_write_survives_postgresql_dropping_its_connections(db: Dat
         return await db.insert_once_alone(Inbound, {"key": key, "at": datetime.now(UTC)}, ["key"])
 
     assert await take("before")
-    async with db.engine.connect() as conn:  # as a PostgreSQL restart would, to every other one
-        await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    await drop_every_connection(db)
     assert await take("after")
     assert not await take("after")  # still taken once
+
+
+async def test_a_command_survives_postgresql_dropping_its_connections(spring: ConsoleChat,
+                                                                      db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no server to drop connections")
+    await spring.run("@alice /submit status")  # the pool holds connections now
+    await drop_every_connection(db)
+    await spring.run("@alice /submit https://example.org/unit -- Students built a museum")
+    assert spring.saw("only @alice", "Received S-1"), spring.transcript
+    assert spring.crashes == 0
+
+
+async def test_health_stays_ok_after_postgresql_dropped_its_connections(settings: Settings,
+                                                                       db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no server to drop connections")
+    runtime = Runtime(settings)
+    async with serving(runtime) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        await drop_every_connection(runtime.db)
+        assert (await client.get("/healthz")).json() == {"ok": True, "database": "ok"}
