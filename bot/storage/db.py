@@ -13,16 +13,16 @@ import asyncio
 import sqlite3
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Executable, Table, event
+from sqlalchemy import Executable, Table, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.util import await_
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock before giving up
 SPIN = 0.002  # SQLite's own busy wait per try, which does block the loop; kept tiny
@@ -227,15 +228,19 @@ class Database:
             async with self.transaction(urgent=ack) as session:
                 return int((await (await session.connection()).execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
         engine = self.ack_engine if ack else self.engine
-        for attempt in (1, 2):
-            try:
-                async with engine.connect() as conn:
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return int((await conn.execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
-            except DBAPIError as exc:  # a pooled connection the server dropped (a restart):
-                if attempt == 2 or not exc.connection_invalidated:  # the pool forgets it, and
-                    raise  # the statement is safe to send again
-        raise AssertionError("unreachable")
+
+        async def run() -> int:
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return int((await conn.execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
+        return await once_more_if_dropped(run)
+
+    async def ping(self) -> None:
+        """SELECT 1, for health checks; raises if the database cannot be reached."""
+        async def run() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        await once_more_if_dropped(run)
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
@@ -246,6 +251,18 @@ class Database:
         await self.engine.dispose()
         if self.ack_engine is not self.engine:
             await self.ack_engine.dispose()
+
+
+async def once_more_if_dropped(call: Callable[[], Awaitable[T]]) -> T:
+    """Run `call`, and once more if it met a pooled connection the server had dropped (a
+    restart: connections are not pinged before use; SQLAlchemy has then dropped the pool).
+    Only for calls that are safe to run twice."""
+    try:
+        return await call()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await call()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
