@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from counting import count
+from sqlalchemy import select
 
 from bot.adapters.console import ConsoleChat, render
 from bot.clock import FakeClock
@@ -41,10 +42,6 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
             rows[table.name] = [tuple(row) for row in result.all()]
     return rows
 
-
-async def count(db: Database, model: type[Base], *where: Any) -> int:
-    async with db.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 async def say(chat: ConsoleChat, user: str, command: str, workspace: str = "console") -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from counting import count
 from delivery_kit import SECRET, process_env, slack_settings, until
 from fakeslack import SCHOOL_USERS, FakeSlack, signed_headers, slash_command_body
 from serving import serve_process, serving
@@ -51,10 +52,6 @@ async def post(url: str, fake: FakeSlack, user: str, command: str, text: str,
     return response
 
 
-async def how_many(db: Database, model: type) -> int:
-    async with db.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(model)) or 0
-
 
 def receipts_by_dm(fake: FakeSlack, user: str) -> list[str]:
     return [c.args["text"] for c in fake.called("chat.postMessage")
@@ -84,7 +81,7 @@ async def test_a_submission_acked_before_its_server_died_is_made_once_and_answer
                         log_path)
             server.send_signal(signal.SIGKILL)
             await asyncio.wait_for(server.wait(), 10)
-    assert await how_many(db, Submission) == 0
+    assert await count(db, Submission) == 0
     assert fake.responses == [] or all("Received" not in p.get("text", "") for _, p in fake.responses)
 
     fake.delay("users.info", 0)
@@ -98,8 +95,8 @@ async def test_a_submission_acked_before_its_server_died_is_made_once_and_answer
         await worker.deliverer.deliver_due()
     finally:
         await worker.stop()
-    assert await how_many(db, Submission) == 1
-    assert await how_many(db, Review) == 1
+    assert await count(db, Submission) == 1
+    assert await count(db, Review) == 1
     [receipt] = receipts_by_dm(fake, "UALICE")
     assert "Received S-1 (version 1)" in receipt and "https://example.org/unit" in receipt
     tasks = [c for c in fake.called("chat.postMessage") if c.args["channel"] == "CREV"]
@@ -126,7 +123,7 @@ async def test_a_receipt_the_response_url_refused_goes_as_one_dm_after_a_grace(
     fake.fail_next("respond/UALICE", status=500)
     await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
     await settle(runtime)
-    assert await how_many(db, Submission) == 1
+    assert await count(db, Submission) == 1
     assert receipts_by_dm(fake, "UALICE") == []  # not yet: the answer may still be on its way
     runtime.clock.advance(timedelta(seconds=16))  # type: ignore[attr-defined]
     await settle(runtime)
@@ -146,7 +143,7 @@ async def test_a_submission_refused_after_the_ack_says_why_on_the_response_url(
     await settle(runtime)
     answers = [p["text"] for name, p in fake.responses if name == "UALICE"]
     assert len(answers) == 1 and "closed" in answers[0], answers
-    assert await how_many(db, Submission) == 0
+    assert await count(db, Submission) == 0
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Inbound).where(
             Inbound.pending.isnot(None))) == 0
@@ -174,7 +171,7 @@ async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
             await other.dispose()
     assert sorted(r.duplicate for r in replies) == [False, True]
     assert "Received S-1" in next(r for r in replies if not r.duplicate).message.text
-    assert await how_many(db, Submission) == 1
+    assert await count(db, Submission) == 1
     async with db.transaction() as session:
         answers = list(await session.scalars(select(Outbox.key).where(Outbox.key.like("reply:%"))))
     assert answers == ["reply:slack:T1:trig-9"]
@@ -194,9 +191,9 @@ async def test_a_submission_that_cannot_be_run_yet_does_not_hold_up_the_others(
     try:
         fake.fail_next("users.info", status=500)  # Slack fails the first one's profile lookup
         assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
-        assert await how_many(db, Submission) == 1
+        assert await count(db, Submission) == 1
         assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
-        assert await how_many(db, Submission) == 2
+        assert await count(db, Submission) == 2
         await worker.deliverer.deliver_due()
     finally:
         await worker.stop()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from counting import count
+from sqlalchemy import select
 
 from bot.adapters.console import ConsoleChat
 from bot.storage import Audit, Badge, NudgeLedger, Outbox, Review, Submission, Version
 from bot.storage.db import Database
-
-
-async def count(db: Database, model: type, *where: object) -> int:
-    async with db.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 async def test_nudge_reaches_only_those_who_have_not_submitted(chat: ConsoleChat) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from counting import count
 from fakeslack import (
     SCHOOL_USERS as USERS,
 )
@@ -28,7 +29,7 @@ from fakeslack import (
     view_submission_payload,
 )
 from serving import serving
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.adapters.slack_blocks import blocks_for
 from bot.clock import FakeClock
@@ -131,10 +132,6 @@ def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["text"]["text"]: e for b in message.get("blocks", []) if b["type"] == "actions"
             for e in b["elements"]}
 
-
-async def count(db: Database, model: type) -> int:
-    async with db.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(model)) or 0
 
 
 SETUP = [
