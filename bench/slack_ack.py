@@ -39,10 +39,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from fakeslack import FakeSlack, signed_headers, slash_command_body  # noqa: E402
+from serving import until_healthy  # noqa: E402
 
-sys.path.insert(0, str(ROOT))
 from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402
 
 SECRET = "bench-secret"
@@ -61,15 +61,7 @@ async def process(args: list[str], env: dict[str, str], port: int) -> AsyncItera
     proc = await asyncio.create_subprocess_exec(*args, env={**os.environ, **env}, cwd=ROOT,
                                                 stdout=asyncio.subprocess.DEVNULL)
     try:
-        async with httpx.AsyncClient(timeout=1) as probe:
-            for _ in range(300):
-                try:
-                    if (await probe.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError(f"{args} did not start within 15 s")
+        await until_healthy(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -39,7 +39,7 @@ async def serving(runtime: Runtime, port: int | None = None) -> AsyncIterator[st
 
 
 async def until_healthy(url: str, within: float = 15.0) -> None:
-    """Wait until `url`/healthz answers 200 (bounded; the test then fails on its own)."""
+    """Wait until `url`/healthz answers 200; RuntimeError if it has not within `within` s."""
     async with httpx.AsyncClient(timeout=1) as probe:
         for _ in range(int(within / 0.05)):
             try:
@@ -48,6 +48,7 @@ async def until_healthy(url: str, within: float = 15.0) -> None:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} was not healthy within {within:g} s")
 
 
 @asynccontextmanager
