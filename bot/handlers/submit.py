@@ -42,7 +42,8 @@ def accepts(window: Window, ctx: Context, own: datetime | None = None) -> tuple[
 
 async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, datetime | None]:
     """The window a submission goes to: (window, late, the learner's own granted deadline)."""
-    windows = await learner_windows(ctx)
+    mine = await learner_windows(ctx)
+    windows = list(mine)
     if not windows:
         if await ctx.session.scalar(select(Enrolment.id).join(Cohort).where(
                 Cohort.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id,
@@ -59,7 +60,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
             raise UserError(f"You have no window called '{name}'. Yours: {names}.",
                             f"/submit {windows[0].credential.slug} https://example.org/a")
         windows = matches
-    own = await own_deadlines(ctx, [w.id for w in windows])
+    own = {w.id: deadline for w, deadline in mine.items() if deadline is not None}
     usable = [(w, late) for w in windows for ok, late in [accepts(w, ctx, own.get(w.id))] if ok]
     if not usable:
         last = max(windows, key=lambda w: w.closes_at)
@@ -188,7 +189,7 @@ def receipt(ctx: Context, submission: Submission, version: Version, window: Wind
 
 @handles("submit", "status")
 async def status(ctx: Context, args: dict[str, Any]) -> Reply:
-    windows = await learner_windows(ctx)
+    windows = list(await learner_windows(ctx))
     subs = {s.window_id: s for s in await ctx.session.scalars(select(Submission).where(
         Submission.workspace_id == ctx.workspace.id, Submission.member_id == ctx.actor.id))}
     if not windows and not subs:
