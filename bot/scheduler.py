@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -54,6 +54,7 @@ from bot.storage import (
     Cohort,
     Enrolment,
     Extension,
+    Inbound,
     Member,
     NudgeLedger,
     Reminder,
@@ -67,6 +68,10 @@ from bot.storage.db import Database, insert_many_once, insert_once
 log = logging.getLogger(__name__)
 
 REMINDER_GRACE = timedelta(hours=12)  # a reminder missed by longer than this is skipped
+# Platforms retry a request within minutes (Slack: three times in about five); a week of
+# request keys is ample to know a retry, and keeps the ledger from growing forever.
+REQUESTS_KEPT = timedelta(days=7)
+FORGET_BATCH = 5_000  # rows a transaction deletes, so no write waits long behind it
 
 
 @dataclass
@@ -76,6 +81,7 @@ class TickReport:
     closed: int = 0
     reminders: int = 0
     reviews: int = 0
+    forgotten: int = 0
 
 
 async def announce_openings(db: Database, now: datetime) -> int:
@@ -346,6 +352,21 @@ async def send_due_reminders(db: Database, now: datetime, only: int | None = Non
     return sent
 
 
+async def forget_requests(db: Database, now: datetime) -> int:
+    """Forget requests run more than `REQUESTS_KEPT` ago (one row per Slack request,
+    kept only to know a retry); a command still waiting to run is never forgotten."""
+    old = (select(Inbound.id).where(Inbound.at < now - REQUESTS_KEPT, Inbound.pending.is_(None))
+           .order_by(Inbound.at).limit(FORGET_BATCH).scalar_subquery())
+    forgotten = 0
+    while True:
+        async with db.transaction() as session:
+            result = await session.execute(delete(Inbound).where(Inbound.id.in_(old))
+                                           .execution_options(synchronize_session=False))
+        forgotten += result.rowcount  # type: ignore[attr-defined]
+        if result.rowcount < FORGET_BATCH:  # type: ignore[attr-defined]
+            return forgotten
+
+
 async def run_due(db: Database, settings: Settings, now: datetime) -> TickReport:
     """Everything that is due at `now`, in the order people would expect to read it."""
     return TickReport(
@@ -354,6 +375,7 @@ async def run_due(db: Database, settings: Settings, now: datetime) -> TickReport
         closed=await announce_closings(db, now),
         reminders=await send_due_reminders(db, now),
         reviews=await sweep_reviews(db, settings, now),
+        forgotten=await forget_requests(db, now),
     )
 
 

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot import scheduler
 from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.leader import Leadership
 from bot.runtime import Runtime
-from bot.storage import Outbox
+from bot.service import Intake, Origin
+from bot.storage import Inbound, Outbox
 from bot.storage.db import Database
 
 
@@ -100,3 +102,23 @@ async def test_only_one_clock_leads_and_a_second_takes_over(db_url: str, db: Dat
         await b.release()
         await first.dispose()
         await second.dispose()
+
+
+async def test_requests_older_than_a_week_are_forgotten_but_never_one_still_waiting_to_run(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+    waiting = Intake("old-but-waiting", Origin("slack", "T1", "U1", "C1"), "/submit https://example.org/a",
+                     "https://hooks.example/1").to_dict()
+    async with db.transaction() as session:
+        session.add_all([Inbound(key=f"old-{i}", at=now - timedelta(days=8)) for i in range(7)])
+        session.add(Inbound(key="old-but-waiting", at=now - timedelta(days=8), pending=waiting))
+        session.add_all([Inbound(key=f"recent-{i}", at=now - timedelta(days=6)) for i in range(2)])
+    monkeypatch.setattr(scheduler, "FORGET_BATCH", 3)  # several batches, as a busy week would need
+
+    report = await scheduler.run_due(db, settings, now)
+
+    assert report.forgotten == 7
+    async with db.transaction() as session:
+        kept = set(await session.scalars(select(Inbound.key)))
+    assert kept == {"old-but-waiting", "recent-0", "recent-1"}  # a retry of these is still known
+    assert (await scheduler.run_due(db, settings, now)).forgotten == 0

@@ -341,7 +341,8 @@ class Inbound(Base):
     same request finds its key here and changes nothing.
 
     A command taken in by intake (see `CohortBot.accept`) keeps what is needed to run it
-    in `pending` until it has run: acknowledged, so it must never be lost."""
+    in `pending` until it has run: acknowledged, so it must never be lost. Run requests
+    are forgotten after a week (`forget_requests`): platforms retry within minutes."""
 
     __tablename__ = "inbound"
 
@@ -351,7 +352,8 @@ class Inbound(Base):
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL once run
 
     __table_args__ = (Index("ix_inbound_pending", "at", sqlite_where=pending.isnot(None),
-                            postgresql_where=pending.isnot(None)),)
+                            postgresql_where=pending.isnot(None)),
+                      Index("ix_inbound_at", "at"))  # forgetting old requests (`forget_requests`)
 
 
 class SigningKey(Base):
