@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy.exc
 from sqlalchemy import bindparam, null, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +52,26 @@ def retryable(exc: DBAPIError) -> bool:
     if isinstance(exc, IntegrityError) or exc.connection_invalidated:
         return True
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database too busy or out of reach to run anything now (no pooled connection free
+    in time, SQLite's write lock held elsewhere too long, the server refusing or restarting),
+    as opposed to this command failing: run later, it will most likely succeed."""
+    if isinstance(exc, (sqlalchemy.exc.TimeoutError, OSError)):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):  # as BEGIN IMMEDIATE gives up (storage.db.LOCK_WAIT)
+        return "locked" in str(exc)
+    if isinstance(exc, DBAPIError):
+        state = str(getattr(exc.orig, "sqlstate", None) or "")
+        return (exc.connection_invalidated or "locked" in str(exc.orig)
+                or state[:2] in ("08", "53", "57"))  # connection, resources, shutting down
+    return False
+
+
+class Unavailable(Exception):
+    """A command taken in could not run because the database was `unavailable`: it stays
+    taken in, and the worker runs it later (`stale_intakes`)."""
 
 
 SORRY = ("Sorry, something went wrong on my side and nothing was changed. "
@@ -266,13 +288,18 @@ class CohortBot:
                 return await self._handle_once(origin, parsed, known, request_key, intake,
                                                answer_after)
             except (IntegrityError, DBAPIError) as exc:
-                if attempt == ATTEMPTS or not retryable(exc):
-                    log.exception("command failed: %s %s from %s", parsed.verb, parsed.action, origin)
-                    return Reply.text(SORRY, ok=False, crashed=True)
-                log.info("retrying %s %s after a conflict: %s", parsed.verb, parsed.action, exc.orig)
-            except Exception:
-                log.exception("command failed: %s %s from %s", parsed.verb, parsed.action, origin)
-                return Reply.text(SORRY, ok=False, crashed=True)
+                if attempt < ATTEMPTS and retryable(exc):
+                    log.info("retrying %s %s after a conflict: %s", parsed.verb, parsed.action, exc.orig)
+                    continue
+                failure: Exception = exc
+            except Exception as exc:
+                failure = exc
+            if intake is not None and unavailable(failure):  # not the learner's fault: run it later
+                raise Unavailable(f"{intake.key} waits: the database is unavailable ({failure!r})") \
+                    from failure
+            log.error("command failed: %s %s from %s", parsed.verb, parsed.action, origin,
+                      exc_info=failure)
+            return Reply.text(SORRY, ok=False, crashed=True)
         raise AssertionError("unreachable")
 
     @asynccontextmanager

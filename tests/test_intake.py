@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,14 +19,17 @@ from counting import count
 from delivery_kit import SECRET, process_env, slack_settings, until
 from fakeslack import SCHOOL_USERS, FakeSlack, signed_headers, slash_command_body
 from serving import serve_process, serving
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
+from bot.adapters.console import ConsoleChat
 from bot.adapters.slack import SlackDirectory
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.service import CohortBot, Origin
+from bot.service import CohortBot, Origin, Unavailable
 from bot.storage import Inbound, Outbox, Review, Submission
+from bot.storage import db as storage_db
 from bot.storage.db import Database
 
 CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
@@ -198,3 +203,49 @@ async def test_a_submission_that_cannot_be_run_yet_does_not_hold_up_the_others(
     finally:
         await worker.stop()
     assert len(receipts_by_dm(fake, "UALICE")) == len(receipts_by_dm(fake, "UDANA")) == 1
+
+
+@asynccontextmanager
+async def too_busy(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Database]:
+    """A process whose database cannot take work for now: on PostgreSQL every connection of
+    its pool is in use for longer than it waits for one; on SQLite another process holds the
+    write lock for longer than it waits for that."""
+    if db_url.startswith("sqlite"):
+        monkeypatch.setattr(storage_db, "LOCK_WAIT", 0.2)
+        busy = Database(db_url)
+        holder = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield busy
+        finally:
+            holder.rollback()
+            holder.close()
+            await busy.dispose()
+        return
+    busy = Database(db_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with busy.engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            yield busy
+    finally:
+        await busy.dispose()
+
+
+async def test_a_submission_the_database_was_too_busy_to_run_waits_and_is_made_not_refused(
+        spring: ConsoleChat, settings: Settings, db: Database, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    alice = Origin("console", "console", "alice")
+    taken = await spring.bot.handle(alice, "/submit https://example.org/unit -- Reflection",
+                                    spring.directory, request_key="k-1", reply_to="https://hooks.example/1")
+    assert taken.intake is not None and "Saving your submission" in taken.message.text
+    async with too_busy(db_url, monkeypatch) as busy:
+        with pytest.raises(Unavailable):
+            await CohortBot(busy, settings, spring.clock).finish(taken.intake, spring.directory)
+    # No "sorry" went to the learner, nothing was made, and it still waits to run.
+    assert await count(db, Outbox, Outbox.key.like("reply:%")) == 0
+    assert await count(db, Submission) == 0
+    spring.clock.advance(timedelta(seconds=31))
+    [waiting] = await spring.bot.stale_intakes()
+    reply = await spring.bot.finish(waiting, spring.directory, answer_after=timedelta())
+    assert "Received S-1 (version 1)" in reply.message.text
+    assert await count(db, Submission) == 1

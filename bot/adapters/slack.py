@@ -39,7 +39,7 @@ from bot.grammar import Command
 from bot.handlers.reviews import decision_form
 from bot.messages import Destination, Message, Reply
 from bot.outbox import DeliveryError, Limit
-from bot.service import CohortBot, Intake, Origin
+from bot.service import CohortBot, Intake, Origin, Unavailable
 from bot.storage import Workspace
 
 log = logging.getLogger(__name__)
@@ -428,8 +428,14 @@ class SlackAdapter:
 
     async def finish(self, intake: Intake, directory: SlackDirectory) -> None:
         """Run a command taken in, and answer it on its response_url. If that answer fails,
-        the DM `finish` queued goes instead, after `REPLY_GRACE`."""
-        reply = await self.bot.finish(intake, directory)
+        the DM `finish` queued goes instead, after `REPLY_GRACE`. If the database cannot run
+        it now (a rush outlasting the connection pool's wait), it stays taken in: the worker
+        runs it later and the receipt comes as a DM."""
+        try:
+            reply = await self.bot.finish(intake, directory)
+        except Unavailable as exc:
+            log.warning("%s; the worker runs it later", exc)
+            return
         if reply.duplicate:
             return
         try:

@@ -185,7 +185,7 @@ class Database:
         self._writer = Turns() if self.is_sqlite else None
         self._writer_task: asyncio.Task[Any] | None = None
         self.ack_engine = self.engine if self.is_sqlite else make_engine(
-            url, pool_size=ACK_POOL, max_overflow=ACK_POOL, **kwargs)
+            url, **{**kwargs, "pool_size": ACK_POOL, "max_overflow": ACK_POOL})
 
     @property
     def is_sqlite(self) -> bool:
