@@ -43,7 +43,7 @@ from bot.clock import Clock
 from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
 from bot.storage import Enrolment, Member, Outbox, Workspace
-from bot.storage.db import Database, insert_many_once, insert_once
+from bot.storage.db import Database, insert_many_once, insert_once, once_more_if_dropped
 
 log = logging.getLogger(__name__)
 
@@ -455,7 +455,7 @@ class Deliverer:
             while not failures:
                 finished.clear()
                 await self.marks.flush()  # a served destination's next rows become claimable
-                claimed = await self.claim(limit)
+                claimed = await once_more_if_dropped(lambda: self.claim(limit))  # rolled back if so
                 for n, group in enumerate(by_destination(claimed), 1):
                     left = [row for row, _, _ in group]
                     task = asyncio.create_task(self._serve(group, left, report))

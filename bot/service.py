@@ -275,7 +275,7 @@ class CohortBot:
                             answer_after: timedelta) -> bool:
         """Take `intake` with `reply` as its answer, when the command's own transaction was
         undone (bad input, a crash); False if another process took it."""
-        async with self.context(intake.origin, directory) as ctx:
+        async with self.context(intake.origin, directory, urgent=False) as ctx:
             if not await self._take(ctx, intake):
                 return False
             await self._answer(ctx, intake, reply, answer_after)
@@ -303,11 +303,14 @@ class CohortBot:
         raise AssertionError("unreachable")
 
     @asynccontextmanager
-    async def context(self, origin: Origin, directory: Directory) -> AsyncIterator[Context]:
-        """A unit of work as `origin`'s user; commits when the block ends without error."""
+    async def context(self, origin: Origin, directory: Directory, *,
+                      urgent: bool = True) -> AsyncIterator[Context]:
+        """A unit of work as `origin`'s user; commits when the block ends without error.
+        `urgent` (the default) while a platform waits for the answer: it then goes before
+        background work, such as a rush of submissions taken in and still to run."""
         now = self.clock.now()
         key = (origin.platform, origin.workspace)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(urgent=urgent) as session:
             known = self.workspaces.get(key)
             workspace = (await session.merge(known, load=False) if known is not None
                          else await workspace_for(session, origin, now))
@@ -324,7 +327,7 @@ class CohortBot:
                            request_key: str | None, intake: Intake | None,
                            answer_after: timedelta) -> Reply:
         try:
-            async with self.context(origin, directory) as ctx:
+            async with self.context(origin, directory, urgent=intake is None) as ctx:
                 if intake is not None:
                     if not await self._take(ctx, intake):
                         return Reply.text("", duplicate=True)

@@ -249,3 +249,21 @@ async def test_a_submission_the_database_was_too_busy_to_run_waits_and_is_made_n
     reply = await spring.bot.finish(waiting, spring.directory, answer_after=timedelta())
     assert "Received S-1 (version 1)" in reply.message.text
     assert await count(db, Submission) == 1
+
+
+async def test_a_command_answered_in_its_ack_goes_before_a_rush_of_submissions_still_to_run(
+        spring: ConsoleChat) -> None:
+    learners = [f"l{i}" for i in range(60)]
+    await spring.run("@coord /cohort add spring " + " ".join(f"@{u}" for u in learners))
+    taken = [await spring.bot.handle(Origin("console", "console", u), f"/submit https://example.org/{u}",
+                                     spring.directory, request_key=f"k-{u}", reply_to="https://hooks.example/")
+             for u in learners]
+    rush = [asyncio.create_task(spring.bot.finish(t.intake, spring.directory))  # type: ignore[arg-type]
+            for t in taken]
+    await asyncio.sleep(0.01)  # the rush is under way, and waiting for the database
+    alice = Origin("console", "console", "alice")
+    status = await spring.bot.handle(alice, "/submit status", spring.directory)
+    ran_before_it = sum(task.done() for task in rush)
+    assert "Your submissions" in status.message.text
+    assert ran_before_it < len(rush) / 2, ran_before_it  # not queued behind the rush
+    assert all("Received S-" in reply.message.text for reply in await asyncio.gather(*rush))

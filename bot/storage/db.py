@@ -186,6 +186,7 @@ class Database:
         self._writer_task: asyncio.Task[Any] | None = None
         self.ack_engine = self.engine if self.is_sqlite else make_engine(
             url, **{**kwargs, "pool_size": ACK_POOL, "max_overflow": ACK_POOL})
+        self.ack_sessions = async_sessionmaker(self.ack_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -193,9 +194,11 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
-        """A unit of work; `urgent` when an acknowledgement waits for it (see `Turns`)."""
+        """A unit of work; `urgent` when an acknowledgement waits for it: on SQLite it goes
+        before queued transactions (`Turns`), on PostgreSQL it runs on the connections kept
+        for acknowledgements, never queued behind background work's wait for a connection."""
         if self._writer is None:
-            async with self.sessions() as session, session.begin():
+            async with (self.ack_sessions if urgent else self.sessions)() as session, session.begin():
                 yield session
             return
         if self._writer_task is asyncio.current_task():
