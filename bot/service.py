@@ -212,20 +212,22 @@ class CohortBot:
             return Reply.text(str(exc), ok=False)
         if (reply_to and request_key and isinstance(command, str)
                 and (parsed.verb, parsed.action) in INTAKE):
-            return await self.accept(Intake(request_key, origin, command, reply_to))
+            return await self.accept(Intake(request_key, origin, command, reply_to),
+                                     parsed.args.get("links", []))
         known = await Prefetched.fetch(directory, [origin.user_id, *mentioned(parsed)])
         return await self._run(origin, parsed, known, request_key)
 
-    async def accept(self, intake: Intake) -> Reply:
+    async def accept(self, intake: Intake, links: list[str]) -> Reply:
         """Take a command in: commit it as typed (one small write) and answer that it is on its
-        way; `finish` runs it. A retry of the same request is a duplicate. The reply's
-        `intake` says what to finish. (The holding answer stays: Slack cannot replace a
-        slash command's acknowledgement, so the receipt comes as a second message.)"""
+        way, with the `links` it holds, so the person sees at once what was saved; `finish`
+        runs it. A retry of the same request is a duplicate. The reply's `intake` says what
+        to finish. (The holding answer stays: Slack cannot replace a slash command's
+        acknowledgement, so the receipt comes as a second message.)"""
         fresh = await self.db.insert_once_alone(Inbound, {"key": intake.key, "at": self.clock.now(),
                                                           "pending": intake.to_dict()}, ["key"])
         if not fresh:
             return Reply.text("", duplicate=True)
-        return Reply(Message(HOLDING), intake=intake)
+        return Reply(Message("\n".join([HOLDING, *(f"• {link}" for link in links)])), intake=intake)
 
     async def finish(self, intake: Intake, directory: Directory, *,
                      answer_after: timedelta = REPLY_GRACE) -> Reply:

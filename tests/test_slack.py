@@ -221,7 +221,8 @@ async def test_slash_submit_acks_at_once_then_answers_with_a_receipt_and_posts_a
     assert response.status_code == 200
     ack = response.json()
     assert ack["response_type"] == "ephemeral"
-    assert "Saving your submission" in ack["text"]
+    assert "Saving your submission" in ack["text"] and "• https://example.org/unit" in ack["text"]
+    assert block_errors(ack["blocks"]) == []
     [(name, receipt)] = app.fake.responses[before:]
     assert name == "UALICE" and receipt["response_type"] == "ephemeral"
     assert "Received S-1 (version 1)" in receipt["text"] and "https://example.org/unit" in receipt["text"]
