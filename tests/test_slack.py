@@ -36,7 +36,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Button, Message
 from bot.runtime import Runtime
-from bot.storage import Badge, Cohort, Submission
+from bot.storage import Badge, Cohort, Submission, Version
 from bot.storage.db import Database
 
 SECRET = "test-signing-secret"
@@ -491,3 +491,31 @@ async def test_one_click_to_change_the_badge_address_opens_a_form(app: SlackApp,
     assert "issued to alice.ng@school.org" in last_post(app.fake, "DUALICE")["text"]
     async with db.transaction() as session:
         assert (await session.scalar(select(Badge))).recipient_email == "alice.ng@school.org"
+
+
+async def test_bare_submit_whose_form_slack_refused_tells_the_learner_what_to_do(app: SlackApp) -> None:
+    await set_up(app)
+    app.fake.expire_trigger("trig-late")  # the process took over Slack's 3 s to ask for the form
+    before = len(app.fake.responses)
+    response = await app.command("UALICE", "/submit", trigger_id="trig-late")
+    assert response.status_code == 200
+    await app.settle()
+    [(name, answer)] = app.fake.responses[before:]
+    assert name == "UALICE" and answer["response_type"] == "ephemeral"
+    assert "didn't let me open the form in time" in answer["text"]
+    assert "/submit https://example.org/unit -- what you learned" in answer["text"]
+
+
+async def test_ampersands_and_angle_brackets_slack_escaped_are_stored_as_the_learner_typed_them(
+        app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    # Slack sends &, < and > in a slash command's text as entities, inside its link markup too
+    seen = await app.say("UALICE", "/submit <https://example.org/unit?a=1&amp;b=2|example.org/unit?a=1&amp;b=2>"
+                                   " -- Tools &amp; materials, 3 &lt; 5 &gt; 2")
+    assert "Received S-1" in seen
+    async with db.transaction() as session:
+        version = await session.scalar(select(Version))
+    assert version is not None
+    assert version.links == ["https://example.org/unit?a=1&b=2"]
+    assert version.reflection == "Tools & materials, 3 < 5 > 2"
+    assert "?a=1&amp;b=2" in seen and "&amp;amp;" not in seen  # escaped once for Slack, as it should be

@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.adapters.slack_blocks import blocks_for, fallback_text
+from bot.adapters.slack_blocks import blocks_for, fallback_text, unescape
 from bot.adapters.slack_manifest import BOT_SCOPES
 from bot.config import Settings
 from bot.directory import Profile
@@ -408,13 +408,16 @@ class SlackAdapter:
         in_dm = channel_name == "directmessage" or (channel_id or "").startswith("D")
         return Origin("slack", team_id, user_id, None if in_dm else channel_id)
 
-    async def on_command(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_command(self, ack: Any, body: dict[str, Any], client: AsyncWebClient,
+                         respond: Any) -> None:
         team, user = body["team_id"], body["user_id"]
-        text = (body.get("text") or "").strip()
+        text = unescape(body.get("text") or "").strip()
         if body["command"] == "/submit" and not text:
             await ack()
-            self.later(client.views_open(trigger_id=body["trigger_id"],
-                                         view=submit_view(body.get("channel_id"))))
+            self.later(self.open_view(
+                client, respond, body["trigger_id"], submit_view(body.get("channel_id")),
+                again="type `/submit` again, or type it with your links: "
+                      "`/submit https://example.org/unit -- what you learned`."))
             return
         origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
         directory = self.directory(team, client)
@@ -518,16 +521,16 @@ class SlackAdapter:
         self.later(self.bot.run_followups(reply))
 
     async def open_view(self, client: AsyncWebClient, respond: Any, trigger_id: str,
-                        view: dict[str, Any]) -> None:
-        """Open a modal; if Slack refuses (a trigger older than 3 s), say so instead of
-        leaving the click unanswered."""
+                        view: dict[str, Any], again: str = "please press the button again.") -> None:
+        """Open a modal; if Slack refuses (a trigger older than 3 s) or cannot be reached,
+        say so instead of leaving the click or command unanswered."""
         try:
             await client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as exc:
-            log.warning("views.open failed: %s", exc.response.get("error"))
-            self.later(respond(text="Slack didn't let me open the form in time; please press "
-                               "the button again.", response_type="ephemeral",
-                               replace_original=False))
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            why = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
+            log.warning("views.open failed: %s", why)
+            self.later(respond(text=f"Slack didn't let me open the form in time; {again}",
+                               response_type="ephemeral", replace_original=False))
 
     # -------------------------------------------------------------- modals
 

@@ -43,6 +43,14 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """What a person typed, from a slash command's text: Slack sends &, < and > as entities
+    (its own markup, `<@U1|ann>` or `<https://…|…>`, keeps raw brackets), so a link's
+    `?a=1&b=2` arrives as `&amp;` and would otherwise be stored wrong. The result reads
+    as a Discord or console user would type it."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
