@@ -72,7 +72,7 @@ async def process(args: list[str], env: dict[str, str], port: int) -> AsyncItera
 
 
 Body = tuple[str, bytes]  # (the response_url's name at the fake, the signed form)
-ACK = "Saving your submission"  # how our ack begins (bot.service.HOLDING, as JSON shows it)
+ACK = "Saving your submission"  # what our ack says (bot.service.HOLDING, as JSON shows it)
 RECEIPT_WAIT = 60.0  # seconds a receipt may take before it counts as lost
 
 

@@ -90,7 +90,7 @@ class Origin:
 
 
 INTAKE = {("submit", "submit")}  # taken in when the platform lets us answer later: see `accept`
-HOLDING = "📥 Saving your submission; your receipt follows here."
+HOLDING = "📥 Got it. Saving your submission; your receipt (or what needs fixing) follows here."
 REPLY_GRACE = timedelta(seconds=15)  # the process that took a command in answers it within this;
 # after it, the worker sends the answer from the outbox (the process may have died)
 STALE_INTAKE = timedelta(seconds=30)  # taken in this long ago and not run: the worker runs it
