@@ -519,3 +519,19 @@ async def test_ampersands_and_angle_brackets_slack_escaped_are_stored_as_the_lea
     assert version.links == ["https://example.org/unit?a=1&b=2"]
     assert version.reflection == "Tools & materials, 3 < 5 > 2"
     assert "?a=1&amp;b=2" in seen and "&amp;amp;" not in seen  # escaped once for Slack, as it should be
+
+
+async def test_a_button_this_version_does_not_know_is_answered_and_explained(app: SlackApp) -> None:
+    await set_up(app)
+    before = len(app.fake.responses)
+    old = await app.click("UALICE", {"action_id": "claim_review_v0", "value": "R-1"})  # an older message's
+    assert old.status_code == 200  # unanswered, Slack shows the person an error and counts it
+    await app.settle()
+    assert app.answers("UALICE", before) == [
+        "That button no longer does anything; type the command instead (`/help` lists them)."]
+    closed = await app.post(interaction_body({
+        "type": "view_closed", "team": {"id": "T1", "domain": "cohort-test"},
+        "user": {"id": "UALICE", "team_id": "T1"}, "api_app_id": "A1", "token": "verification-token",
+        "view": {"id": "V1", "type": "modal", "callback_id": "submit_form", "team_id": "T1"},
+        "is_cleared": False}))
+    assert closed.status_code == 200

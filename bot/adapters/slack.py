@@ -393,7 +393,9 @@ class SlackAdapter:
         app = self.app
         app.command(re.compile(r"^/(submit|cohort|window|review|badges)$"))(self.on_command)
         app.action(re.compile(r"^cmd:"))(self.on_button)
-        app.action(re.compile(r"^url:"))(self.on_link_button)
+        app.action(re.compile(r"^url:"))(self.only_answer)
+        app.action(re.compile(r".*"))(self.on_unknown_action)  # last: bolt runs the first match
+        app.view_closed(re.compile(r".*"))(self.only_answer)
         app.view("submit_form")(self.on_submit_form)
         app.view("decision_form")(self.on_decision_form)
         app.view("one_field_form")(self.on_one_field_form)
@@ -483,8 +485,17 @@ class SlackAdapter:
 
     # -------------------------------------------------------------- buttons
 
-    async def on_link_button(self, ack: Any) -> None:
-        await ack()  # Slack opens the URL itself; the click still needs an answer
+    async def only_answer(self, ack: Any) -> None:
+        """A link button (Slack opens the URL itself) or a form closed: nothing to do, but
+        Slack still wants an answer."""
+        await ack()
+
+    async def on_unknown_action(self, ack: Any, respond: Any) -> None:
+        """A control this version does not know (a message from an older version, say): answer
+        it, as Slack shows an error for an unanswered one, and say what to do instead."""
+        await ack()
+        self.later(respond(text="That button no longer does anything; type the command instead "
+                           "(`/help` lists them).", response_type="ephemeral", replace_original=False))
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
                         respond: Any, client: AsyncWebClient) -> None:
