@@ -40,7 +40,9 @@ T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock before giving up
 SPIN = 0.002  # SQLite's own busy wait per try, which does block the loop; kept tiny
-ACK_POOL = 3  # PostgreSQL connections (and as many more at a peak) kept for acknowledgements
+# PostgreSQL connections (and as many more at a peak) kept for acknowledgements' one-statement
+# writes, and as many again for the commands a person waits for (see `Database`)
+ACK_POOL = 3
 
 
 class _RunNow:
@@ -180,13 +182,17 @@ class Database:
         self.engine = make_engine(url, **kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer; this process's transactions queue here rather than polling
-        # for the file lock. PostgreSQL: acknowledgements get connections of their own, so
-        # they never wait for one behind background work (a rush's queued submissions).
+        # for the file lock, those a person waits for first. PostgreSQL: acknowledgements'
+        # writes, and the commands a person waits for, each get connections of their own, so
+        # neither waits for one behind background work (a rush's queued submissions) nor
+        # behind the other (a rush's acks: sharing, a command took up to 2.2 s in one).
         self._writer = Turns() if self.is_sqlite else None
         self._writer_task: asyncio.Task[Any] | None = None
-        self.ack_engine = self.engine if self.is_sqlite else make_engine(
-            url, **{**kwargs, "pool_size": ACK_POOL, "max_overflow": ACK_POOL})
-        self.ack_sessions = async_sessionmaker(self.ack_engine, expire_on_commit=False)
+        self.ack_engine = self.command_engine = self.engine
+        if not self.is_sqlite:
+            kept = {**kwargs, "pool_size": ACK_POOL, "max_overflow": ACK_POOL}
+            self.ack_engine, self.command_engine = make_engine(url, **kept), make_engine(url, **kept)
+        self.command_sessions = async_sessionmaker(self.command_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -196,9 +202,9 @@ class Database:
     async def transaction(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
         """A unit of work; `urgent` when an acknowledgement waits for it: on SQLite it goes
         before queued transactions (`Turns`), on PostgreSQL it runs on the connections kept
-        for acknowledgements, never queued behind background work's wait for a connection."""
+        for commands, never queued behind background work's wait for a connection."""
         if self._writer is None:
-            async with (self.ack_sessions if urgent else self.sessions)() as session, session.begin():
+            async with (self.command_sessions if urgent else self.sessions)() as session, session.begin():
                 yield session
             return
         if self._writer_task is asyncio.current_task():
@@ -252,8 +258,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.ack_engine is not self.engine:
-            await self.ack_engine.dispose()
+        for extra in {self.ack_engine, self.command_engine} - {self.engine}:
+            await extra.dispose()
 
 
 async def once_more_if_dropped(call: Callable[[], Awaitable[T]]) -> T:
