@@ -190,9 +190,11 @@ async def window_by_ref(ctx: Context, args: dict[str, Any]) -> Window:
     return window
 
 
-OWN_DEADLINE = (select(func.max(Extension.closes_at)).where(
-    Extension.window_id == Window.id, Extension.member_id == bindparam("member"),
-    Extension.state == "approved").correlate(Window).scalar_subquery())
+# A learner's own deadline in a window: the latest of their approved extensions. One rule for
+# /submit (a column of LEARNER_WINDOWS) and /submit status (extensions.OWN_DEADLINES).
+GRANTED = (Extension.member_id == bindparam("member"), Extension.state == "approved")
+OWN_DEADLINE = (select(func.max(Extension.closes_at)).where(Extension.window_id == Window.id, *GRANTED)
+                .correlate(Window).scalar_subquery())
 LEARNER_WINDOWS = (  # built once: /submit runs this on every call
     select(Window, OWN_DEADLINE).join(Enrolment, Enrolment.cohort_id == Window.cohort_id)
     .where(Window.workspace_id == bindparam("workspace"), Enrolment.member_id == bindparam("member"),

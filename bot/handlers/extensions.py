@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from bot.domain import Phase, Role, SubmissionState, UserError, format_time, parse_when, short_id, zone
 from bot.handlers.base import (
+    GRANTED,
     Context,
     by_id,
     handles,
@@ -25,9 +26,9 @@ from bot.storage import Extension, Outbox, Submission, Window
 DEFAULT_EXTENSION = timedelta(days=7)
 
 
-OWN_DEADLINES = select(Extension.window_id, Extension.closes_at).where(  # built once
-    Extension.member_id == bindparam("member"),
-    Extension.window_id.in_(bindparam("windows", expanding=True)), Extension.state == "approved")
+OWN_DEADLINES = (select(Extension.window_id, func.max(Extension.closes_at))  # built once
+                 .where(Extension.window_id.in_(bindparam("windows", expanding=True)), *GRANTED)
+                 .group_by(Extension.window_id))
 
 
 async def own_deadlines(ctx: Context, window_ids: list[int]) -> dict[int, datetime]:
