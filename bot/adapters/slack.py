@@ -494,8 +494,12 @@ class SlackAdapter:
         """A control this version does not know (a message from an older version, say): answer
         it, as Slack shows an error for an unanswered one, and say what to do instead."""
         await ack()
-        self.later(respond(text="That button no longer does anything; type the command instead "
-                           "(`/help` lists them).", response_type="ephemeral", replace_original=False))
+        self.say_only_to(respond, "That button no longer does anything; type the command instead "
+                                  "(`/help` lists them).")
+
+    def say_only_to(self, respond: Any, text: str) -> None:
+        """A line only the presser sees, sent after the ack."""
+        self.later(respond(text=text, response_type="ephemeral", replace_original=False))
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
                         respond: Any, client: AsyncWebClient) -> None:
@@ -518,8 +522,7 @@ class SlackAdapter:
                 _, rubric = await self.bot.query(origin, directory,
                                                  lambda ctx: decision_form(ctx, review_id))
             except UserError as exc:
-                self.later(respond(text=str(exc), response_type="ephemeral",
-                                   replace_original=False))
+                self.say_only_to(respond, str(exc))
                 return
             await self.open_view(client, respond, body["trigger_id"],
                                  decision_view(review_id, decision.group(1), rubric, channel))
@@ -540,8 +543,7 @@ class SlackAdapter:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             why = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
             log.warning("views.open failed: %s", why)
-            self.later(respond(text=f"Slack didn't let me open the form in time; {again}",
-                               response_type="ephemeral", replace_original=False))
+            self.say_only_to(respond, f"Slack didn't let me open the form in time; {again}")
 
     # -------------------------------------------------------------- modals
 
