@@ -319,29 +319,29 @@ async def main() -> None:
                 print(f"/submit ack latency, N={args.n}, concurrency {args.c}, {kind}, "
                       f"{os.cpu_count()} cores")
                 first, second, third = submissions(1), submissions(2), submissions(3)
-                meanwhile: list[Result] = []
+                meanwhile: dict[str, Result] = {}  # the bystanders' figures, by app
 
-                async def rush() -> Result:
+                async def rush(url: str, bodies: list[Body], mine: bool = False, **kw: Any) -> Result:
+                    """`bodies` at `url`; at concurrency > 1 with a bystander alongside (the same
+                    one for the bare apps, which only ack it; see `alongside`)."""
+                    sent = fire(url, bodies, args.c, ACK if mine else "", receipts if mine else None, **kw)
                     if args.c == 1:
-                        return await fire(ours, first, args.c, ACK, receipts, settled=True)
-                    result, bystanders = await alongside(ours, fire(ours, first, args.c, ACK, receipts))
-                    meanwhile.append(bystanders)
+                        return await sent
+                    result, meanwhile[url] = await alongside(url, sent,
+                                                             expect="Your submissions" if mine else "")
                     return result
 
-                async def like_ours(url: str) -> Result:
-                    if args.c == 1:
-                        return await fire(url, third, args.c)
-                    return (await alongside(url, fire(url, third, args.c), expect=""))[0]
-
                 runs: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
-                    ("cohortbot /submit" + (", single requests" if args.c == 1 else ""), rush),
+                    ("cohortbot /submit" + (", single requests" if args.c == 1 else ""),
+                     lambda: rush(ours, first, mine=True, settled=args.c == 1)),
                     *([("cohortbot /submit, back-to-back (new versions)",
-                        lambda: fire(ours, second, args.c, ACK, receipts))] if args.c == 1 else []),
-                    ("bare bolt, default mode", lambda: like_ours(bare)),
-                    ("bare bolt, process_before_response", lambda: like_ours(fast)),
+                        lambda: rush(ours, second, mine=True))] if args.c == 1 else []),
+                    ("bare bolt, default mode", lambda: rush(bare, third)),
+                    ("bare bolt, process_before_response", lambda: rush(fast, third)),
                 ]
                 results = {name: report(name, await run()) for name, run in runs}
-                for bystanders in meanwhile:
+                if ours in meanwhile:
+                    bystanders = meanwhile[ours]
                     report("meanwhile, /submit status (answered in its ack)", bystanders)
                     print(f"    slowest {max(bystanders[0]):.0f} ms (Slack gives up at 3,000 ms)")
                 ours_p = results[runs[0][0]]
