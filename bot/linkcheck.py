@@ -76,8 +76,9 @@ async def resolve(host: str, port: int, allow_loopback: bool) -> str:
 
 def is_example(host: str) -> bool:
     host = host.lower().rstrip(".")
-    return (host.rsplit(".", 1)[-1] in RESERVED_TLDS
-            or any(host == d or host.endswith("." + d) for d in EXAMPLE_DOMAINS))
+    return host.rsplit(".", 1)[-1] in RESERVED_TLDS or any(
+        host == d or host.endswith("." + d) for d in EXAMPLE_DOMAINS
+    )
 
 
 async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) -> LinkResult:
@@ -101,8 +102,9 @@ async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) ->
         shown_ip = f"[{ip}]" if ":" in ip else ip
         pinned = urlunsplit((parts.scheme, f"{shown_ip}:{port}", parts.path or "/", parts.query, ""))
         try:
-            response = await client.get(pinned, headers={"Host": parts.netloc.split("@")[-1]},
-                                        extensions={"sni_hostname": host})
+            response = await client.get(
+                pinned, headers={"Host": parts.netloc.split("@")[-1]}, extensions={"sni_hostname": host}
+            )
         except httpx.TimeoutException:
             return LinkResult(url, "unreachable", "the site did not answer in time")
         except httpx.HTTPError as exc:
@@ -124,25 +126,33 @@ async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) ->
 
 async def check_links(urls: list[str], settings: Settings) -> list[LinkResult]:
     timeout = httpx.Timeout(settings.link_check_timeout)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
-                                 headers={"User-Agent": "CohortBot-linkcheck/1"}) as client:
-        results = await asyncio.gather(*(check_link(client, u, settings) for u in urls),
-                                       return_exceptions=True)
-    return [r if isinstance(r, LinkResult) else LinkResult(u, "unreachable", type(r).__name__)
-            for u, r in zip(urls, results, strict=True)]
+    async with httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": "CohortBot-linkcheck/1"},
+    ) as client:
+        results = await asyncio.gather(
+            *(check_link(client, u, settings) for u in urls), return_exceptions=True
+        )
+    return [
+        r if isinstance(r, LinkResult) else LinkResult(u, "unreachable", type(r).__name__)
+        for u, r in zip(urls, results, strict=True)
+    ]
 
 
 ADVICE = {
     "login": "needs a sign-in, so your assessor may not be able to open it; share it so "
-             "anyone with the link can view",
+    "anyone with the link can view",
     "broken": "seems broken",
     "unreachable": "could not be reached",
     "refused": "points to a private network address that assessors can't open",
 }
 
 
-async def warn_about_links(db: Database, settings: Settings, workspace_id: int,
-                           version_id: int) -> list[LinkResult]:
+async def warn_about_links(
+    db: Database, settings: Settings, workspace_id: int, version_id: int
+) -> list[LinkResult]:
     """Check a version's links and DM the learner about any problem (after the ack)."""
     async with db.transaction() as session:
         version = await session.get_one(Version, version_id)
@@ -151,8 +161,7 @@ async def warn_about_links(db: Database, settings: Settings, workspace_id: int,
     problems = [r for r in results if r.problem]
     async with db.transaction() as session:
         version = await session.get_one(Version, version_id)
-        version.link_report = [{"url": r.url, "verdict": r.verdict, "detail": r.detail}
-                               for r in results]
+        version.link_report = [{"url": r.url, "verdict": r.verdict, "detail": r.detail} for r in results]
         if problems:
             sub = await session.get_one(Submission, version.submission_id)
             member = await session.get_one(Member, sub.member_id)
@@ -161,7 +170,13 @@ async def warn_about_links(db: Database, settings: Settings, workspace_id: int,
             lines.extend(f"• {r.url} {ADVICE[r.verdict]} ({r.detail})." for r in problems)
             lines.append("Fix the link and send it again with `/submit <links> -- <note>`.")
             now = version.submitted_at
-            await enqueue(session, workspace_id, Destination.dm(member.user_id),
-                          Message("\n".join(lines)), f"linkcheck:{version.id}", now,
-                          cohort_id=window.cohort_id if window else None)
+            await enqueue(
+                session,
+                workspace_id,
+                Destination.dm(member.user_id),
+                Message("\n".join(lines)),
+                f"linkcheck:{version.id}",
+                now,
+                cohort_id=window.cohort_id if window else None,
+            )
     return results

@@ -74,8 +74,16 @@ REDIRECTS = {
     "/to-metadata": (302, "http://169.254.169.254/latest/meta-data/"),
     "/lessons": (301, "/lessons/"),
 }
-STATUS = {"/ok": 200, "/lessons/": 200, "/accounts/login": 200, "/missing": 404, "/gone": 410,
-          "/private": 403, "/auth": 401, "/error": 500}
+STATUS = {
+    "/ok": 200,
+    "/lessons/": 200,
+    "/accounts/login": 200,
+    "/missing": 404,
+    "/gone": 410,
+    "/private": 403,
+    "/auth": 401,
+    "/error": 500,
+}
 
 
 def make_handler(site_ref: list[Site]) -> type[BaseHTTPRequestHandler]:
@@ -126,8 +134,7 @@ def site() -> Iterator[Site]:
     ref: list[Site] = []
     server = QuietServer(("127.0.0.1", 0), make_handler(ref))
     ref.append(Site(server, threading.Event()))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield ref[0]
@@ -155,22 +162,29 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
     net = Network()
     real_request = httpx.AsyncHTTPTransport.handle_async_request
 
-    async def handle_async_request(self: httpx.AsyncHTTPTransport,
-                                   request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
         net.requests.append(str(request.url))
         if request.url.host != "127.0.0.1":
-            raise httpx.ConnectError(f"test network: {request.url.host} is not reachable",
-                                     request=request)
+            raise httpx.ConnectError(f"test network: {request.url.host} is not reachable", request=request)
         return await real_request(self, request)
 
-    def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0,
-                    flags: int = 0) -> list[Any]:
+    def getaddrinfo(
+        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
         name = host.decode() if isinstance(host, bytes) else str(host)
         net.lookups.append(name)
         if name not in net.names:
             raise socket.gaierror(socket.EAI_NONAME, f"test network: no such name {name}")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM,
-                 socket.IPPROTO_TCP, "", (a, int(port or 0))) for a in net.names[name]]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (a, int(port or 0)),
+            )
+            for a in net.names[name]
+        ]
 
     monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
@@ -178,9 +192,13 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
 
 
 def link_settings(*, allow_loopback: bool = True, timeout: float = 2.0) -> Settings:
-    return Settings(_env_file=None, database_url="sqlite+aiosqlite://",  # type: ignore[call-arg]
-                    link_check=True, link_check_allow_loopback=allow_loopback,
-                    link_check_timeout=timeout)
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url="sqlite+aiosqlite://",
+        link_check=True,
+        link_check_allow_loopback=allow_loopback,
+        link_check_timeout=timeout,
+    )
 
 
 async def check_one(url: str, settings: Settings) -> LinkResult:
@@ -192,19 +210,23 @@ async def check_one(url: str, settings: Settings) -> LinkResult:
 # --------------------------------------------------------------------------- verdicts
 
 
-@pytest.mark.parametrize(("path", "verdict", "detail"), [
-    ("/ok", "ok", ""),
-    ("/hop", "ok", ""),
-    ("/missing", "broken", "404"),
-    ("/gone", "broken", "410"),
-    ("/error", "broken", "500"),
-    ("/private", "login", "403"),
-    ("/auth", "login", "401"),
-    ("/to-login", "login", "sign-in"),
-    ("/loop", "broken", "too many redirects"),
-])
+@pytest.mark.parametrize(
+    ("path", "verdict", "detail"),
+    [
+        ("/ok", "ok", ""),
+        ("/hop", "ok", ""),
+        ("/missing", "broken", "404"),
+        ("/gone", "broken", "410"),
+        ("/error", "broken", "500"),
+        ("/private", "login", "403"),
+        ("/auth", "login", "401"),
+        ("/to-login", "login", "sign-in"),
+        ("/loop", "broken", "too many redirects"),
+    ],
+)
 async def test_each_link_gets_the_verdict_an_assessor_opening_it_would_agree_with(
-        site: Site, network: Network, path: str, verdict: str, detail: str) -> None:
+    site: Site, network: Network, path: str, verdict: str, detail: str
+) -> None:
     result = await check_one(site.url(path), link_settings())
     assert result.url == site.url(path)  # the link as the learner gave it, not where it led
     assert result.verdict == verdict, result
@@ -227,14 +249,16 @@ async def test_a_redirect_loop_is_given_up_after_a_few_hops(site: Site, network:
 
 
 async def test_a_sign_in_redirect_is_reported_without_visiting_the_sign_in_page(
-        site: Site, network: Network) -> None:
+    site: Site, network: Network
+) -> None:
     result = await check_one(site.url("/to-login"), link_settings())
     assert result.verdict == "login"
     assert site.paths() == ["/to-login"]
 
 
 async def test_a_redirect_to_a_lessons_page_is_not_mistaken_for_a_sign_in(
-        site: Site, network: Network) -> None:
+    site: Site, network: Network
+) -> None:
     # "lessons" contains "sso"; a teacher's /lessons -> /lessons/ redirect opens fine
     result = await check_one(site.url("/lessons"), link_settings())
     assert result.verdict == "ok", result
@@ -242,7 +266,8 @@ async def test_a_redirect_to_a_lessons_page_is_not_mistaken_for_a_sign_in(
 
 
 async def test_a_site_that_never_answers_is_reported_unreachable_within_the_time_out(
-        site: Site, network: Network) -> None:
+    site: Site, network: Network
+) -> None:
     started = time.monotonic()
     result = await check_one(site.url("/slow"), link_settings(timeout=SLOW_TIMEOUT))
     elapsed = time.monotonic() - started
@@ -254,7 +279,8 @@ async def test_a_site_that_never_answers_is_reported_unreachable_within_the_time
 
 
 async def test_every_link_is_reported_in_the_order_the_learner_gave_them(
-        site: Site, network: Network) -> None:
+    site: Site, network: Network
+) -> None:
     urls = [site.url("/missing"), site.url("/ok"), "https://example.org/x", site.url("/auth")]
     results = await bounded(check_links(urls, link_settings()))
     assert [r.url for r in results] == urls
@@ -262,7 +288,8 @@ async def test_every_link_is_reported_in_the_order_the_learner_gave_them(
 
 
 async def test_one_malformed_link_does_not_stop_the_others_being_checked(
-        site: Site, network: Network) -> None:
+    site: Site, network: Network
+) -> None:
     # the submit grammar accepts this link (it has a scheme and a host); its port is impossible
     bad = "http://portfolio.school.org:99999/unit"
     results = await bounded(check_links([site.url("/missing"), bad], link_settings()))
@@ -294,7 +321,8 @@ async def test_a_link_to_this_machine_is_refused_and_never_fetched(site: Site, n
 
 @pytest.mark.parametrize("url", PRIVATE)
 async def test_a_link_to_a_private_address_is_refused_without_contacting_it(
-        network: Network, url: str) -> None:
+    network: Network, url: str
+) -> None:
     result = await check_one(url, link_settings(allow_loopback=False))
     assert result.verdict == "refused", result
     assert result.url == url
@@ -303,7 +331,8 @@ async def test_a_link_to_a_private_address_is_refused_without_contacting_it(
 
 @pytest.mark.parametrize("url", [u for u in PRIVATE if "[::1]" not in u])
 async def test_allowing_loopback_for_tests_still_refuses_other_private_addresses(
-        network: Network, url: str) -> None:
+    network: Network, url: str
+) -> None:
     result = await check_one(url, link_settings(allow_loopback=True))
     assert result.verdict == "refused", result
     assert network.requests == []
@@ -320,15 +349,17 @@ async def test_a_redirect_to_the_cloud_metadata_address_is_refused(site: Site, n
 async def test_a_name_that_resolves_to_a_private_address_is_refused(network: Network) -> None:
     network.names["intranet.school.org"] = ["10.20.30.40"]
     network.names["mixed.school.org"] = ["93.184.215.14", "192.168.0.9"]
-    results = await bounded(check_links(["https://intranet.school.org/unit",
-                                         "https://mixed.school.org/unit"],
-                                        link_settings(allow_loopback=False)))
+    results = await bounded(
+        check_links(
+            ["https://intranet.school.org/unit", "https://mixed.school.org/unit"],
+            link_settings(allow_loopback=False),
+        )
+    )
     assert [r.verdict for r in results] == ["refused", "refused"], results
     assert network.requests == []
 
 
-async def test_a_named_site_is_fetched_at_the_address_that_was_checked(
-        site: Site, network: Network) -> None:
+async def test_a_named_site_is_fetched_at_the_address_that_was_checked(site: Site, network: Network) -> None:
     network.names["portfolio.school.org"] = ["127.0.0.1"]
     url = f"http://portfolio.school.org:{site.port}/hop"
     result = await check_one(url, link_settings(allow_loopback=True))
@@ -345,10 +376,16 @@ async def test_a_name_that_cannot_be_found_is_reported_unreachable(network: Netw
     assert network.requests == []
 
 
-@pytest.mark.parametrize("url", ["https://example.org/x", "https://www.example.com/unit",
-                                 "http://portfolio.example/", "https://school.test/a"])
-async def test_example_links_are_skipped_without_touching_the_network(
-        network: Network, url: str) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org/x",
+        "https://www.example.com/unit",
+        "http://portfolio.example/",
+        "https://school.test/a",
+    ],
+)
+async def test_example_links_are_skipped_without_touching_the_network(network: Network, url: str) -> None:
     result = await check_one(url, link_settings(allow_loopback=False))
     assert result.verdict == "skipped", result
     assert not result.problem
@@ -362,8 +399,9 @@ async def test_example_links_are_skipped_without_touching_the_network(
 @pytest.fixture
 async def checking_chat(db: Database, settings: Settings, clock: FakeClock) -> ConsoleChat:
     """The SPRING cohort, with link checks on and 127.0.0.1 allowed for the local site."""
-    on = settings.model_copy(update={"link_check": True, "link_check_allow_loopback": True,
-                                     "link_check_timeout": 2.0})
+    on = settings.model_copy(
+        update={"link_check": True, "link_check_allow_loopback": True, "link_check_timeout": 2.0}
+    )
     chat = ConsoleChat(db, on, clock=clock, out=None)
     await bounded(chat.run(SPRING))
     assert chat.crashes == 0 and chat.errors == 0, chat.transcript
@@ -381,7 +419,8 @@ def positions(chat: ConsoleChat, where: str, text: str) -> list[int]:
 
 
 async def test_learner_is_warned_after_the_receipt_about_a_broken_link_only(
-        checking_chat: ConsoleChat, site: Site, db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    checking_chat: ConsoleChat, site: Site, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     chat = checking_chat
     ok, missing = site.url("/ok"), site.url("/missing")
     await bounded(chat.line(f"@alice /submit {ok} {missing} -- reflection"))
@@ -403,15 +442,18 @@ async def test_learner_is_warned_after_the_receipt_about_a_broken_link_only(
     assert ok not in warning
     assert not chat.saw("DM @bob", "heads-up") and not chat.saw("DM @carol", "heads-up")
 
-    assert await link_reports(db) == [[
-        {"url": ok, "verdict": "ok", "detail": ""},
-        {"url": missing, "verdict": "broken", "detail": "it answers 404: not found"},
-    ]]
+    assert await link_reports(db) == [
+        [
+            {"url": ok, "verdict": "ok", "detail": ""},
+            {"url": missing, "verdict": "broken", "detail": "it answers 404: not found"},
+        ]
+    ]
     assert sorted(site.paths()) == ["/missing", "/ok"]
 
 
 async def test_learner_is_warned_when_a_link_needs_a_login(
-        checking_chat: ConsoleChat, site: Site, db: Database) -> None:
+    checking_chat: ConsoleChat, site: Site, db: Database
+) -> None:
     chat = checking_chat
     await bounded(chat.line(f"@alice /submit {site.url('/to-login')} -- reflection"))
     assert chat.saw("only @alice", "Received"), chat.transcript
@@ -424,7 +466,8 @@ async def test_learner_is_warned_when_a_link_needs_a_login(
 
 
 async def test_learner_is_not_warned_when_every_link_opens(
-        checking_chat: ConsoleChat, site: Site, db: Database) -> None:
+    checking_chat: ConsoleChat, site: Site, db: Database
+) -> None:
     chat = checking_chat
     ok, hop = site.url("/ok"), site.url("/hop")
     await bounded(chat.line(f"@alice /submit {ok} {hop} -- reflection"))
@@ -432,15 +475,18 @@ async def test_learner_is_not_warned_when_every_link_opens(
     assert chat.saw("only @alice", "Received"), chat.transcript
     assert not chat.saw("DM @alice", "heads-up"), chat.transcript
     assert not chat.saw("DM @alice", ok)
-    assert await link_reports(db) == [[
-        {"url": ok, "verdict": "ok", "detail": ""},
-        {"url": hop, "verdict": "ok", "detail": ""},
-    ]]  # the check did run
+    assert await link_reports(db) == [
+        [
+            {"url": ok, "verdict": "ok", "detail": ""},
+            {"url": hop, "verdict": "ok", "detail": ""},
+        ]
+    ]  # the check did run
     assert sorted(site.paths()) == ["/hop", "/ok", "/ok"]
 
 
 async def test_links_are_not_fetched_when_link_checks_are_off(
-        chat: ConsoleChat, site: Site, db: Database) -> None:
+    chat: ConsoleChat, site: Site, db: Database
+) -> None:
     assert chat.settings.link_check is False
     await bounded(chat.run(SPRING))
     await bounded(chat.line(f"@alice /submit {site.url('/missing')} -- reflection"))
@@ -448,4 +494,3 @@ async def test_links_are_not_fetched_when_link_checks_are_off(
     assert not chat.saw("DM @alice", "heads-up")
     assert site.paths() == []
     assert await link_reports(db) == [None]
-
