@@ -66,11 +66,46 @@ def parse_short_id(text: str, prefix: str) -> int:
     return int(m.group(1))
 
 
+# --------------------------------------------------------------------------- typed text
+
+# Characters typed text must never carry: C0 controls but tab and newline (PostgreSQL text cannot
+# even hold NUL), DEL and C1 controls, bidirectional overrides and isolates (they can make a
+# link read as another), and the private-use area, which the bot keeps for its own markup.
+INVISIBLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ue000-\uf8ff]")
+
+
+def _kind(char: str) -> str:
+    code = ord(char)
+    if 0x202A <= code <= 0x2069:
+        kind = "an invisible text-direction character"
+    elif code >= 0xE000:
+        kind = "a private-use character"
+    else:
+        kind = "an invisible control character"
+    return f"{kind} (U+{code:04X})"
+
+
+def clean_text(text: str) -> str:
+    """Free text (a reflection, a reason, feedback) as it may be kept and shown: line breaks
+    as `\\n`, the characters of INVISIBLE_RE dropped. Nothing in free text is worth refusing
+    a command over."""
+    return INVISIBLE_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def check_visible(text: str, what: str = "command", example: str | None = None) -> str:
+    """Return structured text (a link, an address, an id, a name) unchanged, or refuse it
+    naming its first invisible character: dropping one silently could change an address."""
+    if m := INVISIBLE_RE.search(text):
+        raise UserError(f"That {what} contains {_kind(m.group())}; type it again without it.", example)
+    return text
+
+
 # --------------------------------------------------------------------------- links
 
 
 def check_link(url: str) -> str:
     """Return the link if people could open it from a chat message, else explain why not."""
+    check_visible(url, "link", "/submit https://example.org/portfolio -- my reflection")
     if len(url) > MAX_LINK_LENGTH:
         raise UserError(
             f"That link is {len(url):,} characters long; links can be at most "
@@ -128,6 +163,7 @@ EMAIL_RE = re.compile(r"[^@\s<>\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
 def check_email(address: str) -> str:
+    check_visible(address, "e-mail address", "/badges email you@school.org")
     address = address.strip().strip("<>")
     if address.lower().startswith("mailto:"):
         address = address[7:]

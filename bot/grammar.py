@@ -5,6 +5,10 @@ Pure, like domain.py. Slack (`<@U1|ann>`, `<#C1|frl>`, `<https://x|x>`), Discord
 channels and links are all understood here, so adapters pass text through
 untouched. Every command's usage line and example live in `SPECS`, which also
 drives `help`.
+
+Typed text is cleaned here too, for every platform and database: free text (reasons, reminder
+text, review bodies, anything after ` -- `) loses invisible characters (`domain.clean_text`);
+any other word holding one is refused, naming it (`domain.check_visible`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from bot.domain import (
     UserError,
     check_email,
     check_links,
+    check_visible,
+    clean_text,
     looks_like_zone,
     parse_offsets,
     parse_short_id,
@@ -128,9 +134,14 @@ class Args:
         return self.tokens[self.i] if self.more() else None
 
     def next(self, what: str) -> Token:
+        """The next word, which is not free text: refused if it holds an invisible character."""
         if not self.more():
             raise self.fail(f"Missing {what}.")
         tok = self.tokens[self.i]
+        try:
+            check_visible(word(tok))
+        except UserError as exc:
+            raise self.fail(exc.message) from None
         self.i += 1
         return tok
 
@@ -159,8 +170,7 @@ class Args:
         while isinstance(self.peek(), Mention):
             out.append(self.next("a person"))  # type: ignore[arg-type]
         if len(out) < at_least:
-            tok = self.peek()
-            got = f" but got '{word(tok)}'" if tok is not None else ""
+            got = f" but got '{word(self.next('a person'))}'" if self.more() else ""
             raise self.fail(f"Mention at least one person, like @alice{got}.")
         return out
 
@@ -189,8 +199,9 @@ class Args:
         return None
 
     def rest(self, note: str | None) -> str:
-        """Everything left, as typed words, plus the free text after ` -- `."""
-        return " ".join([word(t) for t in self.tokens[self.i:]] + ([note] if note else [])).strip()
+        """Everything left, as typed words, plus the free text after ` -- `: free text, cleaned."""
+        words = [word(t) for t in self.tokens[self.i:]] + ([note] if note else [])
+        return clean_text(" ".join(words)).strip()
 
     def reason(self, note: str | None, missing: str | None = None) -> str:
         """The rest as a reason people will read, cut to REASON_LIMIT; `missing`, when
@@ -200,9 +211,13 @@ class Args:
             raise self.fail(missing)
         return reason[:REASON_LIMIT]
 
+    def unexpected(self) -> UserError:
+        """The refusal of the next word, which fits nowhere here."""
+        return self.fail(f"I don't understand '{word(self.next('more'))}' here.")
+
     def done(self) -> None:
         if self.more():
-            raise self.fail(f"I don't understand '{word(self.tokens[self.i])}' here.")
+            raise self.unexpected()
 
 
 def _none(spec: Spec) -> Callable[[list[Token], str | None], dict[str, Any]]:
@@ -268,7 +283,7 @@ def _quiet(a: Args, note: str | None) -> dict[str, Any]:
     if a.keyword("clear", "none", "off"):
         a.done()
         return {"name": name, "days": None, "clear": True}
-    days = ",".join(word(t) for t in a.tokens[a.i:]).strip(",")
+    days = ",".join(word(a.next("a date")) for _ in a.tokens[a.i:]).strip(",")
     return {"name": name, "days": days or None, "clear": False}
 
 
@@ -284,7 +299,7 @@ def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
         elif isinstance(a.peek(), ChannelRef) and out["channel"] is None:
             out["channel"] = a.channel("the cohort channel")
         else:
-            raise a.fail(f"I don't understand '{word(a.peek())}' here.")  # type: ignore[arg-type]
+            raise a.unexpected()
     return out
 
 
@@ -372,7 +387,7 @@ def _window_open(a: Args, note: str | None) -> dict[str, Any]:
         elif (tz := a.zone_name()) is not None:
             out["tz"] = tz
         else:
-            raise a.fail(f"I don't understand '{word(a.peek())}' here.")  # type: ignore[arg-type]
+            raise a.unexpected()
     if out["closes"] is None:
         raise a.fail("Say when the window closes.")
     return out
@@ -410,7 +425,7 @@ def _review_decision(a: Args, note: str | None) -> dict[str, Any]:
     body = " ".join(word(t) for t in a.tokens[a.i:])
     if note:
         body += f" -- {note}"
-    return {"review": rid, "body": body.strip()}
+    return {"review": rid, "body": clean_text(body).strip()}
 
 
 def _review_revise(a: Args, note: str | None) -> dict[str, Any]:
@@ -581,11 +596,12 @@ def parse(text: str) -> Command:
     head, sep, note = text.partition(" -- ")
     if not sep and head.endswith(" --"):
         head = head[:-3]
-    note = note.strip() or None
+    note = clean_text(note).strip() or None
     words = split_words(SLACK_LABEL_RE.sub(r"<\1>", head))  # a link's label may hold spaces
     verb = words[0].lstrip("/").lower() if words else ""
     if verb not in VERBS:
-        raise UserError(f"I don't know the command '{words[0] if words else text}'. Commands: "
+        typed = check_visible(words[0] if words else text, example="/help")
+        raise UserError(f"I don't know the command '{typed}'. Commands: "
                         "/submit, /cohort, /window, /review, /badges, /help.", "/help")
     rest = [to_token(w) for w in words[1:]]
     first = rest[0].lower() if rest and isinstance(rest[0], str) else None
@@ -597,10 +613,39 @@ def parse(text: str) -> Command:
         action, tokens = DEFAULT_ACTION[verb], rest
     else:
         actions = ", ".join(s.action for s in SPECS if s.verb == verb)
-        what = f"'{word(rest[0])}' is not" if rest else "Missing"
+        what = f"'{check_visible(word(rest[0]), example=f'/{verb} help')}' is not" if rest else "Missing"
         raise UserError(f"{what} a /{verb} subcommand; use one of: {actions}.",
                         f"/{verb} help")
     return Command(verb, action, BY_KEY[(verb, action)].parse(tokens, note))
+
+
+FREE_TEXT_ARGS = frozenset({"parts", "reason", "text", "body", "feedback"})
+
+
+def _clean_value(value: Any, free: bool) -> Any:
+    if isinstance(value, str):
+        return clean_text(value) if free else check_visible(value)
+    if isinstance(value, (Mention, ChannelRef)):
+        check_visible(word(value))
+    elif isinstance(value, (list, tuple)):
+        return type(value)(_clean_value(v, free) for v in value)
+    elif isinstance(value, dict):
+        return {_clean_value(k, False): _clean_value(v, free) for k, v in value.items()}
+    return value
+
+
+def clean_command(command: Command) -> Command:
+    """A Command a form built, held to the rule `parse` applies to typed text: free text
+    (FREE_TEXT_ARGS, and a decision form's comment per criterion) cleaned, any other string
+    refused if it holds an invisible character."""
+    args = {}
+    for key, value in command.args.items():
+        if key == "levels":  # {criterion: (level, comment)}
+            args[key] = {check_visible(c): (check_visible(level), clean_text(comment))
+                         for c, (level, comment) in value.items()}
+        else:
+            args[key] = _clean_value(value, key in FREE_TEXT_ARGS)
+    return Command(command.verb, command.action, args)
 
 
 def help_text(topic: str | None = None) -> str:

@@ -33,7 +33,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.directory import Directory, Profile
 from bot.domain import UserError
-from bot.grammar import Command, Mention, parse
+from bot.grammar import Command, Mention, clean_command, parse
 from bot.handlers import HANDLERS, Context
 from bot.messages import Destination, Message, Reply
 from bot.outbox import enqueue
@@ -198,8 +198,8 @@ class CohortBot:
 
     async def handle(self, origin: Origin, command: str | Command, directory: Directory,
                      request_key: str | None = None, *, reply_to: str | None = None) -> Reply:
-        """Run one command (typed text, or a Command a form built); a write that lost a
-        race with another is run again, afresh.
+        """Run one command (typed text, or a Command a form built, cleaned as typed text is);
+        a write that lost a race with another is run again, afresh.
 
         `request_key` names the platform request (a Slack trigger id): a retry of a
         request that already changed something is answered as a duplicate and does
@@ -207,7 +207,7 @@ class CohortBot:
         answer may go to later), a typed submission is only taken in (`accept`).
         """
         try:
-            parsed = parse(command) if isinstance(command, str) else command
+            parsed = parse(command) if isinstance(command, str) else clean_command(command)
         except UserError as exc:
             return Reply.text(str(exc), ok=False)
         if (reply_to and request_key and isinstance(command, str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,9 @@ from bot.domain import (
     check_email,
     check_link,
     check_links,
+    check_visible,
     check_window_times,
+    clean_text,
     format_duration,
     format_left,
     format_time,
@@ -119,6 +122,49 @@ def test_checking_any_typed_links_either_explains_the_problem_or_returns_web_lin
         return
     assert 1 <= len(links) <= 10 and len(set(links)) == len(links)
     assert all(link.lower().startswith(("http://", "https://")) for link in links)
+
+
+# --------------------------------------------------------------------------- typed text
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    pytest.param("before\x00after", "beforeafter", id="nul"),
+    pytest.param("bell\x07 escape\x1b[31m del\x7f c1\x85\x9b", "bell escape[31m del c1", id="controls"),
+    pytest.param("one\r\ntwo\rthree\nfour\tfive", "one\ntwo\nthree\nfour\tfive", id="line-breaks"),
+    pytest.param("see \u202egnp.exe and \u2066this\u2069", "see gnp.exe and this", id="bidi"),
+    pytest.param("\ue000mark\uf8ff", "mark", id="private-use"),
+    pytest.param("Élèves 日本 🎓 it's \u200b fine", "Élèves 日本 🎓 it's \u200b fine", id="visible"),
+])
+def test_free_text_keeps_what_people_see_and_drops_invisible_characters(typed: str, kept: str) -> None:
+    assert clean_text(typed) == kept
+
+
+@pytest.mark.parametrize(("typed", "named"), [
+    ("a\x00b@example.org", "an invisible control character (U+0000)"),
+    ("spring\x9b", "an invisible control character (U+009B)"),
+    ("spring\r", "an invisible control character (U+000D)"),
+    ("https://example.org/\u202efdp.exe", "an invisible text-direction character (U+202E)"),
+    ("spr\ue000ing", "a private-use character (U+E000)"),
+])
+def test_a_word_that_is_not_free_text_is_refused_naming_its_invisible_character(
+        typed: str, named: str) -> None:
+    with pytest.raises(UserError) as err:
+        check_visible(typed)
+    assert err.value.message == f"That command contains {named}; type it again without it."
+    assert check_visible("spring Élèves\t日本\n") == "spring Élèves\t日本\n"
+
+
+@pytest.mark.parametrize(("check", "typed", "what"), [
+    (check_link, "https://example.org/a\x00b", "That link contains an invisible control character (U+0000)"),
+    (check_link, "https://example.org/\u202egnp.exe", "That link contains an invisible text-direction"),
+    (check_email, "a\x00b@example.org", "That e-mail address contains an invisible control character"),
+    (check_email, "you@school.org\x85", "That e-mail address contains an invisible control character"),
+])
+def test_a_link_or_address_with_an_invisible_character_is_refused_not_silently_changed(
+        check: Callable[[str], str], typed: str, what: str) -> None:
+    with pytest.raises(UserError) as err:
+        check(typed)
+    assert err.value.message.startswith(what) and err.value.example
 
 
 # --------------------------------------------------------------------------- e-mail

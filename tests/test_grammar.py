@@ -8,8 +8,19 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.domain import LatePolicy, Role, UserError
-from bot.grammar import BY_KEY, SPECS, VERBS, ChannelRef, Command, Mention, Spec, help_text, parse
+from bot.domain import INVISIBLE_RE, LatePolicy, Role, UserError
+from bot.grammar import (
+    BY_KEY,
+    SPECS,
+    VERBS,
+    ChannelRef,
+    Command,
+    Mention,
+    Spec,
+    clean_command,
+    help_text,
+    parse,
+)
 
 
 def refusal(text: str) -> str:
@@ -264,3 +275,97 @@ def test_a_reason_is_kept_up_to_a_thousand_characters_and_may_be_left_out_of_a_d
     assert parse(f"/badges revoke B-4 -- {long}").args["reason"] == "x" * 1000
     assert parse("/window deny E-3").args["reason"] == ""
     assert parse("/window deny E-3 Everyone closes together").args["reason"] == "Everyone closes together"
+
+
+# ----------------------------------------------------------------------- invisible characters
+
+HIDDEN = ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b", "\u202a", "\u202e", "\u2066", "\u2069",
+          "\ue000", "\uf8ff"]
+
+
+def invisible(value: object) -> list[str]:
+    """Every string in a parsed value that holds a character typed text must not carry."""
+    if isinstance(value, str):
+        return [value] if INVISIBLE_RE.search(value) else []
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in invisible(v)]
+    if isinstance(value, dict):
+        return invisible(list(value.keys())) + invisible(list(value.values()))
+    if isinstance(value, (Mention, ChannelRef)):
+        return invisible(list(vars(value).values()))
+    return []
+
+
+@pytest.mark.parametrize(("typed", "arg", "said"), [
+    ("/submit https://x.org/a -- before\x00after -- see \u202egnp.exe", "parts",
+     ["beforeafter", "see gnp.exe"]),
+    ("/submit https://x.org/a -- line one\r\nline\x07 two", "parts", ["line one\nline two"]),
+    ("/submit extend Our testing\x00 week\ue000 moved", "reason", "Our testing week moved"),
+    ("/window deny E-2 -- Everyone\u2066 closes\x1b together", "reason", "Everyone closes together"),
+    ("/badges revoke B-3 Not\x00 their own work", "reason", "Not their own work"),
+    ('/cohort remind spring "0 9 * * mon" Office\x00 hours \u202eat 4', "text", "Office hours at 4"),
+    ("/review revise R-7 reflection: not yet,\x00 say more -- Good\x7f start", "body",
+     "reflection: not yet, say more -- Good start"),
+])
+def test_free_text_loses_invisible_characters_wherever_it_is_typed(
+        typed: str, arg: str, said: object) -> None:
+    assert parse(typed).args[arg] == said
+
+
+@pytest.mark.parametrize(("typed", "named"), [
+    ("/submit https://x.org/a\x00 -- fine", "U+0000"),
+    ("/submit spr\x00ing https://x.org/a", "U+0000"),
+    ("/badges email a\x00b@example.org", "U+0000"),
+    ("/badges correct B-3 ana@school.org\u202e", "U+202E"),
+    ("/cohort create spr\ue000ing #frl", "U+E000"),
+    ("/cohort create spring <#C1|f\x00rl>", "U+0000"),
+    ("/cohort add spring <@U1|a\x00nn>", "U+0000"),
+    ("/cohort add spring a\x00nn", "U+0000"),
+    ("/cohort quiet spring 2026-03-2\x003", "U+0000"),
+    ("/window open spring creators closes 2026-06-01 tz America/Chi\x00cago", "U+0000"),
+    ('/cohort remind spring "0 9 * * m\x00on" Office hours', "U+0000"),
+    ("/window open spring creators closes 2026-06-01\x9b", "U+009B"),
+    ("/window grant E-2\u2066", "U+2066"),
+    ("/review claim R-7\x00", "U+0000"),
+    ("/badges confirm \x07", "U+0007"),
+    ("/sub\x00mit https://x.org/a", "U+0000"),
+    ("/cohort fr\x00ob spring", "U+0000"),
+])
+def test_an_invisible_character_outside_free_text_is_refused_naming_it(typed: str, named: str) -> None:
+    message = refusal(typed)
+    assert message.startswith("That command contains ") and f"({named}); type it again without it." in message
+    assert "Example: `" in message
+    assert not INVISIBLE_RE.search(message), "the refusal must not echo the character"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.one_of(
+    command_text,
+    st.lists(st.one_of(VOCABULARY, st.sampled_from(HIDDEN)), min_size=1, max_size=12).map("".join),
+    st.lists(st.one_of(VOCABULARY, st.sampled_from(HIDDEN)), min_size=1, max_size=12).map(" ".join),
+))
+@example("/submit https://x.org/a -- \x00")
+@example("/submit extend \x00")
+def test_a_parsed_command_never_holds_an_invisible_character(text: str) -> None:
+    try:
+        command = parse(text)
+    except UserError as err:
+        assert err.message.strip() and not INVISIBLE_RE.search(str(err))
+        return
+    assert not invisible(command.args), command
+
+
+def test_a_form_built_command_is_held_to_the_same_rule_as_typed_text() -> None:
+    submit = clean_command(Command("submit", "submit", {
+        "window": None, "links": ["https://x.org/a"], "parts": ["over\x00view", "see \u202egnp.exe"]}))
+    assert submit.args["parts"] == ["overview", "see gnp.exe"]
+    decision = clean_command(Command("review", "revise", {
+        "review": 7, "levels": {"reflection": ("not-yet", "say\x00 more\r\nplease")},
+        "feedback": "Good\ue000 start"}))
+    assert decision.args["levels"] == {"reflection": ("not-yet", "say more\nplease")}
+    assert decision.args["feedback"] == "Good start"
+    for bad in [Command("submit", "submit", {"window": "spr\x00ing", "links": [], "parts": []}),
+                Command("review", "approve", {"review": 7, "levels": {"reflection": ("met\x00", "")},
+                                              "feedback": ""})]:
+        with pytest.raises(UserError, match=r"invisible control character \(U\+0000\)"):
+            clean_command(bad)
