@@ -515,7 +515,7 @@ SPECS: list[Spec] = [
          _cohort_name, "coordinator"),
     spec("cohort", "remind", "/cohort remind <name> <when | \"<cron>\"> [<zone>] <text>",
          "/cohort remind spring \"0 9 * * mon\" Office hours today at 4pm in #frl-spring",
-         "post a reminder to the cohort channel once or on a schedule", _cohort_remind,
+         "post a reminder to the cohort channel once or on a schedule (at most hourly)", _cohort_remind,
          "coordinator"),
     spec("cohort", "reminders", "/cohort reminders <name>", "/cohort reminders spring",
          "the cohort's custom reminders", _cohort_name, "coordinator"),
