@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     badge_signing_key: str | None = Field(None, description="PEM RSA key; generated once if unset")
     host: str = Field("127.0.0.1", description="Interface to listen on; 0.0.0.0 in deployments")
     port: int = 3000
+    max_request_bytes: int = Field(1_048_576, ge=65_536,
+                                   description="Largest request body the web app reads (413 above)")
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None

@@ -6,8 +6,11 @@ and the Slack endpoint answers that Slack is not configured.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -18,31 +21,76 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.adapters.slack_forms import ONE_FIELD
+from bot.adapters.slack_payload import Refused, check_shape, read_body, verify_signature
 from bot.badges.site import BadgeSite
+from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 
-async def to_bolt_request(request: Request) -> AsyncBoltRequest:
-    """Starlette request -> bolt request, sidestepping a bolt parsing slip.
+log = logging.getLogger(__name__)
 
-    bolt treats any form body containing the text "payload" as an interactivity
-    payload, so `/submit https://x.org/payload-unit` would parse as an empty body
-    and get a 404. A form body that does not start with `payload=` is a slash
-    command: parse it as the plain form it is.
-    """
-    raw = (await request.body()).decode("utf-8")
-    req = AsyncBoltRequest(body=raw, query=str(request.query_params),
-                           headers=dict(request.headers))
-    if raw and not raw.startswith(("payload=", "{")) and "payload" in raw:
-        req.body = dict(parse_qsl(raw, keep_blank_values=True))
-        req.context = build_async_context(AsyncBoltContext({}), req.body)
+READ_SECONDS = 10.0  # a body must arrive within this: a sender dripping bytes holds nothing longer
+
+
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The body, refused (413) past `cap` bytes before any more of it is read: a declared
+    length over the cap is refused unread, and a chunked one as soon as it passes it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise Refused(400, "malformed Content-Length")
+    if declared is not None and int(declared) > cap:
+        raise Refused(413, f"body over {cap} bytes")
+    parts, size = [], 0
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise Refused(413, f"body over {cap} bytes")
+                parts.append(chunk)
+    except TimeoutError:
+        raise Refused(408, f"body not received within {READ_SECONDS:.0f} s") from None
+    return b"".join(parts)
+
+
+async def to_bolt_request(request: Request, settings: Settings, *, signed: bool = True,
+                          one_field_commands: Collection[str] = ()) -> AsyncBoltRequest:
+    """A Starlette request as bolt's, checked at the edge: size, then signature (on the raw
+    bytes), then text and shape; `Refused` says why not. The body is parsed here, once: bolt
+    would treat any form body containing the text "payload" as an interactivity payload, so
+    `/submit https://x.org/payload-unit` would parse as an empty body and get a 404."""
+    raw = await read_capped(request, settings.max_request_bytes)
+    if signed:
+        verify_signature(raw, request.headers.get("x-slack-request-timestamp"),
+                         request.headers.get("x-slack-signature"),
+                         settings.slack_signing_secret or "", time.time())
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip() or None
+    body = read_body(raw, content_type) if raw else {}
+    if signed:
+        check_shape(body, one_field_commands)
+    req = AsyncBoltRequest(body="", query=str(request.query_params), headers=dict(request.headers))
+    req.raw_body, req.body = raw.decode("utf-8"), body  # read_body made sure it is UTF-8
+    try:
+        req.context = build_async_context(AsyncBoltContext({}), body)
+    except Exception:  # bolt's own reading of ids in a shape no listener of ours takes
+        raise Refused(400, "payload bolt cannot read") from None
     return req
 
 
+def refuse(request: Request, refused: Refused) -> Response:
+    """One log line for what was refused, and a short reason for the sender."""
+    peer = request.client.host if request.client else "?"
+    log.warning("refused %s %s from %s: %s %s", request.method, request.url.path, peer,
+                refused.status, refused.reason)
+    return PlainTextResponse(refused.reason, status_code=refused.status)
+
+
 def create_app(runtime: Runtime) -> Starlette:
-    slack_app = runtime.slack.app if runtime.slack is not None else None
+    slack = runtime.slack
+    slack_app = slack.app if slack is not None else None
 
     async def healthz(request: Request) -> Response:
         try:
@@ -52,10 +100,17 @@ def create_app(runtime: Runtime) -> Starlette:
         return JSONResponse({"ok": True, "database": "ok"})
 
     async def slack_events(request: Request) -> Response:
-        if slack_app is None:
+        if slack is None or slack_app is None:
             return JSONResponse({"ok": False, "error": "Slack is not configured on this server: "
                                  "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."}, status_code=503)
-        return to_starlette_response(await slack_app.async_dispatch(await to_bolt_request(request)))
+        if not runtime.settings.slack_signing_secret:
+            return refuse(request, Refused(404, "this server takes Slack requests over Socket Mode"))
+        try:
+            req = await to_bolt_request(request, runtime.settings,
+                                        one_field_commands=ONE_FIELD)
+        except Refused as refused:
+            return refuse(request, refused)
+        return to_starlette_response(await slack_app.async_dispatch(req))
 
     async def slack_oauth(request: Request) -> Response:
         """Install (and its redirect) when the app runs in OAuth mode."""
@@ -63,7 +118,10 @@ def create_app(runtime: Runtime) -> Starlette:
         if flow is None:
             return PlainTextResponse("Installing into other workspaces is not enabled here.",
                                      status_code=404)
-        req = await to_bolt_request(request)
+        try:  # Slack's browser redirect and a person's click: nothing signed, nothing posted
+            req = await to_bolt_request(request, runtime.settings, signed=False)
+        except Refused as refused:
+            return refuse(request, refused)
         if request.url.path == flow.install_path:
             return to_starlette_response(await flow.handle_installation(req))
         return to_starlette_response(await flow.handle_callback(req))

@@ -24,7 +24,7 @@ from bot.storage import Base
 from bot.storage.db import Database
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-pytest_plugins = ["badge_site"]  # the `site` fixture: a programme through to a served badge
+pytest_plugins = ["badge_site", "slack_app"]  # the `site` fixture: a programme through to a served badge
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -7,28 +7,22 @@ import html
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import pytest
 from counting import count
-from fakeslack import (
-    SCHOOL_USERS as USERS,
-)
 from fakeslack import (
     FakeSlack,
     block_actions_payload,
     block_errors,
     event_callback_body,
     interaction_body,
-    signed_headers,
     slash_command_body,
     view_submission_payload,
 )
 from serving import serving
+from slack_app import SECRET, SETUP, SlackApp, buttons_in, datetime_utc, last_post, set_up
 from sqlalchemy import select
 
 from bot.adapters.slack_blocks import blocks_for
@@ -36,117 +30,8 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Button, Message
 from bot.runtime import Runtime
-from bot.storage import Badge, Cohort, Submission, Version
+from bot.storage import Badge, Cohort, Submission, Version, Workspace
 from bot.storage.db import Database
-
-SECRET = "test-signing-secret"
-CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
-
-
-class SlackApp:
-    """Our app as Slack sees it: an HTTP endpoint that takes signed requests."""
-
-    def __init__(self, runtime: Runtime, url: str, fake: FakeSlack) -> None:
-        self.runtime, self.url, self.fake = runtime, url, fake
-        self.http = httpx.AsyncClient(base_url=url, timeout=10)
-
-    async def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
-                   retry: int | None = None) -> httpx.Response:
-        headers = signed_headers(body, secret, timestamp)
-        if retry is not None:
-            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        response = await self.http.post("/slack/events", content=body, headers=headers)
-        await self.settle()
-        return response
-
-    async def command(self, user: str, command: str, text: str = "", *, channel: str = "CFRL",
-                      team: str = "T1", trigger_id: str | None = None,
-                      retry: int | None = None) -> httpx.Response:
-        body = slash_command_body(command, text, team_id=team, user_id=user, channel_id=channel,
-                                  channel_name=CHANNELS.get(channel, "directmessage"),
-                                  trigger_id=trigger_id, response_url=self.fake.response_url(user))
-        return await self.post(body, retry=retry)
-
-    async def say(self, user: str, line: str, **kw: Any) -> str:
-        """Type a slash command; return what the person sees: the ephemeral ack's text and
-        any answer that followed on the command's response_url (a taken-in submission's)."""
-        command, _, text = line.partition(" ")
-        before = len(self.fake.responses)
-        response = await self.command(user, command, text, **kw)
-        assert response.status_code == 200, response.text
-        ack = [response.json()["text"]] if response.content else []
-        return "\n".join(ack + self.answers(user, since=before))
-
-    def answers(self, user: str, since: int = 0) -> list[str]:
-        """Texts posted to `user`'s response_url (after the first `since` posts of anyone)."""
-        return [payload["text"] for name, payload in self.fake.responses[since:] if name == user]
-
-    async def click(self, user: str, button: dict[str, Any], *, team: str = "T1",
-                    channel: str = "CREV") -> httpx.Response:
-        payload = block_actions_payload(button["action_id"], button.get("value"), user_id=user,
-                                        team_id=team, channel_id=channel,
-                                        response_url=self.fake.response_url(user))
-        return await self.post(interaction_body(payload))
-
-    async def settle(self) -> None:
-        """Let follow-ups finish and the outbox deliver, as the worker would."""
-        assert self.runtime.slack is not None
-        await self.runtime.slack.drain()
-        await self.runtime.deliverer.deliver_due()
-        await self.runtime.slack.drain()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(users=USERS, channels=CHANNELS) as slack:
-        yield slack
-
-
-@pytest.fixture
-async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterator[SlackApp]:
-    configured = settings.model_copy(update={"slack_bot_token": "xoxb-test",
-                                             "slack_signing_secret": SECRET,
-                                             "slack_api_url": fake.api_url})
-    runtime = Runtime(configured, clock=FakeClock(datetime_utc(2026, 3, 2, 15)))
-    async with serving(runtime) as url:
-        slack_app = SlackApp(runtime, url, fake)
-        yield slack_app
-        await slack_app.http.aclose()
-
-
-def datetime_utc(*parts: int) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(*parts, tzinfo=UTC)
-
-
-def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
-    """The newest message posted to `channel`; a DM "D<user>" may be addressed by user id."""
-    posts = [c for c in fake.called("chat.postMessage")
-             if channel in (c.args.get("channel"), f"D{c.args.get('channel')}")]
-    assert posts, f"nothing was posted to {channel}"
-    return posts[-1].args
-
-
-def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["text"]["text"]: e for b in message.get("blocks", []) if b["type"] == "actions"
-            for e in b["elements"]}
-
-
-
-SETUP = [
-    ("UCOORD", "/cohort create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>"),
-    ("UCOORD", "/cohort add spring <@UALICE|alice> <@UBOB|bob>"),
-    ("UCOORD", "/cohort add spring <@UDANA|dana> as assessor"),
-    ("UCOORD", "/window open spring creators closes 2026-03-20T17:00 America/Chicago"),
-]
-
-
-async def set_up(app: SlackApp) -> None:
-    for user, line in SETUP:
-        answer = await app.say(user, line)
-        assert "Only" not in answer and "There is no" not in answer, answer
-
 
 # ------------------------------------------------------------------ the protocol
 
@@ -301,14 +186,29 @@ async def test_learner_pressing_an_assessors_button_is_refused(app: SlackApp, db
     assert await count(db, Badge) == 0
 
 
-async def test_button_from_another_workspace_does_nothing(app: SlackApp, db: Database) -> None:
+async def test_a_button_from_another_workspace_is_refused_with_one_bot_token(
+        app: SlackApp, db: Database) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
     claim = buttons_in(last_post(app.fake, "CREV"))["Claim"]
-    await app.click("UDANA", claim, team="T2")
-    assert any("There is no review R-1" in r[1].get("text", "") for r in app.fake.responses)
+    refused = await app.click("UDANA", claim, team="T2")
+    assert refused.status_code == 403 and "another Slack workspace" in refused.text
     async with db.transaction() as session:
         assert (await session.get_one(Submission, 1)).state == "submitted"
+        assert await session.scalar(select(Workspace.id).where(Workspace.external_id == "T2")) is None
+
+
+async def test_a_command_from_another_workspace_is_refused_with_one_bot_token(
+        app: SlackApp, db: Database) -> None:
+    """A request the app signed (Slack signs for every workspace an app is in) but naming a team
+    other than the token's must not be served with that token, nor become a second workspace."""
+    refused = await app.command("UCOORD", "/cohort", "create autumn <#CFRL|frl-spring>", team="T9")
+    assert refused.status_code == 403
+    assert app.fake.responses == [] and app.fake.called("chat.postMessage") == []
+    async with db.transaction() as session:
+        assert await session.scalar(select(Workspace.id).where(Workspace.external_id == "T9")) is None
+        assert await session.scalar(select(Cohort.id)) is None
+    assert "not in any cohort" in await app.say("UCOORD", "/cohort list")
 
 
 async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
@@ -389,6 +289,18 @@ async def test_app_mention_gets_help_and_home_tab_is_published(app: SlackApp) ->
                                 "channel": "DUALICE"})
     assert (await app.post(home)).status_code == 200
     assert app.fake.called("views.publish")[-1].args["user_id"] == "UALICE"
+
+
+async def test_a_button_on_the_home_tab_is_answered_by_dm(app: SlackApp) -> None:
+    """A click in a view (the Home tab, a form) comes with no response_url: the answer goes to
+    the presser as a DM instead of being lost."""
+    await set_up(app)
+    home = {"id": "VHOME", "type": "home", "blocks": []}
+    click = block_actions_payload("cmd:0", "/submit status", user_id="UALICE", view=home)
+    assert "response_url" not in click
+    assert (await app.post(interaction_body(click))).status_code == 200
+    assert "Your submissions" in last_post(app.fake, "DUALICE")["text"]
+    assert app.fake.responses == []
 
 
 # ------------------------------------------------------------------ Block Kit

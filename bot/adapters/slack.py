@@ -15,13 +15,16 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
@@ -31,6 +34,14 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.slack_blocks import blocks_for, fallback_text, unescape
+from bot.adapters.slack_forms import (
+    DECISION_RE,
+    ONE_FIELD,
+    decision_view,
+    form_values,
+    one_field_view,
+    submit_view,
+)
 from bot.adapters.slack_manifest import BOT_SCOPES
 from bot.config import Settings
 from bot.directory import Profile
@@ -179,100 +190,17 @@ def as_delivery_error(exc: SlackApiError) -> DeliveryError:
     return DeliveryError(error, permanent=error in PERMANENT_ERRORS, unsure=status >= 500)
 
 
-# ------------------------------------------------------------------ forms
-
-
-def submit_view(channel: str | None) -> dict[str, Any]:
-    def text_input(block: str, label: str, hint: str, *, optional: bool = False,
-                   multiline: bool = True) -> dict[str, Any]:
-        return {"type": "input", "block_id": block, "optional": optional,
-                "label": {"type": "plain_text", "text": label},
-                "hint": {"type": "plain_text", "text": hint},
-                "element": {"type": "plain_text_input", "action_id": block,
-                            "multiline": multiline, "max_length": 3000}}
-
-    return {
-        "type": "modal", "callback_id": "submit_form",
-        "private_metadata": json.dumps({"channel": channel}),
-        "title": {"type": "plain_text", "text": "Submit evidence"},
-        "submit": {"type": "plain_text", "text": "Submit"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            text_input("overview", "Overview", "Your learners, your space, the project.",
-                       optional=True),
-            text_input("links", "Artifact links", "One link per line (up to 10): student work, "
-                       "plans, photos. Anyone with the link must be able to view them."),
-            text_input("reflection", "Reflection", "What students learned and what you would "
-                       "change next time."),
-            text_input("window", "Window", "Only if you have several open windows: the "
-                       "credential, e.g. creators.", optional=True, multiline=False),
-        ],
-    }
-
-
-def decision_view(review_id: int, decision: str, rubric: Any, channel: str | None) -> dict[str, Any]:
-    revise = decision == "revise"
-    blocks: list[dict[str, Any]] = []
-    for c in rubric:
-        options = [{"text": {"type": "plain_text", "text": lv.name[:75]}, "value": lv.key}
-                   for lv in c.levels]
-        initial = next(o for o in options if o["value"] == c.passing_level.key)
-        blocks.append({"type": "input", "block_id": f"level:{c.key}",
-                       "label": {"type": "plain_text", "text": c.name[:2000]},
-                       "hint": {"type": "plain_text", "text": (c.description or c.name)[:2000]},
-                       "element": {"type": "static_select", "action_id": f"level:{c.key}",
-                                   "options": options, "initial_option": initial}})
-        blocks.append({"type": "input", "block_id": f"comment:{c.key}", "optional": True,
-                       "label": {"type": "plain_text", "text": f"Comment on {c.name}"[:2000]},
-                       "element": {"type": "plain_text_input", "action_id": f"comment:{c.key}",
-                                   "multiline": True, "max_length": 2000}})
-    blocks.append({"type": "input", "block_id": "feedback", "optional": not revise,
-                   "label": {"type": "plain_text", "text": "Feedback to the learner"},
-                   "element": {"type": "plain_text_input", "action_id": "feedback",
-                               "multiline": True, "max_length": 3000}})
-    title = "Request revision" if revise else "Approve"
-    return {"type": "modal", "callback_id": "decision_form",
-            "private_metadata": json.dumps({"review": review_id, "decision": decision,
-                                            "channel": channel}),
-            "title": {"type": "plain_text", "text": title},
-            "submit": {"type": "plain_text", "text": "Send back" if revise else "Approve"},
-            "close": {"type": "plain_text", "text": "Cancel"}, "blocks": blocks}
-
-
-def form_values(view: dict[str, Any]) -> dict[str, str]:
-    """block_id -> the typed text or chosen option of the one input in that block."""
-    out: dict[str, str] = {}
-    for block_id, actions in view.get("state", {}).get("values", {}).items():
-        field = next(iter(actions.values()), {}) if actions else {}
-        chosen = field.get("selected_option") or {}
-        out[block_id] = (chosen.get("value") if chosen else field.get("value")) or ""
-    return out
-
-
-DECISION_RE = re.compile(r"^/review (approve|revise) (\S+)$")
-
-# Buttons whose command needs one more piece of text open a one-field form for it.
-ONE_FIELD = {
-    "/submit extend": ("More time", "Why do you need more time? Your coordinator reads this.", True),
-    "/badges email": ("Badge address", "The e-mail address you use on LinkedIn or in your backpack",
-                      False),
-}
-
-
-def one_field_view(command: str, channel: str | None) -> dict[str, Any]:
-    title, label, multiline = ONE_FIELD[command]
-    return {"type": "modal", "callback_id": "one_field_form",
-            "private_metadata": json.dumps({"command": command, "channel": channel}),
-            "title": {"type": "plain_text", "text": title},
-            "submit": {"type": "plain_text", "text": "Send"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": [{"type": "input", "block_id": "value",
-                        "label": {"type": "plain_text", "text": label},
-                        "element": {"type": "plain_text_input", "action_id": "value",
-                                    "multiline": multiline, "max_length": 1000}}]}
-
-
 # ------------------------------------------------------------------ the app
+
+
+@dataclass(frozen=True)
+class Presser:
+    """Who pressed a button or typed a command, and the ways to answer only them."""
+
+    client: AsyncWebClient
+    user: str
+    channel: str | None
+    respond: Any  # bolt's respond(): its response_url, when Slack gave one
 
 
 class SlackAdapter:
@@ -391,6 +319,8 @@ class SlackAdapter:
 
     def register(self) -> None:
         app = self.app
+        if self.installations is None:
+            app.use(self.only_our_workspace)
         app.command(re.compile(r"^/(submit|cohort|window|review|badges)$"))(self.on_command)
         app.action(re.compile(r"^cmd:"))(self.on_button)
         app.action(re.compile(r"^url:"))(self.only_answer)
@@ -401,6 +331,20 @@ class SlackAdapter:
         app.view("one_field_form")(self.on_one_field_form)
         app.event("app_mention")(self.on_mention)
         app.event("app_home_opened")(self.on_home)
+
+    @staticmethod
+    async def only_our_workspace(context: AsyncBoltContext,
+                                 next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        """With one bot token the bot serves that token's workspace alone (auth.test says
+        which): a request well signed by the app but naming another team is refused, so it
+        never becomes a second workspace here. OAuth mode finds each team's own token."""
+        result = context.authorize_result
+        ours, theirs = (result.team_id if result else None), context.team_id
+        if ours and theirs and theirs != ours:
+            log.warning("refused a request from Slack workspace %s: this bot serves %s only", theirs, ours)
+            return BoltResponse(status=403, body="This app serves another Slack workspace.")
+        await next()
+        return None
 
     # -------------------------------------------------------------- commands
 
@@ -417,7 +361,8 @@ class SlackAdapter:
         if body["command"] == "/submit" and not text:
             await ack()
             self.later(self.open_view(
-                client, respond, body["trigger_id"], submit_view(body.get("channel_id")),
+                Presser(client, body["user_id"], body.get("channel_id"), respond), body["trigger_id"],
+                submit_view(body.get("channel_id")),
                 again="type `/submit` again, or type it with your links: "
                       "`/submit https://example.org/unit -- what you learned`."))
             return
@@ -490,30 +435,42 @@ class SlackAdapter:
         Slack still wants an answer."""
         await ack()
 
-    async def on_unknown_action(self, ack: Any, respond: Any) -> None:
+    async def on_unknown_action(self, ack: Any, body: dict[str, Any], respond: Any,
+                                client: AsyncWebClient) -> None:
         """A control this version does not know (a message from an older version, say): answer
         it, as Slack shows an error for an unanswered one, and say what to do instead."""
         await ack()
-        self.say_only_to(respond, "That button no longer does anything; type the command instead "
-                                  "(`/help` lists them).")
+        self.say_only_to(self.presser(body, respond, client),
+                         "That button no longer does anything; type the command instead "
+                         "(`/help` lists them).")
 
-    def say_only_to(self, respond: Any, text: str) -> None:
-        """A line only the presser sees, sent after the ack."""
-        self.later(respond(text=text, response_type="ephemeral", replace_original=False))
+    def presser(self, body: dict[str, Any], respond: Any, client: AsyncWebClient) -> Presser:
+        return Presser(client, body["user"]["id"], (body.get("channel") or {}).get("id"), respond)
+
+    def say_only_to(self, presser: Presser, said: Message | str) -> None:
+        """An answer only the presser sees, sent after the ack: on the response_url where Slack
+        gave one, else (a button in a form or on the Home tab has none) ephemerally where they
+        are, or by DM."""
+        message = Message(said) if isinstance(said, str) else said
+        if presser.respond.response_url:
+            self.later(presser.respond(text=fallback_text(message), blocks=blocks_for(message),
+                                       response_type="ephemeral", replace_original=False))
+        else:
+            self.later(self.tell(presser.client, presser.user, presser.channel, message))
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
                         respond: Any, client: AsyncWebClient) -> None:
         await ack()
-        team, user = body["team"]["id"], body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id")
+        presser = self.presser(body, respond, client)
+        team, user, channel = body["team"]["id"], presser.user, presser.channel
         command = action.get("value") or ""
         origin = self.origin(team, user, channel)
         directory = self.directory(team, client)
         if command == "/submit":
-            await self.open_view(client, respond, body["trigger_id"], submit_view(channel))
+            await self.open_view(presser, body["trigger_id"], submit_view(channel))
             return
         if command in ONE_FIELD:
-            await self.open_view(client, respond, body["trigger_id"], one_field_view(command, channel))
+            await self.open_view(presser, body["trigger_id"], one_field_view(command, channel))
             return
         decision = DECISION_RE.match(command)
         if decision:
@@ -522,28 +479,27 @@ class SlackAdapter:
                 _, rubric = await self.bot.query(origin, directory,
                                                  lambda ctx: decision_form(ctx, review_id))
             except UserError as exc:
-                self.say_only_to(respond, str(exc))
+                self.say_only_to(presser, str(exc))
                 return
-            await self.open_view(client, respond, body["trigger_id"],
+            await self.open_view(presser, body["trigger_id"],
                                  decision_view(review_id, decision.group(1), rubric, channel))
             return
         reply = await self.bot.handle(origin, command, directory,
                                       request_key=f"slack:{team}:{body.get('trigger_id')}")
         if not reply.duplicate:
-            self.later(respond(text=fallback_text(reply.message), blocks=blocks_for(reply.message),
-                               response_type="ephemeral", replace_original=False))
+            self.say_only_to(presser, reply.message)
         self.later(self.bot.run_followups(reply))
 
-    async def open_view(self, client: AsyncWebClient, respond: Any, trigger_id: str,
+    async def open_view(self, presser: Presser, trigger_id: str,
                         view: dict[str, Any], again: str = "please press the button again.") -> None:
         """Open a modal; if Slack refuses (a trigger older than 3 s) or cannot be reached,
         say so instead of leaving the click or command unanswered."""
         try:
-            await client.views_open(trigger_id=trigger_id, view=view)
+            await presser.client.views_open(trigger_id=trigger_id, view=view)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             why = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
             log.warning("views.open failed: %s", why)
-            self.say_only_to(respond, f"Slack didn't let me open the form in time; {again}")
+            self.say_only_to(presser, f"Slack didn't let me open the form in time; {again}")
 
     # -------------------------------------------------------------- modals
 
