@@ -6,16 +6,20 @@ any address is private, loopback, link-local or otherwise internal (no
 server-side request forgery), and the connection is pinned to the checked
 address so a second DNS answer can't redirect it. Redirects are followed by
 hand, a few at most, each hop checked the same way.
+
+A link may be a 128 MB video: the answer is streamed, and its status and headers
+decide, with at most SNIFF_BYTES of an HTML page read to spot a password form.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -31,6 +35,12 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+# The most of a body the checker reads (only an HTML page's, to spot a password form near its
+# top); a video is never downloaded. httpx receives up to 64 KiB at a time, so up to that much
+# more may arrive in its buffer and be dropped with the connection.
+SNIFF_BYTES = 64 * 1024
+# a password box is what an assessor without the learner's account would be stopped at
+PASSWORD_FIELD_RE = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
 LOGIN_HINTS = ("login", "signin", "sign-in", "sign_in", "auth", "servicelogin", "sso")
 EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net")  # RFC 2606: never real evidence
 RESERVED_TLDS = ("example", "test", "invalid")
@@ -43,6 +53,7 @@ class LinkResult:
     url: str
     verdict: str  # ok, login, broken, unreachable, refused, skipped
     detail: str = ""
+    read: int = field(default=0, compare=False)  # bytes of the body the checker took: <= SNIFF_BYTES
 
     @property
     def problem(self) -> bool:
@@ -102,26 +113,54 @@ async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) ->
         shown_ip = f"[{ip}]" if ":" in ip else ip
         pinned = urlunsplit((parts.scheme, f"{shown_ip}:{port}", parts.path or "/", parts.query, ""))
         try:
-            response = await client.get(
-                pinned, headers={"Host": parts.netloc.split("@")[-1]}, extensions={"sni_hostname": host}
-            )
+            async with client.stream(
+                "GET",
+                pinned,
+                headers={"Host": parts.netloc.split("@")[-1], "Accept-Encoding": "identity"},
+                extensions={"sni_hostname": host},
+            ) as response:
+                if not (response.is_redirect and "location" in response.headers):
+                    return await judge(url, response)
+                current = urljoin(current, response.headers["location"])
         except httpx.TimeoutException:
             return LinkResult(url, "unreachable", "the site did not answer in time")
         except httpx.HTTPError as exc:
             return LinkResult(url, "unreachable", type(exc).__name__)
-        if response.is_redirect and "location" in response.headers:
-            current = urljoin(current, response.headers["location"])
-            if LOGIN_RE.search(current.lower()):
-                return LinkResult(url, "login", "it asks for a sign-in")
-            continue
-        if response.status_code in (401, 403):
-            return LinkResult(url, "login", f"it answers {response.status_code}: sign-in needed")
-        if response.status_code in (404, 410):
-            return LinkResult(url, "broken", f"it answers {response.status_code}: not found")
-        if response.status_code >= 400:
-            return LinkResult(url, "broken", f"it answers {response.status_code}")
-        return LinkResult(url, "ok")
+        if LOGIN_RE.search(current.lower()):
+            return LinkResult(url, "login", "it asks for a sign-in")
     return LinkResult(url, "broken", "too many redirects")
+
+
+async def judge(url: str, response: httpx.Response) -> LinkResult:
+    """The verdict on a final answer, from its status, or the top of an HTML page."""
+    status = response.status_code
+    if status in (401, 403):
+        return LinkResult(url, "login", f"it answers {status}: sign-in needed")
+    if status in (404, 410):
+        return LinkResult(url, "broken", f"it answers {status}: not found")
+    if status >= 400:
+        return LinkResult(url, "broken", f"it answers {status}")
+    if not (response.is_success and readable_page(response)):
+        return LinkResult(url, "ok")
+    head = await read_head(response)
+    if PASSWORD_FIELD_RE.search(head):
+        return LinkResult(url, "login", "it asks for a password", read=len(head))
+    return LinkResult(url, "ok", read=len(head))
+
+
+def readable_page(response: httpx.Response) -> bool:
+    """HTML (or untyped, as browsers sniff it) and not compressed: bytes a password form shows in."""
+    content_type = response.headers.get("content-type", "text/html").lower()
+    encoding = response.headers.get("content-encoding", "identity").lower()
+    return "html" in content_type and encoding in ("identity", "")
+
+
+async def read_head(response: httpx.Response) -> bytes:
+    """The first SNIFF_BYTES of the body (all of a shorter one); the rest is never asked for."""
+    async with contextlib.aclosing(response.aiter_raw(SNIFF_BYTES)) as pieces:  # SNIFF_BYTES each
+        async for head in pieces:
+            return head
+    return b""
 
 
 async def check_links(urls: list[str], settings: Settings) -> list[LinkResult]:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.linkcheck import LinkResult, check_links
+from bot.linkcheck import SNIFF_BYTES, LinkResult, check_links
 from bot.storage import Version
 from bot.storage.db import Database
 
@@ -49,7 +49,11 @@ class Site:
     server: ThreadingHTTPServer
     release: threading.Event
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Host header)
+    sent: dict[str, int] = field(default_factory=dict)  # path -> bytes of a big body the socket took
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
 
     @property
     def port(self) -> int:
@@ -66,6 +70,21 @@ class Site:
         with self.lock:
             return [host for _, host in self.requests]
 
+    def record_sent(self, path: str, count: int) -> None:
+        with self.changed:
+            self.sent[path] = count
+            self.changed.notify_all()
+
+    async def body_sent(self, path: str) -> int:
+        """How much of a big body the server got out before the checker hung up (once it stopped)."""
+
+        def wait() -> int:
+            with self.changed:
+                assert self.changed.wait_for(lambda: path in self.sent, BOUND), f"{path} still sending"
+                return self.sent[path]
+
+        return await asyncio.to_thread(wait)
+
 
 REDIRECTS = {
     "/to-login": (302, "/accounts/login?next=%2Fto-login"),
@@ -73,6 +92,16 @@ REDIRECTS = {
     "/hop": (301, "/ok"),
     "/to-metadata": (302, "http://169.254.169.254/latest/meta-data/"),
     "/lessons": (301, "/lessons/"),
+}
+BIG = 128 * 1024 * 1024  # a learner's video or an endless page, made a chunk at a time as it is sent
+CHUNK = b"x" * 65536
+BIG_BODIES = {"/lecture.mp4": "video/mp4", "/huge.html": "text/html"}
+MOST_SENT = 2 * 1024 * 1024  # what socket buffers on both ends may take in before the checker hangs up
+SIGN_IN_FORM = b'<form method="post"><input name="user"><input type="password" name="pw"></form>'
+PAGES = {  # 200s with a body that matters
+    "/members-only": b"<html><title>Unit 3</title><body>" + SIGN_IN_FORM + b"</body></html>",
+    "/password-tips": b"<html><body><p>A good password is long; type it twice.</p></body></html>",
+    "/long-read": b"<html><body>" + b"<p>A long reflection.</p>" * (SNIFF_BYTES // 10) + SIGN_IN_FORM,
 }
 STATUS = {
     "/ok": 200,
@@ -91,8 +120,8 @@ def make_handler(site_ref: list[Site]) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             pass
 
-        def answer(self, status: int, headers: dict[str, str] | None = None) -> None:
-            body = f"<html><body>{status}</body></html>".encode()
+        def answer(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+            body = body or f"<html><body>{status}</body></html>".encode()
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -100,6 +129,22 @@ def make_handler(site_ref: list[Site]) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def send_big(self, site: Site, path: str) -> None:
+            """BIG bytes a chunk at a time, counting what the socket took until the checker hung up."""
+            # a small send buffer, so what waits in the kernel doesn't blur what the checker took
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(CHUNK))
+            self.send_response(200)
+            self.send_header("Content-Type", BIG_BODIES[path])
+            self.send_header("Content-Length", str(BIG))
+            self.end_headers()
+            sent = 0
+            try:
+                while sent < BIG and not site.release.is_set():
+                    self.wfile.write(CHUNK)
+                    sent += len(CHUNK)
+            finally:
+                site.record_sent(path, sent)
 
         def do_GET(self) -> None:
             site = site_ref[0]
@@ -110,6 +155,10 @@ def make_handler(site_ref: list[Site]) -> type[BaseHTTPRequestHandler]:
                 if path == "/slow":
                     site.release.wait(SLOW_HOLD)
                     self.answer(200)
+                elif path in BIG_BODIES:
+                    self.send_big(site, path)
+                elif path in PAGES:
+                    self.answer(200, body=PAGES[path])
                 elif path in REDIRECTS:
                     status, location = REDIRECTS[path]
                     self.answer(status, {"Location": location})
@@ -297,6 +346,40 @@ async def test_one_malformed_link_does_not_stop_the_others_being_checked(
     assert results[0].verdict == "broken"
     assert results[1].problem
     assert not [u for u in network.requests if "99999" in u]
+
+
+# --------------------------------------------------------------------------- big files
+
+
+@pytest.mark.parametrize(("path", "most_read"), [("/lecture.mp4", 0), ("/huge.html", SNIFF_BYTES)])
+async def test_a_huge_file_is_judged_without_downloading_it(
+    site: Site, network: Network, path: str, most_read: int
+) -> None:
+    # a learner linking a 128 MB video: the headers say it opens; a page is read no further than the cap
+    result = await check_one(site.url(path), link_settings())
+    sent = await site.body_sent(path)
+    assert sent < MOST_SENT, f"the server got {sent:,} bytes out before the checker hung up"
+    assert result.verdict == "ok", result
+    assert result.read <= most_read, result
+
+
+@pytest.mark.parametrize(("path", "verdict"), [("/members-only", "login"), ("/password-tips", "ok")])
+async def test_a_page_asking_for_a_password_is_spotted_as_a_sign_in(
+    site: Site, network: Network, path: str, verdict: str
+) -> None:
+    # a password box stops an assessor; the word alone, in a page about passwords, does not
+    result = await check_one(site.url(path), link_settings())
+    assert result.verdict == verdict, result
+    assert ("password" in result.detail) == (verdict == "login")
+    assert result.read == len(PAGES[path])
+
+
+async def test_a_page_is_read_no_further_than_the_cap(site: Site, network: Network) -> None:
+    # its password form lies past SNIFF_BYTES, so the checker never sees it: the cost of the cap
+    assert PAGES["/long-read"].find(b"password") > SNIFF_BYTES
+    result = await check_one(site.url("/long-read"), link_settings())
+    assert result.verdict == "ok", result
+    assert result.read == SNIFF_BYTES
 
 
 # --------------------------------------------------------------------------- no private addresses
