@@ -9,6 +9,8 @@ hand, a few at most, each hop checked the same way.
 
 A link may be a 128 MB video: the answer is streamed, and its status and headers
 decide, with at most SNIFF_BYTES of an HTML page read to spot a password form.
+LINK_CHECK_TIMEOUT bounds the whole check of a link, name lookups and redirects
+included, so a server dripping its answer a byte a second can't hold one open.
 """
 
 from __future__ import annotations
@@ -93,6 +95,22 @@ def is_example(host: str) -> bool:
 
 
 async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) -> LinkResult:
+    """One link's whole check within LINK_CHECK_TIMEOUT: httpx's own time-out is per read, and a
+    byte a second (or five slow redirects) never trips it."""
+    try:
+        async with asyncio.timeout(settings.link_check_timeout):
+            return await follow(client, url, settings)
+    except TimeoutError:
+        return too_slow(url, settings)
+
+
+def too_slow(url: str, settings: Settings) -> LinkResult:
+    return LinkResult(
+        url, "unreachable", f"too slow: no full answer within {settings.link_check_timeout:g} s"
+    )
+
+
+async def follow(client: httpx.AsyncClient, url: str, settings: Settings) -> LinkResult:
     """Fetch one link the way an assessor's browser would, without their cookies."""
     current = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -123,7 +141,7 @@ async def check_link(client: httpx.AsyncClient, url: str, settings: Settings) ->
                     return await judge(url, response)
                 current = urljoin(current, response.headers["location"])
         except httpx.TimeoutException:
-            return LinkResult(url, "unreachable", "the site did not answer in time")
+            return too_slow(url, settings)
         except httpx.HTTPError as exc:
             return LinkResult(url, "unreachable", type(exc).__name__)
         if LOGIN_RE.search(current.lower()):

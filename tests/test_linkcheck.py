@@ -11,7 +11,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
@@ -33,6 +33,9 @@ T = TypeVar("T")
 BOUND = 15.0  # no test step may take longer than this, whatever the code under test does
 SLOW_TIMEOUT = 0.5  # the link-check time-out where a test waits for it to expire
 SLOW_HOLD = 10.0  # how long /slow keeps a request waiting (released at teardown)
+MARGIN = 0.5  # how long after LINK_CHECK_TIMEOUT a check given up may take to end
+DRIP_EVERY = 1.0  # a byte a second, as the server in issue 11 did
+HOP_DELAY = 0.4  # each /slow-hops/N waits this long before redirecting to N - 1
 
 
 async def bounded(awaitable: Awaitable[T]) -> T:
@@ -93,6 +96,10 @@ REDIRECTS = {
     "/to-metadata": (302, "http://169.254.169.254/latest/meta-data/"),
     "/lessons": (301, "/lessons/"),
 }
+DRIPS = {  # what comes at once; then a byte every DRIP_EVERY seconds until the checker hangs up
+    "/drip-headers": b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nX-Padding: ",
+    "/drip-page": b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body>",
+}
 BIG = 128 * 1024 * 1024  # a learner's video or an endless page, made a chunk at a time as it is sent
 CHUNK = b"x" * 65536
 BIG_BODIES = {"/lecture.mp4": "video/mp4", "/huge.html": "text/html"}
@@ -146,6 +153,18 @@ def make_handler(site_ref: list[Site]) -> type[BaseHTTPRequestHandler]:
             finally:
                 site.record_sent(path, sent)
 
+        def drip(self, site: Site, path: str) -> None:
+            self.wfile.write(DRIPS[path])
+            while not site.release.wait(DRIP_EVERY):
+                self.wfile.write(b"x")
+
+        def slow_hop(self, site: Site, hops: int) -> None:
+            site.release.wait(HOP_DELAY)
+            if hops:
+                self.answer(302, {"Location": f"/slow-hops/{hops - 1}"})
+            else:
+                self.answer(200)
+
         def do_GET(self) -> None:
             site = site_ref[0]
             path = self.path.split("?", 1)[0]
@@ -155,6 +174,10 @@ def make_handler(site_ref: list[Site]) -> type[BaseHTTPRequestHandler]:
                 if path == "/slow":
                     site.release.wait(SLOW_HOLD)
                     self.answer(200)
+                elif path in DRIPS:
+                    self.drip(site, path)
+                elif path.startswith("/slow-hops/"):
+                    self.slow_hop(site, int(path.rsplit("/", 1)[1]))
                 elif path in BIG_BODIES:
                     self.send_big(site, path)
                 elif path in PAGES:
@@ -204,10 +227,13 @@ class Network:
     requests: list[str] = field(default_factory=list)
     lookups: list[str] = field(default_factory=list)
     names: dict[str, list[str]] = field(default_factory=dict)  # fake DNS: name -> addresses
+    hang: set[str] = field(default_factory=set)  # names whose lookup never ends (until teardown)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
-def network(monkeypatch: pytest.MonkeyPatch) -> Network:
+async def network(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Network]:
+    """Async, so its teardown frees a hanging lookup's thread before the loop waits for it."""
     net = Network()
     real_request = httpx.AsyncHTTPTransport.handle_async_request
 
@@ -222,6 +248,8 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
     ) -> list[Any]:
         name = host.decode() if isinstance(host, bytes) else str(host)
         net.lookups.append(name)
+        if name in net.hang:
+            net.release.wait(BOUND)
         if name not in net.names:
             raise socket.gaierror(socket.EAI_NONAME, f"test network: no such name {name}")
         return [
@@ -237,7 +265,10 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
 
     monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return net
+    try:
+        yield net
+    finally:
+        net.release.set()
 
 
 def link_settings(*, allow_loopback: bool = True, timeout: float = 2.0) -> Settings:
@@ -321,10 +352,51 @@ async def test_a_site_that_never_answers_is_reported_unreachable_within_the_time
     result = await check_one(site.url("/slow"), link_settings(timeout=SLOW_TIMEOUT))
     elapsed = time.monotonic() - started
     assert result.verdict == "unreachable", result
-    assert "in time" in result.detail
+    assert "too slow" in result.detail
     assert result.problem
-    assert elapsed < SLOW_TIMEOUT + 3.0, elapsed
+    assert elapsed < SLOW_TIMEOUT + MARGIN, elapsed
     assert site.paths() == ["/slow"]
+
+
+@pytest.mark.parametrize("path", DRIPS)
+async def test_a_site_dripping_its_answer_is_given_up_at_the_time_out(
+    site: Site, network: Network, path: str
+) -> None:
+    # every read gets a byte within the time-out, so only a deadline on the whole check ends it
+    timeout = 2.0
+    started = time.monotonic()
+    result = await check_one(site.url(path), link_settings(timeout=timeout))
+    elapsed = time.monotonic() - started
+    assert result.verdict == "unreachable", result
+    assert "too slow" in result.detail and "2 s" in result.detail
+    assert elapsed < timeout + MARGIN, elapsed
+
+
+async def test_the_time_out_bounds_a_chain_of_slow_redirects_as_a_whole(site: Site, network: Network) -> None:
+    # five answers 0.4 s apart: each well within the time-out, all of them not
+    timeout = 1.0
+    started = time.monotonic()
+    result = await check_one(site.url("/slow-hops/4"), link_settings(timeout=timeout))
+    elapsed = time.monotonic() - started
+    assert result.verdict == "unreachable", result
+    assert "too slow" in result.detail
+    assert elapsed < timeout + MARGIN, elapsed
+    followed = site.paths()
+    assert followed == ["/slow-hops/4", "/slow-hops/3", "/slow-hops/2"][: len(followed)]
+    assert len(followed) >= 2  # redirects were followed until the deadline
+
+
+async def test_the_time_out_includes_a_name_lookup_that_hangs(network: Network) -> None:
+    network.names["slow-dns.school.org"] = ["93.184.215.14"]
+    network.hang.add("slow-dns.school.org")
+    started = time.monotonic()
+    result = await check_one("https://slow-dns.school.org/unit", link_settings(timeout=SLOW_TIMEOUT))
+    elapsed = time.monotonic() - started
+    assert result.verdict == "unreachable", result
+    assert "too slow" in result.detail
+    assert elapsed < SLOW_TIMEOUT + MARGIN, elapsed
+    assert network.lookups == ["slow-dns.school.org"]
+    assert network.requests == []
 
 
 async def test_every_link_is_reported_in_the_order_the_learner_gave_them(
