@@ -7,22 +7,28 @@ and the Slack endpoint answers that Slack is not configured.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.adapters.slack_forms import ONE_FIELD
 from bot.adapters.slack_payload import Refused, check_shape, read_body, verify_signature
+from bot.badges.pages import STYLE
 from bot.badges.site import BadgeSite
 from bot.config import Settings
 
@@ -88,6 +94,43 @@ def refuse(request: Request, refused: Refused) -> Response:
     return PlainTextResponse(refused.reason, status_code=refused.status)
 
 
+def protective_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """Headers for every answer. The pages run no script and load nothing from elsewhere: their
+    one style sheet is inline (allowed by its hash), their images come from this site (or
+    PUBLIC_BASE_URL, where the page names them absolutely, for share previews)."""
+    style = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+    public = urlsplit(settings.public_base_url)
+    origin = f"{public.scheme}://{public.netloc}" if public.netloc else ""
+    policy = (f"default-src 'none'; img-src 'self' {origin} data:; style-src 'sha256-{style}'; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer")]
+
+
+class Protected:
+    """ASGI middleware adding `headers` to every HTTP answer that does not set its own; under
+    /slack/ (bolt's install page shows Slack's own button image) without the content policy."""
+
+    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> None:
+        self.app, self.headers = app, headers
+        self.slack_headers = [h for h in headers if h[0] != b"content-security-policy"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = self.slack_headers if scope["path"].startswith("/slack/") else self.headers
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *(h for h in headers if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def create_app(runtime: Runtime) -> Starlette:
     slack = runtime.slack
     slack_app = slack.app if slack is not None else None
@@ -130,7 +173,8 @@ def create_app(runtime: Runtime) -> Starlette:
         return PlainTextResponse("Cohort Bot is running. Health: /healthz\n")
 
     site = BadgeSite(runtime.db, runtime.settings, runtime.clock)
-    return Starlette(routes=[
+    return Starlette(middleware=[Middleware(Protected, headers=protective_headers(runtime.settings))],
+                     routes=[
         *site.routes(),
         Route("/", index),
         Route("/healthz", healthz),

@@ -40,6 +40,11 @@ REASON = "Evidence was not the learner's own"
 
 async def chromium(*args: str, seconds: float = 25) -> bytes:
     """Run headless Chromium once with a fresh profile; its stdout. Killed whole on timeout."""
+    return (await chromium_run(*args, seconds=seconds))[0]
+
+
+async def chromium_run(*args: str, seconds: float = 25) -> tuple[bytes, bytes]:
+    """Run headless Chromium once with a fresh profile; its stdout and stderr."""
     assert CHROMIUM is not None
     with tempfile.TemporaryDirectory(prefix="cohortbot-chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
@@ -57,7 +62,7 @@ async def chromium(*args: str, seconds: float = 25) -> bytes:
             if proc.returncode is None:
                 await proc.wait()
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out
+    return out, err
 
 
 async def rendered_dom(url: str) -> str:
@@ -159,3 +164,19 @@ async def test_the_badge_page_screenshot_is_a_real_picture_not_a_blank_page(
     # The page's top is not one flat colour either: the card, badge image and heading are there.
     top = rgb.crop((0, 0, 1200, 450)).getcolors(maxcolors=1 << 20) or []
     assert len(top) > 50, f"the top half has only {len(top)} colours"
+
+
+async def test_the_page_renders_under_its_content_security_policy_with_no_violation(
+        site: Site) -> None:
+    """The page's protective headers are there, and a browser applying them still shows the
+    styled page and its badge image: it reports no blocked style or image."""
+    url = f"{site.base}/badges/{site.uid()}"
+    served = await site.http.get(url)
+    policy = served.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["referrer-policy"] == "no-referrer"
+    out, err = await chromium_run("--enable-logging=stderr", "--v=0", "--dump-dom", url)
+    console = err.decode(errors="replace")
+    assert "Content Security Policy" not in console, console[-3000:]
+    assert "Alice Ng earned" in out.decode()
