@@ -65,6 +65,7 @@ MENTION_RE = re.compile(r"<@!?([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 CHANNEL_RE = re.compile(r"<#([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
 SLACK_LABEL_RE = re.compile(r"<((?:https?|mailto):[^>|\s]*)\|[^>]*>", re.IGNORECASE)
+SPECIAL_RE = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")  # <!here>, <!subteam^S1|@team>
 CONSOLE_MENTION_RE = re.compile(r"@([A-Za-z0-9][A-Za-z0-9._-]{0,79})")
 CONSOLE_CHANNEL_RE = re.compile(r"#([a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
 
@@ -201,7 +202,7 @@ class Args:
     def rest(self, note: str | None) -> str:
         """Everything left, as typed words, plus the free text after ` -- `: free text, cleaned."""
         words = [word(t) for t in self.tokens[self.i:]] + ([note] if note else [])
-        return clean_text(" ".join(words)).strip()
+        return free_text(" ".join(words)).strip()
 
     def reason(self, note: str | None, missing: str | None = None) -> str:
         """The rest as a reason people will read, cut to REASON_LIMIT; `missing`, when
@@ -425,7 +426,7 @@ def _review_decision(a: Args, note: str | None) -> dict[str, Any]:
     body = " ".join(word(t) for t in a.tokens[a.i:])
     if note:
         body += f" -- {note}"
-    return {"review": rid, "body": clean_text(body).strip()}
+    return {"review": rid, "body": free_text(body).strip()}
 
 
 def _review_revise(a: Args, note: str | None) -> dict[str, Any]:
@@ -596,7 +597,7 @@ def parse(text: str) -> Command:
     head, sep, note = text.partition(" -- ")
     if not sep and head.endswith(" --"):
         head = head[:-3]
-    note = clean_text(note).strip() or None
+    note = free_text(note).strip() or None
     words = split_words(SLACK_LABEL_RE.sub(r"<\1>", head))  # a link's label may hold spaces
     verb = words[0].lstrip("/").lower() if words else ""
     if verb not in VERBS:
@@ -619,12 +620,22 @@ def parse(text: str) -> Command:
     return Command(verb, action, BY_KEY[(verb, action)].parse(tokens, note))
 
 
+def free_text(text: str) -> str:
+    """Free text as the person saw it while typing: invisible characters dropped, and chat
+    markup (Slack sends a typed @ann as `<@U1|ann>`) turned back into the words it showed. A
+    link keeps its real address, never a label that could disguise it; nothing stays a ping."""
+    text = MENTION_RE.sub(lambda m: "@" + (m.group(2) or m.group(1)), clean_text(text))
+    text = CHANNEL_RE.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = LINK_RE.sub(lambda m: m.group(1), text)
+    return SPECIAL_RE.sub(lambda m: m.group(2) or "@" + m.group(1), text)
+
+
 FREE_TEXT_ARGS = frozenset({"parts", "reason", "text", "body", "feedback"})
 
 
 def _clean_value(value: Any, free: bool) -> Any:
     if isinstance(value, str):
-        return clean_text(value) if free else check_visible(value)
+        return free_text(value) if free else check_visible(value)
     if isinstance(value, (Mention, ChannelRef)):
         check_visible(word(value))
     elif isinstance(value, (list, tuple)):
@@ -641,7 +652,7 @@ def clean_command(command: Command) -> Command:
     args = {}
     for key, value in command.args.items():
         if key == "levels":  # {criterion: (level, comment)}
-            args[key] = {check_visible(c): (check_visible(level), clean_text(comment))
+            args[key] = {check_visible(c): (check_visible(level), free_text(comment))
                          for c, (level, comment) in value.items()}
         else:
             args[key] = _clean_value(value, key in FREE_TEXT_ARGS)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.markup import from_legacy
+
+MARKUP = 2  # stored with each message: rows from before `bot.markup` spelled mentions Slack's way
+
 if TYPE_CHECKING:
     from bot.service import Intake
 
@@ -23,7 +27,8 @@ class Button:
 
 @dataclass(frozen=True)
 class Message:
-    """Text in light markdown (*bold*, `code`, <url|label> links) plus buttons."""
+    """Text in light markdown (*bold*, `code`) with the bot's mentions, channels and links in
+    neutral markup (`bot.markup`), plus buttons."""
 
     text: str
     buttons: tuple[Button, ...] = ()
@@ -34,15 +39,16 @@ class Message:
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies recursively (~40 µs a message, 0.3 s a fan-out)
         return {**vars(self), "buttons": [dict(vars(b)) for b in self.buttons],
-                "fields": [list(f) for f in self.fields]}
+                "fields": [list(f) for f in self.fields], "markup": MARKUP}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:
+        read = (lambda t: t) if data.get("markup") == MARKUP else from_legacy
         return cls(
-            text=data["text"],
+            text=read(data["text"]),
             buttons=tuple(Button(**b) for b in data.get("buttons", ())),
-            context=data.get("context", ""),
-            fields=tuple(tuple(f) for f in data.get("fields", ())),  # type: ignore[misc]
+            context=read(data.get("context", "")),
+            fields=tuple((read(k), read(v)) for k, v in data.get("fields", ())),
             edit_of=data.get("edit_of"),
         )
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import markup
 from bot.domain import (
     LatePolicy,
     Role,
@@ -70,7 +71,7 @@ async def missing_learners(session: AsyncSession, window: Window, limit: int = 2
 
 def mentions(user_ids: list[str], total: int) -> str:
     more = f" and {total - len(user_ids)} more" if total > len(user_ids) else ""
-    return ", ".join(f"<@{u}>" for u in user_ids) + more
+    return ", ".join(markup.mention(u) for u in user_ids) + more
 
 
 def window_tz(window: Window) -> ZoneInfo:

@@ -146,15 +146,23 @@ async def test_bad_input_answers_with_one_ephemeral_sentence(app: SlackApp) -> N
     assert "is not a web link" in answer and "Example:" in answer
 
 
-async def test_learners_text_cannot_ping_the_whole_channel(app: SlackApp) -> None:
+async def test_text_people_type_never_pings_anyone_or_disguises_a_link(app: SlackApp) -> None:
+    """Slack hands typed @mentions and links to a command as markup (`<@U…|bob>`); in text
+    others read they are shown as the words the person saw, a link by its real address."""
     await set_up(app)
-    await app.say("UALICE", "/submit https://example.org/a -- thanks <!channel> & all")
-    claim = buttons_in(last_post(app.fake, "CREV"))["Claim"]
-    await app.click("UDANA", claim)
-    evidence = last_post(app.fake, "DUDANA")
-    shown = json.dumps(evidence["blocks"])
-    assert "<!channel>" not in shown
-    assert "&lt;!channel&gt; &amp; all" in shown
+    disguised = "<https://evil.example.net/x|https://docs.google.com/safe>"
+    await app.say("UALICE", f"/submit https://example.org/a -- thanks <@UBOB|bob> <!channel> & all, "
+                            f"see {disguised}")
+    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    shown = json.dumps(last_post(app.fake, "DUDANA")["blocks"])
+    assert "<@UBOB" not in shown and "<!channel>" not in shown and "docs.google.com" not in shown
+    assert "thanks @bob @channel &amp; all, see https://evil.example.net/x" in shown
+    assert "by <@UALICE>" in shown  # the bot's own mention of the learner still works
+    await app.say("UDANA", f"/review revise R-1 artifacts: not yet, compare {disguised} "
+                           "-- ask <@UBOB|bob> <!here>")
+    told = json.dumps(last_post(app.fake, "DUALICE")["blocks"])
+    assert "docs.google.com" not in told and "<@UBOB" not in told and "<!here>" not in told
+    assert "https://evil.example.net/x" in told and "@bob @here" in told
 
 
 # ------------------------------------------------------------------ buttons and modals

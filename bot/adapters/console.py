@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
+from bot import markup
 from bot.badges.credly import CredlyTransport
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -36,15 +37,10 @@ from bot.service import CohortBot, Origin
 from bot.storage import Member, Workspace
 from bot.storage.db import Database
 
-LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]+)\|([^>]+)>")
-
 
 def render_text(text: str) -> str:
     """Neutral markup to terminal text: mentions, channels and links made readable."""
-    text = re.sub(r"<@([^>|]+)(?:\|[^>]*)?>", r"@\1", text)
-    text = re.sub(r"<#([^>|]+)(?:\|[^>]*)?>", r"#\1", text)
-    text = LINK_RE.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
-    return text
+    return markup.plain(text)
 
 
 def render(message: Message) -> str:

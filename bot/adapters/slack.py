@@ -48,6 +48,7 @@ from bot.directory import Profile
 from bot.domain import UserError, check_links, parse_short_id
 from bot.grammar import Command
 from bot.handlers.reviews import decision_form
+from bot.markup import plain
 from bot.messages import Destination, Message, Reply
 from bot.outbox import DeliveryError, Limit
 from bot.service import CohortBot, Intake, Origin, Unavailable
@@ -512,7 +513,8 @@ class SlackAdapter:
         reply = await self.bot.handle(origin, command, self.directory(team, client),
                                       request_key=f"slack:{team}:view:{view['id']}:{view.get('hash')}")
         if not reply.ok and not reply.crashed:
-            await ack(response_action="errors", errors={error_block: reply.message.text[:1900]})
+            # a form's error is plain text: the bot's mentions shown as words, not markup
+            await ack(response_action="errors", errors={error_block: plain(reply.message.text)[:1900]})
             return
         await ack()
         if not reply.duplicate:

@@ -3,16 +3,16 @@
 Slack rejects a whole message for one oversized field, so everything here is
 cut to fit: sections at 3,000 characters, at most 50 blocks (the rest is
 summarised), buttons at 75 characters and 25 per actions block. Text is
-escaped for mrkdwn except the control sequences the bot itself writes
-(user and channel mentions, links), so a learner's `<!channel>` in a
+escaped for mrkdwn except the mentions, channels and links the bot itself
+writes (`bot.markup`), so a learner's `<!channel>` or `<@U…>` in a
 reflection is shown, not broadcast.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from bot.markup import Renderer, render
 from bot.messages import Button, Message
 
 SECTION_MAX = 3000
@@ -24,23 +24,16 @@ URL_MAX = 3000
 FALLBACK_MAX = 3000
 CONTEXT_MAX = 2000
 
-CONTROL = re.compile(r"<(?:@[UWB][A-Z0-9]+|#[CGD][A-Z0-9]+(?:\|[^<>]*)?|(?:https?|mailto):[^<>\s|]+"
-                     r"(?:\|[^<>]*)?)>")
+SLACK = Renderer(text=lambda t: t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+                 mention=lambda user: f"<@{user}>", channel=lambda chan: f"<#{chan}>",
+                 link=lambda url, label: f"<{url.replace('>', '%3E')}|{label}>")
 
 
 def escape(text: str) -> str:
-    """Escape &, < and > for mrkdwn, keeping the bot's own mentions and links."""
-    out, last = [], 0
-    for m in CONTROL.finditer(text):
-        out.append(_esc(text[last:m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_esc(text[last:]))
-    return "".join(out)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Neutral markup as mrkdwn: the bot's own mentions, channels and links as Slack's, and
+    every other character as text (`&`, `<`, `>` escaped), so nothing a person typed pings
+    anyone or disguises a link."""
+    return render(text, SLACK)
 
 
 def unescape(text: str) -> str:

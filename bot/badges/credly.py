@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
+from bot import markup
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import as_utc
@@ -226,7 +227,7 @@ class CredlyTransport:
                 return
             message = Message(
                 f"Your *{badge.credential.name}* badge is on Credly too: "
-                f"<{issued.accept_url}|accept it> to add it to your Credly profile.",
+                f"{markup.link(issued.accept_url, 'accept it')} to add it to your Credly profile.",
                 buttons=(Button("Accept on Credly", url=issued.accept_url, style="primary"),))
             await enqueue(session, badge.workspace_id, Destination.dm(member.user_id), message,
                           f"badge:{badge.id}:credly-accept", self.clock.now(), cohort_id=cohort_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot import markup
 from bot.badges.facts import Urls
 from bot.badges.issuing import free_status_index, urls_for
 from bot.badges.ob2 import new_salt
@@ -38,7 +39,7 @@ def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
 
 
 def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message:
-    return Message(f"🎉 <@{member_user_id}> earned *{badge.credential.name}*! "
+    return Message(f"🎉 {markup.mention(member_user_id)} earned *{badge.credential.name}*! "
                    f"Congratulations!", buttons=share_buttons(links),
                    context=short_id("B", badge.id))
 
@@ -105,7 +106,7 @@ async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = 
         await ctx.send(Destination.channel(cohort.channel_id),
                        celebration(badge, learner.user_id, links),
                        f"badge:{badge.id}:celebrate", cohort=cohort)
-        lines.append(f"(Shared in <#{cohort.channel_id}>, as you asked with autoshare.)")
+        lines.append(f"(Shared in {markup.channel(cohort.channel_id)}, as you asked with autoshare.)")
     elif cohort.channel_id:
         buttons += (Button(f"Share to #{cohort.channel_name}?",
                            command=f"/badges share {short_id('B', badge.id)}"),)
@@ -183,7 +184,7 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
         await ctx.send(Destination.channel(cohort.channel_id),
                        celebration(badge, ctx.actor.user_id, links),
                        f"badge:{badge.id}:celebrate", cohort=cohort)
-        posted = f" Celebrated in <#{cohort.channel_id}>."
+        posted = f" Celebrated in {markup.channel(cohort.channel_id)}."
     return Reply(Message(f"Share *{badge.credential.name}* ({short_id('B', badge.id)}): "
                          f"{links.page}{posted}\nEmbed: `{links.embed_html}`\n"
                          f"For your backpack: {links.assertion}", buttons=share_buttons(links)))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import markup, outbox
 from bot.config import Settings
 from bot.directory import Directory
 from bot.domain import ID_PREFIXES, Phase, Role, UserError, short_id, window_phase, zone
@@ -83,7 +83,7 @@ def tz_of(member: Member, settings: Settings) -> ZoneInfo:
 
 
 def mention_of(member: Member) -> str:
-    return f"<@{member.user_id}>"
+    return markup.mention(member.user_id)
 
 
 # ------------------------------------------------------------------- members

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from bot import markup
 from bot.domain import Role, UserError, format_time, parse_days, short_id
 from bot.handlers.base import (
     Context,
@@ -28,7 +29,7 @@ def plural(n: int, noun: str) -> str:
 
 
 def where(cohort: Cohort) -> str:
-    return f"<#{cohort.channel_id}>" if cohort.channel_id else "no channel"
+    return markup.channel(cohort.channel_id) if cohort.channel_id else "no channel"
 
 
 @handles("cohort", "create")
@@ -61,13 +62,13 @@ async def create(ctx: Context, args: dict[str, Any]) -> Reply:
                               role=Role.COORDINATOR, added_at=ctx.now))
     ctx.audit("cohort.create", cohort.name)
     await ctx.send(Destination.channel(channel_id), Message(
-        f"👋 This is the home of cohort *{cohort.name}*. Coordinator: <@{ctx.actor.user_id}>. "
+        f"👋 This is the home of cohort *{cohort.name}*. Coordinator: {markup.mention(ctx.actor.user_id)}. "
         "Deadlines, reminders and badge celebrations will appear here."),
         f"cohort:{cohort.id}:hello", cohort=cohort)
-    review_where = (f"review tasks go to <#{cohort.reviews_channel_id}>" if reviews
+    review_where = (f"review tasks go to {markup.channel(cohort.reviews_channel_id)}" if reviews
                     else "review tasks go to each assessor by DM")
     return Reply.text(
-        f"Created cohort *{cohort.name}* in <#{channel_id}> ({cohort.tz}); {review_where}.\n"
+        f"Created cohort *{cohort.name}* in {markup.channel(channel_id)} ({cohort.tz}); {review_where}.\n"
         f"Next: `/cohort add {cohort.name} @learner…` and "
         f"`/cohort add {cohort.name} @assessor as assessor`.")
 
@@ -97,10 +98,10 @@ async def add(ctx: Context, args: dict[str, Any]) -> Reply:
     ctx.audit("cohort.add", cohort.name, role=role.value, members=[m.user_id for m in added])
     parts = []
     if added:
-        parts.append(f"Added {', '.join(f'<@{m.user_id}>' for m in added)} to *{cohort.name}* "
+        parts.append(f"Added {', '.join(markup.mention(m.user_id) for m in added)} to *{cohort.name}* "
                      f"as {ROLE_PLURAL[role] if len(added) > 1 else role.value}.")
     if already:
-        parts.append(f"{', '.join(f'<@{m.user_id}>' for m in already)} "
+        parts.append(f"{', '.join(markup.mention(m.user_id) for m in already)} "
                      f"{'was' if len(already) == 1 else 'were'} already "
                      f"{'a ' + role.value if len(already) == 1 else ROLE_PLURAL[role]}.")
     return Reply.text(" ".join(parts))
@@ -133,7 +134,7 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
         result = await ctx.session.execute(query)
         (removed if result.rowcount else absent).append(member)  # type: ignore[attr-defined]
     if not removed:
-        raise UserError(f"{', '.join(f'<@{m.user_id}>' for m in absent)} had no such role in "
+        raise UserError(f"{', '.join(markup.mention(m.user_id) for m in absent)} had no such role in "
                         f"{cohort.name}, so nobody was removed.", f"/cohort remove {cohort.name} @bob")
     if role in (None, Role.COORDINATOR) and not await members_with_role(
             ctx, cohort, Role.COORDINATOR) and not ctx.actor.is_admin:
@@ -144,10 +145,10 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
     what = f"as {role.value}" if role else "from the cohort"
     parts = []
     if removed:
-        parts.append(f"Removed {', '.join(f'<@{m.user_id}>' for m in removed)} {what} "
+        parts.append(f"Removed {', '.join(markup.mention(m.user_id) for m in removed)} {what} "
                      f"in *{cohort.name}*. Their past submissions and badges are kept.")
     if absent:
-        parts.append(f"{', '.join(f'<@{m.user_id}>' for m in absent)} had no such role there.")
+        parts.append(f"{', '.join(markup.mention(m.user_id) for m in absent)} had no such role there.")
     return Reply.text(" ".join(parts))
 
 

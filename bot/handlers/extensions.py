@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 
+from bot import markup
 from bot.domain import Phase, Role, SubmissionState, UserError, format_time, parse_when, short_id, zone
 from bot.handlers.base import (
     GRANTED,
@@ -71,7 +72,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = window.cohort
     for coordinator in await members_with_role(ctx, cohort, Role.COORDINATOR):
         await ctx.send(Destination.dm(coordinator.user_id), Message(
-            f"🕒 <@{ctx.actor.user_id}> asks for more time on *{window.credential.name}* "
+            f"🕒 {markup.mention(ctx.actor.user_id)} asks for more time on *{window.credential.name}* "
             f"({cohort.name}, closes {format_time(window.closes_at, tz_of(coordinator, ctx.settings))}): "
             f"{args['reason']}",
             buttons=(Button("Grant a week", command=f"/window grant {eid}", style="primary"),
@@ -114,7 +115,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
         f"{format_time(closes_at, tz_of(learner, ctx.settings))} ({short_id('E', request.id)})."),
         f"extension:{request.id}:granted", cohort=window.cohort)
     ctx.audit("window.grant", short_id("E", request.id), until=closes_at.isoformat())
-    return Reply.text(f"Granted {short_id('E', request.id)}: <@{learner.user_id}> has until "
+    return Reply.text(f"Granted {short_id('E', request.id)}: {markup.mention(learner.user_id)} has until "
                       f"{format_time(closes_at, ctx.tz)}. Their reminders are planned for the new "
                       "deadline.")
 
@@ -131,4 +132,4 @@ async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
         f"{format_time(window.closes_at, tz_of(learner, ctx.settings))}."),
         f"extension:{request.id}:denied", cohort=window.cohort)
     ctx.audit("window.deny", short_id("E", request.id))
-    return Reply.text(f"Denied {short_id('E', request.id)}; <@{learner.user_id}> was told.")
+    return Reply.text(f"Denied {short_id('E', request.id)}; {markup.mention(learner.user_id)} was told.")

@@ -10,6 +10,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
+from bot import markup
 from bot.domain import UserError, as_utc, format_time, parse_when, short_id, zone
 from bot.handlers.base import Context, cohort_named, handles, require_coordinator
 from bot.messages import Reply
@@ -98,7 +99,7 @@ async def remind(ctx: Context, args: dict[str, Any]) -> Reply:
     ctx.session.add(reminder)
     await ctx.session.flush()
     ctx.audit("cohort.remind", short_id("M", reminder.id))
-    return Reply.text(f"Reminder set for <#{cohort.channel_id}>: {describe(reminder, ctx.now)}. "
+    return Reply.text(f"Reminder set for {markup.channel(cohort.channel_id)}: {describe(reminder, ctx.now)}. "
                       f"Cancel it with `/cohort unremind {short_id('M', reminder.id)}`.")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import markup
 from bot.domain import (
     Assessment,
     Criterion,
@@ -46,7 +47,7 @@ def who(submission: Submission) -> str:
     """The learner as assessors may see them: a code under blind review."""
     if submission.window.credential.blind_review:
         return f"submission {submission.code}"
-    return f"<@{submission.member.user_id}>"
+    return markup.mention(submission.member.user_id)
 
 
 def task_message(review: Review, version: Version, submission: Submission) -> Message:
@@ -173,7 +174,7 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
     if cohort.reviews_channel_id:
         await ctx.send(Destination.channel(cohort.reviews_channel_id), Message(
             f"📝 {short_id('R', review.id)}: {short_id('S', submission.id)} for "
-            f"*{submission.window.credential.name}* — claimed by <@{assessor.user_id}>.",
+            f"*{submission.window.credential.name}* — claimed by {markup.mention(assessor.user_id)}.",
             edit_of=f"review:{review.id}:task"),
             f"review:{review.id}:claimed:{assessor.id}:{stamp(review.claimed_at)}", cohort=cohort)
 

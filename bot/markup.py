@@ -1,0 +1,89 @@
+"""Neutral markup: the mentions, channels and links the bot itself writes into a message.
+
+Handlers never write a platform's syntax (`<@U1>` is Slack's, `<@123>` Discord's). They call
+`mention`, `channel` and `link`, which wrap the target in two private-use characters that
+typed text can never hold (`domain.clean_text` drops them). Each platform renders the message
+with `render`: the bot's own pieces become its mentions and links, and every other character,
+whatever a person typed, is shown as text. So a learner's `<@U…>` or
+`<https://evil.example|https://docs.google.com/…>` reaches nobody as a ping or a disguised
+link, on any platform.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+OPEN, CLOSE = "\ue000", "\ue001"
+TOKEN_RE = re.compile(f"{OPEN}([@#>])([^{OPEN}{CLOSE}|]*)(?:\\|([^{OPEN}{CLOSE}]*))?{CLOSE}")
+
+
+def mention(user_id: str) -> str:
+    """The person with this platform user id, as the platform names them (a ping where it pings)."""
+    return f"{OPEN}@{user_id}{CLOSE}"
+
+
+def mentions(user_ids: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(mention(u) for u in user_ids)
+
+
+def channel(channel_id: str) -> str:
+    return f"{OPEN}#{channel_id}{CLOSE}"
+
+
+def link(url: str, label: str | None = None) -> str:
+    """A link the bot offers (never one a person typed: those are shown as themselves)."""
+    return f"{OPEN}>{url.replace('|', '%7C')}|{(label or url).replace(CLOSE, '')}{CLOSE}"
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """How one platform shows each piece: its text (escaped for the platform), a mention, a
+    channel, and a link with its label (the label already rendered as text)."""
+
+    text: Callable[[str], str]
+    mention: Callable[[str], str]
+    channel: Callable[[str], str]
+    link: Callable[[str, str], str]
+
+
+def render(text: str, renderer: Renderer) -> str:
+    out, last = [], 0
+    for m in TOKEN_RE.finditer(text):
+        out.append(renderer.text(_loose(text[last:m.start()])))
+        kind, target, label = m.groups()
+        if kind == "@":
+            out.append(renderer.mention(target))
+        elif kind == "#":
+            out.append(renderer.channel(target))
+        else:
+            out.append(renderer.link(target, renderer.text(label or target)))
+        last = m.end()
+    out.append(renderer.text(_loose(text[last:])))
+    return "".join(out)
+
+
+def _loose(text: str) -> str:
+    """A stray sentinel (a token cut in half by a length limit) is dropped, never shown."""
+    return text.replace(OPEN, "").replace(CLOSE, "")
+
+
+def plain(text: str) -> str:
+    """The text with every piece shown by its target: for logs and tests."""
+    return render(text, Renderer(text=str, mention=lambda u: f"@{u}", channel=lambda c: f"#{c}",
+                                 link=lambda url, label: label if label == url else f"{label} ({url})"))
+
+
+# Messages stored before this markup existed (outbox rows waiting at an upgrade) spelled the
+# bot's pieces in Slack's syntax; they were written by the bot, so they are read as its own.
+_LEGACY = re.compile(r"<(?:@([UWB][A-Z0-9]+)|#([CGD][A-Z0-9]+)(?:\|[^<>]*)?|((?:https?|mailto):[^<>\s|]+)"
+                     r"(?:\|([^<>]*))?)>")
+
+
+def from_legacy(text: str) -> str:
+    def token(m: re.Match[str]) -> str:
+        user, chan, url, label = m.groups()
+        return mention(user) if user else channel(chan) if chan else link(url, label)
+
+    return _LEGACY.sub(token, text)
