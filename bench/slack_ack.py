@@ -56,10 +56,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def process(args: list[str], env: dict[str, str], port: int) -> AsyncIterator[str]:
-    """A server process on 127.0.0.1:port, ready when /healthz answers; stopped afterwards."""
-    proc = await asyncio.create_subprocess_exec(*args, env={**os.environ, **env}, cwd=ROOT,
+async def process(args: list[str], env: dict[str, str], port: int,
+                  pids: list[int] | None = None, cwd: Path = ROOT) -> AsyncIterator[str]:
+    """A server process on 127.0.0.1:port, ready when /healthz answers; stopped afterwards.
+    Its pid goes into `pids`, when given (to watch its memory)."""
+    proc = await asyncio.create_subprocess_exec(*args, env={**os.environ, **env}, cwd=cwd,
                                                 stdout=asyncio.subprocess.DEVNULL)
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         await until_healthy(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}"

@@ -91,7 +91,10 @@ def refuse(request: Request, refused: Refused) -> Response:
     peer = request.client.host if request.client else "?"
     log.warning("refused %s %s from %s: %s %s", request.method, request.url.path, peer,
                 refused.status, refused.reason)
-    return PlainTextResponse(refused.reason, status_code=refused.status)
+    # A body left unread would otherwise be read to its end (and dropped) to keep the
+    # connection for another request: close it instead.
+    unread = {"Connection": "close"} if refused.status in (408, 413) else None
+    return PlainTextResponse(refused.reason, status_code=refused.status, headers=unread)
 
 
 def protective_headers(settings: Settings) -> list[tuple[bytes, bytes]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -67,3 +68,38 @@ async def serve_process(env: dict[str, str], cwd: Path, log: IO[bytes]) -> Async
         if proc.returncode is None:
             proc.kill()
             await asyncio.wait_for(proc.wait(), 10)
+
+
+async def post_raw(url: str, head: str, body: AsyncIterator[bytes],
+                   within: float = 10.0) -> tuple[str, int, int]:
+    """Send a request as a raw HTTP client would, head then body as fast as the server takes
+    it, reading the answer as soon as there is one. Its status line, the body bytes sent
+    before it came, and all that were sent until the server closed the connection (or the
+    body ended, or two seconds after the answer): a server that reads a refused body to its
+    end shows here."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    sent = 0
+
+    async def upload() -> None:
+        nonlocal sent
+        writer.write(head.encode())
+        with contextlib.suppress(ConnectionError):
+            async for chunk in body:
+                writer.write(chunk)
+                await writer.drain()
+                sent += len(chunk)
+
+    uploading = asyncio.create_task(upload())
+    try:
+        status = (await asyncio.wait_for(reader.readline(), within)).decode().strip() or "(closed)"
+    except (TimeoutError, ConnectionError) as exc:
+        status = repr(exc)
+    answered_at = sent
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(uploading), 2.0)
+    uploading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await uploading
+    writer.close()
+    return status, answered_at, sent
