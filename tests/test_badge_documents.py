@@ -16,7 +16,8 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jwk, jwt
@@ -310,9 +311,19 @@ def test_signing_key_survives_a_round_trip_through_pem(key: ob3.SigningKey,
     from_env = ob3.SigningKey.from_pem(key.to_pem().strip().replace("\n", "\\n"))  # one-line env var
     assert from_env.thumbprint == key.thumbprint
     assert ob3.verify_vc_jwt(ob3.sign_vc_jwt(credential, reloaded, URLS), key.jwks(URLS)) == credential
-    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+
+
+def test_a_signing_key_setting_that_cannot_sign_rs256_safely_is_refused() -> None:
+    def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+        return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
     with pytest.raises(ValueError, match="2048"):
-        ob3.SigningKey(weak)
+        ob3.SigningKey.from_pem(pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)))
+    with pytest.raises(ValueError, match="RSA private key"):
+        ob3.SigningKey.from_pem(pem(ec.generate_private_key(ec.SECP256R1())))
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    with pytest.raises(ValueError, match="RSA private key"):
+        ob3.SigningKey.from_pem(public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
 
 
 def test_status_list_sets_exactly_the_revoked_bits(key: ob3.SigningKey) -> None:

@@ -5,7 +5,9 @@ Choices, each forced by the spec or by verifiers in the field:
   the claims iss/jti/nbf (and sub/exp when the credential has a subject id / validUntil); header
   {alg: RS256, typ: JWT, kid}. `kid` is a URL that dereferences to one public JWK (the 1EdTech
   validator fetches it and reads `kty`/`n`/`e` directly), and the same string is the JWK's `kid`
-  in our JWKS, so ordinary JOSE libraries find the key by exact match.
+  in our JWKS, so ordinary JOSE libraries find the key by exact match. The JWKS keeps every key
+  that has signed (issuing.published_keys), so a key rotation never strands an issued credential.
+- JOSE itself (JWS, JWK, thumbprints) is joserfc's: nothing here encodes or checks a signature.
 - Recipient: never an e-mail in clear; an IdentityObject with the salted sha256 hash (as OB 2.0).
   With no DID for learners the subject has no `id`, so the token has no `sub`.
 - Status: W3C Bitstring Status List v1.0 (`BitstringStatusListEntry`, statusPurpose revocation);
@@ -18,16 +20,17 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import json
 import secrets
-from collections.abc import Collection
+import warnings
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cached_property, lru_cache
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from joserfc import jws, jwt
+from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jwk import KeySet, RSAKey
 
 from bot.badges.facts import BadgeFacts, CredentialFacts, IssuerFacts, Urls, iso_z
 from bot.badges.ob2 import hash_identity
@@ -120,29 +123,26 @@ def achievement_credential(urls: Urls, badge: BadgeFacts, *, status_index: int) 
 
 # --- keys -----------------------------------------------------------------------------------------
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _uint(value: int) -> str:
-    return _b64url(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+@lru_cache(maxsize=8)
+def _import_pem(pem: bytes) -> RSAKey:
+    """Parsed once per process: loading an RSA key checks it (~30 ms), and every JWT served needs one."""
+    with warnings.catch_warnings(action="ignore", category=SecurityWarning):  # SigningKey refuses weak keys
+        return RSAKey.import_key(pem)
 
 
 class SigningKey:
-    """The issuer's RSA key (RS256, as OB 3.0 requires at minimum). Load it from settings as PEM."""
+    """The issuer's RSA private key (RS256, as OB 3.0 requires at minimum). Load it from settings as PEM."""
 
-    def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
-        if private_key.key_size < 2048:
-            raise ValueError(f"RSA keys below 2048 bits are not accepted (got {private_key.key_size})")
-        self._key = private_key
+    def __init__(self, key: RSAKey) -> None:
+        if not key.is_private:
+            raise ValueError("the signing key must be an RSA private key (PEM)")
+        if key.raw_value.key_size < 2048:
+            raise ValueError(f"RSA keys below 2048 bits are not accepted (got {key.raw_value.key_size})")
+        self._key = key
 
     @classmethod
     def generate(cls) -> SigningKey:
-        return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return cls(RSAKey.generate_key(2048))
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> SigningKey:
@@ -150,40 +150,51 @@ class SigningKey:
             if "\n" not in pem.strip():  # from an environment variable, newlines written as "\n"
                 pem = pem.replace("\\n", "\n")
             pem = pem.encode("ascii")
-        key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError("the signing key must be an RSA private key (PEM)")
-        return cls(key)
+        try:
+            return cls(_import_pem(pem))
+        except JoseError as error:  # a PEM key of another type
+            raise ValueError("the signing key must be an RSA private key (PEM)") from error
 
     def to_pem(self) -> str:
-        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()).decode("ascii")
+        return self._key.as_pem(private=True).decode("ascii")
 
     def __repr__(self) -> str:
         return f"SigningKey(thumbprint={self.thumbprint!r})"
 
-    def _public_members(self) -> dict[str, str]:
-        numbers = self._key.public_key().public_numbers()
-        return {"e": _uint(numbers.e), "kty": "RSA", "n": _uint(numbers.n)}
-
     @property
+    def public_members(self) -> dict[str, str]:
+        """The public key as JWK members (kty, n, e): all that is kept of a key once it no longer signs."""
+        return {"kty": "RSA", "n": str(self._key["n"]), "e": str(self._key["e"])}
+
+    @cached_property
     def thumbprint(self) -> str:
         """RFC 7638 JWK thumbprint: stable for the key, whatever the base URL."""
-        canonical = json.dumps(self._public_members(), separators=(",", ":"), sort_keys=True)
-        return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+        return self._key.thumbprint()
 
     def kid(self, urls: Urls) -> str:
         return urls.key(self.thumbprint)
 
     def public_jwk(self, urls: Urls) -> dict[str, str]:
-        """What `kid` dereferences to; never contains a private member."""
-        return {**self._public_members(), "kid": self.kid(urls), "alg": "RS256", "use": "sig"}
+        return public_jwk(self.public_members, urls)
 
     def jwks(self, urls: Urls) -> dict[str, list[dict[str, str]]]:
-        return {"keys": [self.public_jwk(urls)]}
+        return jwks([self.public_members], urls)
 
-    def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    def sign_jwt(self, claims: dict[str, Any], urls: Urls) -> str:
+        """A compact JWS (RS256) of `claims`, its `kid` the URL of this key's public JWK."""
+        return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": self.kid(urls)}, claims, self._key,
+                          algorithms=["RS256"])
+
+
+def public_jwk(members: Mapping[str, str], urls: Urls) -> dict[str, str]:
+    """What a `kid` dereferences to: an RSA public key named by its thumbprint; never a private member."""
+    key = RSAKey.import_key({"kty": "RSA", "n": members["n"], "e": members["e"]})
+    return {**key.as_dict(private=False), "kid": urls.key(key.thumbprint()), "alg": "RS256", "use": "sig"}
+
+
+def jwks(published: Iterable[Mapping[str, str]], urls: Urls) -> dict[str, list[dict[str, str]]]:
+    """The JWK Set at /.well-known/jwks.json, from each key's public members (`SigningKey.public_members`)."""
+    return {"keys": [public_jwk(members, urls) for members in published]}
 
 
 # --- VC-JWT ---------------------------------------------------------------------------------------
@@ -222,20 +233,7 @@ def jwt_claims(credential: dict[str, Any]) -> dict[str, Any]:
 
 def sign_vc_jwt(credential: dict[str, Any], key: SigningKey, urls: Urls) -> str:
     """Compact JWS whose payload is the credential with its JWT claims (OB 3.0 VC-JWT)."""
-    header = {"alg": "RS256", "typ": "JWT", "kid": key.kid(urls)}
-    payload = {**credential, **jwt_claims(credential)}
-    signing_input = ".".join(
-        _b64url(json.dumps(part, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        for part in (header, payload))
-    return f"{signing_input}.{_b64url(key.sign(signing_input.encode('ascii')))}"
-
-
-def _public_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
-    if jwk.get("kty") != "RSA" or jwk.get("alg", "RS256") != "RS256":
-        raise InvalidCredential(f"key {jwk.get('kid')!r} is not an RS256 RSA key")
-    n = int.from_bytes(_b64url_decode(jwk["n"]), "big")
-    e = int.from_bytes(_b64url_decode(jwk["e"]), "big")
-    return rsa.RSAPublicNumbers(e, n).public_key()
+    return key.sign_jwt({**credential, **jwt_claims(credential)}, urls)
 
 
 def verify_vc_jwt(token: str, jwks: dict[str, Any], *, now: datetime | None = None,
@@ -245,26 +243,26 @@ def verify_vc_jwt(token: str, jwks: dict[str, Any], *, now: datetime | None = No
     Checks the proof and the validity period only; revocation is `is_revoked` on the status list.
     """
     try:
-        header_b64, payload_b64, signature_b64 = token.strip().split(".")
-        header = json.loads(_b64url_decode(header_b64))
-        payload = json.loads(_b64url_decode(payload_b64))
-        signature = _b64url_decode(signature_b64)
-    except ValueError as error:
+        signed = jws.extract_compact(token.strip().encode("ascii"))
+        header, payload = signed.headers(), json.loads(signed.payload)
+    except (JoseError, ValueError) as error:
         raise InvalidCredential(f"not a compact JWS: {error}") from error
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise InvalidCredential("JWS header and payload must be JSON objects")
+    if not isinstance(payload, dict):
+        raise InvalidCredential("JWS payload must be a JSON object")
     if header.get("alg") != "RS256":
         raise InvalidCredential(f"alg must be RS256, not {header.get('alg')!r}")
     if header.get("typ", "JWT") != "JWT":
         raise InvalidCredential(f"typ must be JWT when present, not {header.get('typ')!r}")
-    jwk = next((k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")), None)
-    if jwk is None:
-        raise InvalidCredential(f"no key {header.get('kid')!r} in the published key set")
     try:
-        _public_key(jwk).verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"),
-                                padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature as error:
-        raise InvalidCredential("signature does not verify") from error
+        key = KeySet.import_key_set(jwks).get_by_kid(header.get("kid"), {"alg": "RS256", "use": "sig"})
+    except (JoseError, KeyError) as error:
+        raise InvalidCredential(f"no key {header.get('kid')!r} in the published key set") from error
+    try:
+        verified = jws.validate_compact(signed, key, algorithms=["RS256"])
+    except JoseError as error:
+        raise InvalidCredential(f"key {header.get('kid')!r} is not an RS256 RSA key") from error
+    if not verified:
+        raise InvalidCredential("signature does not verify")
 
     # VCDM 1.1-era tokens carry the credential in `vc`; OB 3.0 ones are the credential.
     credential = payload["vc"] if isinstance(payload.get("vc"), dict) else {
@@ -304,7 +302,7 @@ def encode_bitstring(revoked_indexes: Collection[int]) -> str:
     bitstring = bytearray(bits // 8)
     for index in revoked_indexes:
         bitstring[index // 8] |= 0x80 >> (index % 8)
-    return "u" + _b64url(gzip.compress(bytes(bitstring), mtime=0))
+    return "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bitstring), mtime=0)).rstrip(b"=").decode()
 
 
 def status_list(revoked_indexes: Collection[int], urls: Urls, issuer: IssuerFacts, *,
@@ -330,7 +328,7 @@ def is_revoked(status_list_credential: dict[str, Any], index: int) -> bool:
     encoded = str(status_list_credential["credentialSubject"]["encodedList"])
     if not encoded.startswith("u"):
         raise ValueError("encodedList must be multibase base64url (prefix u)")
-    bitstring = gzip.decompress(_b64url_decode(encoded[1:]))
+    bitstring = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
     if not 0 <= index < len(bitstring) * 8:
         raise ValueError(f"status index {index} is outside the list")
     return bool(bitstring[index // 8] & (0x80 >> (index % 8)))
