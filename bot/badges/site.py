@@ -24,6 +24,8 @@ from bot.badges.issuing import (
     badge_facts,
     credential_facts,
     installation_issuer,
+    published_key,
+    published_keys,
     revoked_indexes,
     signing_key,
     urls_for,
@@ -56,12 +58,9 @@ class BadgeSite:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self.urls = urls_for(settings)
-        self._key: ob3.SigningKey | None = None
 
     async def key(self) -> ob3.SigningKey:
-        if self._key is None:
-            self._key = await signing_key(self.db, self.settings, self.clock.now())
-        return self._key
+        return await signing_key(self.db, self.settings, self.clock.now())
 
     async def badge(self, uid: str) -> tuple[Badge, BadgeFacts] | None:
         async with self.db.transaction() as session:
@@ -174,14 +173,15 @@ class BadgeSite:
     # ------------------------------------------------------------------ keys and status
 
     async def jwks(self, request: Request) -> Response:
-        return JSONResponse((await self.key()).jwks(self.urls),
-                            headers={"Access-Control-Allow-Origin": "*"})
+        """Every key that has signed, not just today's: old credentials name old `kid`s."""
+        keys = await published_keys(self.db, self.settings, self.clock.now())
+        return JSONResponse(ob3.jwks(keys, self.urls), headers={"Access-Control-Allow-Origin": "*"})
 
     async def public_key(self, request: Request) -> Response:
-        key = await self.key()
-        if request.path_params["thumbprint"] != key.thumbprint:
+        members = await published_key(self.db, request.path_params["thumbprint"])
+        if members is None:
             return JSONResponse({"error": "no such key"}, status_code=404)
-        return JSONResponse(key.public_jwk(self.urls), headers={"Access-Control-Allow-Origin": "*"})
+        return JSONResponse(ob3.public_jwk(members, self.urls), headers={"Access-Control-Allow-Origin": "*"})
 
     async def revocations(self, request: Request) -> Response:
         async with self.db.transaction() as session:

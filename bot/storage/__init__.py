@@ -13,6 +13,7 @@ from bot.storage.models import (
     Member,
     NudgeLedger,
     Outbox,
+    PublishedKey,
     Reminder,
     Review,
     SigningKey,
@@ -24,6 +25,6 @@ from bot.storage.models import (
 
 __all__ = [
     "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Extension", "Inbound",
-    "Member", "NudgeLedger", "Outbox", "Reminder", "Review", "SigningKey", "Submission", "Version",
-    "Window", "Workspace",
+    "Member", "NudgeLedger", "Outbox", "PublishedKey", "Reminder", "Review", "SigningKey", "Submission",
+    "Version", "Window", "Workspace",
 ]

@@ -365,3 +365,15 @@ class SigningKey(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
     pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class PublishedKey(Base):
+    """The public part of every key that has signed badges, kept for good: the JWKS serves them
+    all, so a credential signed before a key rotation keeps verifying. Never a private member."""
+
+    __tablename__ = "published_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    thumbprint: Mapped[str] = mapped_column(String(64), unique=True)  # RFC 7638; ends the key's kid URL
+    jwk: Mapped[dict[str, Any]] = mapped_column(JSON)  # kty, n, e
+    published_at: Mapped[datetime]
