@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     slack_manifest.add_argument("--url", default=None, help="public base URL (default PUBLIC_BASE_URL)")
     box = sub.add_parser("outbox", help="messages waiting to be delivered, and dead letters")
     box.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    badges = sub.add_parser("badges", help="Open Badges signing keys")
+    badges.add_argument("action", choices=["rotate-key"],
+                        help="sign new badges with a new stored key; earlier keys stay published")
     return parser
 
 
@@ -167,6 +170,26 @@ async def outbox(settings: Settings, action: str) -> int:
         await db.dispose()
 
 
+async def badges(settings: Settings) -> int:
+    """`badges rotate-key`: a new stored key signs from now on, in every running process; the old
+    one's public part stays in the JWKS, so the badges it signed keep verifying."""
+    from bot.badges.issuing import rotate_signing_key, urls_for
+
+    if settings.badge_signing_key:
+        print("cohortbot: BADGE_SIGNING_KEY is set, and it signs: to rotate, set a new one and restart "
+              "(the old one stays published).", file=sys.stderr)
+        return 2
+    db = await open_db(settings.database_url)
+    try:
+        old, new = await rotate_signing_key(db, SystemClock().now())
+    finally:
+        await db.dispose()
+    urls = urls_for(settings)
+    print(f"New badges are signed with {new.kid(urls)}.\n{old.kid(urls)} stays in {urls.jwks}, "
+          "so the badges it signed keep verifying.")
+    return 0
+
+
 async def upgrade(settings: Settings) -> int:
     db = await open_db(settings.database_url)
     await db.dispose()
@@ -238,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         coro = credentials(settings, args.action, getattr(args, "file", None))
     elif args.command == "outbox":
         coro = outbox(settings, args.action)
+    elif args.command == "badges":
+        coro = badges(settings)
     elif args.command == "serve":
         coro = serve_parts(settings, {"web"}, args.host, args.port)
     elif args.command == "worker":

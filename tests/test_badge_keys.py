@@ -4,8 +4,12 @@ Verification uses joserfc and the published key set alone, as any verifier would
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from badge_site import PROGRAMME, STARTED, Site
@@ -53,6 +57,31 @@ async def status_list_jwt(site: Site) -> str:
     return (await site.http.get("/status/revocations.jwt")).text
 
 
+async def rotate_key(settings: Settings, cwd: Path, **env: str) -> tuple[int, str]:
+    """`cohortbot badges rotate-key` as an operator runs it, in a process of its own."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "PUBLIC_BASE_URL": settings.public_base_url,
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "badges",
+        "rotate-key",
+        cwd=cwd,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
 async def programme(db: Database, settings: Settings) -> tuple[ConsoleChat, Settings]:
     """The programme run to an issued badge, for an installation at a free local address."""
     configured = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{free_port()}"})
@@ -96,6 +125,32 @@ async def test_a_new_signing_key_setting_signs_new_badges_and_old_ones_keep_veri
         assert await kid(site, await badge_jwt(site, "B-2")) == old_kid
         assert set(await published(site)) == {old_kid, new_kid}
         assert await kid(site, after) == new_kid
+
+
+async def test_rotate_key_command_takes_effect_in_the_running_web_app(
+    site: Site, settings: Settings, tmp_path: Path
+) -> None:
+    before = await badge_jwt(site)
+    old_kid = await kid(site, before)
+
+    code, out = await rotate_key(settings.model_copy(update={"public_base_url": site.base}), tmp_path)
+    assert code == 0, out
+    # The web app was not restarted: it publishes both keys and signs with the new one.
+    new_kid, *older = await published(site)
+    assert older == [old_kid] and new_kid != old_kid
+    assert f"New badges are signed with {new_kid}." in out
+    assert f"{old_kid} stays in {site.base}/.well-known/jwks.json" in out
+    assert await kid(site, await badge_jwt(site)) == new_kid
+    assert await kid(site, before) == old_kid
+    assert await kid(site, await status_list_jwt(site)) == new_kid
+
+
+async def test_rotate_key_is_refused_while_a_signing_key_setting_signs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    code, out = await rotate_key(settings, tmp_path, BADGE_SIGNING_KEY=new_pem())
+    assert code == 2
+    assert "BADGE_SIGNING_KEY is set" in out and "set a new one" in out
 
 
 async def test_a_key_that_signed_before_the_upgrade_stays_published_when_a_setting_replaces_it(

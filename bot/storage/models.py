@@ -357,7 +357,8 @@ class Inbound(Base):
 
 
 class SigningKey(Base):
-    """The badge signing key, generated once when settings don't provide one."""
+    """The badge signing key, generated once when settings don't provide one; `cohortbot badges
+    rotate-key` replaces it (its public part stays in `PublishedKey`)."""
 
     __tablename__ = "signing_keys"
 
