@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     issuer_name: str = Field("Cohort Bot", description="Who signs the revocation list")
     issuer_url: str = "http://localhost:3000"
     issuer_email: str | None = Field(None, description="Issuer contact in badge documents")
-    badge_signing_key: str | None = Field(None, description="PEM RSA key; generated once if unset")
+    badge_signing_key: str | None = Field(None, description="PEM RSA key; generated once if unset. "
+                                           "Earlier keys stay published (rotation)")
     host: str = Field("127.0.0.1", description="Interface to listen on; 0.0.0.0 in deployments")
     port: int = 3000
     max_request_bytes: int = Field(1_048_576, ge=65_536,
