@@ -23,14 +23,11 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from fakeslack import signed_headers, slash_command_body  # noqa: E402
 from serving import post_raw  # noqa: E402
 
-from bench.slack_ack import SECRET, fake_apart, free_port, fresh_pg_database, percentiles, process  # noqa: E402
+from bench.slack_ack import SECRET, fake_apart, free_port, fresh_pg_database, percentiles, process, steady  # noqa: E402
 
 BODY = 40 * 1024 * 1024
 CHUNK = b"payload=" + b"x" * (256 * 1024 - 8)
@@ -53,34 +50,6 @@ async def watch_memory(pid: int, stop: asyncio.Event) -> int:
     return peak
 
 
-async def real_commands(url: str, stop: asyncio.Event, tag: str,
-                        every: float = 0.02) -> tuple[list[float], int]:
-    """`/submit status` from a learner every `every` s until `stop`: ack latencies (ms), errors."""
-    latencies: list[float] = []
-    errors = 0
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            body = slash_command_body("/submit", "status", user_id="UL00000", trigger_id=f"{tag}{n}")
-            start = time.perf_counter()
-            try:
-                response = await client.post("/slack/events", content=body,
-                                             headers=signed_headers(body, SECRET))
-                wrong = response.status_code != 200 or "submissions" not in response.text
-                if wrong and not errors:
-                    print(f"    first error: HTTP {response.status_code} {response.text[:200]}")
-                errors += wrong
-            except httpx.HTTPError as exc:
-                if not errors:
-                    print(f"    first error: {exc!r}")
-                errors += 1
-            latencies.append((time.perf_counter() - start) * 1000)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
-    return latencies, errors
-
-
 async def attack(url: str, head: str, total: int, chunked: bool = False) -> tuple[str, int, int]:
     async def body() -> AsyncIterator[bytes]:
         for _ in range(total // len(CHUNK)):
@@ -101,7 +70,8 @@ async def phase(url: str, pid: int, seconds: float, attacks: bool) -> None:
     stop = asyncio.Event()
     before = rss_kib(pid)
     memory = asyncio.create_task(watch_memory(pid, stop))
-    commands = asyncio.create_task(real_commands(url, stop, "attacked" if attacks else "alone"))
+    commands = asyncio.create_task(steady(url, stop, every=0.02, expect="submissions",
+                                          tag="attacked" if attacks else "alone"))
     outcomes: list[tuple[str, str, int, int]] = []
     started = time.perf_counter()
     if attacks:

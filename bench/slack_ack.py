@@ -148,41 +148,48 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
             [(got[n][0] - sent_at[n]) * 1000 for n in sent_at if n in got])
 
 
-async def alongside(url: str, rush: Awaitable[Result], expect: str = "Your submissions",
-                    every: float = 0.1) -> tuple[Result, Result]:
-    """Run `rush`, and meanwhile, one at a time every `every` s until it is done (its
-    submissions run and answered), a `/submit status` that is answered inside its ack:
-    whether a person using the bot during a rush still gets an answer in Slack's 3 s.
-    The bare apps get the same requests during theirs (they only ack them, `expect=""`),
-    so the ratio compares the two under the same load."""
-    done = asyncio.Event()
+async def steady(url: str, done: asyncio.Event, *, every: float, expect: str,
+                 tag: str = "by") -> tuple[list[float], int]:
+    """A person using the bot meanwhile: a signed `/submit status` (answered inside its ack),
+    one at a time every `every` s until `done`; its ack latencies (ms) and errors (an answer
+    without `expect`, or no answer)."""
     latencies: list[float] = []
     errors = 0
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        n = 0
+        while not done.is_set():
+            n += 1
+            body = slash_command_body("/submit", "status", user_id="UL00000", trigger_id=f"{tag}{n}")
+            start = time.perf_counter()
+            try:
+                response = await client.post("/slack/events", content=body,
+                                             headers=signed_headers(body, SECRET))
+                wrong = response.status_code != 200 or expect not in response.text
+                why = f"HTTP {response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                wrong, why = True, repr(exc)
+            if wrong and not errors:
+                print(f"    first error: {why}")
+            errors += wrong
+            latencies.append((time.perf_counter() - start) * 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), every)
+    return latencies, errors
 
-    async def bystander() -> None:
-        nonlocal errors
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            n = 0
-            while not done.is_set():
-                n += 1
-                body = slash_command_body("/submit", "status", user_id="UL00000", trigger_id=f"by{n}")
-                start = time.perf_counter()
-                try:
-                    response = await client.post("/slack/events", content=body,
-                                                 headers=signed_headers(body, SECRET))
-                    errors += response.status_code != 200 or expect not in response.text
-                except httpx.HTTPError:
-                    errors += 1
-                latencies.append((time.perf_counter() - start) * 1000)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(done.wait(), every)
 
-    watching = asyncio.create_task(bystander())
+async def alongside(url: str, rush: Awaitable[Result], expect: str = "Your submissions",
+                    every: float = 0.1) -> tuple[Result, Result]:
+    """Run `rush`, and meanwhile `steady` requests: whether a person using the bot during a
+    rush still gets an answer in Slack's 3 s. The bare apps get the same requests during
+    theirs (they only ack them, `expect=""`), so the ratio compares the two under the same
+    load."""
+    done = asyncio.Event()
+    watching = asyncio.create_task(steady(url, done, every=every, expect=expect))
     try:
         result = await rush
     finally:
         done.set()
-        await watching
+    latencies, errors = await watching
     return result, (latencies, errors, [])
 
 

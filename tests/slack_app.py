@@ -74,11 +74,15 @@ class SlackApp:
         return await self.post(interaction_body(payload))
 
     async def settle(self) -> None:
-        """Let follow-ups finish and the outbox deliver, as the worker would."""
-        assert self.runtime.slack is not None
-        await self.runtime.slack.drain()
-        await self.runtime.deliverer.deliver_due()
-        await self.runtime.slack.drain()
+        await settle(self.runtime)
+
+
+async def settle(runtime: Runtime) -> None:
+    """Let follow-ups finish and the outbox deliver, as the worker would."""
+    assert runtime.slack is not None
+    await runtime.slack.drain()
+    await runtime.deliverer.deliver_due()
+    await runtime.slack.drain()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from fakeslack import (
     slash_command_body,
     view_submission_payload,
 )
+from slack_app import settle
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
@@ -81,11 +82,7 @@ class SocketSlack:
         return await self.send("interactive", payload)
 
     async def settle(self) -> None:
-        """Let follow-ups finish and the outbox deliver, as the worker would."""
-        assert self.runtime.slack is not None
-        await self.runtime.slack.drain()
-        await self.runtime.deliverer.deliver_due()
-        await self.runtime.slack.drain()
+        await settle(self.runtime)
 
 
 @pytest.fixture
