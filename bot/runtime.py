@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,17 @@ KEEP_ALIVE = 75  # seconds an idle HTTP connection stays open (uvicorn's default
 # that reuses one just as the server closes it sees the connection reset, its request lost; a
 # busy event loop makes that race likelier. 75 s outlasts the usual proxies' idle limit (60 s),
 # so the proxy, which knows, closes first.
+
+
+async def repeat(job: Callable[[], Awaitable[object]], stop: asyncio.Event, interval: float) -> None:
+    """Run `job`, then wait `interval`, until `stop`; a failure is logged and tried again."""
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; trying again shortly", getattr(job, "__qualname__", job))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 class ConfigError(Exception):
@@ -96,20 +108,14 @@ class Runtime:
         await self.db.dispose()
 
     async def deliver_forever(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """The worker: run any command a crash left taken in but not run, deliver what is
-        due, then wait a moment, until told to stop."""
-        while not stop.is_set():
-            try:
-                if self.slack is not None:
-                    await self.slack.finish_stale()
-            except Exception:
-                log.exception("running commands left taken in failed; trying again shortly")
-            try:
-                await self.deliverer.deliver_due()
-            except Exception:
-                log.exception("delivery round failed; trying again shortly")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        """The worker: deliver what is due, and, beside it, run any command a crash left taken
+        in but not run, each every `interval` until told to stop. Two loops, not one: a
+        delivery round lasts until the outbox is empty (minutes of a long backlog at a
+        channel's 1 a second), and an acknowledged command must not wait for it."""
+        jobs: list[Callable[[], Awaitable[object]]] = [self.deliverer.deliver_due]
+        if self.slack is not None:
+            jobs.append(self.slack.finish_stale)
+        await asyncio.gather(*(repeat(job, stop, interval) for job in jobs))
 
     async def tick(self) -> None:
         await run_due(self.db, self.settings, self.clock.now())
