@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 MAX_LINKS = 10
 MAX_LINK_LENGTH = 2000
 DEFAULT_NUDGE_OFFSETS = ("7d", "2d", "1d", "2h")
+DEFAULT_REVISE_WITHIN = timedelta(days=14)  # a learner's time to resubmit after a revision request
 
 
 class UserError(Exception):
@@ -350,6 +351,13 @@ def window_phase(opens_at: datetime, closes_at: datetime, now: datetime,
     if now >= as_utc(closes_at):
         return Phase.CLOSED
     return Phase.OPEN
+
+
+def own_deadline(window_ends: datetime, own: datetime | None) -> datetime | None:
+    """A learner's own deadline (more time granted, or a revision asked for) when it counts:
+    later than the moment the window stops taking work for everyone (`window_ends`: its close,
+    or when it was closed by hand). Earlier, the window's deadline is the one that applies."""
+    return own if own is not None and as_utc(own) > as_utc(window_ends) else None
 
 
 def check_window_times(opens_at: datetime, closes_at: datetime, now: datetime) -> None:

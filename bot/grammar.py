@@ -17,6 +17,7 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.domain import (
@@ -28,6 +29,7 @@ from bot.domain import (
     check_visible,
     clean_text,
     looks_like_zone,
+    parse_duration,
     parse_offsets,
     parse_short_id,
     zone,
@@ -370,7 +372,7 @@ def _window_ref(a: Args) -> dict[str, Any]:
 def _window_open(a: Args, note: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"cohort": a.name("cohort name"), "credential": a.name("credential"),
                            "closes": None, "opens": None, "tz": None, "offsets": None,
-                           "late": None}
+                           "late": None, "revise_within": None}
     while a.more():
         if a.keyword("closes", "close", "until", "due"):
             out["closes"] = a.when("the close time")
@@ -382,6 +384,9 @@ def _window_open(a: Args, note: str | None) -> dict[str, Any]:
             out["offsets"] = parse_offsets(a.text("reminder offsets like 7d,2d,1d,2h"))
         elif a.keyword("late"):
             out["late"] = LatePolicy.parse(a.text("a late policy"))
+        elif a.keyword("revise", "revisions"):
+            a.keyword("within", "in")
+            out["revise_within"] = _revise_within(a)
         elif a.keyword("tz", "timezone"):
             out["tz"] = a.text("a time zone")
             zone(out["tz"])
@@ -392,6 +397,19 @@ def _window_open(a: Args, note: str | None) -> dict[str, Any]:
     if out["closes"] is None:
         raise a.fail("Say when the window closes.")
     return out
+
+
+def _revise_within(a: Args) -> timedelta:
+    """How long a learner has to resubmit after a revision request: `10d`, `2w`."""
+    raw = a.text("how long a revision may take, like 14d")
+    try:
+        within = parse_duration(raw)
+    except UserError:
+        within = timedelta()
+    if within <= timedelta():
+        raise a.fail(f"'{raw}' is not a time for revisions; say how long after a request, "
+                     "like 10d or 2w.")
+    return within
 
 
 def _window_extend(a: Args, note: str | None) -> dict[str, Any]:
@@ -528,7 +546,7 @@ SPECS: list[Spec] = [
          "coordinator"),
     spec("window", "open",
          "/window open <cohort> <credential> closes <when> [<zone>] [opens <when>] "
-         "[remind 7d,2d,1d,2h] [late deny|allow|<grace>]",
+         "[remind 7d,2d,1d,2h] [late deny|allow|<grace>] [revise within 14d]",
          "/window open spring creators closes 2026-06-01T17:00 America/Chicago",
          "open a submission window and plan its nudges", _window_open, "coordinator"),
     spec("window", "extend", "/window extend <W-id | cohort credential> <when> [<zone>]",

@@ -17,15 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import markup
 from bot.domain import (
     LatePolicy,
+    Phase,
     Role,
     SubmissionState,
     format_left,
     format_time,
     short_id,
+    window_phase,
     zone,
 )
 from bot.messages import Button, Message
-from bot.storage import Enrolment, Member, Submission, Window
+from bot.storage import Enrolment, Extension, Member, Submission, Window
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,54 @@ async def window_counts(session: AsyncSession, window: Window) -> WindowCounts:
                         by_state.get(SubmissionState.REVISION_REQUESTED, 0))
 
 
-async def missing_learners(session: AsyncSession, window: Window, limit: int = 20) -> list[str]:
-    """Platform ids of (the first `limit`) learners with nothing submitted, by name."""
+@dataclass(frozen=True)
+class OwnDeadline:
+    """A learner who may still hand in after the window stopped taking work from everyone."""
+
+    user_id: str
+    closes_at: datetime
+    extension_id: int
+    revising: bool  # a revision is pending; else nothing is handed in yet
+
+
+@dataclass(frozen=True)
+class Owing:
+    """Who still owes work in a window: learners with nothing handed in and no deadline of
+    their own (the first few named, all counted), and those working to a deadline of their own."""
+
+    missing: list[str]
+    missing_total: int
+    own: list[OwnDeadline]
+
+
+def running_extensions(window: Window, now: datetime) -> Select[tuple[Extension]]:
+    """Own deadlines in `window` (granted, or given by a revision request) still to come after
+    it stopped taking work from everyone."""
+    return select(Extension).where(Extension.window_id == window.id, Extension.state == "approved",
+                                   Extension.closes_at > max(window.ends_at, now))
+
+
+async def who_owes(session: AsyncSession, window: Window, now: datetime, limit: int = 20) -> Owing:
+    """Counted the same way for `/cohort status` and the closing announcement."""
     handed_in = select(Submission.member_id).where(
         Submission.window_id == window.id, Submission.state != SubmissionState.WITHDRAWN)
-    return list(await session.scalars(
-        select(Member.user_id).where(Member.id.in_(learners_of(window)), Member.id.not_in(handed_in))
-        .order_by(Member.display_name, Member.id).limit(limit)))
+    running = running_extensions(window, now).subquery()
+    missing = (select(Member.user_id).where(Member.id.in_(learners_of(window)),
+                                            Member.id.not_in(handed_in),
+                                            Member.id.not_in(select(running.c.member_id)))
+               .order_by(Member.display_name, Member.id))
+    named = list(await session.scalars(missing.limit(limit)))
+    total = await session.scalar(select(func.count()).select_from(missing.subquery()))
+    rows = await session.execute(
+        select(running.c.id, running.c.member_id, running.c.closes_at, Member.user_id, Submission.state)
+        .join(Member, Member.id == running.c.member_id)
+        .outerjoin(Submission, (Submission.window_id == window.id)
+                   & (Submission.member_id == running.c.member_id))
+        .where(running.c.member_id.in_(learners_of(window))).order_by(running.c.closes_at))
+    latest = {member: OwnDeadline(user_id, closes_at, ext_id, state == SubmissionState.REVISION_REQUESTED)
+              for ext_id, member, closes_at, user_id, state in rows.all()
+              if state in (None, SubmissionState.WITHDRAWN, SubmissionState.REVISION_REQUESTED)}
+    return Owing(named, total or 0, sorted(latest.values(), key=lambda o: (o.closes_at, o.user_id)))
 
 
 def mentions(user_ids: list[str], total: int) -> str:
@@ -80,6 +123,17 @@ def window_tz(window: Window) -> ZoneInfo:
 
 def deadline_line(window: Window, tz: ZoneInfo, now: datetime) -> str:
     return f"closes {format_time(window.closes_at, tz)} ({format_left(window.closes_at - now)})"
+
+
+def window_when(window: Window, tz: ZoneInfo, now: datetime) -> str:
+    """Where a window stands, in one phrase whose verb says it: `opens …, closes …`,
+    `closes … (7 days left)` or `closed …`."""
+    phase = window_phase(window.opens_at, window.closes_at, now, window.closed_at)
+    if phase == Phase.UPCOMING:
+        return f"opens {format_time(window.opens_at, tz)}, closes {format_time(window.closes_at, tz)}"
+    if phase == Phase.CLOSED:
+        return f"closed {format_time(window.closed_at or window.closes_at, tz)}"
+    return deadline_line(window, tz, now)
 
 
 def progress_line(counts: WindowCounts) -> str:
@@ -125,6 +179,7 @@ def learner_nudge(window: Window, tz: ZoneInfo, deadline: datetime, revising: in
     when = format_time(deadline, tz)
     closes = f"your extended deadline is {when}" if extended else f"the window closes {when}"
     if revising is not None:
+        closes = f"resubmit by {when}" if extended else closes
         todo = f" Still to work on: {', '.join(unmet)}." if unmet else ""
         return Message(
             f"⏰ {left} for your revision of {short_id('S', revising)} "
@@ -137,15 +192,29 @@ def learner_nudge(window: Window, tz: ZoneInfo, deadline: datetime, revising: in
         buttons=(SUBMIT_BUTTON, EXTEND_BUTTON), context=short_id("W", window.id))
 
 
-def window_closed(window: Window, counts: WindowCounts, missing: list[str], now: datetime) -> Message:
+def own_deadlines_line(own: list[OwnDeadline], tz: ZoneInfo, *, detail: bool = False,
+                       limit: int = 20) -> str:
+    """`@bob until Fri 27 Mar 2026, 17:00 CDT, …`: who may still hand in, and until when; with
+    `detail` (for coordinators), whether it is a revision and the E-id that moves it."""
+    more = f" and {len(own) - limit} more" if len(own) > limit else ""
+    return ", ".join(
+        f"{markup.mention(o.user_id)} until {format_time(o.closes_at, tz)}"
+        + (f"{' to resubmit' if o.revising else ''} ({short_id('E', o.extension_id)})" if detail else "")
+        for o in own[:limit]) + more
+
+
+def window_closed(window: Window, counts: WindowCounts, owing: Owing, now: datetime) -> Message:
     tz = window_tz(window)
     late = LatePolicy.parse(window.late_policy)
     after = ("Late submissions are still accepted." if late.kind == "allow" else
              f"Late submissions are accepted for {late} more." if late.kind == "grace" else
+             "No other submissions are accepted." if owing.own else
              "No more submissions are accepted.")
     lines = [f"🔒 *{window.credential.name}* closed {format_time(now, tz)} in "
              f"*{window.cohort.name}*: {progress_line(counts)}."]
-    if missing:
-        lines.append(f"Not submitted: {mentions(missing, counts.missing)}.")
+    if owing.missing:
+        lines.append(f"Not submitted: {mentions(owing.missing, owing.missing_total)}.")
+    if owing.own:
+        lines.append(f"Still may hand in, on deadlines of their own: {own_deadlines_line(owing.own, tz)}.")
     lines.append(f"{after} Assessors are reviewing what came in; learners hear back by DM.")
     return Message("\n".join(lines), context=short_id("W", window.id))

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -31,6 +31,7 @@ from bot.domain import (
     WindowPlan,
     as_utc,
     format_left,
+    own_deadline,
     parse_duration,
     plan_nudges,
     send_time,
@@ -44,7 +45,7 @@ from bot.messages import Destination, Message
 from bot.notices import (
     channel_nudge,
     learner_nudge,
-    missing_learners,
+    who_owes,
     window_closed,
     window_counts,
     window_opened,
@@ -133,7 +134,8 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
         window = await session.get_one(Window, window_id)
         cohort = window.cohort
         quiet = quiet_days_of(cohort)
-        plan_input = WindowPlan(window.id, window.opens_at, window.closes_at,
+        # closed by hand: only learners with deadlines of their own are nudged
+        plan_input = WindowPlan(window.id, window.opens_at, window.ends_at,
                                 tuple(parse_duration(o) for o in window.nudge_offsets))
         sent = 0
         channel = plan_nudges(plan_input, [], now, set()).channel
@@ -147,9 +149,9 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
                           channel_nudge(window, counts, at), f"nudge:{window.id}:channel:{channel.key}",
                           now, window_id=window.id, cohort_id=cohort.id, send_at=at)
             sent += 1
-        extension = (select(Extension.member_id, Extension.closes_at)
+        extension = (select(Extension.member_id, func.max(Extension.closes_at).label("closes_at"))
                      .where(Extension.window_id == window.id, Extension.state == "approved")
-                     .subquery())
+                     .group_by(Extension.member_id).subquery())  # the latest, as /submit reads it
         last_id = 0
         while True:
             rows = (await session.execute(
@@ -165,6 +167,7 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
             if not rows:
                 break
             last_id = rows[-1][0]
+            rows = [(*row[:5], own_deadline(window.ends_at, row[5])) for row in rows]
             by_member = {r[0]: r for r in rows}
             learners = [LearnerProgress(
                 member_id, sub_id is not None and state != SubmissionState.WITHDRAWN,
@@ -202,14 +205,14 @@ def zone_or_default(name: str | None, default: str) -> ZoneInfo:
 
 
 async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> int:
-    """Windows that may owe a nudge: open ones, and closed ones whose learners have later
-    deadlines of their own."""
+    """Windows that may owe a nudge: open ones, and closed ones (on time or by hand) whose
+    learners have later deadlines of their own."""
     extended = select(Extension.window_id).where(Extension.state == "approved",
                                                  Extension.closes_at > now)
     async with db.transaction() as session:
         window_ids = list(await session.scalars(select(Window.id).where(
-            Window.opens_at <= now, Window.closed_at.is_(None),
-            or_(Window.closes_at > now, Window.id.in_(extended)))))
+            Window.opens_at <= now,
+            or_(and_(Window.closed_at.is_(None), Window.closes_at > now), Window.id.in_(extended)))))
     if db.is_sqlite:  # one writer at a time: windows would only queue for it
         return sum([await plan_window_nudges(db, settings, w, now) for w in window_ids])
     turns = asyncio.Semaphore(PLAN_CONCURRENCY)
@@ -229,10 +232,10 @@ async def announce_closings(db: Database, now: datetime) -> int:
             if not window.cohort.channel_id:
                 continue
             counts = await window_counts(session, window)
-            missing = await missing_learners(session, window)
+            owing = await who_owes(session, window, now)
             await enqueue(session, window.workspace_id,
                           Destination.channel(window.cohort.channel_id),
-                          window_closed(window, counts, missing, as_utc(window.closes_at)),
+                          window_closed(window, counts, owing, as_utc(window.closes_at)),
                           f"window:{window.id}:closed:{stamp(window.closes_at)}", now,
                           window_id=window.id, cohort_id=window.cohort_id)
     return len(windows)

@@ -161,10 +161,11 @@ def test_apostrophes_in_free_text_are_kept(typed: str, arg: str, said: str) -> N
 
 def test_a_window_can_be_opened_with_its_zone_opening_reminders_and_late_policy() -> None:
     args = parse("/window open Spring creators closes 2026-06-01T17:00 America/Chicago "
-                 "opens tomorrow 09:00 remind 1d,7d late 2d").args
+                 "opens tomorrow 09:00 remind 1d,7d late 2d revise within 10d").args
     assert args == {"cohort": "spring", "credential": "creators", "closes": "2026-06-01T17:00",
                     "opens": "tomorrow 09:00", "tz": "America/Chicago",
-                    "offsets": [timedelta(days=7), timedelta(days=1)], "late": LatePolicy.parse("2d")}
+                    "offsets": [timedelta(days=7), timedelta(days=1)], "late": LatePolicy.parse("2d"),
+                    "revise_within": timedelta(days=10)}
     assert parse("/window open spring creators tz UTC closes in 3d late allow").args["tz"] == "UTC"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from bot import markup
-from bot.domain import Role, UserError, format_time, parse_days, short_id
+from bot.domain import Role, UserError, parse_days, short_id
 from bot.handlers.base import (
     Context,
     cohort_named,
@@ -20,7 +20,14 @@ from bot.handlers.base import (
     roles_in,
 )
 from bot.messages import Destination, Message, Reply
-from bot.notices import deadline_line, mentions, missing_learners, progress_line, window_counts
+from bot.notices import (
+    mentions,
+    own_deadlines_line,
+    progress_line,
+    who_owes,
+    window_counts,
+    window_when,
+)
 from bot.storage import Cohort, Enrolment, Outbox, Review, Submission, Window
 
 
@@ -189,14 +196,16 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     for window in windows:
         counts = await window_counts(ctx.session, window)
         phase = phase_of(window, ctx.now)
-        when = (deadline_line(window, ctx.tz, ctx.now) if phase != "closed"
-                else f"closed {format_time(window.closed_at or window.closes_at, ctx.tz)}")
-        lines.append(f"• {short_id('W', window.id)} *{window.credential.slug}* ({phase}, {when}): "
+        lines.append(f"• {short_id('W', window.id)} *{window.credential.slug}* "
+                     f"{window_when(window, ctx.tz, ctx.now)}: "
                      f"{progress_line(counts)}, {counts.in_review} in review, "
                      f"{counts.revising} revising")
-        if counts.missing and phase != "upcoming":
-            missing = await missing_learners(ctx.session, window, limit=15)
-            lines.append(f"    not submitted: {mentions(missing, counts.missing)}")
+        if (counts.missing or counts.revising) and phase != "upcoming":
+            owing = await who_owes(ctx.session, window, ctx.now, limit=15)
+            if owing.missing:
+                lines.append(f"    not submitted: {mentions(owing.missing, owing.missing_total)}")
+            if owing.own:
+                lines.append(f"    own deadlines: {own_deadlines_line(owing.own, ctx.tz, detail=True)}")
     waiting = await ctx.session.scalar(
         select(func.count()).select_from(Review).join(Submission).join(Window).where(
             Window.cohort_id == cohort.id, Review.state == "open"))

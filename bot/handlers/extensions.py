@@ -8,7 +8,18 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 
 from bot import markup
-from bot.domain import Phase, Role, SubmissionState, UserError, format_time, parse_when, short_id, zone
+from bot.domain import (
+    Phase,
+    Role,
+    SubmissionState,
+    UserError,
+    format_time,
+    parse_duration,
+    parse_when,
+    short_id,
+    stamp,
+    zone,
+)
 from bot.handlers.base import (
     GRANTED,
     Context,
@@ -22,7 +33,7 @@ from bot.handlers.base import (
 )
 from bot.messages import Button, Destination, Message, Reply
 from bot.outbox import UNSENT
-from bot.storage import Extension, Outbox, Submission, Window
+from bot.storage import Extension, Outbox, Review, Submission, Window
 
 DEFAULT_EXTENSION = timedelta(days=7)
 
@@ -32,10 +43,41 @@ OWN_DEADLINES = (select(Extension.window_id, func.max(Extension.closes_at))  # b
                  .group_by(Extension.window_id))
 
 
-async def own_deadlines(ctx: Context, window_ids: list[int]) -> dict[int, datetime]:
-    """The actor's granted deadlines, by window."""
-    rows = await ctx.session.execute(OWN_DEADLINES, {"member": ctx.actor.id, "windows": window_ids})
+async def own_deadlines(ctx: Context, window_ids: list[int], member_id: int | None = None
+                        ) -> dict[int, datetime]:
+    """A learner's (the actor's, unless named) own deadlines, granted or given by a revision
+    request, by window."""
+    rows = await ctx.session.execute(OWN_DEADLINES, {"member": member_id or ctx.actor.id,
+                                                     "windows": window_ids})
     return {w: c for w, c in rows.all() if c is not None}
+
+
+async def cancel_member_nudges(ctx: Context, window: Window, member_id: int, why: str) -> None:
+    """Nudges queued for a learner's old deadline must not go out; new ones are planned."""
+    await ctx.session.execute(update(Outbox).where(
+        Outbox.window_id == window.id, Outbox.state.in_(UNSENT),
+        Outbox.key.like(f"nudge:{window.id}:member:{member_id}:%"))
+        .values(state="cancelled", last_error=why))
+
+
+async def give_revision_time(ctx: Context, submission: Submission, review: Review) -> datetime:
+    """The deadline a revision request gives its learner, `revise within` (a window's setting)
+    from now: assessors often review after the window closed, and a learner asked to revise
+    then must still be able to. Returns the deadline that applies to them now, which is their
+    window's or one of their own when that ends later."""
+    window = submission.window
+    own = (await own_deadlines(ctx, [window.id], submission.member_id)).get(window.id)
+    current = max(window.ends_at, own or window.ends_at)
+    due = ctx.now + parse_duration(window.revise_within)
+    if due <= current:
+        return current
+    ctx.session.add(Extension(
+        workspace_id=ctx.workspace.id, window_id=window.id, member_id=submission.member_id,
+        reason=f"revision asked in {short_id('R', review.id)}", state="approved",
+        requested_at=ctx.now, decided_at=ctx.now, decided_by=ctx.actor.id, closes_at=due,
+        review_id=review.id))
+    await cancel_member_nudges(ctx, window, submission.member_id, "revision deadline set")
+    return due
 
 
 @handles("submit", "extend")
@@ -55,15 +97,17 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
         raise UserError(f"You have several windows ({ids}); say which one.",
                         f"/submit extend {short_id('W', windows[0].id)} <reason>")
     window = windows[0]
-    earlier = await ctx.session.scalar(select(Extension).where(
+    earlier = await ctx.session.scalar(select(Extension).where(  # a pending one first, else the latest
         Extension.window_id == window.id, Extension.member_id == ctx.actor.id,
-        Extension.state.in_(["pending", "approved"])))
+        Extension.state.in_(["pending", "approved"]))
+        .order_by(Extension.closes_at.is_not(None), Extension.closes_at.desc()).limit(1))
     if earlier is not None and earlier.state == "pending":
         raise UserError(f"Your request {short_id('E', earlier.id)} is waiting for a coordinator; "
                         "you'll hear back by DM.", "/submit status")
     if earlier is not None and earlier.closes_at is not None:
-        raise UserError(f"You already have until {format_time(earlier.closes_at, ctx.tz)}; ask your "
-                        "coordinator directly if you need longer.", "/submit status")
+        raise UserError(f"You already have until {format_time(earlier.closes_at, ctx.tz)} "
+                        f"({short_id('E', earlier.id)}); ask your coordinator directly if you "
+                        "need longer.", "/submit status")
     request = Extension(workspace_id=ctx.workspace.id, window_id=window.id, member_id=ctx.actor.id,
                         reason=args["reason"], state="pending", requested_at=ctx.now)
     ctx.session.add(request)
@@ -94,30 +138,43 @@ async def pending_request(ctx: Context, extension_id: int) -> Extension:
 
 @handles("window", "grant")
 async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
-    request = await pending_request(ctx, args["extension"])
+    """Answer a request for more time, or move a deadline a learner already has (granted
+    before, or given by a revision request) to `until`."""
+    request = await by_id(ctx, Extension, args["extension"], "E", "/window grant E-2")
+    await require_coordinator(ctx, request.window.cohort)
+    eid = short_id("E", request.id)
     window: Window = request.window
+    learner = request.member
+    moving = request.state == "approved" and request.closes_at is not None
+    if moving and not args["until"]:  # a second press of "Grant a week" changes nothing
+        raise UserError(f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
+                        f"{format_time(request.closes_at, ctx.tz)}. To move that deadline, say "
+                        "until when.", f"/window grant {eid} until 2026-06-08")
+    if request.state != "pending" and not moving:
+        raise UserError(f"{eid} was already {request.state}.")
     tz = zone(args["tz"] or window.tz)
+    floor = max(window.ends_at, ctx.now)
     closes_at = (parse_when(args["until"], tz, ctx.now) if args["until"]
-                 else max(window.closes_at, ctx.now) + DEFAULT_EXTENSION)
-    if closes_at <= max(window.closes_at, ctx.now):
+                 else floor + DEFAULT_EXTENSION)
+    if closes_at <= floor:
         raise UserError("The new deadline must be later than the window's and still to come.",
-                        f"/window grant {short_id('E', request.id)} until 2026-06-08")
+                        f"/window grant {eid} until 2026-06-08")
     request.state, request.closes_at = "approved", closes_at
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
-    # nudges queued for the learner's old deadline must not go out; new ones are planned
-    await ctx.session.execute(update(Outbox).where(
-        Outbox.window_id == window.id, Outbox.state.in_(UNSENT),
-        Outbox.key.like(f"nudge:{window.id}:member:{request.member_id}:%"))
-        .values(state="cancelled", last_error="deadline extended"))
-    learner = request.member
-    await ctx.send(Destination.dm(learner.user_id), Message(
-        f"✅ More time granted: your deadline for *{window.credential.name}* is now "
-        f"{format_time(closes_at, tz_of(learner, ctx.settings))} ({short_id('E', request.id)})."),
-        f"extension:{request.id}:granted", cohort=window.cohort)
-    ctx.audit("window.grant", short_id("E", request.id), until=closes_at.isoformat())
-    return Reply.text(f"Granted {short_id('E', request.id)}: {markup.mention(learner.user_id)} has until "
-                      f"{format_time(closes_at, ctx.tz)}. Their reminders are planned for the new "
-                      "deadline.")
+    await cancel_member_nudges(ctx, window, request.member_id, "deadline extended")
+    when = format_time(closes_at, tz_of(learner, ctx.settings))
+    revision = " to resubmit" if request.review_id is not None else ""
+    if moving:
+        text, key = (f"📅 Your deadline{revision} for *{window.credential.name}* is now {when} ({eid}).",
+                     f"extension:{request.id}:moved:{stamp(closes_at)}")
+    else:
+        text, key = (f"✅ More time granted: your deadline for *{window.credential.name}* is now "
+                     f"{when} ({eid}).", f"extension:{request.id}:granted")
+    await ctx.send(Destination.dm(learner.user_id), Message(text), key, cohort=window.cohort)
+    ctx.audit("window.grant", eid, until=closes_at.isoformat())
+    return Reply.text(f"{'Moved' if moving else 'Granted'} {eid}: {markup.mention(learner.user_id)} "
+                      f"has until {format_time(closes_at, ctx.tz)}{revision}. Their reminders are "
+                      "planned for the new deadline.")
 
 
 @handles("window", "deny")

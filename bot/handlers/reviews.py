@@ -37,6 +37,7 @@ from bot.handlers.base import (
     review_by_id,
     roles_in,
 )
+from bot.handlers.extensions import give_revision_time
 from bot.messages import Button, Destination, Message, Reply
 from bot.notices import window_tz
 from bot.outbox import enqueue
@@ -301,8 +302,9 @@ async def revise(ctx: Context, args: dict[str, Any]) -> Reply:
              *scores_lines(review, window.credential.rubric)]
     if assessment.feedback:
         lines.append(f"*Feedback:* {assessment.feedback}")
+    deadline = await give_revision_time(ctx, submission, review)
     lines.append(f"Resubmit with `/submit <links> -- what changed` before "
-                 f"{format_time(window.closes_at, zone(tz_name))}.")
+                 f"{format_time(deadline, zone(tz_name))}.")
     await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines)),
                    f"review:{review.id}:revise", cohort=window.cohort)
     ctx.audit("review.revise", short_id("R", review.id))

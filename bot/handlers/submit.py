@@ -17,6 +17,7 @@ from bot.domain import (
     advance,
     format_left,
     format_time,
+    own_deadline,
     short_id,
 )
 from bot.handlers.base import Context, handles, learner_windows, phase_of
@@ -24,16 +25,18 @@ from bot.handlers.extensions import own_deadlines
 from bot.handlers.reviews import new_review, reopen_for_revision, scores_lines
 from bot.linkcheck import warn_about_links
 from bot.messages import Reply
+from bot.notices import window_when
 from bot.storage import Badge, Cohort, Enrolment, Review, Submission, Version, Window
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
 
 def accepts(window: Window, ctx: Context, own: datetime | None = None) -> tuple[bool, bool]:
-    """(accepted, late) for a submission arriving now; `own` is the learner's granted deadline."""
+    """(accepted, late) for a submission arriving now; `own` is the learner's own deadline
+    (granted, or given by a revision request), which holds however the window closed."""
     phase = phase_of(window, ctx.now)
-    if phase == Phase.OPEN or (own is not None and window.closed_at is None and ctx.now < own
-                               and phase == Phase.CLOSED):
+    mine = own_deadline(window.ends_at, own)
+    if phase == Phase.OPEN or (phase == Phase.CLOSED and mine is not None and ctx.now < mine):
         return True, False
     if phase == Phase.UPCOMING or window.closed_at is not None:
         return False, False
@@ -67,6 +70,10 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
         if phase_of(last, ctx.now) == Phase.UPCOMING:
             raise UserError(f"*{last.credential.name}* opens {format_time(last.opens_at, ctx.tz)}; "
                             "submit then.")
+        if (mine := own_deadline(last.ends_at, own.get(last.id))) is not None:
+            raise UserError(f"Your own deadline for *{last.credential.name}* ({last.cohort.name}) "
+                            f"passed {format_time(mine, ctx.tz)}. Ask your coordinator if you need "
+                            "more time.", "/submit status")
         closed = last.closed_at or last.closes_at
         late = LatePolicy.parse(last.late_policy)
         after = (f"and its {late} for late work has passed" if late.kind == "grace"
@@ -176,7 +183,7 @@ def receipt(ctx: Context, submission: Submission, version: Version, window: Wind
     lines.extend(f"• {link}" for link in version.links)
     if version.late:
         lines.append("This is a late submission; your coordinator will see it marked late.")
-    elif own is not None and own > window.closes_at:
+    elif own is not None and own_deadline(window.ends_at, own) is not None:
         lines.append(f"Your extended deadline is {format_time(own, ctx.tz)} "
                      f"({format_left(own - ctx.now)}).")
     else:
@@ -201,15 +208,12 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         window = next((w for w in windows if w.id == window_id), None) or subs[window_id].window
         sub = subs.get(window_id)
         phase = phase_of(window, ctx.now)
-        mine = own.get(window_id)
+        mine = own_deadline(max(window.ends_at, ctx.now), own.get(window_id))
         when = (f"your extended deadline is {format_time(mine, ctx.tz)} "
-                f"({format_left(mine - ctx.now)})" if mine and mine > ctx.now
-                else f"closes {format_time(window.closes_at, ctx.tz)} "
-                f"({format_left(window.closes_at - ctx.now)})" if phase == Phase.OPEN
-                else f"opens {format_time(window.opens_at, ctx.tz)}" if phase == Phase.UPCOMING
-                else "closed")
+                f"({format_left(mine - ctx.now)})" if mine
+                else f"the window {window_when(window, ctx.tz, ctx.now)}")
         if sub is None:
-            if phase != Phase.CLOSED or (mine and mine > ctx.now):
+            if phase != Phase.CLOSED or mine:
                 lines.append(f"• *{window.credential.name}* ({window.cohort.name}): not submitted "
                              f"yet — {when}.")
             else:
@@ -218,9 +222,12 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
             continue
         count = len(list(await ctx.session.scalars(
             select(Version.id).where(Version.submission_id == sub.id))))
+        revising = sub.state == SubmissionState.REVISION_REQUESTED
+        when = (f"resubmit by {format_time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+                if revising and mine else when)
         lines.append(f"• {short_id('S', sub.id)} *{window.credential.name}* ({window.cohort.name}): "
-                     f"{sub.state}, version {count} — window {when}.")
-        if sub.state == SubmissionState.REVISION_REQUESTED:
+                     f"{sub.state}, version {count} — {when}.")
+        if revising:
             review = await ctx.session.scalar(select(Review).where(
                 Review.submission_id == sub.id, Review.decision == "revise")
                 .order_by(Review.id.desc()).limit(1))

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from bot.domain import (
     DEFAULT_NUDGE_OFFSETS,
+    DEFAULT_REVISE_WITHIN,
     LatePolicy,
     Phase,
     UserError,
@@ -31,10 +32,11 @@ from bot.handlers.base import (
 from bot.messages import Destination, Message, Reply
 from bot.notices import (
     deadline_line,
-    missing_learners,
+    who_owes,
     window_closed,
     window_counts,
     window_opened,
+    window_when,
 )
 from bot.outbox import UNSENT
 from bot.storage import Cohort, Enrolment, Outbox, Window
@@ -74,10 +76,11 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
                 f"/window extend {short_id('W', other.id)} 2026-06-08T17:00")
     offsets = args["offsets"] or [parse_duration(o) for o in DEFAULT_NUDGE_OFFSETS]
     late: LatePolicy = args["late"] or LatePolicy()
+    revise_within = format_duration(args["revise_within"] or DEFAULT_REVISE_WITHIN)
     window = Window(workspace_id=ctx.workspace.id, cohort_id=cohort.id, credential_id=cred.id,
                     opens_at=opens_at, closes_at=closes_at, tz=tz_name,
                     nudge_offsets=[format_duration(o) for o in offsets], late_policy=str(late),
-                    created_by=ctx.actor.id, created_at=ctx.now)
+                    revise_within=revise_within, created_by=ctx.actor.id, created_at=ctx.now)
     ctx.session.add(window)
     await ctx.session.flush()
     await ctx.session.refresh(window, ["cohort", "credential"])
@@ -95,7 +98,8 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
         f"closes {format_time(closes_at, zone(tz_name))}"
         + (f" ({format_time(closes_at, ctx.tz)} your time)" if ctx.tz.key != tz_name else "")
         + f". {starts} Reminders {', '.join(window.nudge_offsets)} before the deadline; "
-        f"late submissions: {late}.{note}")
+        f"late submissions: {late}; revisions: due within {revise_within} of the request, even "
+        f"after the close.{note}")
 
 
 @handles("window", "extend")
@@ -133,8 +137,8 @@ async def close(ctx: Context, args: dict[str, Any]) -> Reply:
     await cancel_planned_nudges(ctx, window)
     counts = await window_counts(ctx.session, window)
     window.close_announced_at = ctx.now
-    await announce(ctx, window, window_closed(window, counts, await missing_learners(
-        ctx.session, window), ctx.now), "closed")
+    await announce(ctx, window, window_closed(window, counts, await who_owes(
+        ctx.session, window, ctx.now), ctx.now), "closed")
     ctx.audit("window.close", short_id("W", window.id))
     return Reply.text(f"Closed {short_id('W', window.id)} ({window.credential.slug}, "
                       f"{window.cohort.name}): {counts.submitted} of {counts.total} submitted.")
@@ -155,11 +159,7 @@ async def list_windows(ctx: Context, args: dict[str, Any]) -> Reply:
                              if ctx.actor.is_admin else ""))
     lines = ["*Windows*"]
     for w in windows:
-        phase = phase_of(w, ctx.now)
-        when = (deadline_line(w, ctx.tz, ctx.now) if phase == Phase.OPEN
-                else f"opens {format_time(w.opens_at, ctx.tz)}" if phase == Phase.UPCOMING
-                else f"closed {format_time(w.closed_at or w.closes_at, ctx.tz)}")
         lines.append(f"• {short_id('W', w.id)} *{w.credential.slug}* — {w.cohort.name}, "
-                     f"{phase}, {when}")
+                     f"{window_when(w, ctx.tz, ctx.now)}")
     return Reply.text("\n".join(lines))
 

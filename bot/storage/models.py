@@ -155,6 +155,9 @@ class Window(Base):
     tz: Mapped[str] = mapped_column(String(64))
     nudge_offsets: Mapped[list[Any]] = mapped_column(JSON)  # ["7d", "2d", ...]
     late_policy: Mapped[str] = mapped_column(String(16), default="deny")
+    # how long a learner has to resubmit after a revision request ("14d"), when that ends after
+    # the window's close: their own deadline (an Extension with review_id)
+    revise_within: Mapped[str] = mapped_column(String(16), default="14d", server_default="14d")
     open_announced_at: Mapped[datetime | None]
     close_announced_at: Mapped[datetime | None]
     created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -162,6 +165,12 @@ class Window(Base):
 
     cohort: Mapped[Cohort] = relationship(lazy="joined")
     credential: Mapped[Credential] = relationship(lazy="joined")
+
+    @property
+    def ends_at(self) -> datetime:
+        """When the window stops (or stopped) taking work from everyone: its close, or the
+        moment a coordinator closed it by hand. Learners' own deadlines count after it."""
+        return self.closed_at or self.closes_at
 
 
 class Extension(Base):
@@ -180,6 +189,8 @@ class Extension(Base):
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     closes_at: Mapped[datetime | None]  # the learner's own deadline once approved
+    # set when a revision request gave the deadline (approved at once); a coordinator may move it
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
 
     window: Mapped[Window] = relationship(lazy="joined")
     member: Mapped[Member] = relationship(lazy="joined", foreign_keys=[member_id])
