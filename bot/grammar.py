@@ -13,14 +13,17 @@ any other word holding one is refused, naming it (`domain.check_visible`).
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from bot.domain import (
+    WHEN_FORMS,
     LatePolicy,
     Role,
     UserError,
@@ -28,15 +31,18 @@ from bot.domain import (
     check_links,
     check_visible,
     clean_text,
+    date_words,
     looks_like_zone,
     parse_duration,
     parse_offsets,
+    parse_ref,
     parse_short_id,
     zone,
 )
 
 MAX_TEXT = 4000
 REASON_LIMIT = 1000  # characters kept of a reason (an extension asked or denied, a revocation)
+NAME_RE = re.compile(r"[^\W_][\w-]{0,39}")  # a cohort or credential: letters of any script, digits, - _
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,15 @@ CHANNEL_RE = re.compile(r"<#([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
 SLACK_LABEL_RE = re.compile(r"<((?:https?|mailto):[^>|\s]*)\|[^>]*>", re.IGNORECASE)
 SPECIAL_RE = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")  # <!here>, <!subteam^S1|@team>
-CONSOLE_MENTION_RE = re.compile(r"@([A-Za-z0-9][A-Za-z0-9._-]{0,79})")
+# A handle as typed in the console (`@alice`, `@zoë`, `@ana.m`): any letters or digits, then
+# also `.`, `_` or `-`. Handles are case-insensitive, so `@Alice` is `@alice`.
+CONSOLE_MENTION_RE = re.compile(r"@([^\W_][\w.-]{0,79})")
 CONSOLE_CHANNEL_RE = re.compile(r"#([a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
+
+
+def handle(name: str) -> str:
+    """The user id a typed handle stands for: the same however it is capitalised."""
+    return name.lower()
 
 
 def to_token(word: str) -> Token:
@@ -80,7 +93,7 @@ def to_token(word: str) -> Token:
     if m := LINK_RE.fullmatch(word):
         return m.group(1)
     if m := CONSOLE_MENTION_RE.fullmatch(word):
-        return Mention(m.group(1), m.group(1))
+        return Mention(handle(m.group(1)), m.group(1))
     if m := CONSOLE_CHANNEL_RE.fullmatch(word):
         return ChannelRef(m.group(1).lower(), m.group(1).lower())
     return word
@@ -162,10 +175,13 @@ class Args:
         return None
 
     def name(self, what: str) -> str:
+        """A one-word name in any script (`año-2026`, `zoë`), lower case; a quoted one of several
+        words (`"spring cohort"`) becomes the hyphenated one (`spring-cohort`)."""
         raw = self.text(what)
-        name = raw.lower()
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
-            raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens.")
+        name = "-".join(unicodedata.normalize("NFC", raw).lower().split())
+        if not NAME_RE.fullmatch(name):
+            raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens, "
+                            "like spring-2026.")
         return name
 
     def mentions(self, at_least: int = 1) -> list[Mention]:
@@ -184,14 +200,19 @@ class Args:
         return tok
 
     def when(self, what: str) -> str:
-        """A date, with a following HH:MM or tz kept apart for the handler."""
-        first = self.text(what)
-        nxt = self.peek()
-        if isinstance(nxt, str) and (re.fullmatch(r"\d{1,2}:\d{2}", nxt)
-                                     or (first.lower() == "in" and nxt[:1].isdigit())):
-            self.i += 1
-            return f"{first} {nxt}"
-        return first
+        """A date phrase (`next friday 5pm`, `Dec 20`, `in 2 weeks`, or one quoted): the words
+        from here that can belong to one (`domain.date_words`), so it ends at the command's
+        next keyword, a zone, or a reminder's text. The handler reads it, knowing now and the zone."""
+        tok = self.peek()
+        if isinstance(tok, str) and len(tok.split()) > 1:  # quoted
+            return " ".join(self.text(what).split())
+        words = list(itertools.takewhile(lambda t: isinstance(t, str), self.tokens[self.i:]))
+        length = len(date_words(words))  # type: ignore[arg-type]
+        if not length:
+            if not self.more():
+                raise self.fail(f"Missing {what}.")
+            raise self.fail(f"I can't read '{word(self.next(what))}' as {what}; type it like {WHEN_FORMS}.")
+        return " ".join(self.text(what) for _ in range(length))
 
     def zone_name(self) -> str | None:
         tok = self.peek()
@@ -286,7 +307,7 @@ def _quiet(a: Args, note: str | None) -> dict[str, Any]:
     if a.keyword("clear", "none", "off"):
         a.done()
         return {"name": name, "days": None, "clear": True}
-    days = ",".join(word(a.next("a date")) for _ in a.tokens[a.i:]).strip(",")
+    days = " ".join(word(a.next("a date")) for _ in a.tokens[a.i:])
     return {"name": name, "days": days or None, "clear": False}
 
 
@@ -297,8 +318,7 @@ def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
         if a.keyword("reviews", "review", "assessors"):
             out["reviews"] = a.channel("the assessors' channel")
         elif a.keyword("tz", "timezone"):
-            out["tz"] = a.zone_name() or a.text("a time zone")
-            zone(out["tz"])
+            out["tz"] = zone(a.zone_name() or a.text("a time zone")).key  # EST: America/New_York
         elif isinstance(a.peek(), ChannelRef) and out["channel"] is None:
             out["channel"] = a.channel("the cohort channel")
         else:
@@ -433,18 +453,24 @@ def _window_list(a: Args, note: str | None) -> dict[str, Any]:
     return {"cohort": name}
 
 
+def _review_ref(a: Args) -> dict[str, Any]:
+    """`R-7`, or the submission's `S-12` (the handler finds its one open review)."""
+    prefix, number = parse_ref(a.text("a review or submission id"), "R", "S")
+    return {"review": number} if prefix == "R" else {"submission": number}
+
+
 def _review_id(a: Args, note: str | None) -> dict[str, Any]:
-    rid = parse_short_id(a.text("a review id"), "R")
+    out = _review_ref(a)
     a.done()
-    return {"review": rid}
+    return out
 
 
 def _review_decision(a: Args, note: str | None) -> dict[str, Any]:
-    rid = parse_short_id(a.text("a review id"), "R")
+    out = _review_ref(a)
     body = " ".join(word(t) for t in a.tokens[a.i:])
     if note:
         body += f" -- {note}"
-    return {"review": rid, "body": free_text(body).strip()}
+    return {**out, "body": free_text(body).strip()}
 
 
 def _review_revise(a: Args, note: str | None) -> dict[str, Any]:
@@ -454,16 +480,29 @@ def _review_revise(a: Args, note: str | None) -> dict[str, Any]:
     return out
 
 
-def _badge_id(a: Args, note: str | None) -> dict[str, Any]:
+def _badge_share(a: Args, note: str | None) -> dict[str, Any]:
     bid = parse_short_id(a.text("a badge id"), "B")
+    channel = a.channel("your cohort's channel") if a.more() else None
     a.done()
-    return {"badge": bid}
+    return {"badge": bid, "channel": channel}
 
 
-def _badge_reason(a: Args, note: str | None) -> dict[str, Any]:
+def _badge_reflection(a: Args, note: str | None) -> dict[str, Any]:
     bid = parse_short_id(a.text("a badge id"), "B")
-    return {"badge": bid,
-            "reason": a.reason(note, "Say why; the learner and anyone checking the badge will see it.")}
+    choice = a.keyword("show", "hide")
+    if choice is None:
+        raise a.fail("Say show or hide.")
+    a.done()
+    return {"badge": bid, "show": choice == "show"}
+
+
+def _revoke(a: Args, note: str | None) -> dict[str, Any]:
+    """The reason before ` -- ` is public (the page, the assertion); the note after it is for
+    the audit log only."""
+    bid = parse_short_id(a.text("a badge id"), "B")
+    reason = a.reason(None, "Say why; the learner and anyone checking the badge will see it "
+                            "(a private note for the audit log goes after ` -- `).")
+    return {"badge": bid, "reason": reason, "note": (note or "")[:REASON_LIMIT]}
 
 
 def _badge_email(a: Args, note: str | None) -> dict[str, Any]:
@@ -541,21 +580,21 @@ SPECS: list[Spec] = [
     spec("cohort", "unremind", "/cohort unremind M-<id>", "/cohort unremind M-3",
          "cancel a custom reminder", _reminder_id, "coordinator"),
     spec("cohort", "quiet", "/cohort quiet <name> [<date>[..<date>], … | clear]",
-         "/cohort quiet spring 2026-03-23..2026-03-27",
+         "/cohort quiet spring next monday..friday",
          "days with no nudges (holidays, testing weeks); without dates, list them", _quiet,
          "coordinator"),
     spec("window", "open",
          "/window open <cohort> <credential> closes <when> [<zone>] [opens <when>] "
          "[remind 7d,2d,1d,2h] [late deny|allow|<grace>] [revise within 14d]",
-         "/window open spring creators closes 2026-06-01T17:00 America/Chicago",
+         "/window open spring creators closes next friday 5pm America/Chicago",
          "open a submission window and plan its nudges", _window_open, "coordinator"),
     spec("window", "extend", "/window extend <W-id | cohort credential> <when> [<zone>]",
-         "/window extend spring creators 2026-06-08T17:00",
+         "/window extend spring creators next friday 5pm",
          "move a window's deadline later; nudges are planned again", _window_extend,
          "coordinator"),
     spec("window", "close", "/window close <W-id | cohort credential>", "/window close W-3",
          "close a window now", _window_close, "coordinator"),
-    spec("window", "grant", "/window grant E-<id> [until <when>]", "/window grant E-2 until 2026-06-08",
+    spec("window", "grant", "/window grant E-<id> [until <when>]", "/window grant E-2 until next friday",
          "give a learner the later deadline they asked for (a week by default)", _grant,
          "coordinator"),
     spec("window", "deny", "/window deny E-<id> [<reason>]",
@@ -565,22 +604,29 @@ SPECS: list[Spec] = [
          "windows and their deadlines", _window_list),
     spec("review", "queue", "/review queue", "/review queue",
          "review tasks waiting, and the ones you have claimed", _cohort_list, "assessor"),
-    spec("review", "claim", "/review claim R-<id>", "/review claim R-7",
-         "take a review task", _review_id, "assessor"),
-    spec("review", "approve", "/review approve R-<id> [<criterion>: <level>; …] [-- feedback]",
-         "/review approve R-7 -- A model unit; students clearly led the design",
-         "approve a submission you claimed; the learner earns the badge", _review_decision,
+    spec("review", "claim", "/review claim R-<id> | S-<id>", "/review claim S-12",
+         "take a review task, by its id or its submission's", _review_id, "assessor"),
+    spec("review", "approve",
+         "/review approve R-<id> | S-<id> [<criterion>: <level>[, comment]; …] [-- feedback]",
+         "/review approve R-7 artifacts: exceeds, students led the design -- A model unit",
+         "approve a submission you claimed (criteria you don't name are not judged); the learner "
+         "earns the badge. Deciding again within 15 minutes corrects a decision", _review_decision,
          "assessor"),
     spec("review", "revise",
-         "/review revise R-<id> <criterion>: not yet, <what to change>; … [-- feedback]",
+         "/review revise R-<id> | S-<id> <criterion>: not yet[, <what to change>]; … [-- feedback]",
          "/review revise R-7 reflection: not yet, say what students learned -- Strong artifacts!",
-         "send a submission back with feedback per criterion", _review_revise, "assessor"),
-    spec("review", "release", "/review release R-<id>", "/review release R-7",
+         "send a submission back with a level (and comment) per criterion; deciding again within "
+         "15 minutes corrects a decision", _review_revise, "assessor"),
+    spec("review", "release", "/review release R-<id> | S-<id>", "/review release R-7",
          "give a claimed task back to the queue", _review_id, "assessor"),
     spec("badges", "list", "/badges", "/badges", "your badges and their links", _cohort_list,
          "learner"),
-    spec("badges", "share", "/badges share B-<id>", "/badges share B-3",
-         "show the share options of a badge again", _badge_id, "learner"),
+    spec("badges", "share", "/badges share B-<id> [#channel]", "/badges share B-3 #frl-spring",
+         "your share options, shown only to you; with your cohort's #channel, celebrate it there",
+         _badge_share, "learner"),
+    spec("badges", "reflection", "/badges reflection B-<id> show|hide", "/badges reflection B-3 show",
+         "show or hide your reflection on the badge's public page (hidden unless you say show)",
+         _badge_reflection, "learner"),
     spec("badges", "autoshare", "/badges autoshare on|off", "/badges autoshare on",
          "celebrate new badges in the cohort channel without asking first", _autoshare,
          "learner"),
@@ -589,10 +635,10 @@ SPECS: list[Spec] = [
     spec("badges", "confirm", "/badges confirm", "/badges confirm",
          "confirm the address your badges are issued to (issues any waiting badge)", _cohort_list,
          "learner"),
-    spec("badges", "revoke", "/badges revoke B-<id> <reason>",
-         "/badges revoke B-3 Evidence was not the learner's own work",
-         "revoke a badge: its page and documents say so, and it is kept", _badge_reason,
-         "coordinator"),
+    spec("badges", "revoke", "/badges revoke B-<id> <public reason> [-- <private note>]",
+         "/badges revoke B-3 Evidence was not the learner's own work -- see the thread of 3 March",
+         "revoke a badge: its page and documents show the reason; a note after -- stays in the "
+         "audit log", _revoke, "coordinator"),
     spec("badges", "correct", "/badges correct B-<id> <address>", "/badges correct B-3 ana@school.org",
          "re-issue a badge to the right address before it is shared", _badge_email, "coordinator"),
     spec("help", "help", "/help [<command>]", "/help submit", "what you can do", _help),
@@ -648,7 +694,7 @@ def free_text(text: str) -> str:
     return SPECIAL_RE.sub(lambda m: m.group(2) or "@" + m.group(1), text)
 
 
-FREE_TEXT_ARGS = frozenset({"parts", "reason", "text", "body", "feedback"})
+FREE_TEXT_ARGS = frozenset({"parts", "reason", "note", "text", "body", "feedback"})
 
 
 def _clean_value(value: Any, free: bool) -> Any:

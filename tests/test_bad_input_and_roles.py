@@ -132,7 +132,7 @@ COMMANDS: list[Case] = [
     ("coord", "/window open spring creators closes 2026-04-01", "spring already has a window for creators"),
     ("coord", "/window extend W-1", "Missing the new close time"),
     ("coord", "/window close", "Missing a window"),
-    ("dana", "/review claim", "Missing a review id"),
+    ("dana", "/review claim", "Missing a review or submission id"),
     ("dana", "/review revise R-1", "Say what needs to change"),
     ("dana", "/review approve R-1 reflection: not yet, say more", "You scored reflection below passing"),
     ("bob", "/badges email", "Missing an e-mail address"),
@@ -213,17 +213,21 @@ async def test_reference_to_something_that_does_not_exist_is_refused_with_an_exa
 
 FAR = "+" + "9999w" * 42  # about 8,000 years from now
 TIMES: list[Case] = [
-    ("coord", "/window open spring collection-dev closes someday", "I can't read 'someday' as a date"),
+    ("coord", "/window open spring collection-dev closes someday",
+     "I can't read 'someday' as the close time; type it like `next friday 5pm`"),
     ("coord", "/window open spring collection-dev closes 2026-02-30", "I can't read '2026-02-30'"),
     ("coord", "/window open spring collection-dev closes 2026-03-20T25:00",
      "I can't read '2026-03-20T25:00'"),
-    ("coord", "/window open spring collection-dev closes 2026-03-01", "That close time is in the past"),
-    ("coord", "/window open spring collection-dev closes today 09:00", "That close time is in the past"),
+    ("coord", "/window open spring collection-dev closes 2026-03-01",
+     "'2026-03-01' is Sun 1 Mar 2026, 23:59 CST, which has passed; pick a time still to come."),
+    ("coord", "/window open spring collection-dev closes today 09:00",  # it is 09:00 in Chicago
+     "'today 09:00' is Mon 2 Mar 2026, 09:00 CST, which has passed; did you mean Tue 3 Mar 2026, "
+     "09:00 CST? Type `Mar 3 09:00`."),
     ("coord", "/window open spring collection-dev opens 2026-03-10 closes 2026-03-05",
      "A window must close after it opens"),
-    ("coord", "/window extend W-1 2026-03-01", "That close time is in the past"),
+    ("coord", "/window extend W-1 2026-03-01", "'2026-03-01' is Sun 1 Mar 2026, 23:59 CST, which has passed"),
     ("coord", "/window extend W-1 yesterday", "I can't read 'yesterday'"),
-    ("coord", "/cohort remind spring 2026-03-01T09:00 Office hours", "That time is in the past"),
+    ("coord", "/cohort remind spring 2026-03-01T09:00 Office hours", "which has passed"),
     ("coord", '/cohort remind spring "61 9 * * mon" Office hours', "is not a cron schedule"),
     ("coord", "/window open spring collection-dev closes 2026-04-01 Mars/Olympus",
      "'Mars/Olympus' is not a time zone I know"),

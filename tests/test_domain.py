@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import (
+    END_OF_DAY,
+    MORNING,
+    START_OF_DAY,
     LatePolicy,
     LearnerProgress,
     Phase,
@@ -20,6 +23,7 @@ from bot.domain import (
     advance,
     assess,
     check_claim,
+    check_correction,
     check_email,
     check_link,
     check_links,
@@ -32,11 +36,13 @@ from bot.domain import (
     looks_like_zone,
     parse_duration,
     parse_offsets,
+    parse_ref,
     parse_short_id,
     parse_when,
     plan_nudges,
     release_state,
     rubric_from_data,
+    rubric_to_data,
     window_phase,
     zone,
 )
@@ -238,18 +244,19 @@ def test_bad_reminder_offsets_are_refused(text: str, complaint: str) -> None:
 # --------------------------------------------------------------------------- moments
 
 
-@pytest.mark.parametrize(("typed", "end_of_day", "utc"), [
-    ("2026-06-01", True, datetime(2026, 6, 2, 4, 59)),  # 23:59 CDT for a deadline
-    ("2026-06-01", False, datetime(2026, 6, 1, 5, 0)),  # its start otherwise
-    ("2026-06-01T17:00", True, datetime(2026, 6, 1, 22, 0)),
-    ("2026-06-01 17:00", True, datetime(2026, 6, 1, 22, 0)),
-    ("2026-01-15T17:00", True, datetime(2026, 1, 15, 23, 0)),  # CST in winter
-    ("2026-06-01T17:00Z", True, datetime(2026, 6, 1, 17, 0)),
-    ("2026-06-01T17:00+02:00", True, datetime(2026, 6, 1, 15, 0)),
+@pytest.mark.parametrize(("typed", "day_at", "utc"), [
+    ("2026-06-01", END_OF_DAY, datetime(2026, 6, 2, 4, 59)),  # 23:59 CDT for a deadline
+    ("2026-06-01", START_OF_DAY, datetime(2026, 6, 1, 5, 0)),  # its start for an opening
+    ("2026-06-01", MORNING, datetime(2026, 6, 1, 14, 0)),  # 09:00 for a reminder
+    ("2026-06-01T17:00", END_OF_DAY, datetime(2026, 6, 1, 22, 0)),
+    ("2026-06-01 17:00", END_OF_DAY, datetime(2026, 6, 1, 22, 0)),
+    ("2026-01-15T17:00", END_OF_DAY, datetime(2026, 1, 15, 23, 0)),  # CST in winter
+    ("2026-06-01T17:00Z", END_OF_DAY, datetime(2026, 6, 1, 17, 0)),
+    ("2026-06-01T17:00+02:00", END_OF_DAY, datetime(2026, 6, 1, 15, 0)),
 ])
 def test_dates_and_times_are_read_in_the_given_zone_unless_they_say_otherwise(
-        typed: str, end_of_day: bool, utc: datetime) -> None:
-    assert parse_when(typed, CHICAGO, NOW, end_of_day=end_of_day) == utc.replace(tzinfo=UTC)
+        typed: str, day_at: time, utc: datetime) -> None:
+    assert parse_when(typed, CHICAGO, NOW, day_at=day_at, future=False) == utc.replace(tzinfo=UTC)
 
 
 def test_tomorrow_means_the_next_day_on_the_readers_own_calendar() -> None:
@@ -266,7 +273,7 @@ def test_relative_times_count_from_now(typed: str, later: timedelta) -> None:
 
 
 @pytest.mark.parametrize("typed", [
-    "next friday", "2026-13-01", "", "+", "in a while",
+    "next fortnight", "2026-13-01", "", "+", "in a while",
     "tomorrow 25:00", "today 17:99", "9999-12-31", "0001-01-01T00:00+01:00",
     pytest.param("+" + "9999w" * 42, id="+9999w*42"),
 ])
@@ -279,6 +286,8 @@ def test_a_moment_that_cannot_be_read_is_refused_with_the_accepted_forms(typed: 
 MOMENT_WORDS = st.sampled_from([
     "today", "tomorrow", "in", "+", "+3d", "2026-06-01", "2026-06-01T17:00", "17:00", "25:00",
     "T", "Z", "+02:00", "-05:00", "9999", "0001", "12-31", "1w", "9999w", " ", ":", "-", "٣", "é",
+    "next", "friday", "dec", "20", "20th", "5pm", "12am", "13pm", "noon", "midnight", "3/4", "at", "a",
+    "week", "weeks",
 ])
 
 
@@ -306,8 +315,14 @@ def test_times_are_shown_on_the_readers_clock() -> None:
     (timedelta(seconds=20), "1 minute left"),
     (timedelta(minutes=30), "30 minutes left"),
     (timedelta(hours=1), "1 hour left"),
+    (timedelta(minutes=59, seconds=40), "1 hour left"),
     (timedelta(hours=35), "35 hours left"),
+    (timedelta(hours=35, minutes=40), "2 days left"),  # rounds to 36 hours: a day and a half
     (timedelta(hours=47), "2 days left"),
+    (timedelta(days=2, hours=11), "2 days left"),
+    (timedelta(days=2, hours=12), "3 days left"),  # a half rounds up (round() gives 2)
+    (timedelta(days=2, hours=23), "3 days left"),
+    (timedelta(days=3, hours=12), "4 days left"),
     (timedelta(days=7), "7 days left"),
 ])
 def test_time_left_is_rounded_the_way_people_say_it(left: timedelta, said: str) -> None:
@@ -437,20 +452,66 @@ def test_a_criterion_is_found_by_its_full_name_and_a_level_by_its_name() -> None
         "exceeds", True, "lovely work")
 
 
-def test_criteria_the_assessor_does_not_name_count_as_met() -> None:
+def test_criteria_the_assessor_does_not_name_are_not_judged_never_met() -> None:
     result = assess("reflection: not yet, add what you would change", RUBRIC, "revise")
-    assert [(s.criterion, s.passing) for s in result.scores] == [
-        ("artifacts", True), ("self-direction", True), ("reflection", False)]
+    assert [(s.criterion, s.level, s.passing, s.mentioned) for s in result.scores] == [
+        ("artifacts", "not-judged", None, False), ("self-direction", "not-judged", None, False),
+        ("reflection", "not-yet", False, True)]
+    assert [s.criterion for s in result.unmet] == ["reflection"]  # not judged is nothing to work on
 
 
-def test_a_comment_alone_on_a_criterion_asks_for_a_revision() -> None:
-    assert score("reflection: add what you would change", "revise", "reflection") == (
-        "not-yet", False, "add what you would change")
+def test_a_credential_may_count_unmentioned_criteria_as_met() -> None:
+    rubric = rubric_from_data([{"name": "Plan"}, {"name": "Evaluation"}], unmentioned="met")
+    result = assess("evaluation: not yet, use circulation data", rubric, "revise")
+    assert [(s.criterion, s.level, s.passing, s.mentioned) for s in result.scores] == [
+        ("plan", "met", True, False), ("evaluation", "not-yet", False, True)]
+    assert rubric_from_data(rubric_to_data(rubric)) == rubric  # kept with the stored rubric
+    with pytest.raises(ValueError, match="not 'sometimes'"):
+        rubric_from_data([{"name": "Plan"}], unmentioned="sometimes")
 
 
-def test_a_comment_that_merely_starts_like_a_level_name_is_not_read_as_that_level() -> None:
-    assert score("reflection: methods section is missing", "revise", "reflection") == (
-        "not-yet", False, "methods section is missing")
+@pytest.mark.parametrize("typed", ["excellent", "good, lovely work", "not met", "add what you would change"])
+def test_a_level_the_criterion_does_not_have_is_refused_with_its_levels(typed: str) -> None:
+    for decision in ("approve", "revise"):
+        with pytest.raises(UserError) as err:
+            assess(f"artifacts: {typed}", RUBRIC, decision)
+        assert f"'{typed.split(',')[0]}' is not a level of Student creation artifacts; its levels " \
+               "are Not yet, Met or Exceeds" in err.value.message
+
+
+@pytest.mark.parametrize("typed", ["Not yet", "not-yet", "NOT YET", "not_yet", "notyet"])
+def test_not_yet_is_read_however_it_is_typed(typed: str) -> None:
+    assert score(f"reflection: {typed}, say more", "revise", "reflection") == (
+        "not-yet", False, "say more")
+
+
+def test_a_criterion_named_without_a_level_is_refused() -> None:
+    with pytest.raises(UserError, match="Say the level of Reflection: Not yet or Met"):
+        assess("reflection:", RUBRIC, "revise")
+
+
+def test_a_criterion_that_does_not_exist_is_refused_with_the_criteria() -> None:
+    with pytest.raises(UserError) as err:
+        assess("artefacts: exceeds", RUBRIC, "approve", ref="R-3")
+    assert err.value.message.startswith(
+        "'artefacts' is not a criterion of this credential; its criteria are artifacts (Student "
+        "creation artifacts), self-direction (Student self-direction), reflection. Did you mean "
+        "artifacts?")
+    assert err.value.example == "/review approve R-3 artifacts: exceeds"
+    with pytest.raises(UserError, match="'Overall' is not a criterion"):
+        assess("Overall: a lovely unit", RUBRIC, "approve")
+
+
+def test_a_criterion_judged_twice_is_refused() -> None:
+    with pytest.raises(UserError, match="You judged Reflection twice"):
+        assess("reflection: met; reflection: not yet", RUBRIC, "revise")
+
+
+def test_a_form_naming_a_criterion_the_rubric_no_longer_has_is_refused() -> None:
+    from bot.domain import score as score_levels
+
+    with pytest.raises(UserError, match="'voice' is not a criterion"):
+        score_levels(RUBRIC, {"voice": ("met", "")}, "", "approve")
 
 
 def test_overall_feedback_and_unmatched_remarks_reach_the_learner() -> None:
@@ -471,9 +532,53 @@ def test_approve_with_a_criterion_scored_below_passing_is_refused() -> None:
         assess("artifacts: met; reflection: not yet", RUBRIC, "approve")
 
 
-def test_approve_with_nothing_typed_meets_every_criterion() -> None:
+def test_approve_with_nothing_typed_judges_no_criterion_and_is_allowed() -> None:
     result = assess("", RUBRIC, "approve")
     assert result.unmet == [] and result.feedback == ""
+    assert {s.passing for s in result.scores} == {None}
+
+
+def test_colons_in_loose_remarks_that_are_no_label_stay_feedback() -> None:
+    result = assess("see https://x.org/unit, meet at 10:30; reflection: not yet", RUBRIC, "revise")
+    assert result.feedback == "see https://x.org/unit, meet at 10:30"
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def correct(**changes: object) -> None:
+    facts: dict[str, object] = {"label": "R-7", "decision": "approved", "decided_at": OPENS,
+                                "now": OPENS + timedelta(minutes=14), "own": True, "settled": None}
+    check_correction(**{**facts, **changes})  # type: ignore[arg-type]
+
+
+def test_an_assessor_may_correct_their_decision_within_fifteen_minutes() -> None:
+    correct()
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"now": OPENS + timedelta(minutes=15)}, "corrected only within 15 minutes of it, and a coordinator"),
+    ({"decision": "sent back for revision", "now": OPENS + timedelta(hours=2)},
+     "the learner's resubmission comes back for review"),
+    ({"own": False}, "R-7 was already decided \\(approved\\) by another assessor"),
+    ({"settled": "its badge B-2 is issued"}, "and its badge B-2 is issued, so it can no longer be corrected"),
+])
+def test_a_decision_that_has_become_final_is_not_corrected(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(UserError, match=reason):
+        correct(**changes)
+
+
+@pytest.mark.parametrize(("typed", "ref"), [("S-12", ("S", 12)), ("s12", ("S", 12)), ("R-7", ("R", 7)),
+                                            ("r7", ("R", 7)), ("7", ("R", 7))])
+def test_a_review_command_takes_a_review_or_a_submission_id(typed: str, ref: tuple[str, int]) -> None:
+    assert parse_ref(typed, "R", "S") == ref
+
+
+@pytest.mark.parametrize("typed", ["B-3", "S-", "seven", "R-7x"])
+def test_another_kind_of_id_is_refused_saying_what_ids_look_like(typed: str) -> None:
+    with pytest.raises(UserError, match=f"'{typed}' is not a review or submission id; they look like "
+                                        "R-7 or S-12"):
+        parse_ref(typed, "R", "S")
 
 
 # --------------------------------------------------------------------------- claims

@@ -5,17 +5,20 @@ Each line is one of:
     @alice /submit https://example.org/unit -- my reflection   a command, as @alice
     :admin @coord                  make @coord a workspace admin
     :user @alice tz=America/Chicago email=alice@school.org name="Alice Ng"
-    :clock 2026-03-18T23:00Z       set the clock (or +2d, +3h, +30m) and run what is due
+    :clock 2026-03-18T23:00Z       move the clock (or +2d, +3h, +30m); what falls due on the way happens
+    :clock                         what time it is
     # a comment
 
-Every bot message prints as `[#channel] …`, `[DM @user] …` or `[only @user] …`
-(an answer only the sender sees). The same class is the test harness: tests
-run a conversation and ask what was seen.
+Handles are case-insensitive (`@Alice` is `@alice`) and may hold any letters (`@zoë`).
+Every bot message prints as `[#channel] …`, `[DM @user] …` or `[only @user] …` (an answer
+only the sender sees); the console's own answers as `[console] …`. A script (or piped input)
+is echoed as it runs, each typed line as `> …` and comments as they are, so the output reads
+as the conversation. `:user` and `:admin` are kept in the database like any member's profile.
+The same class is the test harness: tests run a conversation and ask what was seen.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -29,11 +32,12 @@ from bot.badges.credly import CredlyTransport
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.directory import ConsoleDirectory, Profile
-from bot.domain import UserError, parse_duration, parse_when, zone
+from bot.domain import START_OF_DAY, UserError, format_time, parse_duration, parse_when, zone
+from bot.grammar import CONSOLE_MENTION_RE, handle
 from bot.messages import Destination, Message, Reply
 from bot.outbox import Deliverer, Limit
-from bot.scheduler import run_due
-from bot.service import CohortBot, Origin
+from bot.scheduler import next_reminder_due, run_due
+from bot.service import CohortBot, Origin, upsert_member, workspace_for
 from bot.storage import Member, Workspace
 from bot.storage.db import Database
 
@@ -83,9 +87,13 @@ class ConsoleTransport:
         return None
 
 
+WORKSPACE = "console"  # the console's one workspace
+PROFILE_FIELDS = {"name": "display_name", "tz": "tz", "email": "email"}
+
+
 class ConsoleChat:
     def __init__(self, db: Database, settings: Settings, *, clock: FakeClock | None = None,
-                 out: Callable[[str], None] | None = print) -> None:
+                 out: Callable[[str], None] | None = print, echo: bool = False) -> None:
         self.db, self.settings = db, settings
         self.clock = clock or FakeClock(datetime.now(UTC).replace(second=0, microsecond=0))
         self.directory = ConsoleDirectory(settings.default_timezone)
@@ -94,6 +102,8 @@ class ConsoleChat:
         self.deliverer = Deliverer(db, {"console": self.transport,
                                         "credly": CredlyTransport(settings, db, self.clock)}, self.clock)
         self.out = out
+        self.echo = echo  # show each line as it runs (a script, piped input)
+        self.restored = False
         self.transcript: list[Said] = []
         self.crashes = 0
         self.errors = 0
@@ -127,8 +137,12 @@ class ConsoleChat:
 
     async def line(self, raw: str) -> None:
         text = raw.strip()
+        if self.echo and self.out:
+            self.out(f"> {text}" if text and not text.startswith("#") else text)
         if not text or text.startswith("#"):
             return
+        if not self.restored:
+            await self.restore()
         try:
             if text.startswith(":"):
                 await self.directive(text)
@@ -143,10 +157,8 @@ class ConsoleChat:
 
     async def command(self, text: str) -> None:
         user, _, command = text.partition(" ")
-        user_id = user[1:]
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", user_id):
-            raise UserError(f"'{user}' is not a user name.", "@alice /submit status")
-        reply = await self.bot.handle(Origin("console", "console", user_id), command,
+        user_id = self.user_id(user)
+        reply = await self.bot.handle(Origin("console", WORKSPACE, user_id), command,
                                       self.directory)
         self.reply(user_id, reply)
         await self.bot.run_followups(reply)
@@ -166,49 +178,105 @@ class ConsoleChat:
         await run_due(self.db, self.settings, self.clock.now())
         await self.deliver()
 
-    async def refresh_member(self, profile: Profile) -> None:
-        """A profile edited on the platform reaches a member the bot already knows."""
+    # -------------------------------------------------------------- people and time
+
+    @staticmethod
+    def user_id(word: str) -> str:
+        """`@Alice`, `alice` or `@alice` -> `alice`: handles are case-insensitive."""
+        m = CONSOLE_MENTION_RE.fullmatch("@" + word.removeprefix("@"))
+        if m is None:
+            raise UserError(f"'{word}' is not a user name; a handle is letters or digits, then "
+                            "also . _ or -.", "@alice /submit status")
+        return handle(m.group(1))
+
+    async def restore(self) -> None:
+        """Profiles set before, kept in the database: a console on a file database, restarted,
+        still knows Alice's name, zone, address and who is an admin."""
+        self.restored = True
+        async with self.db.transaction() as session:
+            members = await session.scalars(select(Member).join(Workspace).where(
+                Workspace.platform == "console", Workspace.external_id == WORKSPACE))
+            for m in members:
+                if m.user_id not in self.directory.profiles:
+                    self.directory.update(m.user_id, display_name=m.display_name, email=m.email,
+                                          tz=m.tz, is_admin=m.is_admin)
+
+    async def remember(self, profile: Profile) -> None:
+        """A profile set with :user or :admin is the member's, in the database as on a real
+        platform: the members the bot knows (in any console workspace) take it, and the
+        console's workspace keeps it even for someone who has not said anything yet."""
+        now = self.clock.now()
         async with self.db.transaction() as session:
             await session.execute(update(Member).where(
                 Member.user_id == profile.user_id,
                 Member.workspace_id.in_(select(Workspace.id).where(Workspace.platform == "console")))
                 .values(display_name=profile.display_name, email=profile.email,
                         tz=profile.tz or self.settings.default_timezone, is_admin=profile.is_admin))
+            workspace = await workspace_for(session, Origin("console", WORKSPACE, profile.user_id), now)
+            await upsert_member(session, workspace, profile, now, self.settings.default_timezone)
+
+    def tell(self, text: str) -> None:
+        """The console's own answer (not the bot's)."""
+        self.say("console", text)
+
+    def time_now(self) -> str:
+        return format_time(self.clock.now(), zone(self.settings.default_timezone))
+
+    async def pass_time(self, until: datetime) -> None:
+        """Move the clock as if time passed with the bot running: it stops at each coordinator
+        reminder falling due on the way (that moment's nudges and reviews run too), so the
+        reminder goes out on time rather than as one missed hours or days ago."""
+        while (due := await next_reminder_due(self.db, self.clock.now(), until)) and due < until:
+            await self.set_clock(due)
+        await self.set_clock(until)
+
+    async def set_clock(self, moment: datetime) -> None:
+        self.clock.set(moment)
+        self.tell(f"It is now {self.time_now()}.")
+        await self.tick()
+
+    # -------------------------------------------------------------- directives
 
     async def directive(self, text: str) -> None:
         name, _, rest = text[1:].partition(" ")
         rest = rest.strip()
         if name == "clock":
             if not rest:
-                raise UserError("Say what time it is.", ":clock 2026-03-18T23:00Z")
-            if rest.startswith("+"):
-                self.clock.advance(parse_duration(rest[1:]))
+                self.tell(f"It is {self.time_now()}.")
+            elif rest.startswith("+"):
+                await self.pass_time(self.clock.now() + parse_duration(rest[1:]))
             else:
-                moment = parse_when(rest, zone(self.settings.default_timezone), self.clock.now(),
-                                    end_of_day=False)
-                self.clock.set(moment)
-            if self.out:
-                self.out(f"-- clock: {self.clock.now():%a %d %b %Y %H:%M} UTC --")
-            await self.tick()
+                await self.pass_time(parse_when(rest, zone(self.settings.default_timezone),
+                                                self.clock.now(), day_at=START_OF_DAY, future=False))
         elif name == "admin":
-            for user in rest.split():
-                await self.refresh_member(self.directory.update(user.lstrip("@"), is_admin=True))
+            users = [self.user_id(word) for word in rest.split()]
+            if not users:
+                raise UserError("Name who becomes a workspace admin.", ":admin @maria")
+            for user_id in users:
+                await self.remember(self.directory.update(user_id, is_admin=True))
+            names = " and ".join(f"@{u}" for u in users)
+            what = "is now a workspace admin" if len(users) == 1 else "are now workspace admins"
+            self.tell(f"{names} {what}: they can create cohorts and act as coordinators.")
         elif name == "user":
             user, *pairs = shlex.split(rest) if rest else [""]
-            if not user.startswith("@"):
+            if not user:
                 raise UserError("Name the user.", ':user @alice tz=America/Chicago name="Alice Ng"')
+            user_id = self.user_id(user)
             changes: dict[str, object] = {}
             for pair in pairs:
                 key, _, value = pair.partition("=")
-                field = {"tz": "tz", "email": "email", "name": "display_name"}.get(key)
+                field = PROFILE_FIELDS.get(key)
                 if field is None or not value:
-                    raise UserError(f"'{pair}' is not a profile setting; use tz=, email= or name=.",
+                    raise UserError(f"'{pair}' is not a profile setting; use name=, tz= or email=.",
                                     ':user @alice tz=America/Chicago')
                 if field == "tz":
                     zone(value)
                 changes[field] = value
-            profile = self.directory.update(user[1:], **changes)
-            await self.refresh_member(profile)
+            profile = self.directory.update(user_id, **changes)
+            await self.remember(profile)
+            admin = ", workspace admin" if profile.is_admin else ""
+            self.tell(f"@{user_id} is {profile.display_name}, time zone "
+                      f"{profile.tz or self.settings.default_timezone}, e-mail {profile.email}{admin}.")
         elif name == "deliver":
             await self.deliver()
         elif name in ("help", "?"):
@@ -219,14 +287,16 @@ class ConsoleChat:
 
 
 async def interactive(chat: ConsoleChat) -> None:
-    """Read lines from the terminal until end of input."""
+    """Read lines from the terminal until end of input. Piped input is echoed like a script."""
     import asyncio
 
+    typing = sys.stdin.isatty()
+    chat.echo = not typing
     print("Cohort Bot console. Act as anyone: `@coord /help`. `:help` for directives, "
           "Ctrl-D to leave.")
     while True:
         try:
-            line = await asyncio.to_thread(input, "> ")
+            line = await asyncio.to_thread(input, "> " if typing else "")
         except EOFError:
             print()
             return

@@ -167,7 +167,7 @@ async def credential_named(ctx: Context, slug: str) -> Credential:
         known = (f" Credentials: {', '.join(slugs)}." if slugs else
                  " The catalogue is empty; load one with `cohortbot credentials load FILE`.")
         raise UserError(f"There is no credential called '{slug}'.{known}",
-                        f"/window open spring {slugs[0]} closes 2026-06-01" if slugs else None)
+                        f"/window open spring {slugs[0]} closes next friday 5pm" if slugs else None)
     return cred
 
 
@@ -186,7 +186,7 @@ async def window_by_ref(ctx: Context, args: dict[str, Any]) -> Window:
         .order_by(Window.id.desc()).limit(1))
     if window is None:
         raise UserError(f"{cohort.name} has no window for {cred.slug}.",
-                        f"/window open {cohort.name} {cred.slug} closes 2026-06-01")
+                        f"/window open {cohort.name} {cred.slug} closes next friday 5pm")
     return window
 
 
@@ -208,7 +208,7 @@ async def learner_windows(ctx: Context) -> dict[Window, datetime | None]:
     the /submit path each round trip to the database counts)."""
     rows = await ctx.session.execute(LEARNER_WINDOWS, {"workspace": ctx.workspace.id,
                                                        "member": ctx.actor.id})
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def phase_of(window: Window, now: datetime) -> Phase:

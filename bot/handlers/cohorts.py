@@ -163,7 +163,9 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
 async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
     query = select(Cohort).where(Cohort.workspace_id == ctx.workspace.id).order_by(Cohort.name)
     if not ctx.actor.is_admin:
-        query = query.join(Enrolment).where(Enrolment.member_id == ctx.actor.id).distinct()
+        # not a DISTINCT join: PostgreSQL cannot compare a cohort's JSON column (quiet days)
+        query = query.where(Cohort.id.in_(select(Enrolment.cohort_id).where(
+            Enrolment.member_id == ctx.actor.id)))
     cohorts = list(await ctx.session.scalars(query))
     if not cohorts:
         hint = (" Create one with `/cohort create spring #frl-spring`." if ctx.actor.is_admin
@@ -236,12 +238,12 @@ async def quiet(ctx: Context, args: dict[str, Any]) -> Reply:
         ctx.audit("cohort.quiet", cohort.name, days=[])
         return Reply.text(f"{cohort.name} has no quiet days now.")
     if args["days"]:
-        added = parse_days(args["days"])
+        added = parse_days(args["days"], cohort.tz, ctx.now)
         cohort.quiet_days = sorted({*cohort.quiet_days, *(d.isoformat() for d in added)})
         ctx.audit("cohort.quiet", cohort.name, days=[d.isoformat() for d in added])
     upcoming = [d for d in cohort.quiet_days if d >= ctx.now.date().isoformat()]
     if not upcoming:
         return Reply.text(f"{cohort.name} has no quiet days coming up. Add some with "
-                          f"`/cohort quiet {cohort.name} 2026-03-23..2026-03-27`.")
+                          f"`/cohort quiet {cohort.name} next monday..friday`.")
     return Reply.text(f"Quiet days for *{cohort.name}* (no nudges; what falls due moves to the next "
                       f"day, unless the deadline comes first): {', '.join(upcoming)}.")

@@ -18,7 +18,6 @@ from bot.domain import (
     parse_when,
     short_id,
     stamp,
-    zone,
 )
 from bot.handlers.base import (
     GRANTED,
@@ -149,16 +148,16 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     if moving and not args["until"]:  # a second press of "Grant a week" changes nothing
         raise UserError(f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
                         f"{format_time(request.closes_at, ctx.tz)}. To move that deadline, say "
-                        "until when.", f"/window grant {eid} until 2026-06-08")
+                        "until when.", f"/window grant {eid} until next friday")
     if request.state != "pending" and not moving:
         raise UserError(f"{eid} was already {request.state}.")
-    tz = zone(args["tz"] or window.tz)
+    tz = args["tz"] or window.tz  # as typed: parse_when holds EST and the like to their season
     floor = max(window.ends_at, ctx.now)
     closes_at = (parse_when(args["until"], tz, ctx.now) if args["until"]
                  else floor + DEFAULT_EXTENSION)
     if closes_at <= floor:
         raise UserError("The new deadline must be later than the window's and still to come.",
-                        f"/window grant {eid} until 2026-06-08")
+                        f"/window grant {eid} until next friday")
     request.state, request.closes_at = "approved", closes_at
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
     await cancel_member_nudges(ctx, window, request.member_id, "deadline extended")

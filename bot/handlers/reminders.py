@@ -11,7 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from bot import markup
-from bot.domain import UserError, as_utc, format_time, parse_when, short_id, zone
+from bot.domain import MORNING, UserError, as_utc, format_time, parse_when, short_id, zone
 from bot.handlers.base import Context, cohort_named, handles, require_coordinator
 from bot.messages import Reply
 from bot.storage import Reminder
@@ -59,15 +59,17 @@ def check_interval(expression: str, trigger: CronTrigger, now: datetime) -> None
 
 
 def next_run(reminder: Reminder, after: datetime) -> datetime | None:
-    """When the reminder fires next, strictly after `after`; None when it never will."""
+    """When the reminder fires next, strictly after `after` and after it last ran; None when
+    it never will."""
     if reminder.cancelled_at is not None:
         return None
     if reminder.cron is None:
         if reminder.last_run_at is not None or reminder.run_at is None:
             return None
-        return as_utc(reminder.run_at)
+        return as_utc(reminder.run_at) if as_utc(reminder.run_at) > as_utc(after) else None
     trigger = cron_trigger(reminder.cron, reminder.tz)
-    return next(fire_times(trigger, reminder.last_run_at or reminder.created_at), None)
+    since = max(as_utc(after), as_utc(reminder.last_run_at or reminder.created_at))
+    return next(fire_times(trigger, since), None)
 
 
 def describe(reminder: Reminder, now: datetime) -> str:
@@ -85,17 +87,15 @@ async def remind(ctx: Context, args: dict[str, Any]) -> Reply:
     await require_coordinator(ctx, cohort)
     if not cohort.channel_id:
         raise UserError(f"{cohort.name} has no channel to post reminders in.")
-    tz = args["tz"] or cohort.tz
+    typed_tz = args["tz"] or cohort.tz  # as typed: parse_when holds EST and the like to their season
+    tz = zone(typed_tz).key
     reminder = Reminder(workspace_id=ctx.workspace.id, cohort_id=cohort.id, tz=tz,
                         text=args["text"], created_by=ctx.actor.id, created_at=ctx.now)
     if args["cron"]:
         check_interval(args["cron"], cron_trigger(args["cron"], tz), ctx.now)
         reminder.cron = args["cron"]
-    else:
-        reminder.run_at = parse_when(args["when"], zone(tz), ctx.now, end_of_day=False)
-        if reminder.run_at <= ctx.now:
-            raise UserError("That time is in the past; pick a time still to come.",
-                            "/cohort remind spring tomorrow 09:00 Office hours at 4pm")
+    else:  # a day without a time: 09:00
+        reminder.run_at = parse_when(args["when"], typed_tz, ctx.now, day_at=MORNING)
     ctx.session.add(reminder)
     await ctx.session.flush()
     ctx.audit("cohort.remind", short_id("M", reminder.id))

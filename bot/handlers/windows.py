@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from bot.domain import (
     DEFAULT_NUDGE_OFFSETS,
     DEFAULT_REVISE_WITHIN,
+    START_OF_DAY,
     LatePolicy,
     Phase,
     UserError,
@@ -62,10 +63,11 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_named(ctx, args["cohort"])
     await require_coordinator(ctx, cohort)
     cred = await credential_named(ctx, args["credential"])
-    tz_name = args["tz"] or cohort.tz
-    tz = zone(tz_name)
-    opens_at = parse_when(args["opens"], tz, ctx.now, end_of_day=False) if args["opens"] else ctx.now
-    closes_at = parse_when(args["closes"], tz, ctx.now)
+    typed_tz = args["tz"] or cohort.tz  # as typed: parse_when holds EST and the like to their season
+    tz_name = zone(typed_tz).key
+    opens_at = (parse_when(args["opens"], typed_tz, ctx.now, day_at=START_OF_DAY, future=False)
+                if args["opens"] else ctx.now)
+    closes_at = parse_when(args["closes"], typed_tz, ctx.now)
     check_window_times(opens_at, closes_at, ctx.now)
     for other in await ctx.session.scalars(select(Window).where(
             Window.cohort_id == cohort.id, Window.credential_id == cred.id)):
@@ -73,7 +75,7 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
             raise UserError(
                 f"{cohort.name} already has a window for {cred.slug} "
                 f"({short_id('W', other.id)}, {deadline_line(other, ctx.tz, ctx.now)}).",
-                f"/window extend {short_id('W', other.id)} 2026-06-08T17:00")
+                f"/window extend {short_id('W', other.id)} next friday 5pm")
     offsets = args["offsets"] or [parse_duration(o) for o in DEFAULT_NUDGE_OFFSETS]
     late: LatePolicy = args["late"] or LatePolicy()
     revise_within = format_duration(args["revise_within"] or DEFAULT_REVISE_WITHIN)
@@ -106,8 +108,8 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
 async def extend(ctx: Context, args: dict[str, Any]) -> Reply:
     window = await window_by_ref(ctx, args)
     await require_coordinator(ctx, window.cohort)
-    tz_name = args["tz"] or window.tz
-    closes_at = parse_when(args["closes"], zone(tz_name), ctx.now)
+    closes_at = parse_when(args["closes"], args["tz"] or window.tz, ctx.now)
+    tz_name = zone(args["tz"] or window.tz).key
     check_window_times(window.opens_at, closes_at, ctx.now)
     before = window.closes_at
     window.closes_at, window.tz = closes_at, tz_name
