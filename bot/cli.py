@@ -106,7 +106,7 @@ async def console(settings: Settings, script: Path | None, db_url: str | None) -
     db = await open_db(db_url or settings.database_url)
     try:
         await ensure_catalogue(db, say=script is None)
-        chat = ConsoleChat(db, settings)
+        chat = ConsoleChat(db, settings, echo=True)
         if script is None:
             async with badge_pages(settings, chat.clock, db_url or settings.database_url):
                 await interactive(chat)
@@ -235,8 +235,24 @@ async def serve_parts(settings: Settings, parts: set[str], host: str | None = No
         await runtime.stop()
 
 
+def chats_configured(settings: Settings) -> bool:
+    return bool(settings.slack_bot_token or settings.slack_client_id or settings.discord_token)
+
+
+def configure_logging(settings: Settings, chatting: bool) -> None:
+    """Logs go to stderr, apart from the chat. The console chat (stdout) logs only warnings
+    unless LOG_LEVEL says otherwise; APScheduler's two lines for every run of every job are
+    quiet unless LOG_LEVEL is DEBUG."""
+    level = "WARNING" if chatting and "log_level" not in settings.model_fields_set else settings.log_level
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+
+
 async def run(settings: Settings) -> int:
-    if not (settings.slack_bot_token or settings.slack_client_id or settings.discord_token):
+    if not chats_configured(settings):
         print("No Slack or Discord tokens configured: starting the console chat.")
         return await console(settings, None, None)
     return await serve_parts(settings, {"web", "worker", "clock", "socket"})
@@ -245,9 +261,8 @@ async def run(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings, chatting=args.command == "console"
+                      or (args.command == "run" and not chats_configured(settings)))
     if args.command == "slack-manifest":
         from bot.adapters.slack_manifest import render
 

@@ -39,7 +39,7 @@ from bot.domain import (
     stamp,
     zone,
 )
-from bot.handlers.reminders import cron_trigger
+from bot.handlers.reminders import cron_trigger, next_run
 from bot.handlers.reviews import post_task, release_claim
 from bot.messages import Destination, Message
 from bot.notices import (
@@ -272,8 +272,9 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
                 for coordinator in coordinators:
                     await enqueue(session, review.workspace_id, Destination.dm(coordinator.user_id),
                                   Message(f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
-                                          f"waited {format_age(age)} with no assessor. Assign one "
-                                          "or add assessors: `/cohort add "
+                                          f"waited {format_age(age)} with no assessor. Ask an "
+                                          "assessor to claim it (`/review claim "
+                                          f"{short_id('R', review.id)}`) or add one: `/cohort add "
                                           f"{cohort.name} @someone as assessor`."),
                                   f"review:{review.id}:escalate:{since}:{coordinator.id}", now,
                                   cohort_id=cohort.id)
@@ -353,6 +354,16 @@ async def send_due_reminders(db: Database, now: datetime, only: int | None = Non
                               cohort_id=reminder.cohort_id)
                 sent += 1
     return sent
+
+
+async def next_reminder_due(db: Database, after: datetime, until: datetime) -> datetime | None:
+    """The first moment in (after, until] a coordinator's reminder falls due. A clock moved on
+    (the console's) stops there first, so the reminder goes out on time as real time passing
+    would send it; REMINDER_GRACE is only for time the bot really was down."""
+    async with db.transaction() as session:
+        reminders = await session.scalars(select(Reminder).where(Reminder.cancelled_at.is_(None)))
+        due = [at for r in reminders if (at := next_run(r, after)) is not None and at <= until]
+    return min(due, default=None)
 
 
 async def forget_requests(db: Database, now: datetime) -> int:

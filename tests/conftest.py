@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +31,20 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"databases: sqlite + {'postgresql (' + PG_URL + ')' if PG_URL else 'no postgresql'}"
 
 
+PG_SKIPPED = "PostgreSQL tests need TEST_DATABASE_URL"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Every test skipped for want of PostgreSQL is reported from one place, so the summary
+    folds them into one line ("SKIPPED [120] tests/conftest.py: …") instead of one per test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and PG_SKIPPED in report.longrepr[2]:
+        report.longrepr = (__file__, None, report.longrepr[2])
+    return report
+
+
 async def _migrate(url: str) -> None:
     db = Database(url)
     try:
@@ -51,7 +65,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_ready() -> Iterator[str]:
     """A private database for this test run, so parallel runs never collide."""
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (see README); skipped")
+        pytest.skip(f"{PG_SKIPPED} (see README); skipped")
     name = f"cohortbot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 

@@ -89,7 +89,12 @@ async def test_an_hourly_and_a_weekly_reminder_are_accepted_and_post(spring: Con
     await spring.run("""
         :clock 2026-03-02T16:00Z
         :clock 2026-03-02T17:00Z
+        :clock 2026-03-02T20:30Z
+    """)
+    assert len([t for t in spring.said("#frl") if "Hourly check" in t]) == 5  # 16:00 to 20:00
+    await spring.run("""
+        @coord /cohort unremind M-1
         :clock 2026-03-09T15:00Z
     """)
-    assert len([t for t in spring.said("#frl") if "Hourly check" in t]) == 3
-    assert spring.saw("#frl", "Office hours today at 4pm")
+    assert len([t for t in spring.said("#frl") if "Hourly check" in t]) == 5
+    assert len([t for t in spring.said("#frl") if "Office hours today at 4pm" in t]) == 1

@@ -47,7 +47,7 @@ from bot.storage import Cohort, Enrolment, Member, Review, Submission, Version, 
 def who(submission: Submission) -> str:
     """The learner as assessors may see them: a code under blind review."""
     if submission.window.credential.blind_review:
-        return f"submission {submission.code}"
+        return f"the learner with blind code {submission.code}"
     return markup.mention(submission.member.user_id)
 
 
