@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import socket
@@ -56,7 +57,9 @@ JITTER = 0.032  # seconds by which requests may reach the platform closer togeth
 # each bucket keeps that many seconds' worth of its burst in hand (see `RateLimiter.shape`)
 MARK_BATCH = 250  # "sent" marks written in one statement: on SQLite a transaction costs ~4 ms of the
 # event loop, its rows little (100 rows 5 ms, 250 rows 5 ms)
-MARK_AGE = 1.0  # seconds a "sent" mark may wait to be written (at most a quarter of the lease)
+MARK_AGE = 0.25  # seconds a "sent" mark may wait to be written (at most a quarter of the lease): after a
+# crash, the sends of the last MARK_AGE seconds (and those in flight) are the ones looked up
+LOOKUPS = 4  # history lookups in flight at once, apart from `concurrency`
 CHAT_KINDS = ("channel", "dm")  # what a chat platform's transport delivers; other kinds need their own
 
 
@@ -114,7 +117,15 @@ class Transport(Protocol):
         then the one it shares with other destinations (see `RateLimiter`)."""
 
     async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
-        """The reference of a message with this outbox key that already arrived, if any."""
+        """The reference of a message with this outbox key that already arrived, if any.
+        (A transport whose platform limits these lookups apart from sending says so in
+        `lookup_limits(workspace) -> list[Limit]`; without it, lookups are not limited.)"""
+
+
+def lookup_limits(transport: Transport, workspace: Workspace) -> list[Limit]:
+    """The limits `transport.find` counts against: the lookup method's own, never the posting's."""
+    own = getattr(transport, "lookup_limits", None)
+    return list(own(workspace)) if own is not None else []
 
 
 class RateLimiter:
@@ -133,8 +144,8 @@ class RateLimiter:
 
     Pacing: a platform counts requests when they arrive, and network and event-loop jitter
     can bring two closer together than they left. So each bucket runs at `pace` of its rate
-    and keeps `jitter` seconds' worth of its burst unused (`shape`): for Slack's 500/s burst
-    20, bursts of 4, then a send every 2.06 ms.
+    and keeps `jitter` seconds' worth of its burst unused, at least one send's (`shape`): for
+    Slack's 500/s burst 20, bursts of 4, then a send every 2.06 ms.
     """
 
     def __init__(self, pace: float = PACE, jitter: float = JITTER) -> None:
@@ -150,7 +161,7 @@ class RateLimiter:
         shape = self.shapes.get((limit.rate, limit.burst))
         if shape is None:
             interval = 1.0 / (limit.rate * self.pace)
-            burst = max(1, limit.burst - round(self.jitter * limit.rate))
+            burst = max(1, limit.burst - math.ceil(self.jitter * limit.rate))
             shape = self.shapes[limit.rate, limit.burst] = (interval, (burst - 1) * interval)
         return shape
 
@@ -263,7 +274,7 @@ class Held:
 HELD_COLUMNS = (Outbox.id, Outbox.key, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id,
                 cast(Outbox.payload, Text), Outbox.attempts, Outbox.lease_until,
                 Outbox.cohort_id)  # in Held's order (the payload as text: asyncpg decodes JSON)
-Claimed = tuple[Held, Workspace, bool]  # a claimed row, its workspace, whether its lease ran out
+Claimed = tuple[Held, Workspace, bool]  # a claimed row, its workspace, whether it may have arrived
 T = TypeVar("T")
 
 
@@ -288,10 +299,11 @@ class SentMarks:
 
     A transaction for each sent message was most of a worker's CPU, so marks are written
     in batches, at most `age` seconds after the send. Losing a batch to a crash is safe:
-    its rows are still "sending" under a lease; once that runs out, the worker that claims
-    them asks the platform first (`Transport.find`), finds each message and records it as
-    recovered instead of sending it again. (`age` is kept under the lease, so a live
-    worker's sent rows are never taken for a dead worker's.)
+    its rows are still "sending" under a lease and marked as handed to the platform
+    (`AttemptMarks`); once the lease runs out, the worker that claims them asks the platform
+    first (`Transport.find`), finds each message and records it as recovered instead of
+    sending it again. (`age` is kept under the lease, so a live worker's sent rows are never
+    taken for a dead worker's.)
     """
 
     STATEMENT = update(Outbox).where(Outbox.id == bindparam("row_id")).values(
@@ -335,6 +347,55 @@ class SentMarks:
                 log.exception("writing %d sent marks failed; trying again", len(self.waiting))
 
 
+class AttemptMarks:
+    """"Handed to the platform" marks (`attempted_at`), each committed before its send.
+
+    After a crash, only a row so marked (and not marked sent) may have arrived, so only it is
+    looked up in the platform's history; a row the dead worker had claimed but not yet handed
+    over is simply sent. The marks of sends waiting at the same moment are written together
+    (a group commit: one statement while the sends wait for their turns), and each write
+    also checks that the row is still this worker's (a lease another worker took over is
+    not sent by us). A row is marked once it holds a slot of the worker's `concurrency`, so
+    a crash leaves at most that many marked rows unsent, beside the sent ones whose marks
+    (`SentMarks`) were not written yet.
+    """
+
+    STATEMENT = update(Outbox).where(
+        Outbox.id.in_(bindparam("ids", expanding=True)), Outbox.state == "sending",
+        Outbox.claimed_by == bindparam("claimer")).values(
+        attempted_at=bindparam("at", type_=Outbox.next_attempt_at.type)).returning(Outbox.id)
+
+    def __init__(self, db: Database, claimer: Callable[[], str], clock: Clock) -> None:
+        self.db, self.claimer, self.clock = db, claimer, clock
+        self.waiting: dict[int, asyncio.Future[bool]] = {}
+        self.writer: asyncio.Task[None] | None = None
+
+    async def mark(self, row: Held) -> bool:
+        """Mark `row` handed over (committed when this returns); False if it is no longer ours."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting[row.id] = future
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, {}
+            try:
+                async with self.db.transaction() as session:
+                    kept = set(await session.scalars(self.STATEMENT.execution_options(
+                        synchronize_session=False), {"ids": list(batch), "claimer": self.claimer(),
+                                                     "at": as_utc(self.clock.now())}))
+            except Exception as exc:  # each send waiting for its mark fails with it
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for row_id, future in batch.items():
+                if not future.done():
+                    future.set_result(row_id in kept)
+
+
 class Deliverer:
     """Sends due messages through the transport of each workspace's platform.
 
@@ -364,6 +425,8 @@ class Deliverer:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.limiter = RateLimiter()
         self.calls = asyncio.Semaphore(concurrency)  # platform calls in flight
+        self.lookups = asyncio.Semaphore(LOOKUPS)  # history lookups in flight, apart from sends
+        self.attempts = AttemptMarks(db, lambda: self.worker, clock)
         self.marks = SentMarks(db, age=min(MARK_AGE, lease.total_seconds() / 4))
         self.serving: set[tuple[int, str, str]] = set()  # destinations whose rows are in hand
         self.statements = self._claim_statements()
@@ -388,7 +451,8 @@ class Deliverer:
                                    table.c.dest_kind == Outbox.dest_kind, table.c.dest_id == Outbox.dest_id)
         else:
             free = tuple_(Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).not_in(busy)
-        due = (select(Outbox.id, Outbox.state, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).where(
+        due = (select(Outbox.id, Outbox.attempted_at, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id)
+               .where(
             or_(and_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(CHAT_KINDS)),
                 Outbox.dest_kind.in_(list(self.transports))),
             or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
@@ -401,7 +465,8 @@ class Deliverer:
         return due, take
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Take up to `limit` due rows; the flag says the row's last lease ran out."""
+        """Take up to `limit` due rows; the flag says the row was handed to the platform
+        before and may have arrived (its worker died, or the answer was lost): look first."""
         now = as_utc(self.clock.now())
         due, take = self.statements
         async with self.db.transaction() as session:
@@ -415,14 +480,14 @@ class Deliverer:
                      if (r.workspace_id, r.dest_kind, r.dest_id) not in self.serving]
             if not found:
                 return []
-            stale = {r.id for r in found if r.state == "sending"}
+            unsure = {r.id for r in found if r.attempted_at is not None}
             await asyncio.sleep(0)  # on SQLite a statement holds the event loop: sends go between
             taken = await conn.execute(take, {"ids": [r.id for r in found], "until": now + self.lease,
                                               "claimer": self.worker})
             rows = sorted((Held(*r) for r in taken), key=attrgetter("id"))
             workspaces = {w.id: w for w in await session.scalars(select(Workspace).where(
                 Workspace.id.in_({r.workspace_id for r in rows})))}
-        return [(row, workspaces[row.workspace_id], row.id in stale) for row in rows]
+        return [(row, workspaces[row.workspace_id], row.id in unsure) for row in rows]
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
         """Send every message that is due, oldest first per destination; return when none
@@ -492,8 +557,8 @@ class Deliverer:
         """One destination's claimed rows, in order; after a failure the rest wait for it.
         `left` (whose leases `_keep_leases` renews) loses each row once it is dealt with."""
         try:
-            for row, workspace, stale in group:
-                delivered = await self._deliver(row, workspace, stale, report, left)
+            for row, workspace, unsure in group:
+                delivered = await self._deliver(row, workspace, unsure, report, left)
                 left.pop(0)
                 if not delivered:
                     await self._requeue(left, row)
@@ -515,34 +580,47 @@ class Deliverer:
                 except Exception:
                     log.exception("renewing the lease on %d rows failed; trying again", len(rows))
 
-    async def _call(self, limits: list[Limit], rows: list[Held], call: Callable[[], Awaitable[T]]) -> T:
-        """A platform call for rows[0], within its rate limits and the worker's `concurrency`,
-        and only while the row is still ours (`LeaseLost` if not): checked last, just before
-        the call. The destination's own limits are waited for first, so a destination that
-        must wait (a channel's second message this second) holds neither a slot nor a turn."""
+    async def _call(self, limits: list[Limit], rows: list[Held], call: Callable[[], Awaitable[T]], *,
+                    slots: asyncio.Semaphore, handing: bool) -> T:
+        """A platform call for rows[0], within its rate limits and the calls in flight `slots`
+        allows, and only while the row is still ours (`LeaseLost` if not): checked last, just
+        before the call. The destination's own limits are waited for first, so a destination
+        that must wait (a channel's second message this second) holds neither a slot nor a
+        turn. A call `handing` the message to the platform marks the row so first
+        (`AttemptMarks`), written while it waits for its turn."""
         await self.limiter.ready(limits)
-        async with self.calls:
-            await self.limiter.acquire(limits)
-            if not await self._keep(rows):
-                raise LeaseLost(rows[0].key)
+        async with slots:
+            marked = asyncio.ensure_future(self.attempts.mark(rows[0])) if handing else None
+            try:
+                await self.limiter.acquire(limits)
+                if not await self._keep(rows) or (marked is not None and not await marked):
+                    raise LeaseLost(rows[0].key)
+            finally:
+                if marked is not None and not marked.done():
+                    marked.cancel()
+                elif marked is not None and not marked.cancelled():
+                    marked.exception()  # retrieved: raised above when it mattered
             return await call()
 
-    async def _deliver(self, row: Held, workspace: Workspace, stale: bool,
+    async def _deliver(self, row: Held, workspace: Workspace, unsure: bool,
                        report: DeliveryReport, rows: list[Held]) -> bool:
-        """Send `row` (rows[0] of what is left of its destination's claim); False if it failed."""
+        """Send `row` (rows[0] of what is left of its destination's claim); False if it failed.
+        When it may have arrived already (`unsure`), the platform is asked first, within the
+        lookup's own limits: a slow lookup holds up this destination only."""
         # a service of its own (Credly) by destination kind, else the workspace's chat platform
         transport = self.transports.get(row.dest_kind) or self.transports[workspace.platform]
         dest = Destination(row.dest_kind, row.dest_id)
         limits = transport.limits(workspace, dest)
-        unsure = stale  # an earlier attempt may have arrived: look before sending again
         try:
-            if stale:
-                ref = await self._call(limits, rows, lambda: transport.find(workspace, dest, row.key))
+            if unsure:
+                limits = lookup_limits(transport, workspace)
+                ref = await self._call(limits, rows, lambda: transport.find(workspace, dest, row.key),
+                                       slots=self.lookups, handing=False)
                 if ref is not None:
                     self._sent(row, ref)
                     report.recovered += 1
                     return True
-                unsure = False
+                unsure, limits = False, transport.limits(workspace, dest)
             payload = json.loads(row.payload)
             edit_ref = None
             edit_of = payload.get("edit_of")
@@ -553,12 +631,13 @@ class Deliverer:
                         Outbox.key == edit_of, Outbox.state == "sent"))
             # the message is built when its turn comes: a claim starts hundreds of these at once
             ref = await self._call(limits, rows, lambda: transport.send(
-                workspace, dest, Message.from_dict(payload), row.key, edit_ref))
+                workspace, dest, Message.from_dict(payload), row.key, edit_ref),
+                slots=self.calls, handing=True)
         except LeaseLost:
             raise
         except DeliveryError as exc:
             if exc.retry_after:
-                self.limiter.hold(limits, exc.retry_after)
+                self.limiter.hold(limits, exc.retry_after)  # the limits of the call refused
             await self._failed(row, exc, report, unsure=unsure or exc.unsure)
             return False
         except Exception as exc:  # a bug or an unexpected error: retry later, never lose it
@@ -616,8 +695,9 @@ class Deliverer:
     async def _failed(self, row: Held, exc: DeliveryError, report: DeliveryReport, *,
                       unsure: bool = False) -> None:
         """Retry later, or park as a dead letter. When the message may have arrived (`unsure`)
-        the row stays "sending" with its lease running out at the retry time, so the next
-        attempt, by whichever worker, first asks the platform, as after a crash."""
+        the row stays "sending" with its lease running out at the retry time, and keeps its
+        handed-over mark, so the next attempt, by whichever worker, first asks the platform,
+        as after a crash; when it cannot have (a 429, a refusal), the mark is cleared."""
         attempts = row.attempts + 1
         now = self.clock.now()
         dead = exc.permanent or attempts >= MAX_ATTEMPTS
@@ -628,7 +708,7 @@ class Deliverer:
             await session.execute(update(Outbox).where(Outbox.id == row.id).values(
                 state="dead" if dead else "sending" if unsure else "pending", attempts=attempts,
                 last_error=str(exc)[:2000], lease_until=retry_at if unsure else None,
-                next_attempt_at=retry_at))
+                next_attempt_at=retry_at, **({} if unsure or dead else {"attempted_at": None})))
             if dead:
                 await tell_coordinators(session, row, str(exc), now)
         if dead:

@@ -41,6 +41,7 @@ def process_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
         "OUTBOX_LEASE_SECONDS": "2", "OUTBOX_CONCURRENCY": "16",
         "SLACK_CHANNEL_RATE": "50", "SLACK_CHANNEL_BURST": "3",
         "SLACK_WORKSPACE_RATE": "400", "SLACK_WORKSPACE_BURST": "50",
+        "SLACK_LOOKUP_RATE": "100", "SLACK_LOOKUP_BURST": "10",
     }
 
 

@@ -518,8 +518,9 @@ class FakeSlack:
         self._drops: dict[str, int] = {}  # method -> calls still to answer by dropping the connection
         self._ts = itertools.count(1)
         self._view_seq = itertools.count(1)
-        self.throttled = 0  # chat.postMessage calls refused with 429 by enforce_limits
+        self.throttled = 0  # calls refused with 429 by enforce_limits
         self._limit_specs: dict[str, tuple[float, int]] = {}  # "channel" | "workspace" -> (rate, burst)
+        self._method_limits: dict[str, tuple[float, int]] = {}  # other methods' buckets (their tiers)
         self._buckets: dict[str, _Bucket] = {}
 
         # Socket Mode
@@ -643,14 +644,18 @@ class FakeSlack:
             self._delays[method] = _Delay(seconds, times)
 
     def enforce_limits(self, per_channel: tuple[float, int] | None = None,
-                       per_workspace: tuple[float, int] | None = None) -> None:
+                       per_workspace: tuple[float, int] | None = None,
+                       methods: Mapping[str, tuple[float, int]] | None = None) -> None:
         """Rate-limit chat.postMessage like Slack (about 1 message a second per channel, short
         bursts allowed): token buckets of ``(rate per second, burst)`` per channel and for the
         whole workspace, on the server's clock (time.monotonic() at arrival). A call over a
         limit is answered at once with HTTP 429, ``Retry-After`` (whole seconds, at least 1)
         and ``{"ok": false, "error": "ratelimited"}``, is not stored, and counts in
-        ``throttled``. Off by default; calling with neither limit turns it off again."""
+        ``throttled``. ``methods`` gives other methods a workspace-wide bucket each (Slack's
+        tiers: ``{"conversations.history": (50 / 60, 5)}``), answered the same way. Off by
+        default; calling with no limit turns it off again."""
         self._limit_specs = {}
+        self._method_limits = dict(methods or {})
         if per_channel is not None:
             self._limit_specs["channel"] = per_channel
         if per_workspace is not None:
@@ -663,15 +668,20 @@ class FakeSlack:
 
     def _take_token(self, method: str, args: Mapping[str, Any]) -> int | None:
         """None when the call may go ahead (a token taken from each bucket), else Retry-After."""
-        if method != "chat.postMessage" or not self._limit_specs:
+        specs: dict[str, tuple[float, int]] = {}
+        if method in self._method_limits:
+            specs[f"method:{method}"] = self._method_limits[method]
+        elif method == "chat.postMessage" and self._limit_specs:
+            channel = str(args.get("channel") or "")
+            if channel[:1] in ("U", "W") and channel in self.users:
+                channel = "D" + channel  # a user id posts to that person's DM: the same conversation
+            for scope, spec in self._limit_specs.items():
+                specs[f"channel:{channel}" if scope == "channel" else "workspace"] = spec
+        if not specs:
             return None
-        channel = str(args.get("channel") or "")
-        if channel[:1] in ("U", "W") and channel in self.users:
-            channel = "D" + channel  # a user id posts to that person's DM: the same conversation
         now = time.monotonic()
         buckets = []
-        for scope, (rate, burst) in self._limit_specs.items():
-            key = f"channel:{channel}" if scope == "channel" else "workspace"
+        for key, (rate, burst) in specs.items():
             bucket = self._buckets.setdefault(key, _Bucket(rate, burst, float(burst), now))
             bucket.refill(now)
             buckets.append(bucket)

@@ -278,11 +278,14 @@ async def test_a_message_that_edits_one_sent_moments_before_updates_it_in_place(
 # -- crash recovery ------------------------------------------------------------------------------
 
 
-async def worker_died_while_sending(db: Database, keys: list[str], now: datetime) -> None:
-    """What a worker killed mid-send leaves behind: its claim, with the lease run out."""
+async def worker_died_while_sending(db: Database, keys: list[str], now: datetime, *,
+                                    handed_over: bool = True) -> None:
+    """What a worker killed mid-send leaves behind: its claim, with the lease run out, and
+    each message marked as handed to Slack (or, with `handed_over=False`, claimed only)."""
     async with db.transaction() as session:
         await session.execute(update(Outbox).where(Outbox.key.in_(keys)).values(
-            state="sending", claimed_by="dead-worker", lease_until=now - timedelta(seconds=1)))
+            state="sending", claimed_by="dead-worker", lease_until=now - timedelta(seconds=1),
+            attempted_at=now - timedelta(seconds=2) if handed_over else None))
 
 
 async def test_a_message_slack_got_before_its_worker_died_is_found_in_history_not_sent_again(
@@ -307,6 +310,47 @@ async def test_a_message_slack_got_before_its_worker_died_is_found_in_history_no
     for channel, key in (("DUALICE", "dm:arrived"), ("C5", "announce:arrived")):
         row = await the_row(runtime.db, key)
         assert (row.state, row.ref) == ("sent", f"{channel}:{arrived[channel]['ts']}")
+
+
+async def test_messages_a_dead_worker_had_claimed_but_not_handed_over_are_sent_without_lookups(
+        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    ws = await slack_workspace(runtime.db)
+    handed = await seed(runtime.db, ws, [(Destination.dm("UALICE"), "dm:handed")], clock.now())
+    claimed = await seed(runtime.db, ws, [(Destination.dm("UBOB"), "dm:claimed"),
+                                          (Destination.channel("C4"), "announce:claimed")], clock.now())
+    await worker_died_while_sending(runtime.db, handed, clock.now())
+    await worker_died_while_sending(runtime.db, claimed, clock.now(), handed_over=False)
+    report = await runtime.deliverer.deliver_due()
+    assert (report.recovered, report.sent) == (0, 3)
+    looked_in = [c.args["channel"] for c in fake.called("conversations.history")]
+    assert looked_in == ["DUALICE"]  # only the one that may have arrived
+    assert copies(fake, ["DUALICE", "DUBOB", "C4"]) == dict.fromkeys(handed + claimed, 1)
+
+
+async def test_history_lookups_keep_to_their_own_limit_and_hold_up_no_other_destination(
+        fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock) -> None:
+    """Slack's conversations.history is Tier 3 (about 50 calls a minute): a restart with many
+    messages to look up must neither exceed it nor make other messages wait for it."""
+    runtime = Runtime(slack_settings(settings, fake, slack_channel_rate=50.0, slack_channel_burst=10,
+                                     slack_workspace_rate=200.0, slack_workspace_burst=50,
+                                     slack_lookup_rate=5.0, slack_lookup_burst=2), clock=clock)
+    await runtime.start()
+    try:
+        fake.enforce_limits(methods={"conversations.history": (5.0, 2)})
+        ws = await slack_workspace(db)
+        unsure = await seed(db, ws, [(Destination.channel(c), f"announce:{c}") for c in CHANNELS],
+                            clock.now())
+        await worker_died_while_sending(db, unsure, clock.now())
+        fresh = await seed(db, ws, [(Destination.dm(u), f"dm:{u}") for u in USERS], clock.now())
+        await deliver_until_settled(runtime.deliverer, db, within=20)
+    finally:
+        await runtime.stop()
+    lookups = [c.answered_at for c in fake.called("conversations.history")]
+    assert len(lookups) == len(CHANNELS) and fake.throttled == 0  # each once, never refused
+    assert lookups[-1] - lookups[0] >= (len(CHANNELS) - 2) / 5.0 * 0.9  # at 5 a second after a burst of 2
+    dms = [c.answered_at for c in fake.called("chat.postMessage") if c.args["channel"].startswith("U")]
+    assert len(dms) == len(USERS) and max(dms) < lookups[-1]  # the rest did not wait for lookups
+    assert copies(fake, [*CHANNELS, *("D" + u for u in USERS)]) == dict.fromkeys(unsure + fresh, 1)
 
 
 async def test_a_failed_history_lookup_after_a_crash_still_looks_again_before_sending(

@@ -119,6 +119,11 @@ class SlackTransport:
         return [Limit(f"slack:{team}:channel:{dest.target}", s.slack_channel_rate, s.slack_channel_burst),
                 Limit(f"slack:{team}:messages", s.slack_workspace_rate, s.slack_workspace_burst)]
 
+    def lookup_limits(self, workspace: Workspace) -> list[Limit]:
+        """`find`'s own budget: conversations.history (and .open) are Tier 3, ~50 calls a minute."""
+        s = self.settings
+        return [Limit(f"slack:{workspace.external_id}:history", s.slack_lookup_rate, s.slack_lookup_burst)]
+
     async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
         try:
             client = await self.clients(workspace.external_id)

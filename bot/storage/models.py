@@ -310,6 +310,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(String(100))  # platform message id once sent
     lease_until: Mapped[datetime | None]  # while state is "sending": the claim expires then
+    # handed to the platform then, and not known to have arrived: looked up before a resend
+    attempted_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True)
