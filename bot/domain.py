@@ -596,6 +596,14 @@ def format_left(delta: timedelta) -> str:
     return f"{days} day{'s' * (days != 1)} left"
 
 
+def format_age(age: timedelta) -> str:
+    """How long something has waited (`3 days`, `5 hours`), rounded as `format_left`; a task
+    posted a moment ago is "waiting less than a minute", never "waiting closed"."""
+    if age < timedelta(seconds=30):
+        return "less than a minute"
+    return format_left(age).removesuffix(" left")
+
+
 def nearest(x: float) -> int:
     """Rounded half up, as people round (Python's round() takes 2.5 to 2, the even one)."""
     return int(x + 0.5)

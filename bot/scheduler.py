@@ -30,7 +30,7 @@ from bot.domain import (
     UserError,
     WindowPlan,
     as_utc,
-    format_left,
+    format_age,
     own_deadline,
     parse_duration,
     plan_nudges,
@@ -303,10 +303,6 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
                               cohort_id=cohort.id)
             acted += 1
     return acted
-
-
-def format_age(age: timedelta) -> str:
-    return format_left(age).removesuffix(" left")
 
 
 def latest_fire(reminder: Reminder, now: datetime) -> datetime | None:

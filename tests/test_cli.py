@@ -31,7 +31,14 @@ def test_demo_script_runs_a_whole_programme(tmp_path: Path) -> None:
     assert "revision of S-1" in next(line for line in two_days if "@alice" in line)
     assert "[only @dana] Approved S-1" in out
     assert "[#frl-spring] 🎉 @bob earned" in out
-    assert "Not submitted: @chen." in out
+    assert "Still may hand in, on deadlines of their own: @chen until" in out  # granted a week
+    assert "[only @chen] ✅ Received S-3" in out
+    lines = out.splitlines()  # each typed line is echoed before its answers
+    typed = lines.index("> @maria /cohort add spring @dana as assessor")
+    assert lines[typed + 1] == "[only @maria] Added @dana to *spring* as assessor."
+    assert "# Maria sets up the cohort, its assessors' channel and roster." in lines[typed - 12:typed]
+    refused = [line for line in lines if "Example: `" in line]  # only the two bad inputs it shows
+    assert [line.split("]")[0] for line in refused] == ["[only @bob", "[only @bob"], refused
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "bot.db").exists()  # a script runs on a throwaway database
 

@@ -19,7 +19,7 @@ from bot.domain import (
     advance,
     assess,
     check_claim,
-    format_left,
+    format_age,
     format_time,
     release_state,
     rubric_from_data,
@@ -201,14 +201,14 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
         lines.append(f"*Your claims* ({len(mine)} of {ctx.settings.max_open_claims}):")
         lines.extend(f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
                      f"{who(r.submission)} — {r.submission.window.credential.slug}, claimed "
-                     f"{format_left(ctx.now - r.claimed_at).replace(' left', ' ago')}"
+                     f"{format_age(ctx.now - r.claimed_at)} ago"
                      for r in mine if r.claimed_at)
     if waiting:
         lines.append("*Waiting for an assessor* (oldest first):")
         lines.extend(f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
                      f"{who(r.submission)} — {r.submission.window.credential.slug} "
                      f"({r.submission.window.cohort.name}), waiting "
-                     f"{format_left(ctx.now - r.created_at).replace(' left', '')}"
+                     f"{format_age(ctx.now - r.created_at)}"
                      for r in waiting[:15])
         if len(waiting) > 15:
             lines.append("…and more; claim these first.")
