@@ -59,6 +59,32 @@ async def test_badge_page_shows_the_badge_and_share_previews_but_never_the_email
     assert "@school.org" not in html.lower() and "alice.ng" not in html.lower()
 
 
+async def test_the_reflection_is_public_only_while_the_learner_chooses_to_show_it(site: Site) -> None:
+    """The page and both Open Badges documents carry the evidence links always, the learner's
+    reflection only after "Show my reflection on the public page"."""
+    uid, reflection = site.uid(), "Students designed their own podcasts"
+
+    async def published() -> dict[str, bool]:
+        page = (await site.http.get(f"/badges/{uid}")).text
+        ob2_doc = (await site.http.get(f"/badges/{uid}/assertion.json")).json()
+        ob3_doc = (await site.http.get(f"/badges/{uid}/credential.json")).json()
+        token = (await site.http.get(f"/badges/{uid}/credential.jwt")).text
+        keys = KeySet.import_key_set((await site.http.get("/.well-known/jwks.json")).json())
+        claims = jwt.decode(token, keys, algorithms=["RS256"]).claims
+        for doc in (ob2_doc, ob3_doc, claims):
+            assert "https://example.org/makerspace" in [e.get("id") for e in doc["evidence"]]
+        assert "https://example.org/makerspace" in page
+        return {"page": reflection in page, "OB 2.0": reflection in json.dumps(ob2_doc),
+                "OB 3.0": reflection in json.dumps(ob3_doc), "VC-JWT": reflection in json.dumps(claims)}
+
+    assert "your reflection stays private" in site.chat.said("DM @alice")[-2]  # the address step
+    assert await published() == {"page": False, "OB 2.0": False, "OB 3.0": False, "VC-JWT": False}
+    await site.chat.run("@alice /badges reflection B-1 show")
+    assert await published() == {"page": True, "OB 2.0": True, "OB 3.0": True, "VC-JWT": True}
+    await site.chat.run("@alice /badges reflection B-1 hide")
+    assert await published() == {"page": False, "OB 2.0": False, "OB 3.0": False, "VC-JWT": False}
+
+
 async def test_baked_images_unbake_to_the_hosted_assertion(site: Site) -> None:
     uid = site.uid()
     hosted = (await site.http.get(f"/badges/{uid}/assertion.json")).json()
@@ -107,6 +133,24 @@ async def test_revocation_shows_everywhere(site: Site) -> None:
     assert "(revoked)" in site.chat.last("only @alice")
 
 
+async def test_a_revocations_private_note_is_on_no_public_page_or_document(site: Site) -> None:
+    uid = site.uid()
+    await site.chat.run("@coord /badges revoke B-1 Evidence was not the learner's own -- "
+                        "plagiarism report from Ms Lee")
+    assert "Your private note is kept in the audit log only" in site.chat.last("only @coord")
+    gone = await site.http.get(f"/badges/{uid}/assertion.json")
+    assert gone.json()["revocationReason"] == "Evidence was not the learner's own"
+    page = (await site.http.get(f"/badges/{uid}")).text
+    assert "Evidence was not the learner" in page
+    keys = KeySet.import_key_set((await site.http.get("/.well-known/jwks.json")).json())
+    token = (await site.http.get(f"/badges/{uid}/credential.jwt")).text
+    published = [json.dumps(jwt.decode(token, keys, algorithms=["RS256"]).claims), page]
+    for path in ["/assertion.json", "/credential.json", "/image.svg"]:
+        published.append((await site.http.get(f"/badges/{uid}{path}")).text)
+    assert all("Ms Lee" not in text and "plagiarism" not in text for text in published)
+    assert not any("Ms Lee" in said.text for said in site.chat.transcript if said.where != "only @coord")
+
+
 async def test_correcting_the_address_reissues_and_revokes_the_old_as_replaced(site: Site) -> None:
     old = site.uid()
     await site.chat.run("@coord /badges correct B-1 alice@library.org")
@@ -115,7 +159,7 @@ async def test_correcting_the_address_reissues_and_revokes_the_old_as_replaced(s
     assert (await site.http.get(f"/badges/{old}/assertion.json")).json()["revocationReason"] == "replaced"
     assert ob2.verify_recipient((await site.http.get(f"/badges/{new}/assertion.json")).json(),
                                 "alice@library.org")
-    await site.chat.run("@alice /badges share B-2\n@coord /badges correct B-2 other@x.org")
+    await site.chat.run("@alice /badges share B-2 #frl\n@coord /badges correct B-2 other@x.org")
     assert "already shared" in site.chat.last("only @coord")
 
 

@@ -67,6 +67,9 @@ def test_an_unknown_or_missing_subcommand_is_refused_listing_the_choices(typed: 
     ("/window open spring creators opens 2026-05-01", ("window", "open")),
     ("/badges email", ("badges", "email")),
     ("/badges autoshare maybe", ("badges", "autoshare")),
+    ("/badges reflection B-3", ("badges", "reflection")),
+    ("/badges reflection B-3 public", ("badges", "reflection")),
+    ("/badges share B-3 frl", ("badges", "share")),
     ("/review revise R-7", ("review", "revise")),
     ("/cohort remind spring tomorrow 09:00", ("cohort", "remind")),
 ])
@@ -197,6 +200,13 @@ def test_a_window_is_named_by_its_id_or_by_cohort_and_credential(typed: str, arg
     ("/submit withdraw", {"submission": None}),
     ("/badges email <mailto:you@school.org|you@school.org>", {"email": "you@school.org"}),
     ("/badges autoshare OFF", {"on": False}),
+    ("/badges share B-3", {"badge": 3, "channel": None}),
+    ("/badges share b3 <#C1|frl-spring>", {"badge": 3, "channel": ChannelRef("C1", "frl-spring")}),
+    ("/badges reflection B-3 SHOW", {"badge": 3, "show": True}),
+    ("/badges reflection 3 hide", {"badge": 3, "show": False}),
+    ("/badges revoke B-3 Not their own work -- report from Ms Lee",
+     {"badge": 3, "reason": "Not their own work", "note": "report from Ms Lee"}),
+    ("/badges revoke B-3 Not their own work", {"badge": 3, "reason": "Not their own work", "note": ""}),
 ])
 def test_review_submission_and_badge_details_are_read(typed: str, args: dict[str, object]) -> None:
     assert parse(typed).args == args
@@ -264,7 +274,8 @@ def test_anything_typed_is_either_understood_or_answered_with_a_clear_sentence(t
 @pytest.mark.parametrize(("typed", "start"), [
     ("/submit extend", "Say why you need more time; your coordinator reads it."),
     ("/submit extend W-2", "Say why you need more time"),
-    ("/badges revoke B-4", "Say why; the learner and anyone checking the badge will see it."),
+    ("/badges revoke B-4", "Say why; the learner and anyone checking the badge will see it"),
+    ("/badges revoke B-4 -- a note for the audit log", "Say why; the learner and anyone checking"),
 ])
 def test_a_reason_left_out_is_asked_for_in_one_sentence(typed: str, start: str) -> None:
     assert refusal(typed).startswith(start)
@@ -273,7 +284,8 @@ def test_a_reason_left_out_is_asked_for_in_one_sentence(typed: str, start: str) 
 def test_a_reason_is_kept_up_to_a_thousand_characters_and_may_be_left_out_of_a_denial() -> None:
     long = "x" * 1500
     assert parse(f"/submit extend {long}").args["reason"] == "x" * 1000
-    assert parse(f"/badges revoke B-4 -- {long}").args["reason"] == "x" * 1000
+    assert parse(f"/badges revoke B-4 {long}").args["reason"] == "x" * 1000
+    assert parse(f"/badges revoke B-4 public -- {long}").args["note"] == "x" * 1000
     assert parse("/window deny E-3").args["reason"] == ""
     assert parse("/window deny E-3 Everyone closes together").args["reason"] == "Everyone closes together"
 

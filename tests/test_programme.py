@@ -154,13 +154,13 @@ async def test_approval_issues_a_badge_with_share_options(spring: ConsoleChat,
     assert "You earned *Empowering Students as Creators* (B-1)" in dm
     assert "https://badges.example.org/badges/" in dm
     assert "linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in dm
-    assert "[Share to #frl? → /badges share B-1]" in dm
+    assert "[Share to #frl → /badges share B-1 #frl]" in dm
     assert "/badges/" in dm and "/assertion.json" in dm and "<img src=" in dm
     assert not spring.saw("#frl", "earned")  # auto-share is off by default
     async with db.transaction() as session:
         badge = await session.scalar(select(Badge))
         assert badge is not None and badge.recipient_email == "alice@example.org"
-    await spring.run("@alice /badges share B-1")
+    await spring.run("@alice /badges share B-1 #frl")
     assert spring.saw("#frl", "@alice earned *Empowering Students as Creators*")
 
 

@@ -245,9 +245,33 @@ async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
     assert "You earned *Empowering Students as Creators* (B-1), issued to alice@school.org" in dm["text"]
     links = buttons_in(dm)
     assert links["Add to LinkedIn profile"]["url"].startswith("https://www.linkedin.com/profile/add?")
-    assert links["Share to #frl-spring?"]["value"] == "/badges share B-1"
+    assert links["Share to #frl-spring"]["value"] == "/badges share B-1 #frl-spring"
     assert block_errors(dm["blocks"]) == []
 
+
+async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(app: SlackApp) -> None:
+    """`/badges share` answers only the learner; the DM's "Share to #frl-spring" button posts the
+    celebration, once, and does nothing for anyone else who presses it."""
+    def celebrations() -> list[str]:
+        return [c.args["text"] for c in app.fake.called("chat.postMessage")
+                if c.args.get("channel") == "CFRL" and "earned" in c.args.get("text", "")]
+
+    await set_up(app)
+    await app.say("UALICE", "/submit https://example.org/unit -- what my students learned")
+    await app.say("UDANA", "/review claim R-1")
+    await app.say("UDANA", "/review approve R-1")
+    await app.say("UALICE", "/badges confirm", channel="DUALICE")
+    button = buttons_in(last_post(app.fake, "DUALICE"))["Share to #frl-spring"]
+    options = await app.say("UALICE", "/badges share B-1", channel="DUALICE")
+    assert "Only you see this" in options and celebrations() == []
+    await app.click("UBOB", button, channel="CFRL")
+    assert "You have no badge B-1." in app.answers("UBOB")[-1] and celebrations() == []
+    await app.click("UALICE", button, channel="DUALICE")
+    assert celebrations() == ["🎉 <@UALICE> earned *Empowering Students as Creators*! Congratulations!"]
+    assert "Celebrated B-1 in <#CFRL>" in app.answers("UALICE")[-1]
+    await app.click("UALICE", button, channel="DUALICE")
+    assert "already celebrated" in app.answers("UALICE")[-1]
+    assert len(celebrations()) == 1
 
 async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(
         app: SlackApp) -> None:

@@ -41,7 +41,7 @@ class BadgeFacts:
     earner_name: str
     credential: CredentialFacts
     evidence_links: list[str] = field(default_factory=list)
-    evidence_text: str = ""
+    evidence_text: str = ""  # the learner's reflection, only when they chose to publish it
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
 

@@ -50,7 +50,10 @@ async def badge_facts(session: AsyncSession, badge: Badge, settings: Settings) -
         uid=badge.uid, short_id=short_id("B", badge.id), issued_at=badge.issued_at,
         recipient_email=badge.recipient_email or "", salt=badge.salt,
         earner_name=member.display_name, credential=credential_facts(badge.credential, settings),
-        evidence_links=list(version.links), evidence_text=version.reflection,
+        # The reflection only with the learner's consent (`/badges reflection B-n show`); the
+        # page, the OB 2.0 assertion, the OB 3.0 credential and the baked images all read it here.
+        evidence_links=list(version.links),
+        evidence_text=version.reflection if badge.reflection_public else "",
         revoked_at=badge.revoked_at, revoked_reason=badge.revoked_reason)
 
 

@@ -1,4 +1,9 @@
-"""Issued badges: confirming where they go, announcing, listing, sharing, revoking."""
+"""Issued badges: confirming where they go, announcing, listing, sharing, revoking.
+
+Nothing of a learner's goes public without their say: a badge is celebrated in the cohort
+channel only with autoshare on or their own "Share to #channel", and its reflection shows on
+the public page and in the documents only after "Show my reflection" (`reflection_public`).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ from bot.badges.issuing import free_status_index, urls_for
 from bot.badges.ob2 import new_salt
 from bot.badges.share import ShareLinks, share_links
 from bot.domain import UserError, format_time, short_id
+from bot.grammar import ChannelRef
 from bot.handlers.base import Context, by_id, handles, require_coordinator
 from bot.messages import Button, Destination, Message, Reply
 from bot.outbox import outbox_row
-from bot.storage import Badge, Cohort, Member, Review, Submission
+from bot.storage import Badge, Cohort, Member, Review, Submission, Version
 from bot.storage.db import insert_once
 from bot.storage.models import Outbox
 
@@ -44,6 +50,58 @@ def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message
                    context=short_id("B", badge.id))
 
 
+async def celebrate(ctx: Context, badge: Badge, learner: Member, cohort: Cohort,
+                    links: ShareLinks) -> None:
+    """Post the badge in the cohort channel, with the learner's consent; once (the outbox key
+    holds even when two presses of the button race)."""
+    assert cohort.channel_id
+    badge.shared_at = ctx.now
+    await ctx.send(Destination.channel(cohort.channel_id), celebration(badge, learner.user_id, links),
+                   f"badge:{badge.id}:celebrate", cohort=cohort)
+
+
+def channel_name(cohort: Cohort) -> str:
+    return cohort.channel_name or cohort.channel_id or ""
+
+
+def share_to_channel(badge: Badge, cohort: Cohort) -> tuple[Button, ...]:
+    """The learner's explicit "post it", while the badge was never posted."""
+    if not cohort.channel_id or badge.shared_at is not None:
+        return ()
+    name = channel_name(cohort)
+    return (Button(f"Share to #{name}"[:75],
+                   command=f"/badges share {short_id('B', badge.id)} #{name}"),)
+
+
+def is_channel_of(ref: ChannelRef, cohort: Cohort) -> bool:
+    """Does a typed #channel (or a button's #name) name the cohort's channel? By id (Slack's
+    `<#C1|…>`) or by name (`#frl-spring`), in any case."""
+    known = {(cohort.channel_id or "").lower(), (cohort.channel_name or "").lower()} - {""}
+    return bool({ref.channel_id.lower(), ref.name.lower()} & known)
+
+
+async def reflection_of(ctx: Context, badge: Badge) -> str:
+    """The reflection of the version the badge was earned with."""
+    review = await ctx.session.get_one(Review, badge.review_id)
+    version = await ctx.session.get_one(Version, review.version_id)
+    return version.reflection.strip()
+
+
+def reflection_line(badge: Badge) -> str:
+    bid = short_id("B", badge.id)
+    if badge.reflection_public:
+        return (f"Your badge's public page shows your evidence links and your reflection "
+                f"(hide it: `/badges reflection {bid} hide`).")
+    return (f"Your badge's public page shows your evidence links; your reflection stays private "
+            f"unless you choose to show it (`/badges reflection {bid} show`).")
+
+
+def reflection_choice(badge: Badge) -> tuple[Button, ...]:
+    bid = short_id("B", badge.id)
+    return (Button("Show my reflection on the public page", command=f"/badges reflection {bid} show"),
+            Button("Keep it private", command=f"/badges reflection {bid} hide"))
+
+
 async def cohort_of(ctx: Context, badge: Badge) -> Cohort:
     submission = await ctx.session.get_one(Submission, badge.submission_id)
     return submission.window.cohort
@@ -64,7 +122,7 @@ async def issue_badge(ctx: Context, submission: Submission, review: Review) -> B
     await ctx.session.flush()
     await ctx.session.refresh(badge, ["credential"])
     if ready:
-        await announce(ctx, badge, learner, feedback=review.feedback)
+        await announce(ctx, badge, learner, feedback=review.feedback, ask_reflection=True)
     else:
         await ask_for_address(ctx, badge, learner, address, feedback=review.feedback)
     return badge
@@ -85,12 +143,17 @@ async def ask_for_address(ctx: Context, badge: Badge, learner: Member, address: 
         lines.append("Where should I issue it? Tell me the address you use on LinkedIn or in your "
                      "badge backpack: `/badges email you@school.org`")
         buttons = ()
+    if await reflection_of(ctx, badge):
+        lines.append(reflection_line(badge))
+        buttons += reflection_choice(badge)
     await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
                    f"badge:{badge.id}:address", cohort=await cohort_of(ctx, badge))
 
 
-async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = "") -> None:
-    """The learner's DM with every way to share; a celebration when they consented."""
+async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = "",
+                   ask_reflection: bool = False) -> None:
+    """The learner's DM with every way to share; a celebration when they consented. It asks
+    whether to show the reflection unless the address step already did (`ask_reflection`)."""
     cohort = await cohort_of(ctx, badge)
     links = links_for(ctx, badge)
     lines = [f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
@@ -101,15 +164,16 @@ async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = 
     lines.append(f"Embed it on a website or blog: `{links.embed_html}`")
     lines.append(f"For your backpack (Open Badges): {links.assertion}")
     buttons = share_buttons(links)
+    if await reflection_of(ctx, badge):
+        lines.append(reflection_line(badge))
+        buttons += reflection_choice(badge) if ask_reflection else ()
     if learner.autoshare and cohort.channel_id:
-        badge.shared_at = ctx.now
-        await ctx.send(Destination.channel(cohort.channel_id),
-                       celebration(badge, learner.user_id, links),
-                       f"badge:{badge.id}:celebrate", cohort=cohort)
+        await celebrate(ctx, badge, learner, cohort, links)
         lines.append(f"(Shared in {markup.channel(cohort.channel_id)}, as you asked with autoshare.)")
     elif cohort.channel_id:
-        buttons += (Button(f"Share to #{cohort.channel_name}?",
-                           command=f"/badges share {short_id('B', badge.id)}"),)
+        lines.append(f"Nothing is posted in {markup.channel(cohort.channel_id)} unless you press "
+                     f"*Share to #{channel_name(cohort)}*.")
+        buttons += share_to_channel(badge, cohort)
     await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
                    f"badge:{badge.id}:issued", cohort=cohort)
     if ctx.settings.credly_enabled and badge.credential.credly_template_id and badge.recipient_email:
@@ -131,7 +195,7 @@ async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
     for badge in waiting:
         badge.state, badge.recipient_email = "issued", address
         review = await ctx.session.get_one(Review, badge.review_id)
-        await announce(ctx, badge, ctx.actor, feedback=review.feedback)
+        await announce(ctx, badge, ctx.actor, feedback=review.feedback)  # the address DM asked
     return waiting
 
 
@@ -170,24 +234,68 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
 
 @handles("badges", "share")
 async def share(ctx: Context, args: dict[str, Any]) -> Reply:
+    """Share options only the learner sees; with the cohort's #channel, the celebration there."""
     badge = await my_badge(ctx, args["badge"])
+    bid = short_id("B", badge.id)
     if badge.revoked_at:
-        raise UserError(f"{short_id('B', badge.id)} was revoked, so it can't be shared.", "/badges")
+        raise UserError(f"{bid} was revoked, so it can't be shared.", "/badges")
     if badge.state != "issued":
-        raise UserError(f"{short_id('B', badge.id)} is waiting for you to confirm your address.",
-                        "/badges confirm")
+        raise UserError(f"{bid} is waiting for you to confirm your address.", "/badges confirm")
     links = links_for(ctx, badge)
     cohort = await cohort_of(ctx, badge)
-    posted = ""
-    if cohort.channel_id and badge.shared_at is None:
-        badge.shared_at = ctx.now
-        await ctx.send(Destination.channel(cohort.channel_id),
-                       celebration(badge, ctx.actor.user_id, links),
-                       f"badge:{badge.id}:celebrate", cohort=cohort)
-        posted = f" Celebrated in {markup.channel(cohort.channel_id)}."
-    return Reply(Message(f"Share *{badge.credential.name}* ({short_id('B', badge.id)}): "
-                         f"{links.page}{posted}\nEmbed: `{links.embed_html}`\n"
-                         f"For your backpack: {links.assertion}", buttons=share_buttons(links)))
+    if args["channel"] is not None:
+        return await share_in_channel(ctx, badge, cohort, args["channel"], links)
+    lines = [f"Share *{badge.credential.name}* ({bid}): {links.page}",
+             f"Embed: `{links.embed_html}`", f"For your backpack: {links.assertion}"]
+    if await reflection_of(ctx, badge):
+        lines.append(reflection_line(badge))
+    if cohort.channel_id and badge.shared_at is not None:
+        lines.append(f"Celebrated in {markup.channel(cohort.channel_id)} on "
+                     f"{format_time(badge.shared_at, ctx.tz)}.")
+    elif cohort.channel_id:
+        lines.append(f"Only you see this. Nothing is posted in {markup.channel(cohort.channel_id)} "
+                     f"unless you press *Share to #{channel_name(cohort)}* (or type "
+                     f"`/badges share {bid} #{channel_name(cohort)}`).")
+    return Reply(Message("\n".join(lines), buttons=share_buttons(links) + share_to_channel(badge, cohort)))
+
+
+async def share_in_channel(ctx: Context, badge: Badge, cohort: Cohort, ref: ChannelRef,
+                           links: ShareLinks) -> Reply:
+    bid = short_id("B", badge.id)
+    if not cohort.channel_id:
+        raise UserError(f"{cohort.name} has no channel to celebrate in; share your badge's page "
+                        "instead.", f"/badges share {bid}")
+    if not is_channel_of(ref, cohort):
+        raise UserError(f"{bid} can be celebrated only in your cohort's channel, "
+                        f"{markup.channel(cohort.channel_id)}.",
+                        f"/badges share {bid} #{channel_name(cohort)}")
+    if badge.shared_at is not None:
+        return Reply.text(f"{bid} was already celebrated in {markup.channel(cohort.channel_id)} on "
+                          f"{format_time(badge.shared_at, ctx.tz)}; I didn't post it again.")
+    await celebrate(ctx, badge, ctx.actor, cohort, links)
+    ctx.audit("badges.share", bid)
+    return Reply.text(f"🎉 Celebrated {bid} in {markup.channel(cohort.channel_id)}.")
+
+
+@handles("badges", "reflection")
+async def reflection(ctx: Context, args: dict[str, Any]) -> Reply:
+    """The learner's choice, any time, whether their reflection is public with the badge."""
+    badge = await my_badge(ctx, args["badge"])
+    bid = short_id("B", badge.id)
+    if not await reflection_of(ctx, badge):
+        raise UserError(f"{bid} was earned without a reflection; its public page shows your "
+                        "evidence links only.", f"/badges share {bid}")
+    badge.reflection_public = args["show"]
+    ctx.audit("badges.reflection", bid, show=args["show"])
+    page = links_for(ctx, badge).page
+    if not args["show"]:
+        return Reply.text(f"Your reflection is private: it is not on {bid}'s public page nor in its "
+                          f"Open Badges documents; your evidence links still are. Show it again: "
+                          f"`/badges reflection {bid} show`.")
+    where = (f"{bid}'s public page ({page})" if badge.state == "issued"
+             else f"{bid}'s public page once it is issued")
+    return Reply.text(f"Your reflection is shown on {where} and in its Open Badges documents. "
+                      f"Hide it any time: `/badges reflection {bid} hide`.")
 
 
 @handles("badges", "autoshare")
@@ -242,10 +350,14 @@ async def revoke(ctx: Context, args: dict[str, Any]) -> Reply:
         f"Your badge *{badge.credential.name}* ({short_id('B', badge.id)}) was revoked: "
         f"{args['reason']}. Ask your coordinator if you have questions."),
         f"badge:{badge.id}:revoked", cohort=await cohort_of(ctx, badge))
-    ctx.audit("badges.revoke", short_id("B", badge.id), reason=args["reason"])
+    ctx.audit("badges.revoke", short_id("B", badge.id), reason=args["reason"],
+              **({"note": args["note"]} if args.get("note") else {}))
+    note = ("Your private note is kept in the audit log only, never published." if args.get("note")
+            else "(A private note for the audit log goes after ` -- `; it is never published.)")
     return Reply.text(f"Revoked {short_id('B', badge.id)}. Its page, its Open Badges assertion "
                       "(410 Gone) and the signed revocation list all say so now; it is kept, never "
-                      "deleted.")
+                      f"deleted. The reason is public: the learner and anyone checking the badge "
+                      f"read \"{args['reason']}\". {note}")
 
 
 @handles("badges", "correct")
@@ -260,7 +372,7 @@ async def correct(ctx: Context, args: dict[str, Any]) -> Reply:
                 credential_id=old.credential_id, submission_id=old.submission_id,
                 review_id=old.review_id, recipient_email=args["email"], state="issued",
                 salt=new_salt(), status_index=await free_status_index(ctx.session),
-                issued_at=old.issued_at)
+                issued_at=old.issued_at, reflection_public=old.reflection_public)
     ctx.session.add(new)
     await ctx.session.flush()
     await ctx.session.refresh(new, ["credential"])

@@ -272,8 +272,11 @@ class Badge(Base):
     issued_at: Mapped[datetime]
     shared_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
-    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)  # public: on the page and in the assertion
     replaced_by: Mapped[int | None] = mapped_column(ForeignKey("badges.id"))
+    # The learner's consent to publish their reflection on the page and in the documents; the
+    # evidence links are public either way.
+    reflection_public: Mapped[bool] = mapped_column(Boolean, default=False)
 
     credential: Mapped[Credential] = relationship(lazy="joined")
 
