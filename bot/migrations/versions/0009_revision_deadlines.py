@@ -28,5 +28,4 @@ def downgrade() -> None:
     with op.batch_alter_table("extensions") as batch:
         batch.drop_constraint(batch.f("fk_extensions_review_id_reviews"), type_="foreignkey")
         batch.drop_column("review_id")
-    with op.batch_alter_table("windows") as batch:
-        batch.drop_column("revise_within")
+    op.drop_column("windows", "revise_within")  # not a batch: SQLite would drop the table others refer to
