@@ -52,7 +52,8 @@ def read_catalogue(path: Path) -> list[dict[str, Any]]:
         if not isinstance(issuer, dict) or not issuer.get("name") or not issuer.get("url"):
             raise CatalogueError(f"{where}: issuer needs a name and a url")
         try:
-            rubric = rubric_from_data(item.get("rubric") or [])
+            rubric = rubric_from_data(item.get("rubric") or [],
+                                      unmentioned=str(item.get("unmentioned_criteria") or "not judged"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogueError(f"{where}: bad rubric ({exc})") from None
         out.append({**item, "rubric": rubric_to_data(rubric)})

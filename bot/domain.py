@@ -993,11 +993,14 @@ def check_correction(*, label: str, decision: str, decided_at: datetime, now: da
 # --------------------------------------------------------------------------- claims
 
 
+NOT_ASSESSOR = "Only assessors of this cohort can claim its reviews."
+
+
 def check_claim(*, assessor_id: int, learner_id: int, is_assessor: bool, claimed_by: int | None,
                 open_claims: int, cap: int, review_label: str) -> None:
     """Who may claim a review task, in the order people would want to be told."""
     if not is_assessor:
-        raise UserError("Only assessors of this cohort can claim its reviews.", "/review queue")
+        raise UserError(NOT_ASSESSOR, "/review queue")
     if assessor_id == learner_id:
         raise UserError("You can't review your own submission; another assessor will pick it up.",
                         "/review queue")

@@ -17,9 +17,10 @@ import itertools
 import re
 import shlex
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from difflib import get_close_matches
 from typing import Any
 
 from bot.domain import (
@@ -42,7 +43,13 @@ from bot.domain import (
 
 MAX_TEXT = 4000
 REASON_LIMIT = 1000  # characters kept of a reason (an extension asked or denied, a revocation)
-NAME_RE = re.compile(r"[^\W_][\w-]{0,39}")  # a cohort or credential: letters of any script, digits, - _
+
+
+def is_name(text: str) -> bool:
+    """A cohort's or credential's name: up to 40 letters of any script (with their accents and
+    vowel signs), digits, `-` and `_`, starting with a letter or digit."""
+    return (0 < len(text) <= 40 and text[0].isalnum()
+            and all(c.isalnum() or c in "-_" or unicodedata.category(c).startswith("M") for c in text))
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ SPECIAL_RE = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")  # <!here>, <
 # A handle as typed in the console (`@alice`, `@zoë`, `@ana.m`): any letters or digits, then
 # also `.`, `_` or `-`. Handles are case-insensitive, so `@Alice` is `@alice`.
 CONSOLE_MENTION_RE = re.compile(r"@([^\W_][\w.-]{0,79})")
-CONSOLE_CHANNEL_RE = re.compile(r"#([a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
+CONSOLE_CHANNEL_RE = re.compile(r"#([^\W_][\w.-]{0,79})")  # `#frl`, `#año-2026`: as cohort names
 
 
 def handle(name: str) -> str:
@@ -179,7 +186,7 @@ class Args:
         words (`"spring cohort"`) becomes the hyphenated one (`spring-cohort`)."""
         raw = self.text(what)
         name = "-".join(unicodedata.normalize("NFC", raw).lower().split())
-        if not NAME_RE.fullmatch(name):
+        if not is_name(name):
             raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens, "
                             "like spring-2026.")
         return name
@@ -256,9 +263,8 @@ def _none(spec: Spec) -> Callable[[list[Token], str | None], dict[str, Any]]:
 def _submit(a: Args, note: str | None) -> dict[str, Any]:
     window = None
     first = a.peek()
-    if (isinstance(first, str) and len(a.tokens) > 1
-            and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", first)):
-        window = a.text("window").lower()
+    if isinstance(first, str) and len(a.tokens) > 1 and is_name(first):
+        window = unicodedata.normalize("NFC", a.text("window")).lower()
     links: list[str] = []
     while a.more():
         tok = a.next("a link")
@@ -321,6 +327,10 @@ def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
             out["tz"] = zone(a.zone_name() or a.text("a time zone")).key  # EST: America/New_York
         elif isinstance(a.peek(), ChannelRef) and out["channel"] is None:
             out["channel"] = a.channel("the cohort channel")
+        elif a.i == 1 and isinstance(tok := a.peek(), str) and is_name(tok):
+            joined = f"{out['name']}-{tok.lower()}"
+            raise a.fail(f"A cohort name is one word: for \"{out['name']} {tok}\" type `{joined}` "
+                         "(or quote the name); a channel starts with #.")
         else:
             raise a.unexpected()
     return out
@@ -666,8 +676,11 @@ def parse(text: str) -> Command:
     verb = words[0].lstrip("/").lower() if words else ""
     if verb not in VERBS:
         typed = check_visible(words[0] if words else text, example="/help")
-        raise UserError(f"I don't know the command '{typed}'. Commands: "
-                        "/submit, /cohort, /window, /review, /badges, /help.", "/help")
+        guess = closest(verb, VERBS)
+        raise UserError(f"I don't know the command '{typed}'."
+                        + (f" Did you mean /{guess}?" if guess else "")
+                        + " Commands: /submit, /cohort, /window, /review, /badges, /help.",
+                        f"/{guess} help" if guess else "/help")
     rest = [to_token(w) for w in words[1:]]
     first = rest[0].lower() if rest and isinstance(rest[0], str) else None
     if first == "help" and verb != "help":
@@ -675,13 +688,38 @@ def parse(text: str) -> Command:
     if first is not None and (verb, first) in BY_KEY and (verb, first) != ("submit", "submit"):
         action, tokens = first, rest[1:]
     elif verb in DEFAULT_ACTION:
-        action, tokens = DEFAULT_ACTION[verb], rest
+        try:
+            return Command(verb, DEFAULT_ACTION[verb], BY_KEY[(verb, DEFAULT_ACTION[verb])].parse(rest, note))
+        except UserError:  # `/submit stauts`: a typo of a subcommand, not a bad link
+            if first is not None and closest(first, actions_of(verb)):
+                raise not_a_subcommand(verb, rest) from None
+            raise
     else:
-        actions = ", ".join(s.action for s in SPECS if s.verb == verb)
-        what = f"'{check_visible(word(rest[0]), example=f'/{verb} help')}' is not" if rest else "Missing"
-        raise UserError(f"{what} a /{verb} subcommand; use one of: {actions}.",
-                        f"/{verb} help")
+        raise not_a_subcommand(verb, rest)
     return Command(verb, action, BY_KEY[(verb, action)].parse(tokens, note))
+
+
+def actions_of(verb: str) -> list[str]:
+    return [s.action for s in SPECS if s.verb == verb and s.action != verb]
+
+
+def closest(typed: str, options: Iterable[str]) -> str | None:
+    """What a mistyped word most likely meant (`sumbit`: submit, `crate`: create), or None."""
+    found = get_close_matches(typed.lower(), list(options), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def not_a_subcommand(verb: str, rest: list[Token]) -> UserError:
+    """`/cohort crate`: the subcommand it most likely meant, with that one's example."""
+    if not rest:
+        return UserError(f"Missing a /{verb} subcommand; use one of: {', '.join(actions_of(verb))}.",
+                         f"/{verb} help")
+    typed = check_visible(word(rest[0]), example=f"/{verb} help")
+    guess = closest(typed, actions_of(verb))
+    return UserError(f"'{typed}' is not a /{verb} subcommand; "
+                     + (f"did you mean `{guess}`? Or use " if guess else "use ")
+                     + f"one of: {', '.join(actions_of(verb))}.",
+                     BY_KEY[(verb, guess)].example if guess else f"/{verb} help")
 
 
 def free_text(text: str) -> str:
@@ -729,8 +767,11 @@ def help_text(topic: str | None = None) -> str:
         topic = topic.lstrip("/").lower()
         specs = [s for s in SPECS if s.verb == topic]
         if not specs:
-            raise UserError(f"There is no /{topic} command. Commands: "
-                            "/submit, /cohort, /window, /review, /badges.", "/help submit")
+            guess = closest(topic, VERBS[:-1])
+            raise UserError(f"There is no /{topic} command."
+                            + (f" Did you mean /{guess}?" if guess else "")
+                            + " Commands: /submit, /cohort, /window, /review, /badges.",
+                            f"/help {guess or 'submit'}")
         lines = [f"*/{topic}*"]
         for s in specs:
             lines.append(f"• `{s.usage}` — {s.summary}\n    e.g. `{s.example}`")

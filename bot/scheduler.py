@@ -37,6 +37,7 @@ from bot.domain import (
     send_time,
     short_id,
     stamp,
+    unmet_criteria,
     zone,
 )
 from bot.handlers.reminders import cron_trigger, next_run
@@ -119,7 +120,7 @@ async def unmet_by_submission(session: AsyncSession, submission_ids: list[int]) 
               .group_by(Review.submission_id))
     rows = await session.execute(select(Review.submission_id, Review.scores)
                                  .where(Review.id.in_(latest)))
-    return {sid: [s["criterion"] for s in scores or [] if not s["passing"]] for sid, scores in rows.all()}
+    return {sid: unmet_criteria(scores) for sid, scores in rows.all()}
 
 
 async def plan_window_nudges(db: Database, settings: Settings, window_id: int,

@@ -116,7 +116,8 @@ COMMANDS: list[Case] = [
     ("bob", "/submit -- just a reflection", "Add at least one evidence link"),
     ("bob", "/submit status please", "I don't understand 'please' here"),
     ("coord", "/cohort create", "Missing cohort name"),
-    ("coord", "/cohort create autumn", "Say which channel the cohort meets in"),
+    ("coord", "/cohort create autumn term #fall", 'A cohort name is one word: for "autumn term" type '
+     "`autumn-term` (or quote the name)"),
     ("coord", "/cohort create Autumn!! #fall", "'Autumn!!' is not a cohort name"),
     ("coord", "/cohort create spring #frl", "There is already a cohort called 'spring'"),
     ("coord", "/cohort add spring", "Mention at least one person"),

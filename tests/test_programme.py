@@ -74,8 +74,9 @@ async def test_revision_feedback_names_met_and_unmet_criteria(spring: ConsoleCha
     """)
     dm = spring.last("DM @alice")
     assert "needs a revision" in dm
-    assert "✅ Student creation artifacts — met" in dm
-    assert "❌ Reflection — not yet: name what students learned" in dm
+    assert "*Not yet met:* Reflection; work on these. Criteria marked ➖ were not judged this time." in dm
+    assert "❌ Reflection — Not yet: name what students learned" in dm
+    assert "➖ Student creation artifacts — not judged" in dm  # not named: never shown as met
     assert "Lovely work" in dm
     await spring.run("@alice /submit status")
     assert "revision requested" in spring.last("only @alice")
@@ -207,8 +208,8 @@ async def test_release_puts_a_claim_back_in_the_queue(spring: ConsoleChat) -> No
         @dana /review release R-1
         @erin /review claim R-1
     """)
-    assert "Released R-1" in spring.last("only @dana")
-    assert "You claimed R-1" in spring.last("only @erin")
+    assert "Released R-1 (S-1 by @alice)" in spring.last("only @dana")
+    assert "You claimed R-1 (S-1 by @alice)" in spring.last("only @erin")
 
 
 async def test_new_links_before_review_update_the_waiting_task(spring: ConsoleChat,
@@ -381,7 +382,7 @@ async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: 
     assert "R-1 went back to the queue" in spring.last("DM @dana")
     assert spring.saw("#assessors", "Released after 7 days without a decision")
     await spring.run("@erin /review claim R-1")
-    assert "You claimed R-1" in spring.last("only @erin")
+    assert "You claimed R-1 (S-1 by @alice)" in spring.last("only @erin")
 
 
 async def test_dm_due_at_night_waits_for_eight_in_the_morning(spring: ConsoleChat, db: Database) -> None:

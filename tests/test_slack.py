@@ -179,7 +179,7 @@ async def test_claim_button_updates_the_task_in_place_and_dms_the_evidence(app: 
     evidence = last_post(app.fake, "DUDANA")
     assert "https://example.org/unit" in evidence["text"]
     assert set(buttons_in(evidence)) == {"Approve", "Request revision"}
-    assert any("You claimed R-1" in r[1].get("text", "") for r in app.fake.responses)
+    assert any("You claimed R-1 (S-1 by <@UALICE>)" in r[1].get("text", "") for r in app.fake.responses)
 
 
 async def test_learner_pressing_an_assessors_button_is_refused(app: SlackApp, db: Database) -> None:
@@ -272,6 +272,7 @@ async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(a
     await app.click("UALICE", button, channel="DUALICE")
     assert "already celebrated" in app.answers("UALICE")[-1]
     assert len(celebrations()) == 1
+
 
 async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(
         app: SlackApp) -> None:

@@ -107,9 +107,10 @@ async def cohort_of(ctx: Context, badge: Badge) -> Cohort:
     return submission.window.cohort
 
 
-async def issue_badge(ctx: Context, submission: Submission, review: Review) -> Badge:
+async def issue_badge(ctx: Context, submission: Submission, review: Review, correction: str = "") -> Badge:
     """Record the badge for an approval. It goes out at once to a confirmed address;
-    a learner's first badge waits until they confirm where it should go."""
+    a learner's first badge waits until they confirm where it should go. `correction` opens
+    the learner's message when the approval corrects a decision they were already told of."""
     learner = submission.member
     address = learner.badge_email or learner.email
     ready = bool(learner.badge_email_confirmed and address)
@@ -122,15 +123,18 @@ async def issue_badge(ctx: Context, submission: Submission, review: Review) -> B
     await ctx.session.flush()
     await ctx.session.refresh(badge, ["credential"])
     if ready:
-        await announce(ctx, badge, learner, feedback=review.feedback, ask_reflection=True)
+        await announce(ctx, badge, learner, feedback=review.feedback, ask_reflection=True,
+                       correction=correction)
     else:
-        await ask_for_address(ctx, badge, learner, address, feedback=review.feedback)
+        await ask_for_address(ctx, badge, learner, address, feedback=review.feedback,
+                              correction=correction)
     return badge
 
 
 async def ask_for_address(ctx: Context, badge: Badge, learner: Member, address: str | None,
-                          feedback: str = "") -> None:
-    lines = [f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)})."]
+                          feedback: str = "", correction: str = "") -> None:
+    lines = [*filter(None, [correction]),
+             f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)})."]
     if feedback:
         lines.append(f"*Feedback:* {feedback}")
     if address:
@@ -151,12 +155,13 @@ async def ask_for_address(ctx: Context, badge: Badge, learner: Member, address: 
 
 
 async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = "",
-                   ask_reflection: bool = False) -> None:
+                   ask_reflection: bool = False, correction: str = "") -> None:
     """The learner's DM with every way to share; a celebration when they consented. It asks
     whether to show the reflection unless the address step already did (`ask_reflection`)."""
     cohort = await cohort_of(ctx, badge)
     links = links_for(ctx, badge)
-    lines = [f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
+    lines = [*filter(None, [correction]),
+             f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
              f"issued to {badge.recipient_email}."]
     if feedback:
         lines.append(f"*Feedback:* {feedback}")
@@ -201,7 +206,7 @@ async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
 
 async def my_badge(ctx: Context, badge_id: int) -> Badge:
     badge = await ctx.session.scalar(select(Badge).where(
-        Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id))
+        Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id, Badge.state != "cancelled"))
     if badge is None or badge.member_id != ctx.actor.id:
         raise UserError(f"You have no badge {short_id('B', badge_id)}.", "/badges")
     return badge
@@ -210,8 +215,8 @@ async def my_badge(ctx: Context, badge_id: int) -> Badge:
 @handles("badges", "list")
 async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
     badges = list(await ctx.session.scalars(select(Badge).where(
-        Badge.workspace_id == ctx.workspace.id, Badge.member_id == ctx.actor.id)
-        .order_by(Badge.issued_at)))
+        Badge.workspace_id == ctx.workspace.id, Badge.member_id == ctx.actor.id,
+        Badge.state != "cancelled").order_by(Badge.issued_at)))
     address = ctx.actor.badge_email or ctx.actor.email
     lines = []
     for badge in badges:
@@ -335,6 +340,9 @@ async def confirm(ctx: Context, args: dict[str, Any]) -> Reply:
 async def coordinated_badge(ctx: Context, badge_id: int) -> Badge:
     badge = await by_id(ctx, Badge, badge_id, "B", "/badges revoke B-3 <reason>")
     await require_coordinator(ctx, await cohort_of(ctx, badge))
+    if badge.state == "cancelled":
+        raise UserError(f"{short_id('B', badge.id)} was never issued: the approval it came from was "
+                        "corrected to a revision request.")
     if badge.revoked_at:
         raise UserError(f"{short_id('B', badge.id)} is already revoked "
                         f"({badge.revoked_reason or 'no reason given'}).")

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import markup
 from bot.domain import (
+    CORRECTION_GRACE,
+    NOT_ASSESSOR,
     Assessment,
     Criterion,
     Role,
+    Score,
     SubmissionState,
     UserError,
     advance,
+    as_utc,
     assess,
     check_claim,
+    check_correction,
     format_age,
     format_time,
     release_state,
@@ -26,22 +31,36 @@ from bot.domain import (
     score,
     short_id,
     stamp,
+    unmet_criteria,
     what_changed,
-    zone,
 )
-from bot.handlers.badges import issue_badge
+from bot.handlers.badges import ask_for_address, issue_badge
 from bot.handlers.base import (
     Context,
+    by_id,
     handles,
     is_coordinator,
+    refusal,
     review_by_id,
     roles_in,
+    tz_of,
 )
 from bot.handlers.extensions import give_revision_time
 from bot.messages import Button, Destination, Message, Reply
 from bot.notices import window_tz
 from bot.outbox import enqueue
-from bot.storage import Cohort, Enrolment, Member, Review, Submission, Version, Window
+from bot.storage import (
+    Badge,
+    Cohort,
+    Enrolment,
+    Extension,
+    Member,
+    Outbox,
+    Review,
+    Submission,
+    Version,
+    Window,
+)
 
 
 def who(submission: Submission) -> str:
@@ -194,8 +213,7 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
         .order_by(Review.claimed_at)))
     if not await ctx.session.scalar(select(func.count()).select_from(Enrolment).where(
             Enrolment.member_id == ctx.actor.id, Enrolment.role == Role.ASSESSOR)):
-        raise UserError("You are not an assessor in any cohort; a coordinator adds you as one.",
-                        "/cohort add spring @you as assessor")
+        raise await refusal(ctx, "You are not an assessor in any cohort; a coordinator adds you as one.")
     lines = []
     if mine:
         lines.append(f"*Your claims* ({len(mine)} of {ctx.settings.max_open_claims}):")
@@ -218,104 +236,334 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
     return Reply.text("\n".join(lines))
 
 
+DECIDED = {"approved": "approved", "revise": "sent back for revision"}
+NO_OPEN_REVIEW = {SubmissionState.APPROVED: "it was approved",
+                  SubmissionState.REVISION_REQUESTED: "it waits for the learner's revision",
+                  SubmissionState.WITHDRAWN: "it was withdrawn"}
+
+
+async def review_for(ctx: Context, args: dict[str, Any], action: str) -> Review:
+    """The review a command names: by its `R-7`, or by the submission's `S-12` when that has
+    one review still open (not yet decided). With none open, a decision (`approve`, `revise`)
+    takes the submission's last decided review, which only its assessor may correct, shortly
+    after; anything else is refused with what became of the submission."""
+    if args.get("review") is not None:
+        return await review_by_id(ctx, args["review"])
+    submission = await by_id(ctx, Submission, args["submission"], "S", "/review queue")
+    sid = short_id("S", submission.id)
+    reviews = list(await ctx.session.scalars(select(Review).where(
+        Review.submission_id == submission.id).order_by(Review.id)))
+    live = [r for r in reviews if r.state in ("open", "claimed")]
+    if len(live) > 1:
+        ids = ", ".join(short_id("R", r.id) for r in live)
+        raise UserError(f"{sid} has {len(live)} open reviews ({ids}); say which one you mean.",
+                        f"/review {action} {short_id('R', live[0].id)}")
+    decided = [r for r in reviews if r.state == "decided"]
+    if live or (decided and action in ("approve", "revise")):
+        return (live or decided)[-1]
+    why = NO_OPEN_REVIEW.get(SubmissionState(submission.state), "nobody has been asked to review it")
+    raise UserError(f"{sid} has no open review: {why}.", "/review queue")
+
+
+def took(review: Review) -> str:
+    """Which review a command took, as its answer says it: `R-7 (S-12 by @alice)`."""
+    return f"{short_id('R', review.id)} ({short_id('S', review.submission_id)} by {who(review.submission)})"
+
+
 @handles("review", "claim")
 async def claim(ctx: Context, args: dict[str, Any]) -> Reply:
-    review = await review_by_id(ctx, args["review"])
+    review = await review_for(ctx, args, "claim")
     if review.state in ("decided", "cancelled"):
         raise UserError(f"{short_id('R', review.id)} is no longer open "
                         f"({review.decision or 'withdrawn'}).", "/review queue")
+    if Role.ASSESSOR not in await roles_in(ctx, review.submission.window.cohort):
+        raise await refusal(ctx, NOT_ASSESSOR)  # with what they may do instead
     await claim_for(ctx, review, ctx.actor)
     ctx.audit("review.claim", short_id("R", review.id))
-    return Reply.text(f"You claimed {short_id('R', review.id)}; the evidence and rubric are in "
-                      "your DMs.")
+    return Reply.text(f"You claimed {took(review)} for *{review.submission.window.credential.name}*; "
+                      "the evidence and rubric are in your DMs.")
 
 
-async def my_claim(ctx: Context, review_id: int) -> Review:
-    review = await review_by_id(ctx, review_id)
+async def badge_of(ctx: Context, review: Review) -> Badge | None:
+    """The badge an approval made (not one a correction cancelled)."""
+    return await ctx.session.scalar(select(Badge).where(
+        Badge.review_id == review.id, Badge.state != "cancelled").order_by(Badge.id.desc()).limit(1))
+
+
+async def what_came_of(ctx: Context, review: Review) -> str | None:
+    """What makes a decision final before its grace is over: its badge issued, or the learner
+    acting on a revision request (resubmitting, withdrawing)."""
+    if review.decision == "approved":
+        badge = await badge_of(ctx, review)
+        if badge is not None and badge.state != "awaiting address":
+            bid = short_id("B", badge.id)
+            return (f"its badge {bid} is issued (a coordinator can revoke it: "
+                    f"`/badges revoke {bid} <reason>`)")
+        return None
+    state = SubmissionState(review.submission.state)
+    if state == SubmissionState.REVISION_REQUESTED:
+        return None
+    return ("the learner withdrew the submission" if state == SubmissionState.WITHDRAWN
+            else "the learner has resubmitted")
+
+
+async def decidable(ctx: Context, review: Review) -> Review:
+    """A review the actor may decide now: their claim; or their own decision, deciding again to
+    correct it, within CORRECTION_GRACE and while nothing has come of it (`what_came_of`)."""
     rid = short_id("R", review.id)
     if review.state == "decided":
-        raise UserError(f"{rid} was already decided ({review.decision}).")
-    if review.state != "claimed" or review.assessor_id is None:
+        assert review.decision is not None and review.decided_at is not None
+        check_correction(label=rid, decision=DECIDED[review.decision], decided_at=review.decided_at,
+                         now=ctx.now, own=review.assessor_id == ctx.actor.id,
+                         settled=await what_came_of(ctx, review))
+    elif review.state != "claimed" or review.assessor_id is None:
         raise UserError(f"Claim {rid} before deciding it.", f"/review claim {rid}")
-    if review.assessor_id != ctx.actor.id:
+    elif review.assessor_id != ctx.actor.id:
         raise UserError(f"{rid} is claimed by another assessor; only they can decide it.")
     if Role.ASSESSOR not in await roles_in(ctx, review.submission.window.cohort):
         raise UserError(f"You are no longer an assessor of {review.submission.window.cohort.name}.")
     return review
 
 
-def decide(ctx: Context, review: Review, decision: str, assessment: Assessment) -> None:
-    review.state, review.decision, review.decided_at = "decided", decision, ctx.now
-    review.scores = [{"criterion": s.criterion, "level": s.level, "passing": s.passing,
-                      "comment": s.comment} for s in assessment.scores]
-    review.feedback = assessment.feedback
+@dataclass(frozen=True)
+class Earlier:
+    """The decision a correction replaces, and whether the learner was told of it already (a
+    message about it went out, or may have): then the new one comes as a correction of it."""
+
+    decision: str
+    scores: list[dict]
+    feedback: str
+    told: bool = False
+
+
+def decide(ctx: Context, review: Review, decision: str, assessment: Assessment) -> Earlier | None:
+    """Record a decision, or (the review already decided) the one correcting it; returns the
+    one corrected."""
+    earlier = (Earlier(review.decision or "", list(review.scores or []), review.feedback)
+               if review.state == "decided" else None)
+    if earlier is None:
+        review.state, review.decided_at = "decided", ctx.now  # a correction keeps the grace's start
+    review.decision, review.feedback = decision, assessment.feedback
+    review.scores = [s.to_data() for s in assessment.scores]
     submission = review.submission
+    event = "approve" if decision == "approved" else "revise"
     submission.state = advance(SubmissionState(submission.state),
-                               "approve" if decision == "approved" else "revise")
+                               f"{event} instead" if earlier else event)
     submission.updated_at = ctx.now
+    return earlier
+
+
+def score_line(s: Score, criterion: Criterion | None) -> str:
+    """One criterion's result, as learner and assessor read it."""
+    name = criterion.name if criterion else s.criterion
+    if s.passing is None:
+        return f"➖ {name} — not judged"
+    default = "" if s.mentioned else " (not mentioned; counts as met for this credential)"
+    return (f"{'✅' if s.passing else '❌'} {name} — {level_name(s, criterion)}{default}"
+            + (f": {s.comment}" if s.comment else ""))
 
 
 def scores_lines(review: Review, cohort_rubric: list[dict]) -> list[str]:
-    names = {c["key"]: c["name"] for c in cohort_rubric}
-    return [f"{'✅' if s['passing'] else '❌'} {names.get(s['criterion'], s['criterion'])} — "
-            f"{'met' if s['passing'] else 'not yet'}" + (f": {s['comment']}" if s["comment"] else "")
-            for s in review.scores or []]
+    rubric = {c.key: c for c in rubric_from_data(cohort_rubric)}
+    return [score_line(s, rubric.get(s.criterion)) for s in map(Score.from_data, review.scores or [])]
 
 
-def assessment_of(args: dict[str, Any], rubric: tuple[Criterion, ...], decision: str) -> Assessment:
+def not_yet_met(review: Review, cohort_rubric: list[dict]) -> str:
+    """The criteria a revision request asks to work on, by name: `Reflection, Student self-direction`."""
+    names = {c.key: c.name for c in rubric_from_data(cohort_rubric)}
+    return ", ".join(names.get(key, key) for key in unmet_criteria(review.scores))
+
+
+def assessment_of(args: dict[str, Any], rubric: tuple[Criterion, ...], decision: str,
+                  ref: str = "R-7") -> Assessment:
     """Typed text (`body`) or a form's chosen levels (`levels`, `feedback`)."""
     if "levels" in args:
-        return score(rubric, args["levels"], args.get("feedback", ""), decision)
-    return assess(args["body"], rubric, decision)
+        return score(rubric, args["levels"], args.get("feedback", ""), decision, ref)
+    return assess(args["body"], rubric, decision, ref=ref)
 
 
 async def decision_form(ctx: Context, review_id: int) -> tuple[Review, tuple[Criterion, ...]]:
     """What a decision form needs, after the same checks as a typed decision."""
-    review = await my_claim(ctx, review_id)
+    review = await decidable(ctx, await review_by_id(ctx, review_id))
     return review, rubric_from_data(review.submission.window.credential.rubric)
+
+
+def learner_sees_change(earlier: Earlier, review: Review) -> bool:
+    """Would the learner read anything new? Another decision, other feedback, or other levels
+    in a revision request (an approval's message shows no levels)."""
+    return (earlier.decision != review.decision or earlier.feedback != review.feedback
+            or (review.decision == "revise" and earlier.scores != review.scores))
+
+
+async def take_back_news(ctx: Context, review: Review, earlier: Earlier, badge: Badge | None) -> Earlier:
+    """Withdraw the learner's messages about the earlier decision that have not gone out, so
+    the one replacing them is the first they hear; their keys are freed for it. Dead letters
+    are withdrawn too (a retry would send them), but may have arrived. Returns `earlier`,
+    `told` when a message about it went out or may have."""
+    keys = [f"review:{review.id}:revise", *([f"badge:{badge.id}:address"] if badge else [])]
+    about = or_(Outbox.key.in_(keys), Outbox.key.like(f"review:{review.id}:corrected:%"))
+    withdraw = (update(Outbox).values(state="cancelled", last_error="replaced by a corrected decision",
+                                      key=Outbox.key + ":replaced:" + cast(Outbox.id, String))
+                .execution_options(synchronize_session=False))
+    await ctx.session.execute(withdraw.where(about, Outbox.state == "pending"))
+    told = await ctx.session.scalar(select(func.count()).select_from(Outbox).where(
+        about, Outbox.state.in_(("sending", "sent", "dead"))))
+    await ctx.session.execute(withdraw.where(about, Outbox.state == "dead"))
+    return replace(earlier, told=bool(told))
+
+
+def level_name(s: Score, criterion: Criterion | None) -> str:
+    if s.passing is None:
+        return "not judged"
+    return next((lv.name for lv in criterion.levels if lv.key == s.level), s.level) if criterion else s.level
+
+
+def correction_note(review: Review, earlier: Earlier, cohort_rubric: list[dict]) -> str:
+    """The first line of a corrected decision's message to a learner who had the earlier one:
+    what changed."""
+    ref = decision_ref(review)
+    if earlier.decision != review.decision:
+        now = ("it is approved after all, so there is nothing to revise" if review.decision == "approved"
+               else "it needs a revision after all, and no badge is issued for it")
+        return f"✏️ *Correction:* your assessor changed their decision on {ref}: {now}."
+    rubric = {c.key: c for c in rubric_from_data(cohort_rubric)}
+    before = {s.criterion: s for s in map(Score.from_data, earlier.scores)}
+    changed = []
+    for s in map(Score.from_data, review.scores or []) if review.decision == "revise" else ():
+        old, criterion = before.get(s.criterion), rubric.get(s.criterion)
+        if old != s:
+            name = criterion.name if criterion else s.criterion
+            changed.append(f"{name}: {level_name(old, criterion)} → {level_name(s, criterion)}"
+                           if old is not None and old.level != s.level else f"{name}: a new comment")
+    if earlier.feedback != review.feedback:
+        changed.append("the feedback")
+    what = "approval" if review.decision == "approved" else "revision request"
+    return (f"✏️ *Correction:* your assessor corrected their {what} for {ref}"
+            + (f" ({'; '.join(changed)})" if changed else "") + "; this replaces their earlier message.")
+
+
+async def correction_key(ctx: Context, review: Review) -> str:
+    """The outbox key of the next correction's message (withdrawn ones keep theirs, renamed)."""
+    earlier = await ctx.session.scalar(select(func.count()).select_from(Outbox).where(
+        Outbox.key.like(f"review:{review.id}:corrected:%")))
+    return f"review:{review.id}:corrected:{(earlier or 0) + 1}"
+
+
+async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -> None:
+    """The learner's revision request: what is not yet met, per criterion, and until when they
+    may resubmit; a correction when they had the earlier decision."""
+    submission = review.submission
+    window = submission.window
+    rubric = window.credential.rubric
+    given = await ctx.session.scalar(select(Extension.closes_at).where(Extension.review_id == review.id))
+    deadline = given or await give_revision_time(ctx, submission, review)  # once per review
+    lines = [correction_note(review, earlier, rubric)] if earlier and earlier.told else []
+    unjudged = any(s.passing is None for s in map(Score.from_data, review.scores or []))
+    lines += [f"✏️ Your submission {short_id('S', submission.id)} for *{window.credential.name}* "
+              f"needs a revision ({short_id('R', review.id)}).",
+              f"*Not yet met:* {not_yet_met(review, rubric)}; work on these."
+              + (" Criteria marked ➖ were not judged this time." if unjudged else ""),
+              *scores_lines(review, rubric)]
+    if review.feedback:
+        lines.append(f"*Feedback:* {review.feedback}")
+    lines.append(f"Resubmit with `/submit <links> -- what changed` before "
+                 f"{format_time(deadline, tz_of(submission.member, ctx.settings))}.")
+    key = f"review:{review.id}:revise" if earlier is None else await correction_key(ctx, review)
+    await ctx.send(Destination.dm(submission.member.user_id), Message("\n".join(lines)), key,
+                   cohort=window.cohort)
+
+
+def until_final(ctx: Context, review: Review, verb: str, unless: str) -> str:
+    """How the assessor may still correct the decision they just made."""
+    assert review.decided_at is not None
+    until = format_time(as_utc(review.decided_at) + CORRECTION_GRACE, ctx.tz)
+    return (f"To correct it, decide again (e.g. `/review {verb} {short_id('R', review.id)} …`) before "
+            f"{until}, unless {unless} first; the learner then hears the corrected result only.")
 
 
 @handles("review", "approve")
 async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
-    review = await my_claim(ctx, args["review"])
+    review = await decidable(ctx, await review_for(ctx, args, "approve"))
     submission = review.submission
     cred = submission.window.credential
-    assessment = assessment_of(args, rubric_from_data(cred.rubric), "approve")
-    decide(ctx, review, "approved", assessment)
-    badge = await issue_badge(ctx, submission, review)
-    ctx.audit("review.approve", short_id("R", review.id), badge=short_id("B", badge.id))
-    return Reply.text(f"Approved {short_id('S', submission.id)} ({short_id('R', review.id)}); "
-                      f"{who(submission)} earned *{cred.name}* ({short_id('B', badge.id)}).")
+    assessment = assessment_of(args, rubric_from_data(cred.rubric), "approve", short_id("R", review.id))
+    earlier = decide(ctx, review, "approved", assessment)
+    if earlier and earlier.decision == "approved" and not learner_sees_change(earlier, review):
+        ctx.audit("review.correct", short_id("R", review.id), was=earlier.decision)
+        return Reply.text("\n".join([f"{decision_ref(review)} stays approved, with these levels now; the "
+                                     "learner's message is unchanged.", *scores_lines(review, cred.rubric)]))
+    badge = await badge_of(ctx, review)
+    if earlier:
+        earlier = await take_back_news(ctx, review, earlier, badge)
+    if badge is None:
+        badge = await issue_badge(ctx, submission, review, correction=correction_note(
+            review, earlier, cred.rubric) if earlier and earlier.told else "")
+    elif earlier and earlier.told:  # its address question went out: one note of what changed
+        await ctx.send(Destination.dm(submission.member.user_id), Message("\n".join(filter(None, [
+            correction_note(review, earlier, cred.rubric),
+            f"*Feedback:* {review.feedback}" if review.feedback else "",
+            f"{short_id('B', badge.id)} still waits for you to confirm its address: `/badges confirm`."]))),
+            await correction_key(ctx, review), cohort=submission.window.cohort)
+    else:  # its address question had not gone out: it goes now, as it stands
+        await ask_for_address(ctx, badge, submission.member, badge.recipient_email, feedback=review.feedback)
+    bid = short_id("B", badge.id)
+    ctx.audit("review.correct" if earlier else "review.approve", short_id("R", review.id), badge=bid,
+              **({"was": earlier.decision} if earlier else {}))
+    head = corrected(review, earlier, "approved") if earlier else f"Approved {decision_ref(review)}"
+    final = (f"{bid} is issued once they confirm their address. " + until_final(
+        ctx, review, "revise", "they confirm it") if badge.state == "awaiting address"
+             else f"{bid} is issued, so this decision is final.")
+    return Reply.text("\n".join([
+        f"{head}; {who(submission)} earned *{cred.name}* ({bid}).", *scores_lines(review, cred.rubric),
+        *([told_how(earlier)] if earlier else []), final]))
+
+
+def decision_ref(review: Review) -> str:
+    """How a decision's answer names what was decided: `S-12 (R-7)`."""
+    return f"{short_id('S', review.submission_id)} ({short_id('R', review.id)})"
+
+
+def corrected(review: Review, earlier: Earlier, now: str) -> str:
+    if earlier.decision == review.decision:
+        return f"Corrected {decision_ref(review)}: still {now}"
+    return f"Corrected {decision_ref(review)}: {now} (was {DECIDED[earlier.decision]})"
+
+
+def told_how(earlier: Earlier) -> str:
+    return ("The learner had the earlier decision, so they get one message saying what changed."
+            if earlier.told else "The earlier decision had not reached the learner yet; this one "
+            "replaces it.")
 
 
 @handles("review", "revise")
 async def revise(ctx: Context, args: dict[str, Any]) -> Reply:
-    review = await my_claim(ctx, args["review"])
+    review = await decidable(ctx, await review_for(ctx, args, "revise"))
     submission = review.submission
-    window = submission.window
-    assessment = assessment_of(args, rubric_from_data(window.credential.rubric), "revise")
-    decide(ctx, review, "revise", assessment)
-    learner = submission.member
-    tz_name = learner.tz or ctx.settings.default_timezone
-    lines = [f"✏️ Your submission {short_id('S', submission.id)} for *{window.credential.name}* "
-             f"needs a revision ({short_id('R', review.id)}).",
-             *scores_lines(review, window.credential.rubric)]
-    if assessment.feedback:
-        lines.append(f"*Feedback:* {assessment.feedback}")
-    deadline = await give_revision_time(ctx, submission, review)
-    lines.append(f"Resubmit with `/submit <links> -- what changed` before "
-                 f"{format_time(deadline, zone(tz_name))}.")
-    await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines)),
-                   f"review:{review.id}:revise", cohort=window.cohort)
-    ctx.audit("review.revise", short_id("R", review.id))
-    unmet = ", ".join(s.criterion for s in assessment.unmet)
-    return Reply.text(f"Sent {short_id('S', submission.id)} back for revision ({unmet} not yet "
-                      f"met). It comes back to you when {who(submission)} resubmits.")
+    rubric = submission.window.credential.rubric
+    assessment = assessment_of(args, rubric_from_data(rubric), "revise", short_id("R", review.id))
+    earlier = decide(ctx, review, "revise", assessment)
+    if earlier and not learner_sees_change(earlier, review):
+        return Reply.text(f"{decision_ref(review)} is sent back as before; nothing changed.")
+    if earlier:
+        badge = await badge_of(ctx, review)
+        earlier = await take_back_news(ctx, review, earlier, badge)
+        if badge is not None:  # an approval corrected: its badge is never issued
+            badge.state = "cancelled"
+    await tell_revision(ctx, review, earlier)
+    ctx.audit("review.correct" if earlier else "review.revise", short_id("R", review.id),
+              **({"was": earlier.decision} if earlier else {}))
+    head = (corrected(review, earlier, "sent back for revision") if earlier
+            else f"Sent {decision_ref(review)} back for revision")
+    return Reply.text("\n".join([
+        f"{head}. Not yet met: {not_yet_met(review, rubric)}.", *scores_lines(review, rubric),
+        *([told_how(earlier)] if earlier else []),
+        f"It comes back to you when {who(submission)} resubmits. "
+        + until_final(ctx, review, "approve", "they resubmit")]))
 
 
 @handles("review", "release")
 async def release(ctx: Context, args: dict[str, Any]) -> Reply:
-    review = await review_by_id(ctx, args["review"])
+    review = await review_for(ctx, args, "release")
     rid = short_id("R", review.id)
     submission = review.submission
     cohort: Cohort = submission.window.cohort
@@ -326,7 +574,7 @@ async def release(ctx: Context, args: dict[str, Any]) -> Reply:
                         "can release it.")
     await release_claim(ctx.session, ctx.now, review)
     ctx.audit("review.release", rid)
-    return Reply.text(f"Released {rid}; it is back in the queue for another assessor.")
+    return Reply.text(f"Released {took(review)}; it is back in the queue for another assessor.")
 
 
 async def release_claim(session: AsyncSession, now: datetime, review: Review,

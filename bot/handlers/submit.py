@@ -20,7 +20,7 @@ from bot.domain import (
     own_deadline,
     short_id,
 )
-from bot.handlers.base import Context, handles, learner_windows, phase_of
+from bot.handlers.base import Context, handles, learner_windows, phase_of, refusal
 from bot.handlers.extensions import own_deadlines
 from bot.handlers.reviews import new_review, reopen_for_revision, scores_lines
 from bot.linkcheck import warn_about_links
@@ -53,8 +53,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
                 Enrolment.role == Role.LEARNER).limit(1)):
             raise UserError("Your cohort has no submission window yet; your coordinator opens one.",
                             "/submit status")
-        raise UserError("You are not a learner in any cohort yet; a coordinator adds you to one.",
-                        "/cohort add spring @you")
+        raise await refusal(ctx, "You are not a learner in any cohort yet; a coordinator adds you to one.")
     if name is not None:
         matches = [w for w in windows if name in (short_id("W", w.id).lower(), w.credential.slug,
                                                   w.cohort.name)]
@@ -237,7 +236,8 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
                 if review.feedback:
                     lines.append(f"    Feedback: {review.feedback}")
         if sub.state == SubmissionState.APPROVED:
-            badge = await ctx.session.scalar(select(Badge).where(Badge.submission_id == sub.id))
+            badge = await ctx.session.scalar(select(Badge).where(Badge.submission_id == sub.id,
+                                                                 Badge.state != "cancelled"))
             if badge is not None:
                 lines.append(f"    Badge {short_id('B', badge.id)}: `/badges share "
                              f"{short_id('B', badge.id)}`")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -265,7 +266,8 @@ class Badge(Base):
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
     recipient_email: Mapped[str | None] = mapped_column(String(254))
-    # "awaiting address" until the learner confirms where their first badge goes; then "issued"
+    # "awaiting address" until the learner confirms where their first badge goes; then "issued".
+    # "cancelled": never issued, its approval corrected to a revision request (reviews.correct)
     state: Mapped[str] = mapped_column(String(20), default="issued")
     salt: Mapped[str] = mapped_column(String(64))
     status_index: Mapped[int] = mapped_column(Integer, unique=True)  # in the revocation list
@@ -394,3 +396,24 @@ class PublishedKey(Base):
     thumbprint: Mapped[str] = mapped_column(String(64), unique=True)  # RFC 7638; ends the key's kid URL
     jwk: Mapped[dict[str, Any]] = mapped_column(JSON)  # kty, n, e
     published_at: Mapped[datetime]
+
+
+class RateLimitRow(Base):
+    """A platform rate limit as the outbox learned it (a workspace's messages a second), so a
+    restarted or second worker starts from it (bot/ratelimit.py)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. slack:T1:messages
+    rate: Mapped[float] = mapped_column(Float)  # the whole workspace's, whatever the number of workers
+    learned_at: Mapped[datetime]  # last changed: long unchanged, it is probed afresh
+
+
+class RateShare(Base):
+    """A worker sending under a learned rate lately: the workers seen share its budget."""
+
+    __tablename__ = "rate_shares"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[datetime]
