@@ -19,9 +19,14 @@ class Directory(Protocol):
     async def profile(self, user_id: str) -> Profile | None:
         """The person's profile, or None when they are not in this workspace."""
 
+    def channel_named(self, name: str) -> str | None:
+        """The channel called `name`, where a platform has one for any name (the console);
+        None where people make channels, so a command must name one or be typed in one."""
+
 
 class ConsoleDirectory:
-    """Everyone the console names exists; `:user` and `:admin` adjust profiles.
+    """Everyone the console names exists, and every channel; `:user` and `:admin` adjust
+    profiles.
 
     With `closed=True` only people already known exist, which is how a real
     workspace behaves toward a mention of a stranger.
@@ -35,6 +40,9 @@ class ConsoleDirectory:
     def _get(self, user_id: str) -> Profile:
         return self.profiles.get(user_id) or Profile(
             user_id, user_id, f"{user_id}@example.org", self.default_tz)
+
+    def channel_named(self, name: str) -> str | None:
+        return name  # every channel the console names exists, as `#<name>`
 
     async def profile(self, user_id: str) -> Profile | None:
         if self.closed and user_id not in self.profiles:

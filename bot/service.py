@@ -178,6 +178,9 @@ class Prefetched:
             return self.profiles[user_id]
         return await self.inner.profile(user_id)
 
+    def channel_named(self, name: str) -> str | None:
+        return self.inner.channel_named(name)
+
 
 def mentioned(command: Command) -> list[str]:
     out: list[str] = []

@@ -74,6 +74,9 @@ class SlackDirectory:
         self.client, self.ttl = client, ttl
         self.cache: dict[str, tuple[float, Profile | None]] = {}
 
+    def channel_named(self, name: str) -> str | None:
+        return None  # people make Slack channels: a cohort is created in one, or names one
+
     async def profile(self, user_id: str) -> Profile | None:
         hit = self.cache.get(user_id)
         if hit and hit[0] > time.monotonic():

@@ -124,8 +124,26 @@ async def is_coordinator(ctx: Context, cohort: Cohort) -> bool:
 
 async def require_coordinator(ctx: Context, cohort: Cohort) -> None:
     if not await is_coordinator(ctx, cohort):
-        raise UserError(f"Only coordinators of {cohort.name} (or workspace admins) can do that.",
-                        "/cohort list")
+        raise await refusal(ctx, f"Only coordinators of {cohort.name} (or workspace admins) can do that.")
+
+
+async def refusal(ctx: Context, message: str) -> UserError:
+    """`message` refusing what the actor may not do, with what they may: the example is a
+    command their own roles allow (a learner trying `/window open` is shown `/submit status`)."""
+    rows = (await ctx.session.execute(
+        select(Enrolment.role, Cohort.name).join(Cohort).where(
+            Cohort.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id)
+        .order_by(Cohort.name))).all()
+    cohorts = {Role(role): name for role, name in reversed(rows)}  # the first cohort by name
+    if Role.COORDINATOR in cohorts:
+        name = cohorts[Role.COORDINATOR]
+        return UserError(f"{message} You coordinate {name}.", f"/cohort status {name}")
+    if Role.ASSESSOR in cohorts:
+        return UserError(f"{message} As an assessor, you can see the review tasks waiting.", "/review queue")
+    if Role.LEARNER in cohorts:
+        return UserError(f"{message} As a learner, you can hand in work with /submit and see where it "
+                         "stands.", "/submit status")
+    return UserError(f"{message} You are in no cohort yet; a coordinator adds you to one.", "/cohort list")
 
 
 async def coordinates_anything(ctx: Context) -> bool:

@@ -16,6 +16,7 @@ from bot.handlers.base import (
     member_for,
     members_with_role,
     phase_of,
+    refusal,
     require_coordinator,
     roles_in,
 )
@@ -42,15 +43,16 @@ def where(cohort: Cohort) -> str:
 @handles("cohort", "create")
 async def create(ctx: Context, args: dict[str, Any]) -> Reply:
     if not await coordinates_anything(ctx):
-        raise UserError("Only workspace admins and coordinators can create cohorts.", "/cohort list")
+        raise await refusal(ctx, "Only workspace admins and coordinators can create cohorts.")
     channel = args["channel"]
-    if channel is None:
-        if ctx.channel is None:
-            raise UserError("Say which channel the cohort meets in.",
-                            f"/cohort create {args['name']} #frl-{args['name']}")
-        channel_id, channel_name = ctx.channel, ctx.channel
-    else:
+    if channel is not None:
         channel_id, channel_name = channel.channel_id, channel.name
+    elif here := ctx.channel or ctx.directory.channel_named(args["name"]):
+        channel_id, channel_name = here, here  # where it was typed (the console: #<name>)
+    else:
+        raise UserError("You typed this in a direct message: say which channel the cohort meets in, "
+                        "or type the command in that channel.",
+                        f"/cohort create {args['name']} #{args['name']}")
     exists = await ctx.session.scalar(select(Cohort.id).where(
         Cohort.workspace_id == ctx.workspace.id, Cohort.name == args["name"]))
     if exists:
