@@ -142,6 +142,8 @@ SIGNED = {
     "a form whose metadata is not ours": _form_with_foreign_metadata,
     "a decision naming no review": _decision_for_no_review,
     "an event without user": _event_without_user,
+    "a button whose response_url is not text": lambda: interaction_body(
+        block_actions_payload("cmd:0", "/cohort list", user_id="UCOORD") | {"response_url": 7}),
     "a slash command without user_id": lambda: urlencode({"command": "/cohort", "team_id": "T1",
                                                           "text": "list"}).encode(),
 }

@@ -100,6 +100,7 @@ class BlockActions(_Shape):
     user: _Ref
     channel: _Ref | None = None
     trigger_id: str = ""
+    response_url: str | None = None
     actions: list[_Action] = Field(min_length=1)
 
 
