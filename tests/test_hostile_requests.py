@@ -144,6 +144,9 @@ SIGNED = {
     "an event without user": _event_without_user,
     "a button whose response_url is not text": lambda: interaction_body(
         block_actions_payload("cmd:0", "/cohort list", user_id="UCOORD") | {"response_url": 7}),
+    "a /submit without a response_url": lambda: urlencode({
+        "command": "/submit", "team_id": "T1", "user_id": "UALICE", "text": "https://example.org/a",
+        "trigger_id": "1.2"}).encode(),
     "a slash command without user_id": lambda: urlencode({"command": "/cohort", "team_id": "T1",
                                                           "text": "list"}).encode(),
 }

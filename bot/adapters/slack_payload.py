@@ -86,7 +86,7 @@ class SlashCommand(_Shape):
     trigger_id: str = ""
     channel_id: str | None = None
     channel_name: str | None = None
-    response_url: str | None = None
+    response_url: str  # Slack always sends one: a taken-in /submit is answered there
 
 
 class _Action(_Shape):
