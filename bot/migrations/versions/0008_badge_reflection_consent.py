@@ -23,5 +23,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("badges") as batch:
-        batch.drop_column("reflection_public")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's own DROP COLUMN (3.35+): a batch copy would drop the table, which the badges'
+        # foreign key to themselves (replaced_by) refuses once a badge was corrected.
+        op.execute("ALTER TABLE badges DROP COLUMN reflection_public")
+    else:
+        op.drop_column("badges", "reflection_public")
