@@ -24,7 +24,9 @@ from bot.storage import Base
 from bot.storage.db import Database
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-pytest_plugins = ["badge_site", "slack_app"]  # the `site` fixture: a programme through to a served badge
+# `site`: a programme through to a served badge; `app`: our Slack app on the wire;
+# `conversation`: one script over the console and over Slack (tests/harness.py)
+pytest_plugins = ["badge_site", "slack_app", "harness"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

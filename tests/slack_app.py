@@ -5,6 +5,7 @@ what went out. The `fake` and `app` fixtures, and the steps most conversations s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -93,14 +94,23 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterator[SlackApp]:
+    async with served_app(fake, settings, FakeClock(datetime_utc(2026, 3, 2, 15))) as slack_app:
+        yield slack_app
+
+
+@asynccontextmanager
+async def served_app(fake: FakeSlack, settings: Settings, clock: FakeClock) -> AsyncIterator[SlackApp]:
+    """The app configured for `fake`, served on a free port, running on `clock`."""
     configured = settings.model_copy(update={"slack_bot_token": "xoxb-test",
                                              "slack_signing_secret": SECRET,
                                              "slack_api_url": fake.api_url})
-    runtime = Runtime(configured, clock=FakeClock(datetime_utc(2026, 3, 2, 15)))
+    runtime = Runtime(configured, clock=clock)
     async with serving(runtime) as url:
         slack_app = SlackApp(runtime, url, fake)
-        yield slack_app
-        await slack_app.http.aclose()
+        try:
+            yield slack_app
+        finally:
+            await slack_app.http.aclose()
 
 
 def datetime_utc(*parts: int) -> Any:

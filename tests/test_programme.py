@@ -1,20 +1,28 @@
-"""A programme end to end, as the people in it see it in the console."""
+"""A programme end to end, as the people in it see it: each scenario runs over the console
+and over Slack's wire (tests/harness.py), and the same assertions hold on both."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from counting import count
+from harness import Conversation
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleChat
 from bot.config import Settings
 from bot.scheduler import run_due
 from bot.storage import Audit, Badge, NudgeLedger, Outbox, Review, Submission, Version
 from bot.storage.db import Database
 
 
-async def test_nudge_reaches_only_those_who_have_not_submitted(chat: ConsoleChat) -> None:
+@pytest.fixture
+def chat(conversation: Conversation) -> Conversation:
+    """Every scenario here on each platform (`spring` builds on this `chat` too)."""
+    return conversation
+
+
+async def test_nudge_reaches_only_those_who_have_not_submitted(chat: Conversation) -> None:
     await chat.run("""
         :clock 2026-03-02T15:00Z
         :admin @coord
@@ -31,12 +39,12 @@ async def test_nudge_reaches_only_those_who_have_not_submitted(chat: ConsoleChat
     assert chat.saw("#frl", "1 of 2 submitted")
 
 
-async def test_window_opening_is_announced_in_the_cohort_channel(spring: ConsoleChat) -> None:
+async def test_window_opening_is_announced_in_the_cohort_channel(spring: Conversation) -> None:
     assert spring.saw("#frl", "Empowering Students as Creators* is open for submissions")
     assert spring.saw("#frl", "Fri 20 Mar 2026, 17:00 CDT")
 
 
-async def test_submission_gets_a_receipt_and_a_review_task(spring: ConsoleChat) -> None:
+async def test_submission_gets_a_receipt_and_a_review_task(spring: Conversation) -> None:
     await spring.run("@alice /submit https://example.org/unit https://example.org/reflection "
                      "-- Grade 5 unit -- Students led the design")
     receipt = spring.last("only @alice")
@@ -46,7 +54,7 @@ async def test_submission_gets_a_receipt_and_a_review_task(spring: ConsoleChat) 
     assert spring.saw("#assessors", "/review claim R-1")
 
 
-async def test_times_are_shown_in_the_readers_time_zone(spring: ConsoleChat) -> None:
+async def test_times_are_shown_in_the_readers_time_zone(spring: Conversation) -> None:
     await spring.run("""
         :user @bob tz=Europe/London
         @bob /submit https://example.org/bob
@@ -54,7 +62,7 @@ async def test_times_are_shown_in_the_readers_time_zone(spring: ConsoleChat) -> 
     assert "Fri 20 Mar 2026, 22:00 GMT" in spring.last("only @bob")
 
 
-async def test_claimed_task_sends_evidence_and_rubric_to_the_assessor(spring: ConsoleChat) -> None:
+async def test_claimed_task_sends_evidence_and_rubric_to_the_assessor(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- Overview here -- Students chose topics
         @dana /review claim R-1
@@ -66,7 +74,7 @@ async def test_claimed_task_sends_evidence_and_rubric_to_the_assessor(spring: Co
     assert spring.saw("#assessors", "claimed by @dana")
 
 
-async def test_revision_feedback_names_met_and_unmet_criteria(spring: ConsoleChat) -> None:
+async def test_revision_feedback_names_met_and_unmet_criteria(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- my reflection
         @dana /review claim R-1
@@ -84,7 +92,7 @@ async def test_revision_feedback_names_met_and_unmet_criteria(spring: ConsoleCha
 
 
 async def test_resubmission_goes_back_to_the_same_assessor_with_what_changed(
-        spring: ConsoleChat, db: Database) -> None:
+        spring: Conversation, db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- first reflection
         @dana /review claim R-1
@@ -103,7 +111,7 @@ async def test_resubmission_goes_back_to_the_same_assessor_with_what_changed(
         assert (await session.get_one(Submission, 1)).state == "in review"
 
 
-async def test_resubmission_without_a_change_note_is_refused(spring: ConsoleChat) -> None:
+async def test_resubmission_without_a_change_note_is_refused(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- first
         @dana /review claim R-1
@@ -114,7 +122,7 @@ async def test_resubmission_without_a_change_note_is_refused(spring: ConsoleChat
 
 
 async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(
-        spring: ConsoleChat) -> None:
+        spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- first
         @dana /review claim R-1
@@ -125,7 +133,7 @@ async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(
     assert spring.saw("#assessors", "Review task R-2: S-1 by @alice (version 2, a resubmission)")
 
 
-async def test_first_badge_waits_until_the_learner_confirms_the_address(spring: ConsoleChat,
+async def test_first_badge_waits_until_the_learner_confirms_the_address(spring: Conversation,
                                                                        db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- reflection
@@ -143,7 +151,7 @@ async def test_first_badge_waits_until_the_learner_confirms_the_address(spring: 
     assert "issued to alice.ng@school.org" in spring.last("DM @alice")
 
 
-async def test_approval_issues_a_badge_with_share_options(spring: ConsoleChat,
+async def test_approval_issues_a_badge_with_share_options(spring: Conversation,
                                                           db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- reflection
@@ -165,7 +173,7 @@ async def test_approval_issues_a_badge_with_share_options(spring: ConsoleChat,
     assert spring.saw("#frl", "@alice earned *Empowering Students as Creators*")
 
 
-async def test_autoshare_celebrates_in_the_channel_at_once(spring: ConsoleChat) -> None:
+async def test_autoshare_celebrates_in_the_channel_at_once(spring: Conversation) -> None:
     await spring.run("""
         @bob /badges confirm
         @bob /badges autoshare on
@@ -176,7 +184,7 @@ async def test_autoshare_celebrates_in_the_channel_at_once(spring: ConsoleChat) 
     assert spring.saw("#frl", "@bob earned *Empowering Students as Creators*")
 
 
-async def test_badges_are_issued_to_the_address_the_learner_chose(spring: ConsoleChat,
+async def test_badges_are_issued_to_the_address_the_learner_chose(spring: Conversation,
                                                                  db: Database) -> None:
     await spring.run("""
         @carol /badges email carol@school.org
@@ -190,7 +198,7 @@ async def test_badges_are_issued_to_the_address_the_learner_chose(spring: Consol
         assert (await session.scalar(select(Badge.recipient_email))) == "carol@school.org"
 
 
-async def test_blind_review_hides_the_learners_name_from_assessors(spring: ConsoleChat) -> None:
+async def test_blind_review_hides_the_learners_name_from_assessors(spring: Conversation) -> None:
     await spring.run("""
         @coord /window open spring collection-dev closes 2026-04-01
         @alice /submit collection-dev https://example.org/plan -- my plan
@@ -201,7 +209,7 @@ async def test_blind_review_hides_the_learners_name_from_assessors(spring: Conso
     assert "@alice" not in spring.last("DM @dana")
 
 
-async def test_release_puts_a_claim_back_in_the_queue(spring: ConsoleChat) -> None:
+async def test_release_puts_a_claim_back_in_the_queue(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @dana /review claim R-1
@@ -212,7 +220,7 @@ async def test_release_puts_a_claim_back_in_the_queue(spring: ConsoleChat) -> No
     assert "You claimed R-1 (S-1 by @alice)" in spring.last("only @erin")
 
 
-async def test_new_links_before_review_update_the_waiting_task(spring: ConsoleChat,
+async def test_new_links_before_review_update_the_waiting_task(spring: Conversation,
                                                                 db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
@@ -224,7 +232,7 @@ async def test_new_links_before_review_update_the_waiting_task(spring: ConsoleCh
     assert await count(db, Review) == 1
 
 
-async def test_submitting_while_in_review_is_refused(spring: ConsoleChat) -> None:
+async def test_submitting_while_in_review_is_refused(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @dana /review claim R-1
@@ -233,7 +241,7 @@ async def test_submitting_while_in_review_is_refused(spring: ConsoleChat) -> Non
     assert "An assessor is reviewing it right now" in spring.last("only @alice")
 
 
-async def test_withdrawn_submission_leaves_the_queue(spring: ConsoleChat) -> None:
+async def test_withdrawn_submission_leaves_the_queue(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @alice /submit withdraw
@@ -244,7 +252,7 @@ async def test_withdrawn_submission_leaves_the_queue(spring: ConsoleChat) -> Non
 
 
 async def test_extending_a_window_drops_nudges_planned_for_the_old_deadline(
-        spring: ConsoleChat, db: Database) -> None:
+        spring: Conversation, db: Database) -> None:
     await spring.run("""
         :clock 2026-03-13T22:00Z
         @coord /window extend spring creators 2026-03-27T17:00
@@ -257,7 +265,7 @@ async def test_extending_a_window_drops_nudges_planned_for_the_old_deadline(
     assert spring.last("DM @alice").count("Fri 27 Mar 2026") == 1
 
 
-async def test_restarted_clock_plans_each_nudge_once(spring: ConsoleChat, db: Database) -> None:
+async def test_restarted_clock_plans_each_nudge_once(spring: Conversation, db: Database) -> None:
     await spring.run("""
         :clock 2026-03-18T23:00Z
         :clock 2026-03-18T23:05Z
@@ -267,7 +275,7 @@ async def test_restarted_clock_plans_each_nudge_once(spring: ConsoleChat, db: Da
     assert await count(db, NudgeLedger) == 4  # the channel and three learners
 
 
-async def test_closing_summary_names_who_did_not_submit(spring: ConsoleChat) -> None:
+async def test_closing_summary_names_who_did_not_submit(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         :clock 2026-03-21T01:00Z
@@ -277,7 +285,7 @@ async def test_closing_summary_names_who_did_not_submit(spring: ConsoleChat) -> 
     assert "Not submitted: @bob, @carol" in summary
 
 
-async def test_custom_reminder_posts_once_at_its_time(spring: ConsoleChat) -> None:
+async def test_custom_reminder_posts_once_at_its_time(spring: Conversation) -> None:
     await spring.run("""
         @coord /cohort remind spring 2026-03-05T09:00 Office hours today at 4pm
         @coord /cohort reminders spring
@@ -289,7 +297,7 @@ async def test_custom_reminder_posts_once_at_its_time(spring: ConsoleChat) -> No
 
 
 async def test_reminders_missed_while_the_bot_was_down_are_sent_once_if_recent(
-        spring: ConsoleChat, db: Database, settings: Settings) -> None:
+        spring: Conversation, db: Database, settings: Settings) -> None:
     """Real downtime (no console clock stepping through it): of a daily reminder's missed runs
     only the latest is sent, and only within REMINDER_GRACE; a one-off missed by days is not."""
     await spring.run("""
@@ -303,7 +311,7 @@ async def test_reminders_missed_while_the_bot_was_down_are_sent_once_if_recent(
     assert not spring.saw("#frl", "Office hours")
 
 
-async def test_cancelled_reminder_never_posts(spring: ConsoleChat) -> None:
+async def test_cancelled_reminder_never_posts(spring: Conversation) -> None:
     await spring.run("""
         @coord /cohort remind spring 2026-03-05T09:00 Office hours
         @coord /cohort unremind M-1
@@ -312,7 +320,7 @@ async def test_cancelled_reminder_never_posts(spring: ConsoleChat) -> None:
     assert not spring.saw("#frl", "Office hours")
 
 
-async def test_a_learner_lists_the_cohorts_they_are_in(spring: ConsoleChat) -> None:
+async def test_a_learner_lists_the_cohorts_they_are_in(spring: Conversation) -> None:
     await spring.run("""
         @coord /cohort create autumn #autumn
         @coord /cohort add autumn @alice as assessor
@@ -324,7 +332,7 @@ async def test_a_learner_lists_the_cohorts_they_are_in(spring: ConsoleChat) -> N
         "• *spring* in #frl — 3 learners, 1 open window — you: learner"]
 
 
-async def test_cohort_status_shows_progress_to_coordinators(spring: ConsoleChat) -> None:
+async def test_cohort_status_shows_progress_to_coordinators(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @coord /cohort status spring
@@ -335,7 +343,7 @@ async def test_cohort_status_shows_progress_to_coordinators(spring: ConsoleChat)
     assert "Reviews: 1 waiting" in status
 
 
-async def test_every_change_is_audited(spring: ConsoleChat, db: Database) -> None:
+async def test_every_change_is_audited(spring: Conversation, db: Database) -> None:
     await spring.run("@alice /submit https://example.org/a")
     async with db.transaction() as session:
         actions = list(await session.scalars(select(Audit.action).order_by(Audit.id)))
@@ -343,7 +351,7 @@ async def test_every_change_is_audited(spring: ConsoleChat, db: Database) -> Non
     assert "window.open" in actions and actions[-1] == "submit"
 
 
-async def test_outbound_messages_are_written_with_the_change(spring: ConsoleChat,
+async def test_outbound_messages_are_written_with_the_change(spring: Conversation,
                                                            db: Database) -> None:
     """The review task exists in the outbox exactly when the submission does."""
     await spring.run("@alice /submit https://example.org/a")
@@ -352,7 +360,7 @@ async def test_outbound_messages_are_written_with_the_change(spring: ConsoleChat
     assert await count(db, Outbox, Outbox.state != "sent") == 0
 
 
-async def test_unclaimed_review_is_posted_again_then_escalated_once(spring: ConsoleChat) -> None:
+async def test_unclaimed_review_is_posted_again_then_escalated_once(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         :clock 2026-03-04T16:00Z
@@ -368,7 +376,7 @@ async def test_unclaimed_review_is_posted_again_then_escalated_once(spring: Cons
     assert "Assign" not in escalations[0]  # coordinators have no command to assign a review
 
 
-async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: ConsoleChat,
+async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: Conversation,
                                                                        db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
@@ -385,7 +393,10 @@ async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: 
     assert "You claimed R-1 (S-1 by @alice)" in spring.last("only @erin")
 
 
-async def test_dm_due_at_night_waits_for_eight_in_the_morning(spring: ConsoleChat, db: Database) -> None:
+# Console only: a :user change reaches Slack's app when it next looks the person up (their own
+# command, a mention), and here Carol does nothing after moving; the app keeps Chicago's zone.
+@pytest.mark.parametrize("conversation", ["console"], indirect=True)
+async def test_dm_due_at_night_waits_for_eight_in_the_morning(spring: Conversation, db: Database) -> None:
     await spring.run("""
         :user @carol tz=Europe/London
         :clock 2026-03-18T23:00Z
@@ -397,7 +408,7 @@ async def test_dm_due_at_night_waits_for_eight_in_the_morning(spring: ConsoleCha
     assert "2 days left" in dm and "Fri 20 Mar 2026, 22:00 GMT" in dm
 
 
-async def test_quiet_days_move_nudges_to_the_next_allowed_day(spring: ConsoleChat) -> None:
+async def test_quiet_days_move_nudges_to_the_next_allowed_day(spring: Conversation) -> None:
     await spring.run("""
         @coord /cohort quiet spring 2026-03-13..2026-03-14
         :clock 2026-03-13T22:00Z
@@ -410,7 +421,7 @@ async def test_quiet_days_move_nudges_to_the_next_allowed_day(spring: ConsoleCha
     assert spring.saw("#frl", "5 days left")
 
 
-async def test_a_nudge_due_before_the_deadline_is_never_held_past_it(spring: ConsoleChat) -> None:
+async def test_a_nudge_due_before_the_deadline_is_never_held_past_it(spring: Conversation) -> None:
     await spring.run("""
         :user @alice tz=Asia/Tokyo
         :clock 2026-03-20T20:00Z
@@ -419,7 +430,7 @@ async def test_a_nudge_due_before_the_deadline_is_never_held_past_it(spring: Con
 
 
 async def test_learner_gets_their_own_deadline_when_a_coordinator_grants_more_time(
-        spring: ConsoleChat, db: Database) -> None:
+        spring: Conversation, db: Database) -> None:
     await spring.run("""
         :clock 2026-03-18T23:00Z
         @bob /submit extend Our testing week moved
@@ -444,7 +455,7 @@ async def test_learner_gets_their_own_deadline_when_a_coordinator_grants_more_ti
     assert "The window closes" not in spring.last("only @bob")
 
 
-async def test_extended_learner_is_nudged_against_their_own_deadline(spring: ConsoleChat) -> None:
+async def test_extended_learner_is_nudged_against_their_own_deadline(spring: Conversation) -> None:
     await spring.run("""
         @bob /submit extend family matters
         @coord /window grant E-1 until 2026-03-27T17:00
@@ -456,7 +467,7 @@ async def test_extended_learner_is_nudged_against_their_own_deadline(spring: Con
     assert spring.saw("DM @bob", "your extended deadline is Fri 27 Mar 2026")
 
 
-async def test_denied_extension_tells_the_learner_why(spring: ConsoleChat) -> None:
+async def test_denied_extension_tells_the_learner_why(spring: Conversation) -> None:
     await spring.run("""
         @bob /submit extend please
         @coord /window deny E-1 Everyone closes together this time
@@ -466,7 +477,7 @@ async def test_denied_extension_tells_the_learner_why(spring: ConsoleChat) -> No
     assert "E-1 was already denied" in spring.last("only @coord")
 
 
-async def test_learner_cannot_grant_their_own_extension(spring: ConsoleChat) -> None:
+async def test_learner_cannot_grant_their_own_extension(spring: Conversation) -> None:
     await spring.run("""
         @bob /submit extend please
         @bob /window grant E-1
