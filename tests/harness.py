@@ -182,11 +182,13 @@ class SlackChat(ConsoleChat):
             raise UserError(f"Slack sends the app only {', '.join(COMMANDS)}; '{command}' is not one.",
                             "@alice /submit status")
         person = self.person(handle)
-        response = await self.app.command(person, command, self.typed(rest.strip()), channel="D" + person)
+        response = await self.app.command(person, command, self.typed(rest.strip()), channel="D" + person,
+                                          deliver=False)
         assert response.status_code == 200, response.text
         if response.content:
             self.say(f"only @{handle}", self.readable(response.json()))
         self.collect()
+        await self.deliver()  # as the console does after each command: the worker's turn
 
     async def deliver(self) -> None:
         await self.app.settle()

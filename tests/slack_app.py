@@ -37,21 +37,27 @@ class SlackApp:
         self.http = httpx.AsyncClient(base_url=url, timeout=10)
 
     async def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
-                   retry: int | None = None) -> httpx.Response:
+                   retry: int | None = None, deliver: bool = True) -> httpx.Response:
+        """Send a signed request; then let the app's follow-ups finish and, unless `deliver`
+        is false (the worker behind), the outbox deliver."""
         headers = signed_headers(body, secret, timestamp)
         if retry is not None:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         response = await self.http.post("/slack/events", content=body, headers=headers)
-        await self.settle()
+        if deliver:
+            await self.settle()
+        else:
+            assert self.runtime.slack is not None
+            await self.runtime.slack.drain()
         return response
 
     async def command(self, user: str, command: str, text: str = "", *, channel: str = "CFRL",
                       team: str = "T1", trigger_id: str | None = None,
-                      retry: int | None = None) -> httpx.Response:
+                      retry: int | None = None, deliver: bool = True) -> httpx.Response:
         body = slash_command_body(command, text, team_id=team, user_id=user, channel_id=channel,
                                   channel_name=CHANNELS.get(channel, "directmessage"),
                                   trigger_id=trigger_id, response_url=self.fake.response_url(user))
-        return await self.post(body, retry=retry)
+        return await self.post(body, retry=retry, deliver=deliver)
 
     async def say(self, user: str, line: str, **kw: Any) -> str:
         """Type a slash command; return what the person sees: the ephemeral ack's text and

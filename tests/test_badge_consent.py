@@ -5,11 +5,19 @@ is not. (What the public page and documents hold is checked over HTTP in test_ba
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.adapters.console import ConsoleChat
 from bot.storage import Audit, Badge
 from bot.storage.db import Database
+
+
+@pytest.fixture
+def chat(conversation: ConsoleChat) -> ConsoleChat:
+    """Each conversation here runs over the console and over Slack's wire (tests/harness.py)."""
+    return conversation
+
 
 APPROVED = """
     @alice /submit https://example.org/unit -- Students designed their own tools

@@ -11,6 +11,13 @@ from bot.adapters.console import ConsoleChat
 from bot.domain import UserError
 from bot.handlers.reminders import check_interval, cron_trigger, shortest_interval
 
+
+@pytest.fixture
+def chat(conversation: ConsoleChat) -> ConsoleChat:
+    """Each conversation here runs over the console and over Slack's wire (tests/harness.py)."""
+    return conversation
+
+
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 MINIMUM = "a reminder can go out at most once an hour"
 

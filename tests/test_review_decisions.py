@@ -17,6 +17,13 @@ from bot.catalogue import load_catalogue
 from bot.storage import Badge, Extension, Review, Submission
 from bot.storage.db import Database
 
+
+@pytest.fixture
+def chat(conversation: ConsoleChat) -> ConsoleChat:
+    """Each conversation here runs over the console and over Slack's wire (tests/harness.py)."""
+    return conversation
+
+
 SUBMITTED = """
     @alice /submit https://example.org/unit -- Students designed their own tools
 """

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from slack_app import SlackApp, buttons_in, last_post, set_up
 
 from bot.adapters.console import ConsoleChat
 from bot.domain import own_deadline
+
+
+@pytest.fixture
+def chat(conversation: ConsoleChat) -> ConsoleChat:
+    """Each conversation here runs over the console and over Slack's wire (tests/harness.py)."""
+    return conversation
+
 
 A_WEEK_AFTER_THE_DEADLINE = ":clock 2026-03-27T15:00Z"  # the window closed Fri 20 Mar, 17:00 CDT
 REVISE = "@dana /review revise R-1 reflection: not yet, say what students learned -- Lovely unit"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.adapters.console import ConsoleChat
+
+
+@pytest.fixture
+def chat(conversation: ConsoleChat) -> ConsoleChat:
+    """Each conversation here runs over the console and over Slack's wire (tests/harness.py)."""
+    return conversation
 
 
 async def test_a_learner_with_more_time_reads_their_own_deadline_plainly(spring: ConsoleChat) -> None:
