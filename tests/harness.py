@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import pytest
 from fakeslack import FakeSlack
-from slack_app import SlackApp, served_app
+from slack_app import SlackWire, served_app
 
 from bot.adapters.console import ConsoleChat, Said
 from bot.adapters.slack import COMMANDS
@@ -91,7 +91,7 @@ class SlackChat(ConsoleChat):
     Script handling (`:clock`, `:user`, `:admin`, running what falls due) is the console's;
     only a person's command, where profiles live and how messages arrive are Slack's."""
 
-    def __init__(self, app: SlackApp) -> None:
+    def __init__(self, app: SlackWire) -> None:
         runtime = app.runtime
         assert isinstance(runtime.clock, FakeClock)
         super().__init__(runtime.db, runtime.settings, clock=runtime.clock, out=None)
@@ -100,8 +100,18 @@ class SlackChat(ConsoleChat):
         self.channels: dict[str, str] = {}  # channel name -> Slack channel id
         self.handles: dict[str, str] = {}  # Slack user id -> handle
         self.names: dict[str, str] = {}  # Slack channel id -> name
-        self.calls_seen = self.responses_seen = 0
+        self.calls_seen, self.responses_seen = len(self.fake.calls), len(self.fake.responses)
         self.spy(runtime.bot)
+        for user, spec in self.fake.users.items():  # people and channels the fake Slack has already
+            if not spec.get("is_bot"):
+                self.handles[user] = handle = self.user_id(spec.get("name", user.lower()))
+                self.users[handle] = user
+                profile = spec.get("profile") or {}
+                self.directory.update(handle, display_name=profile.get("display_name") or handle,
+                                      email=profile.get("email"), tz=spec.get("tz"),
+                                      is_admin=bool(spec.get("is_admin")))
+        self.names = dict(self.fake.channels)
+        self.channels = {name: cid for cid, name in self.names.items()}
 
     def spy(self, bot: Any) -> None:
         """Count refusals and crashes as the console does, from the replies the app gives."""
@@ -153,7 +163,7 @@ class SlackChat(ConsoleChat):
     async def restore(self) -> None:
         self.restored = True  # Slack keeps profiles; nothing to restore
 
-    def typed(self, text: str) -> str:
+    def escaped(self, text: str) -> str:
         """A command's text as Slack sends it with escaping on: mentions, channels, links and
         addresses as Slack's markup, and &, < and > as entities."""
         out, last = [], 0
@@ -182,11 +192,10 @@ class SlackChat(ConsoleChat):
             raise UserError(f"Slack sends the app only {', '.join(COMMANDS)}; '{command}' is not one.",
                             "@alice /submit status")
         person = self.person(handle)
-        response = await self.app.command(person, command, self.typed(rest.strip()), channel="D" + person,
-                                          deliver=False)
-        assert response.status_code == 200, response.text
-        if response.content:
-            self.say(f"only @{handle}", self.readable(response.json()))
+        ack = await self.app.typed(person, command, self.escaped(rest.strip()), channel="D" + person,
+                                   deliver=False)
+        if ack:
+            self.say(f"only @{handle}", self.readable(ack))
         self.collect()
         await self.deliver()  # as the console does after each command: the worker's turn
 

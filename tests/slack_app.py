@@ -29,59 +29,90 @@ SECRET = "test-signing-secret"
 CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
 
 
-class SlackApp:
-    """Our app as Slack sees it: an HTTP endpoint that takes signed requests."""
+class SlackWire:
+    """Our app as Slack reaches it, whichever way it is connected (signed HTTP requests, a
+    Socket Mode WebSocket: the subclass says): slash commands typed, buttons clicked, and
+    what each person saw. Every Slack harness here is one of these, tests/harness.py's
+    conversations included."""
 
-    def __init__(self, runtime: Runtime, url: str, fake: FakeSlack) -> None:
-        self.runtime, self.url, self.fake = runtime, url, fake
-        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+    home = "CFRL"  # where a command is typed unless a test says
 
-    async def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
-                   retry: int | None = None, deliver: bool = True) -> httpx.Response:
-        """Send a signed request; then let the app's follow-ups finish and, unless `deliver`
-        is false (the worker behind), the outbox deliver."""
-        headers = signed_headers(body, secret, timestamp)
-        if retry is not None:
-            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        response = await self.http.post("/slack/events", content=body, headers=headers)
-        if deliver:
-            await self.settle()
-        else:
-            assert self.runtime.slack is not None
-            await self.runtime.slack.drain()
-        return response
+    def __init__(self, runtime: Runtime, fake: FakeSlack) -> None:
+        self.runtime, self.fake = runtime, fake
 
-    async def command(self, user: str, command: str, text: str = "", *, channel: str = "CFRL",
-                      team: str = "T1", trigger_id: str | None = None,
-                      retry: int | None = None, deliver: bool = True) -> httpx.Response:
-        body = slash_command_body(command, text, team_id=team, user_id=user, channel_id=channel,
-                                  channel_name=CHANNELS.get(channel, "directmessage"),
+    def slash(self, user: str, command: str, text: str, *, channel: str, team: str = "T1",
+              trigger_id: str | None = None) -> bytes:
+        """The slash command Slack sends when `user` types it in `channel` (a D… id: their DM)."""
+        return slash_command_body(command, text, team_id=team, user_id=user, channel_id=channel,
+                                  channel_name=self.fake.channels.get(channel, "directmessage"),
                                   trigger_id=trigger_id, response_url=self.fake.response_url(user))
-        return await self.post(body, retry=retry, deliver=deliver)
 
-    async def say(self, user: str, line: str, **kw: Any) -> str:
+    def press(self, user: str, button: dict[str, Any], *, channel: str, team: str = "T1") -> dict[str, Any]:
+        """The block_actions payload Slack sends when `user` clicks `button` in `channel`."""
+        return block_actions_payload(button["action_id"], button.get("value"), user_id=user, team_id=team,
+                                     channel_id=channel, channel_name=self.fake.channels.get(channel, ""),
+                                     response_url=self.fake.response_url(user))
+
+    async def typed(self, user: str, command: str, text: str = "", *, channel: str,
+                    deliver: bool = True) -> dict[str, Any] | None:
+        """Type a slash command; the answer its acknowledgement carries (None: an empty ack)."""
+        raise NotImplementedError
+
+    async def say(self, user: str, line: str, *, channel: str | None = None, **kw: Any) -> str:
         """Type a slash command; return what the person sees: the ephemeral ack's text and
         any answer that followed on the command's response_url (a taken-in submission's)."""
         command, _, text = line.partition(" ")
         before = len(self.fake.responses)
-        response = await self.command(user, command, text, **kw)
-        assert response.status_code == 200, response.text
-        ack = [response.json()["text"]] if response.content else []
-        return "\n".join(ack + self.answers(user, since=before))
+        ack = await self.typed(user, command, text, channel=channel or self.home, **kw)
+        return "\n".join(([ack["text"]] if ack else []) + self.answers(user, since=before))
 
     def answers(self, user: str, since: int = 0) -> list[str]:
         """Texts posted to `user`'s response_url (after the first `since` posts of anyone)."""
         return [payload["text"] for name, payload in self.fake.responses[since:] if name == user]
 
+    async def settle(self, *, deliver: bool = True) -> None:
+        """Let the app's follow-ups finish and, unless `deliver` is false (the worker behind),
+        the outbox deliver."""
+        if deliver:
+            await settle(self.runtime)
+        else:
+            assert self.runtime.slack is not None
+            await self.runtime.slack.drain()
+
+
+class SlackApp(SlackWire):
+    """Our app as Slack sees it over HTTP: an endpoint that takes signed requests."""
+
+    def __init__(self, runtime: Runtime, url: str, fake: FakeSlack) -> None:
+        super().__init__(runtime, fake)
+        self.url = url
+        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+
+    async def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
+                   retry: int | None = None, deliver: bool = True) -> httpx.Response:
+        """Send a signed request, then settle."""
+        headers = signed_headers(body, secret, timestamp)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        response = await self.http.post("/slack/events", content=body, headers=headers)
+        await self.settle(deliver=deliver)
+        return response
+
+    async def command(self, user: str, command: str, text: str = "", *, channel: str | None = None,
+                      team: str = "T1", trigger_id: str | None = None,
+                      retry: int | None = None, deliver: bool = True) -> httpx.Response:
+        body = self.slash(user, command, text, channel=channel or self.home, team=team, trigger_id=trigger_id)
+        return await self.post(body, retry=retry, deliver=deliver)
+
+    async def typed(self, user: str, command: str, text: str = "", *, channel: str,
+                    deliver: bool = True, **kw: Any) -> dict[str, Any] | None:
+        response = await self.command(user, command, text, channel=channel, deliver=deliver, **kw)
+        assert response.status_code == 200, response.text
+        return response.json() if response.content else None
+
     async def click(self, user: str, button: dict[str, Any], *, team: str = "T1",
                     channel: str = "CREV") -> httpx.Response:
-        payload = block_actions_payload(button["action_id"], button.get("value"), user_id=user,
-                                        team_id=team, channel_id=channel,
-                                        response_url=self.fake.response_url(user))
-        return await self.post(interaction_body(payload))
-
-    async def settle(self) -> None:
-        await settle(self.runtime)
+        return await self.post(interaction_body(self.press(user, button, channel=channel, team=team)))
 
 
 async def settle(runtime: Runtime) -> None:

@@ -18,13 +18,12 @@ from fakeslack import (
 )
 from fakeslack import (
     FakeSlack,
-    block_actions_payload,
     block_errors,
     event_callback_body,
-    slash_command_body,
     view_submission_payload,
 )
-from slack_app import settle
+from harness import SlackChat
+from slack_app import SlackWire
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
@@ -44,45 +43,33 @@ SETUP = [
 ACK_LIMIT = 3.0  # Slack's deadline for acknowledging an envelope, in seconds
 
 
-class SocketSlack:
+class SocketSlack(SlackWire):
     """Our app as Slack sees it in Socket Mode: envelopes pushed down its WebSocket."""
 
-    def __init__(self, runtime: Runtime, fake: FakeSlack) -> None:
-        self.runtime, self.fake = runtime, fake
+    home = "C1"
 
-    async def send(self, kind: str, payload: Any, **envelope: Any) -> dict[str, Any]:
+    async def send(self, kind: str, payload: Any, *, deliver: bool = True, **envelope: Any) -> dict[str, Any]:
         """Push an envelope, return the app's acknowledgement, then let follow-ups finish."""
         envelope_id = await self.fake.socket_send(kind, payload, **envelope)
         ack = await self.fake.socket_ack(envelope_id, timeout=5)
         assert self.fake.socket_ack_seconds(envelope_id) < ACK_LIMIT
-        await self.settle()
+        await self.settle(deliver=deliver)
         return ack
 
-    async def command(self, user: str, line: str, *, channel: str = "C1", trigger_id: str | None = None,
-                      retry_attempt: int | None = None) -> dict[str, Any]:
-        command, _, text = line.partition(" ")
-        body = slash_command_body(command, text, user_id=user, channel_id=channel,
-                                  channel_name=CHANNELS.get(channel, "directmessage"),
-                                  trigger_id=trigger_id, response_url=self.fake.response_url(user))
+    async def command(self, user: str, command: str, text: str = "", *, channel: str | None = None,
+                      trigger_id: str | None = None, retry_attempt: int | None = None,
+                      deliver: bool = True) -> dict[str, Any]:
+        body = self.slash(user, command, text, channel=channel or self.home, trigger_id=trigger_id)
         retry = {} if retry_attempt is None else {"retry_attempt": retry_attempt, "retry_reason": "timeout"}
-        return await self.send("slash_commands", body, **retry)
+        return await self.send("slash_commands", body, deliver=deliver, **retry)
 
-    async def say(self, user: str, line: str, **kw: Any) -> str:
-        """Type a slash command; return what the person sees: the answer the acknowledgement
-        carries, and any that followed on the command's response_url."""
-        before = len(self.fake.responses)
-        ack = await self.command(user, line, **kw)
-        followed = [p["text"] for name, p in self.fake.responses[before:] if name == user]
-        return "\n".join([str(ack.get("payload", {}).get("text", "")), *followed])
+    async def typed(self, user: str, command: str, text: str = "", *, channel: str,
+                    deliver: bool = True, **kw: Any) -> dict[str, Any] | None:
+        ack = await self.command(user, command, text, channel=channel, deliver=deliver, **kw)
+        return ack.get("payload")
 
     async def click(self, user: str, button: dict[str, Any], *, channel: str = "CREV") -> dict[str, Any]:
-        payload = block_actions_payload(button["action_id"], button.get("value"), user_id=user,
-                                        channel_id=channel, channel_name=CHANNELS.get(channel, ""),
-                                        response_url=self.fake.response_url(user))
-        return await self.send("interactive", payload)
-
-    async def settle(self) -> None:
-        await settle(self.runtime)
+        return await self.send("interactive", self.press(user, button, channel=channel))
 
 
 @pytest.fixture
@@ -195,7 +182,7 @@ async def test_disconnect_message_makes_the_app_reconnect_and_envelopes_keep_flo
 
 
 async def test_slash_command_is_answered_in_its_acknowledgement(app: SocketSlack) -> None:
-    ack = await app.command("UCOORD", "/cohort create spring <#C1|general>")
+    ack = await app.command("UCOORD", "/cohort", "create spring <#C1|general>")
     answer = ack["payload"]
     assert answer["response_type"] == "ephemeral"
     assert "Created cohort *spring* in <#C1>" in answer["text"]
@@ -227,10 +214,33 @@ async def test_submit_is_received_the_review_task_posted_and_its_claim_button_wo
     assert any("You claimed R-1" in r[1].get("text", "") for r in app.fake.responses if r[0] == "UDANA")
 
 
+async def test_a_conversation_over_socket_mode_reads_as_it_does_over_http(app: SocketSlack) -> None:
+    """The conversation harness (tests/harness.py) drives any SlackWire: the same script, the
+    same transcript, over the WebSocket."""
+    chat = SlackChat(app)
+    await chat.run("""
+        @maria /cohort create spring #general reviews #reviews
+        @maria /cohort add spring @alice
+        @maria /cohort add spring @dana as assessor
+        @maria /window open spring creators closes 2026-03-20T17:00 America/Chicago
+        @alice /submit https://example.org/a?x=1&y=2 -- Students & tools
+        @dana /review claim R-1
+    """)
+    assert chat.crashes == chat.errors == 0, chat.transcript
+    assert chat.saw("#general", "*Empowering Students as Creators* is open for submissions")
+    assert "Received S-1 (version 1)" in chat.last("only @alice")
+    assert chat.saw("#reviews", "Review task R-1: S-1 by @alice")
+    assert chat.saw("#reviews", "(edited) 📝 R-1: S-1 for *Empowering Students as Creators* — "
+                                "claimed by @dana")
+    evidence = chat.last("DM @dana")
+    assert "https://example.org/a?x=1&y=2" in evidence and "Students & tools" in evidence
+    assert "[Approve → /review approve R-1]" in evidence
+
+
 async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Database) -> None:
     await set_up(app)
-    first = await app.command("UALICE", "/submit https://example.org/a", trigger_id="trig-1")
-    again = await app.command("UALICE", "/submit https://example.org/a", trigger_id="trig-1",
+    first = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1")
+    again = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1",
                               retry_attempt=1)
     assert "Saving your submission" in first["payload"]["text"]
     assert "Saving" not in json.dumps(again.get("payload", {}))
