@@ -96,13 +96,9 @@ class SlackChat(ConsoleChat):
         assert isinstance(runtime.clock, FakeClock)
         super().__init__(runtime.db, runtime.settings, clock=runtime.clock, out=None)
         self.app, self.fake = app, app.fake
-        self.users: dict[str, str] = {}  # handle -> Slack user id
-        self.channels: dict[str, str] = {}  # channel name -> Slack channel id
         self.handles: dict[str, str] = {}  # Slack user id -> handle
-        self.names: dict[str, str] = {}  # Slack channel id -> name
-        self.calls_seen, self.responses_seen = len(self.fake.calls), len(self.fake.responses)
-        self.spy(runtime.bot)
-        for user, spec in self.fake.users.items():  # people and channels the fake Slack has already
+        self.users: dict[str, str] = {}  # handle -> Slack user id
+        for user, spec in self.fake.users.items():  # the people the fake Slack has already
             if not spec.get("is_bot"):
                 self.handles[user] = handle = self.user_id(spec.get("name", user.lower()))
                 self.users[handle] = user
@@ -110,8 +106,10 @@ class SlackChat(ConsoleChat):
                 self.directory.update(handle, display_name=profile.get("display_name") or handle,
                                       email=profile.get("email"), tz=spec.get("tz"),
                                       is_admin=bool(spec.get("is_admin")))
-        self.names = dict(self.fake.channels)
+        self.names: dict[str, str] = dict(self.fake.channels)  # Slack channel id -> name
         self.channels = {name: cid for cid, name in self.names.items()}
+        self.calls_seen, self.responses_seen = len(self.fake.calls), len(self.fake.responses)
+        self.spy(runtime.bot)
 
     def spy(self, bot: Any) -> None:
         """Count refusals and crashes as the console does, from the replies the app gives."""
@@ -133,7 +131,7 @@ class SlackChat(ConsoleChat):
         """The Slack user for a console handle; everyone the console names exists, with the
         console's profile until :user or :admin says otherwise."""
         if handle not in self.users:
-            self.users[handle] = user = slack_id("U", handle, set(self.handles))
+            self.users[handle] = user = slack_id("U", handle, set(self.fake.users))
             self.handles[user] = handle
             self.fake.add_user(user, **self.slack_profile(self.directory.update(handle)))
         return self.users[handle]
@@ -147,7 +145,7 @@ class SlackChat(ConsoleChat):
         """The Slack channel named `name`, made (with the bot in it) the first time it is named."""
         name = name.lower()
         if name not in self.channels:
-            self.channels[name] = cid = slack_id("C", name, set(self.names))
+            self.channels[name] = cid = slack_id("C", name, set(self.fake.channels))
             self.names[cid] = name
             self.fake.add_channel(cid, name)
         return self.channels[name]
