@@ -97,7 +97,7 @@ async def badge_pages(settings: Settings, clock: Clock, db_url: str) -> AsyncIte
 
 
 async def console(settings: Settings, script: Path | None, db_url: str | None) -> int:
-    from bot.adapters.console import ConsoleChat, interactive
+    from bot.platforms.console import ConsoleChat, interactive
 
     tmp = None
     if script is not None and db_url is None:

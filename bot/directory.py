@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -22,34 +22,3 @@ class Directory(Protocol):
     def channel_named(self, name: str) -> str | None:
         """The channel called `name`, where a platform has one for any name (the console);
         None where people make channels, so a command must name one or be typed in one."""
-
-
-class ConsoleDirectory:
-    """Everyone the console names exists, and every channel; `:user` and `:admin` adjust
-    profiles.
-
-    With `closed=True` only people already known exist, which is how a real
-    workspace behaves toward a mention of a stranger.
-    """
-
-    def __init__(self, default_tz: str = "UTC", closed: bool = False) -> None:
-        self.profiles: dict[str, Profile] = {}
-        self.default_tz = default_tz
-        self.closed = closed
-
-    def _get(self, user_id: str) -> Profile:
-        return self.profiles.get(user_id) or Profile(
-            user_id, user_id, f"{user_id}@example.org", self.default_tz)
-
-    def channel_named(self, name: str) -> str | None:
-        return name  # every channel the console names exists, as `#<name>`
-
-    async def profile(self, user_id: str) -> Profile | None:
-        if self.closed and user_id not in self.profiles:
-            return None
-        return self._get(user_id)
-
-    def update(self, user_id: str, **changes: object) -> Profile:
-        profile = replace(self._get(user_id), **changes)  # type: ignore[arg-type]
-        self.profiles[user_id] = profile
-        return profile

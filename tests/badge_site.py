@@ -10,9 +10,9 @@ import httpx
 import pytest
 from serving import free_port, serving
 
-from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.storage.db import Database
 

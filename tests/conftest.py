@@ -16,10 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.adapters.console import ConsoleChat
 from bot.catalogue import BUNDLED, load_catalogue
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.storage import Base
 from bot.storage.db import Database
 

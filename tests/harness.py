@@ -27,13 +27,13 @@ import pytest
 from fakeslack import FakeSlack
 from slack_app import SlackWire, served_app
 
-from bot.adapters.console import ConsoleChat, Said
 from bot.adapters.slack import COMMANDS
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.directory import Profile
 from bot.domain import UserError
 from bot.messages import Reply
+from bot.platforms.console import ConsoleChat, Said
 from bot.storage.db import Database
 
 

@@ -18,9 +18,9 @@ from typing import Any
 from counting import count
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleChat, render
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat, render
 from bot.service import Origin
 from bot.storage import Base, Enrolment, Review, Submission, Version
 from bot.storage.db import Database

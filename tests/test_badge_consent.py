@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleChat
+from bot.platforms.console import ConsoleChat
 from bot.storage import Audit, Badge
 from bot.storage.db import Database
 

@@ -19,9 +19,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from serving import free_port, serving
 
-from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.storage.db import Database, run_migrations
 

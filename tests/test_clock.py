@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import scheduler
-from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.leader import Leadership
+from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.service import Intake, Origin
 from bot.storage import Inbound, Outbox

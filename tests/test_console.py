@@ -13,9 +13,9 @@ from pathlib import Path
 
 from test_cli import cohortbot
 
-from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.storage.db import Database
 
 

@@ -12,7 +12,6 @@ import pytest
 from fakecredly import FakeCredly
 from sqlalchemy import select, update
 
-from bot.adapters.console import ConsoleChat, ConsoleTransport
 from bot.badges.credly import (
     CredlyTransport,
     credly_badge_id,
@@ -26,6 +25,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Destination, Message
 from bot.outbox import Deliverer, DeliveryReport, enqueue
+from bot.platforms.console import ConsoleChat, ConsoleTransport
 from bot.storage import (
     Badge,
     Cohort,

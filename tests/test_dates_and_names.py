@@ -4,9 +4,20 @@ It is Monday 2 March 2026, 09:00 in Chicago (15:00 UTC) when each conversation s
 
 from __future__ import annotations
 
-from bot.adapters.console import ConsoleChat, render
-from bot.directory import ConsoleDirectory
+import pytest
+
+from bot.platforms.console import ConsoleChat, ConsoleDirectory, render
 from bot.service import Origin
+
+
+@pytest.fixture
+def chat(conversation: ConsoleChat) -> ConsoleChat:
+    """Each conversation here runs over the console and over Slack's wire (tests/harness.py)."""
+    return conversation
+
+
+# Console only: its channel for every name, its bot asked directly, commands Slack never sends
+CONSOLE_ONLY = pytest.mark.parametrize("conversation", ["console"], indirect=True)
 
 COHORT = """
     :admin @coord
@@ -99,6 +110,7 @@ async def test_several_words_unquoted_are_refused_with_the_name_to_type(chat: Co
     assert not chat.saw("#frl")
 
 
+@CONSOLE_ONLY
 async def test_a_cohort_created_without_a_channel_meets_where_it_was_created(chat: ConsoleChat) -> None:
     await chat.run("""
         :admin @coord
@@ -118,6 +130,7 @@ class PeopleMakeChannels(ConsoleDirectory):
         return None
 
 
+@CONSOLE_ONLY
 async def test_a_cohort_created_in_a_direct_message_needs_a_channel_named(chat: ConsoleChat) -> None:
     directory = PeopleMakeChannels()
     directory.update("coord", is_admin=True)
@@ -131,6 +144,8 @@ async def test_a_cohort_created_in_a_direct_message_needs_a_channel_named(chat: 
 # ------------------------------------------------------------------- what people meant
 
 
+# Slack sends an app only the commands it registered and answers a mistyped one (/sumbit) itself
+@CONSOLE_ONLY
 async def test_a_mistyped_command_or_subcommand_is_answered_with_the_nearest_one(chat: ConsoleChat) -> None:
     await chat.run(COHORT + """
         @alice /sumbit https://example.org/alice

@@ -13,10 +13,10 @@ from delivery_kit import copies, deliver_until_settled, seed, slack_settings, sl
 from fakeslack import FakeSlack
 from sqlalchemy import func, select
 
-from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Destination
+from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.scheduler import run_due
 from bot.storage import NudgeLedger, Outbox

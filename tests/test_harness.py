@@ -12,10 +12,10 @@ from pathlib import Path
 from conftest import SPRING
 from harness import Conversation, slack_chat
 
-from bot.adapters.console import ConsoleChat
 from bot.catalogue import BUNDLED, load_catalogue
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.storage.db import Database
 
 PROGRAMME = SPRING + """

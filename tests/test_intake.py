@@ -22,10 +22,10 @@ from serving import serve_process, serving
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.adapters.console import ConsoleChat
 from bot.adapters.slack import SlackDirectory
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.service import CohortBot, Origin, Unavailable
 from bot.storage import Inbound, Outbox, Review, Submission

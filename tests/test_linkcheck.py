@@ -21,10 +21,10 @@ import pytest
 from conftest import SPRING
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleChat
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.linkcheck import SNIFF_BYTES, LinkResult, check_links
+from bot.platforms.console import ConsoleChat
 from bot.storage import Version
 from bot.storage.db import Database
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import test_bad_input_and_roles as bad_input
 
-from bot.adapters.console import ConsoleChat
 from bot.domain import UserError
 from bot.handlers.reminders import check_interval, cron_trigger, shortest_interval
+from bot.platforms.console import ConsoleChat
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from counting import count
 from slack_app import SlackApp, buttons_in, last_post, set_up
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleChat
 from bot.catalogue import load_catalogue
+from bot.platforms.console import ConsoleChat
 from bot.storage import Badge, Extension, Review, Submission
 from bot.storage.db import Database
 

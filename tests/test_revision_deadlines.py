@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_app import SlackApp, buttons_in, last_post, set_up
 
-from bot.adapters.console import ConsoleChat
 from bot.domain import own_deadline
+from bot.platforms.console import ConsoleChat
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import Connection, func, inspect, select, text
 
-from bot.adapters.console import ConsoleChat
 from bot.config import Settings
+from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.service import Origin
 from bot.storage import Base, Outbox, Review, Submission

@@ -11,8 +11,8 @@ from __future__ import annotations
 import test_bad_input_and_roles as bad_input
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleChat
 from bot.grammar import Command
+from bot.platforms.console import ConsoleChat
 from bot.service import Origin
 from bot.storage import Member, Version
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.console import ConsoleChat
+from bot.platforms.console import ConsoleChat
 
 
 @pytest.fixture

@@ -31,11 +31,12 @@ from bot import markup
 from bot.badges.credly import CredlyTransport
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.directory import ConsoleDirectory, Profile
+from bot.directory import Profile
 from bot.domain import START_OF_DAY, UserError, format_time, parse_duration, parse_when, zone
 from bot.grammar import CONSOLE_MENTION_RE, handle
 from bot.messages import Destination, Message, Reply
 from bot.outbox import Deliverer, Limit
+from bot.platforms.console.directory import ConsoleDirectory
 from bot.scheduler import next_reminder_due, run_due
 from bot.service import CohortBot, Origin, upsert_member, workspace_for
 from bot.storage import Member, Workspace
