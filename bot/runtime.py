@@ -74,6 +74,10 @@ def check_settings(settings: Settings) -> None:
                                          and settings.slack_signing_secret):
         raise ConfigError("SLACK_CLIENT_ID is set: OAuth installs also need SLACK_CLIENT_SECRET "
                           "and SLACK_SIGNING_SECRET.")
+    if settings.discord_token and not slack_configured(settings):
+        raise ConfigError("DISCORD_TOKEN is set, but this version of Cohort Bot cannot talk to "
+                          "Discord yet (the Discord adapter is on its way). Unset DISCORD_TOKEN to "
+                          "use the console chat, or set Slack's settings (README: Slack).")
 
 
 class Runtime:

@@ -11,10 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cohortbot(*args: str, tmp: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cohortbot(*args: str, tmp: Path, stdin: str = "",
+              **settings: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bot.db", "LOG_LEVEL": "WARNING"}
     env.pop("SLACK_BOT_TOKEN", None)
     env.pop("DISCORD_TOKEN", None)
+    env |= settings
     return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
                           text=True, timeout=120, cwd=tmp, env=env, check=False)
 
@@ -73,6 +75,13 @@ def test_run_without_tokens_opens_the_console(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "starting the console chat" in result.stdout
     assert "[only @me] *Cohort Bot*" in result.stdout
+
+
+def test_run_with_only_a_discord_token_says_discord_is_not_there_yet(tmp_path: Path) -> None:
+    """Not a silent bot with no chat at all: one sentence, and what to do instead."""
+    result = cohortbot("run", tmp=tmp_path, DISCORD_TOKEN="a-discord-bot-token")
+    assert result.returncode == 2
+    assert "cannot talk to Discord yet" in result.stderr and "Unset DISCORD_TOKEN" in result.stderr
 
 
 def test_credentials_load_adds_then_updates(tmp_path: Path) -> None:
