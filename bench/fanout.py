@@ -397,14 +397,16 @@ def minimum_seconds(messages: int, per_destination: Counter[str], per_channel: t
     return max(floor, max(0, busiest - ch_burst) / ch_rate)
 
 
-def make_fake(n: int, per_channel: tuple[float, int],
-              per_workspace: tuple[float, int]) -> tuple[FakeSlack, SlackRateLimits | None]:
-    """FakeSlack knowing every learner and cohort channel, rate-limited like Slack."""
+def make_fake(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int],
+              history: tuple[float, int] | None = None) -> tuple[FakeSlack, SlackRateLimits | None]:
+    """FakeSlack knowing every learner and cohort channel, rate-limited like Slack (and, with
+    `history`, conversations.history limited too, as Slack's Tier 3 is)."""
     users = {user_id(i): {"name": user_id(i).lower(), "tz": TZ} for i in range(n)}
     fake = FakeSlack(users=users, channels={channel_id(c): f"cohort-{c:02d}" for c in range(COHORTS)})
     enforce = getattr(fake, "enforce_limits", None)
     if enforce is not None:
-        enforce(per_channel=per_channel, per_workspace=per_workspace)
+        enforce(per_channel=per_channel, per_workspace=per_workspace,
+                methods={"conversations.history": history} if history else None)
         return fake, None
     limiter = SlackRateLimits(fake.app, per_channel, per_workspace)
     fake.app = limiter  # type: ignore[assignment]
@@ -423,7 +425,9 @@ def fake_report(fake: FakeSlack, limiter: SlackRateLimits | None, n: int) -> dic
             if key:
                 keys[key] += 1
     throttled = limiter.rejected if limiter else int(getattr(fake, "throttled", 0))
-    return {"keys": dict(keys), "throttled": throttled, "cpu_s": cpu_s,
+    posts = [(c.at, c.status) for c in fake.called("chat.postMessage")]
+    return {"keys": dict(keys), "throttled": throttled, "cpu_s": cpu_s, "posts": posts,
+            "lookups": [c.at for c in fake.called("conversations.history")],
             "limits": "bench middleware" if limiter else "fakeslack enforce_limits"}
 
 
@@ -444,12 +448,13 @@ async def fake_here(n: int, per_channel: tuple[float, int],
 
 
 @asynccontextmanager
-async def fake_apart(n: int, per_channel: tuple[float, int],
-                     per_workspace: tuple[float, int]) -> AsyncIterator[tuple[str, Report]]:
+async def fake_apart(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int],
+                     history: tuple[float, int] | None = None) -> AsyncIterator[tuple[str, Report]]:
     """The fake in a process of its own (`--serve-fake`), as Slack is on other machines."""
+    more = ["--history-limit", f"{history[0]}/{history[1]}"] if history else []
     async with process_apart([SCRIPT, "--serve-fake", str(n),
                               "--channel-limit", f"{per_channel[0]}/{per_channel[1]}",
-                              "--workspace-limit", f"{per_workspace[0]}/{per_workspace[1]}"],
+                              "--workspace-limit", f"{per_workspace[0]}/{per_workspace[1]}", *more],
                              ROOT) as url:
         api_url = f"{url}/api/"
 
@@ -462,9 +467,10 @@ async def fake_apart(n: int, per_channel: tuple[float, int],
         yield api_url, report
 
 
-async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int]) -> None:
+async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int],
+                     history: tuple[float, int] | None = None) -> None:
     """--serve-fake: run the fake until stdin closes; GET /bench/report answers `fake_report`."""
-    fake, limiter = make_fake(n, per_channel, per_workspace)
+    fake, limiter = make_fake(n, per_channel, per_workspace, history)
     inner = fake.app
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -546,6 +552,209 @@ async def deliver_case(admin_url: str | None, n: int, per_channel: tuple[float, 
         profile=profile_summary(profiler) if profiler else "")
 
 
+# ------------------------------------------------------------------ (d), (e): limits the bot is not told
+
+LEARN_DMS, LEARN_CHANNELS = 1000, COHORTS  # 1,000 DMs and 50 channel posts
+LEARNING_S = 10.0  # the first seconds are the bot's to learn the workspace's limit in
+TARGET_LEARNED = 1.2  # time after the learning over the minimum for what was left then
+TARGET_429 = 0.02  # 429s as a share of sends
+CRASH_LIMIT, CRASH_HISTORY = (20.0, 10), (50 / 60, 5)  # the fake's workspace and Tier 3 limits
+TARGET_CRASH = 1.3
+
+
+async def seed_fan_out(db: Database, dms: int, channels: int) -> tuple[set[str], Counter[str]]:
+    """A workspace and a fan-out's outbox rows, as planning leaves them: per cohort its channel
+    post, then its learners' DMs. Returns the keys and the messages per destination."""
+    from bot.messages import Destination, Message
+    from bot.outbox import enqueue_many, outbox_row
+
+    async with db.transaction() as session:
+        workspace = await session.scalar(insert(Workspace).values(
+            platform="slack", external_id="T1", name="Bench", created_at=NOW).returning(Workspace.id))
+    plan = [(Destination.channel(channel_id(c)), f"nudge:{c}:channel") for c in range(channels)]
+    plan += [(Destination.dm(user_id(i)), f"nudge:{i % COHORTS}:{user_id(i)}") for i in range(dms)]
+    plan.sort(key=lambda p: (int(p[1].split(":")[1]), p[0].kind != "channel"))
+    rows = [outbox_row(workspace, dest, Message(f"2 days left ({key})"), key, NOW) for dest, key in plan]
+    async with db.transaction() as session:
+        await enqueue_many(session, rows)
+    return {key for _, key in plan}, Counter(dest.target for dest, _ in plan)
+
+
+async def unsent(db: Database) -> int:
+    async with db.transaction() as s:
+        return int(await s.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.state.in_(["pending", "sending"]))) or 0)
+
+
+async def until_unsent(db: Database, at_most: int, every: float = 0.05) -> None:
+    """Poll the outbox until at most `at_most` messages are left to send."""
+    for _ in iter(int, 1):  # forever: the bench's own timeout bounds it
+        if await unsent(db) <= at_most:
+            return
+        await asyncio.sleep(every)
+
+
+async def learned_rates(db: Database) -> dict[str, float]:
+    from bot.storage import RateLimitRow
+
+    async with db.transaction() as s:
+        return dict((await s.execute(select(RateLimitRow.key, RateLimitRow.rate))).tuples().all())
+
+
+def not_told(url: str, api_url: str, **more: Any) -> Settings:
+    """The bot's settings as shipped: it is not told the fake's limits."""
+    return settings_for(url, slack_bot_token="xoxb-test", slack_signing_secret="bench", slack_api_url=api_url,
+                        log_level="WARNING", **more)
+
+
+def exactly_once(seen: dict[str, Any], keys: set[str]) -> dict[str, int]:
+    arrived = Counter(seen["keys"])
+    return dict(duplicates=sum(1 for c in arrived.values() if c > 1), lost=len(keys - arrived.keys()),
+                unexpected=len(arrived.keys() - keys))
+
+
+async def learn_case(admin_url: str | None, per_workspace: tuple[float, int], per_channel: tuple[float, int],
+                     workers: int) -> dict[str, Any]:
+    """(d) 1,000 DMs and 50 channel posts by `workers` workers (each with its own engine, as
+    separate processes would have) whose settings say nothing of the fake's limits."""
+    backend = "postgresql" if admin_url else "sqlite"
+    n = LEARN_DMS
+    async with Fresh(admin_url) as url, fake_apart(n, per_channel, per_workspace) as (api_url, report):
+        runtimes = [Runtime(not_told(url, api_url), RunningClock(NOW)) for _ in range(workers)]
+        for i, runtime in enumerate(runtimes):
+            runtime.deliverer.worker = f"bench-worker-{i + 1}"
+            await runtime.start()
+        try:
+            keys, per_destination = await seed_fan_out(runtimes[0].db, n, LEARN_CHANNELS)
+            settle_heap()
+            start = time.monotonic()
+            stop = asyncio.Event()
+            loops = [asyncio.create_task(rt.deliver_forever(stop, interval=0.05)) for rt in runtimes]
+            await until_unsent(runtimes[0].db, 0)
+            elapsed = time.monotonic() - start
+            stop.set()
+            await asyncio.gather(*loops)
+            rates = await learned_rates(runtimes[0].db)
+        finally:
+            for runtime in runtimes:
+                await runtime.stop()
+        seen = await report()
+    accepted = sorted(at for at, status in seen["posts"] if status == 200 and at >= start)
+    attempts = sum(1 for at, _ in seen["posts"] if at >= start)
+    minimum = minimum_seconds(len(keys), per_destination, per_channel, per_workspace)
+    done_early = sum(1 for at in accepted if at <= start + LEARNING_S)
+    after = max(0.0, (len(keys) - done_early) / per_workspace[0])
+    return dict(backend=backend, workers=workers, workspace=per_workspace, channel=per_channel,
+                messages=len(keys), seconds=elapsed, minimum_s=minimum, ratio=elapsed / minimum,
+                sent_in_learning=done_early, after_s=elapsed - LEARNING_S, after_minimum_s=after,
+                after_ratio=(elapsed - LEARNING_S) / after if after else 0.0,
+                rejected_429=seen["throttled"], attempts=attempts,
+                share_429=seen["throttled"] / attempts if attempts else 0.0,
+                learned={k.rsplit(":", 1)[-1]: round(v, 2) for k, v in rates.items()},
+                **exactly_once(seen, keys))
+
+
+async def crash_case(admin_url: str | None, kill_at: int) -> dict[str, Any]:
+    """(e) `cohortbot worker` (a process) fans out 1,000 DMs, is SIGKILLed after `kill_at` have
+    arrived, and a new one starts at once. Lookups made by the new one against what the dead
+    one can have left ambiguous (the sends of its last second plus OUTBOX_CONCURRENCY), and
+    its time to the last DM against the minimum the limits allow for what was left."""
+    import signal
+
+    backend = "postgresql" if admin_url else "sqlite"
+    n, per_channel = LEARN_DMS, (1.0, 3)
+    async with Fresh(admin_url) as url, fake_apart(n, per_channel, CRASH_LIMIT, CRASH_HISTORY) as (api_url,
+                                                                                                   report):
+        db = Database(url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OUTBOX_", "DATABASE_"))}
+        env |= {"DATABASE_URL": url, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "bench",
+                "SLACK_API_URL": api_url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        concurrency = Settings.model_fields["outbox_concurrency"].default
+        try:
+            keys, _ = await seed_fan_out(db, n, 0)
+            log = tempfile.NamedTemporaryFile(prefix="crash-bench-", suffix=".log", delete=False)  # noqa: SIM115
+
+            async def worker() -> asyncio.subprocess.Process:
+                return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "worker", cwd=ROOT,
+                                                            env=env, stdout=log, stderr=log)
+
+            first = await worker()
+            await until_unsent(db, n - kill_at, every=0.02)
+            first.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            await first.wait()
+            second = await worker()
+            restarted = time.monotonic()
+            await until_unsent(db, 0)
+            second.send_signal(signal.SIGTERM)
+            await second.wait()
+            rates = await learned_rates(db)
+        finally:
+            await db.dispose()
+        seen = await report()
+    posts = [(at, status) for at, status in seen["posts"]]
+    before = sum(1 for at, status in posts if status == 200 and at < killed)
+    last_second = sum(1 for at, status in posts if status == 200 and killed - 1 <= at < killed)
+    after_posts = [at for at, status in posts if status == 200 and at >= restarted]
+    lookups = sum(1 for at in seen["lookups"] if at >= restarted)
+    left = len(keys) - before
+    rate, burst = CRASH_LIMIT
+    minimum = max(max(0, left - burst) / rate, max(0, lookups - CRASH_HISTORY[1]) / CRASH_HISTORY[0])
+    took = (max(after_posts) - restarted) if after_posts else 0.0
+    return dict(backend=backend, killed_after=before, left=left, lookups=lookups,
+                ambiguous_bound=last_second + concurrency, last_second=last_second,
+                seconds=took, minimum_s=minimum, ratio=took / minimum if minimum else 0.0,
+                rejected_429=seen["throttled"],
+                learned={k.rsplit(":", 1)[-1]: round(v, 2) for k, v in rates.items()},
+                log=log.name, **exactly_once(seen, keys))
+
+
+def print_learned(r: dict[str, Any]) -> None:
+    clean = r["duplicates"] == 0 and r["lost"] == 0 and r["unexpected"] == 0
+    ok = r["after_ratio"] <= TARGET_LEARNED and r["share_429"] < TARGET_429 and clean
+    print(f"  {r['backend']:10} workspace {r['workspace'][0]:g}/s burst {r['workspace'][1]}, channel "
+          f"{r['channel'][0]:g}/s burst {r['channel'][1]}, {r['workers']} worker(s): {r['messages']:,} in "
+          f"{r['seconds']:.1f} s, minimum {r['minimum_s']:.1f} s ({r['ratio']:.2f}x); after the first "
+          f"{LEARNING_S:g} s ({r['sent_in_learning']} sent) {r['after_s']:.1f} s for a minimum of "
+          f"{r['after_minimum_s']:.1f} s = {r['after_ratio']:.3f}x | 429s {r['rejected_429']} of "
+          f"{r['attempts']} sends = {r['share_429']:.1%} | dup {r['duplicates']} lost {r['lost']} | learned "
+          f"{r['learned']} {check(ok)}", flush=True)
+
+
+def print_crash(r: dict[str, Any]) -> None:
+    clean = r["duplicates"] == 0 and r["lost"] == 0 and r["unexpected"] == 0
+    ok = r["lookups"] <= r["ambiguous_bound"] and r["ratio"] <= TARGET_CRASH and clean
+    print(f"  {r['backend']:10} killed after {r['killed_after']} DMs ({r['last_second']} in its last "
+          f"second): restart looked up {r['lookups']} (bound {r['ambiguous_bound']}), sent the {r['left']} "
+          f"left in {r['seconds']:.1f} s, minimum {r['minimum_s']:.1f} s = {r['ratio']:.3f}x | 429s "
+          f"{r['rejected_429']} | dup {r['duplicates']} lost {r['lost']} | learned {r['learned']} "
+          f"{check(ok)}", flush=True)
+
+
+def learned_main(args: argparse.Namespace) -> None:
+    backends: list[str | None] = [] if args.no_sqlite else [None]
+    if args.database_url:
+        backends.append(args.database_url)
+    print(f"delivery at limits the bot is not told · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit "
+          f"{revision()} · {os.cpu_count()} cores · {load()} · fake Slack in its own process")
+    if args.learn:
+        print(f"(d) {LEARN_DMS:,} DMs + {LEARN_CHANNELS} channel posts; settings as shipped "
+              f"(SLACK_WORKSPACE_RATE {Settings.model_fields['slack_workspace_rate'].default:g}); target "
+              f"after {LEARNING_S:g} s <= {TARGET_LEARNED}x the minimum, 429s < {TARGET_429:.0%}, 0 dup, "
+              "0 lost")
+        for limit in [pair(x) for x in args.learn_limits.split(",")]:
+            for workers in [int(w) for w in args.workers.split(",")]:
+                for backend in backends:
+                    print_learned(in_child(learn_case, backend, limit, args.channel_limit, workers))
+    if args.crash:
+        print(f"(e) crash: workspace {CRASH_LIMIT[0]:g}/s burst {CRASH_LIMIT[1]}, conversations.history "
+              f"{CRASH_HISTORY[0] * 60:g}/min burst {CRASH_HISTORY[1]}; SIGKILL after 400 of "
+              f"{LEARN_DMS:,} DMs; target lookups <= last second + concurrency, <= {TARGET_CRASH}x the "
+              "minimum, exactly once")
+        for backend in backends:
+            print_crash(in_child(crash_case, backend, 400))
+
+
 # ------------------------------------------------------------------ driver
 
 
@@ -614,10 +823,21 @@ def main() -> None:
     parser.add_argument("--fake-in-process", action="store_true",
                         help="run the fake Slack on the benchmark's event loop (default: own process)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    parser.add_argument("--learn", action="store_true",
+                        help="(d) delivery against limits the bot is not told, one and two workers")
+    parser.add_argument("--learn-limits", default="5/5,10/10,50/20", metavar="R/B,…",
+                        help="workspace limits of the fake for --learn (5/5,10/10,50/20)")
+    parser.add_argument("--workers", default="1,2", help="worker counts for --learn (1,2)")
+    parser.add_argument("--crash", action="store_true",
+                        help="(e) SIGKILL a `cohortbot worker` mid fan-out of 1,000 DMs, restart it")
+    parser.add_argument("--history-limit", type=pair, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--serve-fake", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake is not None:
-        asyncio.run(serve_fake(args.serve_fake, args.channel_limit, args.workspace_limit))
+        asyncio.run(serve_fake(args.serve_fake, args.channel_limit, args.workspace_limit, args.history_limit))
+        return
+    if args.learn or args.crash:
+        learned_main(args)
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     backends: list[str | None] = [] if args.no_sqlite else [None]

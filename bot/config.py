@@ -42,9 +42,10 @@ class Settings(BaseSettings):
     slack_channel_burst: int = Field(3, ge=1)
     slack_workspace_rate: float = Field(5.0, gt=0, description="Messages per second per workspace")
     slack_workspace_burst: int = Field(20, ge=1)
+    slack_workspace_rate_max: float = Field(100.0, gt=0, description="Learned workspace rate: at most")
     slack_lookup_rate: float = Field(0.8, gt=0, description="History lookups per second per workspace")
     slack_lookup_burst: int = Field(5, ge=1)
-    outbox_lease_seconds: float = Field(60, gt=0, description="A claimed message is retried after")
+    outbox_lease_seconds: float = Field(10, gt=0, description="A claimed message is retried after")
     outbox_concurrency: int = Field(16, ge=1, description="Platform calls in flight at once (delivery)")
     slack_client_id: str | None = Field(None, description="OAuth: install into many workspaces")
     slack_client_secret: str | None = None

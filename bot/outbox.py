@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
@@ -43,6 +43,7 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
+from bot.ratelimit import Limit, RateLimiter, SharedRates
 from bot.storage import Enrolment, Member, Outbox, Workspace
 from bot.storage.db import Database, insert_many_once, insert_once, once_more_if_dropped
 
@@ -51,15 +52,12 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 UNSENT = ("pending", "sending")  # may still go out: what a moved deadline must cancel
 CLAIM_LOCK = 0x6F7574626F78  # "outbox": PostgreSQL advisory lock, one claim at a time
-PACE = 0.97  # send at this fraction of a platform's rate: its clock and ours need not agree
-JITTER = 0.032  # seconds by which requests may reach the platform closer together than they
-# left (a new connection's first request waits for the connection; the event loop may be busy):
-# each bucket keeps that many seconds' worth of its burst in hand (see `RateLimiter.shape`)
 MARK_BATCH = 250  # "sent" marks written in one statement: on SQLite a transaction costs ~4 ms of the
 # event loop, its rows little (100 rows 5 ms, 250 rows 5 ms)
 MARK_AGE = 0.25  # seconds a "sent" mark may wait to be written (at most a quarter of the lease): after a
 # crash, the sends of the last MARK_AGE seconds (and those in flight) are the ones looked up
 LOOKUPS = 4  # history lookups in flight at once, apart from `concurrency`
+CLAIM_SECONDS, CLAIM_MIN = 2.0, 50  # a claim: about 2 s of sending at the rates learned, 50 rows at least
 CHAT_KINDS = ("channel", "dm")  # what a chat platform's transport delivers; other kinds need their own
 
 
@@ -98,15 +96,6 @@ class DeliveryError(Exception):
         self.unsure = unsure
 
 
-@dataclass(frozen=True)
-class Limit:
-    """A token bucket: `rate` sends per second, up to `burst` at once."""
-
-    key: str
-    rate: float
-    burst: int = 1
-
-
 class Transport(Protocol):
     async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
                    edit_ref: str | None = None) -> str | None:
@@ -126,105 +115,6 @@ def lookup_limits(transport: Transport, workspace: Workspace) -> list[Limit]:
     """The limits `transport.find` counts against: the lookup method's own, never the posting's."""
     own = getattr(transport, "lookup_limits", None)
     return list(own(workspace)) if own is not None else []
-
-
-class RateLimiter:
-    """Token buckets on the event loop's clock, each kept as the time at which it would be
-    full again (the GCRA way: one float a bucket, no refill sums).
-
-    A send's limits are its destination's own (a channel's: 1 a second), then, last, the one
-    every destination shares (the workspace's). `acquire` waits until the destination's own
-    limits allow the send, then takes the next *turn* under the shared limit and sleeps until
-    it: each waiting send wakes once, at its turn, in the order they asked. (Polling a shared
-    bucket instead wakes every waiting send at each new token to let one go.) Turns only
-    order the sends; what may go is decided by the sends actually made, so when the event
-    loop was busy and several turns came due at once, they still leave no faster than the
-    limit allows. A send that must wait for its own channel takes no turn meanwhile, so it
-    never holds up the rest.
-
-    Pacing: a platform counts requests when they arrive, and network and event-loop jitter
-    can bring two closer together than they left. So each bucket runs at `pace` of its rate
-    and keeps `jitter` seconds' worth of its burst unused, at least one send's (`shape`): for
-    Slack's 500/s burst 20, bursts of 4, then a send every 2.06 ms.
-    """
-
-    def __init__(self, pace: float = PACE, jitter: float = JITTER) -> None:
-        self.pace, self.jitter = pace, jitter
-        self.sent: dict[str, float] = {}  # bucket key -> when full again, counting sends made
-        self.turns: dict[str, float] = {}  # shared bucket key -> the same, counting turns given
-        self.held: dict[str, float] = {}  # bucket key -> no send before then (Retry-After)
-        self.shapes: dict[tuple[float, int], tuple[float, float]] = {}
-        self.prune_at = 1024
-
-    def shape(self, limit: Limit) -> tuple[float, float]:
-        """(seconds between sends, seconds of burst): the platform's, less the pace and jitter."""
-        shape = self.shapes.get((limit.rate, limit.burst))
-        if shape is None:
-            interval = 1.0 / (limit.rate * self.pace)
-            burst = max(1, limit.burst - math.ceil(self.jitter * limit.rate))
-            shape = self.shapes[limit.rate, limit.burst] = (interval, (burst - 1) * interval)
-        return shape
-
-    def earliest(self, limit: Limit, now: float, book: dict[str, float]) -> float:
-        """When `limit` next allows a send, by `book`: `now`, or later."""
-        tolerance = self.shape(limit)[1]
-        return max(now, book.get(limit.key, now) - tolerance, self.held.get(limit.key, now))
-
-    def take(self, limit: Limit, at: float, book: dict[str, float]) -> None:
-        """Count a send (or a turn) at `at`."""
-        book[limit.key] = max(book.get(limit.key, at), at) + self.shape(limit)[0]
-
-    async def ready(self, limits: list[Limit]) -> None:
-        """Wait until the destination's own limits (all but the last) would allow a send.
-        Takes nothing: call it before waiting for anything shared (a turn, a connection)."""
-        if len(limits) < 2:
-            return
-        loop = asyncio.get_running_loop()
-        while True:
-            now = at = loop.time()
-            for limit in limits[:-1]:
-                at = max(at, self.earliest(limit, now, self.sent))
-            if at <= now:
-                return
-            await asyncio.sleep(at - now)
-
-    async def acquire(self, limits: list[Limit]) -> None:
-        """Wait until a send is allowed under every limit, and count it."""
-        if not limits:
-            return
-        await self.ready(limits)
-        loop = asyncio.get_running_loop()
-        shared, now = limits[-1], loop.time()
-        at = self.earliest(shared, now, self.turns)
-        self.take(shared, at, self.turns)  # our turn: whoever asks next queues behind it
-        while True:
-            if at > now:
-                await asyncio.sleep(at - now)
-                now = loop.time()
-            at = max(self.earliest(limit, now, self.sent) for limit in limits)
-            if at <= now:
-                break
-        for limit in limits:
-            self.take(limit, now, self.sent)
-        self.forget(now)
-
-    def hold(self, limits: list[Limit], seconds: float) -> None:
-        """The platform said "come back in N seconds": no sends under these limits until
-        then (turns already given included), and the buckets refill from empty after."""
-        until = asyncio.get_running_loop().time() + seconds
-        for limit in limits:
-            self.held[limit.key] = max(self.held.get(limit.key, until), until)
-            interval, tolerance = self.shape(limit)
-            for book in (self.sent, self.turns):
-                book[limit.key] = max(book.get(limit.key, until), until + tolerance + interval)
-
-    def forget(self, now: float) -> None:
-        """Drop buckets that are full again (the same as never used): one a DM otherwise."""
-        if len(self.sent) + len(self.turns) + len(self.held) > self.prune_at:
-            self.sent = {key: t for key, t in self.sent.items() if t > now}
-            self.turns = {key: t for key, t in self.turns.items() if t > now}
-            self.held = {key: t for key, t in self.held.items() if t > now}
-            self.prune_at = max(1024, 2 * (len(self.sent) + len(self.turns) + len(self.held)))
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -424,6 +314,7 @@ class Deliverer:
         self.lease, self.concurrency = lease, concurrency
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.limiter = RateLimiter()
+        self.rates = SharedRates(db, self.limiter, clock, lambda: self.worker)
         self.calls = asyncio.Semaphore(concurrency)  # platform calls in flight
         self.lookups = asyncio.Semaphore(LOOKUPS)  # history lookups in flight, apart from sends
         self.attempts = AttemptMarks(db, lambda: self.worker, clock)
@@ -491,7 +382,8 @@ class Deliverer:
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
         """Send every message that is due, oldest first per destination; return when none
-        is left to send. Rows are claimed `limit` at a time, and claimed again as soon as
+        is left to send. Rows are claimed `ahead(limit)` at a time (about two seconds of
+        sending at the rates learned, at most `limit`), and claimed again as soon as
         fewer than half as many destinations are left being served (while fewer than four
         claims' worth of rows are in hand): the next claim is ready before the last one runs
         out (at Slack's 500 a second, half a claim lasts half a second; a claim takes 50-200 ms
@@ -514,13 +406,20 @@ class Deliverer:
         def in_hand() -> list[Held]:
             return [row for _, left in serving.values() for row in left]
 
+        try:  # what was learned before (a restart, another worker) paces the first send
+            await self.rates.sync()
+        except Exception:
+            log.exception("reading learned rates failed; going on with what this worker knows")
         upkeep = [asyncio.create_task(self.marks.keep_flushing()),
-                  asyncio.create_task(self._keep_leases(in_hand))]
+                  asyncio.create_task(self._keep_leases(in_hand)),
+                  asyncio.create_task(self.rates.keep_syncing())]
         try:
             while not failures:
                 finished.clear()
                 await self.marks.flush()  # a served destination's next rows become claimable
-                claimed = await once_more_if_dropped(lambda: self.claim(limit))  # rolled back if so
+                ahead = self.ahead(limit)
+                claimed = await once_more_if_dropped(partial(self.claim, ahead))  # rolled back if so
+                await self._join(claimed)
                 for n, group in enumerate(by_destination(claimed), 1):
                     left = [row for row, _, _ in group]
                     task = asyncio.create_task(self._serve(group, left, report))
@@ -534,8 +433,8 @@ class Deliverer:
                 if not claimed:  # more may fall due, or be freed when a destination is done
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(finished.wait(), self.poll)
-                while not failures and (len(serving) >= max(1, limit // 2)
-                                        or sum(len(left) for _, left in serving.values()) >= 4 * limit):
+                while not failures and (len(serving) >= max(1, ahead // 2)
+                                        or sum(len(left) for _, left in serving.values()) >= 4 * ahead):
                     await finished.wait()
                     finished.clear()
         except asyncio.CancelledError:
@@ -552,6 +451,28 @@ class Deliverer:
         if failures:
             raise failures[0]
         return report
+
+    def ahead(self, limit: int) -> int:
+        """Rows to claim at once: about two seconds of sending at the rates learned (at least
+        50, at most `limit`). A worker that dies leaves its claim under its lease until that
+        runs out; what it holds must not be most of what is left for the next worker."""
+        rate = sum(learned.rate for learned in self.limiter.learned.values() if learned.shared)
+        return max(CLAIM_MIN, min(limit, int(rate * CLAIM_SECONDS)))
+
+    async def _join(self, claimed: list[Claimed]) -> None:
+        """Before sending under a workspace's budget this worker has not used lately, say so, so
+        that every worker takes its share from the first send (`SharedRates`)."""
+        keys = set()
+        for row, workspace, _ in claimed:
+            transport = self.transports.get(row.dest_kind) or self.transports[workspace.platform]
+            limits = transport.limits(workspace, Destination(row.dest_kind, row.dest_id))
+            if limits and limits[-1].learn:
+                keys.add(limits[-1].learn)
+        if keys and self.rates.newcomer(keys):
+            try:
+                await self.rates.sync(keys)
+            except Exception:
+                log.exception("joining the workers sending under %s failed; going on", keys)
 
     async def _serve(self, group: list[Claimed], left: list[Held], report: DeliveryReport) -> None:
         """One destination's claimed rows, in order; after a failure the rest wait for it.
@@ -592,7 +513,7 @@ class Deliverer:
         async with slots:
             marked = asyncio.ensure_future(self.attempts.mark(rows[0])) if handing else None
             try:
-                await self.limiter.acquire(limits)
+                waited = await self.limiter.acquire(limits)
                 if not await self._keep(rows) or (marked is not None and not await marked):
                     raise LeaseLost(rows[0].key)
             finally:
@@ -600,7 +521,15 @@ class Deliverer:
                     marked.cancel()
                 elif marked is not None and not marked.cancelled():
                     marked.exception()  # retrieved: raised above when it mattered
-            return await call()
+            began = asyncio.get_running_loop().time()
+            try:
+                result = await call()
+            except DeliveryError as exc:
+                if exc.retry_after:  # never before its Retry-After, and the rate is cut
+                    self.limiter.refused(limits, exc.retry_after, began)
+                raise
+            self.limiter.succeeded(limits, waited)
+            return result
 
     async def _deliver(self, row: Held, workspace: Workspace, unsure: bool,
                        report: DeliveryReport, rows: list[Held]) -> bool:
@@ -636,8 +565,6 @@ class Deliverer:
         except LeaseLost:
             raise
         except DeliveryError as exc:
-            if exc.retry_after:
-                self.limiter.hold(limits, exc.retry_after)  # the limits of the call refused
             await self._failed(row, exc, report, unsure=unsure or exc.unsure)
             return False
         except Exception as exc:  # a bug or an unexpected error: retry later, never lose it

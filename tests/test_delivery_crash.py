@@ -118,7 +118,8 @@ async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactl
     lookups = len(fake.called("conversations.history")) - history_before
     # Only what may have arrived was looked up: the sends of about the last second and those in
     # flight (at most OUTBOX_CONCURRENCY), not the whole claim the dead worker held.
-    assert len(in_flight) <= lookups <= last_second + 16 < claimed, (lookups, last_second, claimed)
+    assert len(in_flight) <= lookups <= last_second + 16, (lookups, last_second)
+    assert lookups < claimed / 2, (lookups, claimed)
     async with db.transaction() as session:
         refs = dict((await session.execute(select(Outbox.key, Outbox.ref))).all())
     for key in in_flight:  # recovered from history: the row points at the message Slack kept

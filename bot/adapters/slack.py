@@ -118,9 +118,14 @@ class SlackTransport:
         self.settings = settings
 
     def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
+        """A channel's (one rate learned for all of the workspace's, never above the setting:
+        Slack documents 1 a second) and the workspace's (learned from the setting up to
+        SLACK_WORKSPACE_RATE_MAX: Slack publishes no figure)."""
         s, team = self.settings, workspace.external_id
-        return [Limit(f"slack:{team}:channel:{dest.target}", s.slack_channel_rate, s.slack_channel_burst),
-                Limit(f"slack:{team}:messages", s.slack_workspace_rate, s.slack_workspace_burst)]
+        return [Limit(f"slack:{team}:channel:{dest.target}", s.slack_channel_rate, s.slack_channel_burst,
+                      learn=f"slack:{team}:channel"),
+                Limit(f"slack:{team}:messages", s.slack_workspace_rate, s.slack_workspace_burst,
+                      learn=f"slack:{team}:messages", ceiling=s.slack_workspace_rate_max)]
 
     def lookup_limits(self, workspace: Workspace) -> list[Limit]:
         """`find`'s own budget: conversations.history (and .open) are Tier 3, ~50 calls a minute."""

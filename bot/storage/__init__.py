@@ -14,6 +14,8 @@ from bot.storage.models import (
     NudgeLedger,
     Outbox,
     PublishedKey,
+    RateLimitRow,
+    RateShare,
     Reminder,
     Review,
     SigningKey,
@@ -25,6 +27,6 @@ from bot.storage.models import (
 
 __all__ = [
     "Audit", "Badge", "Base", "Cohort", "Credential", "Database", "Enrolment", "Extension", "Inbound",
-    "Member", "NudgeLedger", "Outbox", "PublishedKey", "Reminder", "Review", "SigningKey", "Submission",
-    "Version", "Window", "Workspace",
+    "Member", "NudgeLedger", "Outbox", "PublishedKey", "RateLimitRow", "RateShare", "Reminder", "Review",
+    "SigningKey", "Submission", "Version", "Window", "Workspace",
 ]

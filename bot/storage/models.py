@@ -406,7 +406,9 @@ class RateLimitRow(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. slack:T1:messages
     rate: Mapped[float] = mapped_column(Float)  # the whole workspace's, whatever the number of workers
+    peak: Mapped[float | None] = mapped_column(Float)  # the rate the last 429 came at: regained fast
     learned_at: Mapped[datetime]  # last changed: long unchanged, it is probed afresh
+    cut_at: Mapped[datetime | None]  # last cut after a 429: a worker that cut too cuts no further
 
 
 class RateShare(Base):
