@@ -43,15 +43,20 @@ class SlackWire:
     def slash(self, user: str, command: str, text: str, *, channel: str, team: str = "T1",
               trigger_id: str | None = None) -> bytes:
         """The slash command Slack sends when `user` types it in `channel` (a D… id: their DM)."""
-        return slash_command_body(command, text, team_id=team, user_id=user, channel_id=channel,
+        return slash_command_body(command, text, team_id=team, user_id=user, user_name=self.username(user),
+                                  channel_id=channel,
                                   channel_name=self.fake.channels.get(channel, "directmessage"),
                                   trigger_id=trigger_id, response_url=self.fake.response_url(user))
 
     def press(self, user: str, button: dict[str, Any], *, channel: str, team: str = "T1") -> dict[str, Any]:
         """The block_actions payload Slack sends when `user` clicks `button` in `channel`."""
-        return block_actions_payload(button["action_id"], button.get("value"), user_id=user, team_id=team,
-                                     channel_id=channel, channel_name=self.fake.channels.get(channel, ""),
+        return block_actions_payload(button["action_id"], button.get("value"), user_id=user,
+                                     user_name=self.username(user), team_id=team, channel_id=channel,
+                                     channel_name=self.fake.channels.get(channel, ""),
                                      response_url=self.fake.response_url(user))
+
+    def username(self, user: str) -> str | None:
+        return self.fake.users.get(user, {}).get("name")
 
     async def typed(self, user: str, command: str, text: str = "", *, channel: str,
                     deliver: bool = True) -> dict[str, Any] | None:
