@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.messages import Destination
+from bot.ratelimit import PACE, Limit, RateLimiter
 from bot.runtime import Runtime
 from bot.storage import Outbox
 from bot.storage.db import Database
@@ -117,3 +118,15 @@ async def test_two_workers_share_one_workspaces_budget_instead_of_each_spending_
         shares = dict((await session.execute(select(Outbox.claimed_by, func.count()).group_by(
             Outbox.claimed_by))).all())
     assert set(shares) == {"one", "two"} and min(shares.values()) >= 30, shares  # both sent
+
+
+async def test_a_rate_the_platform_publishes_is_kept_to_at_once_without_learning() -> None:
+    """Discord says its buckets' figures in headers: `publish` takes them as they are."""
+    limiter = RateLimiter()
+    shared = Limit("discord:G1:messages", 50.0, 1, learn="discord:G1:messages", ceiling=50.0)
+    limiter.publish(shared, 4.0)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for _ in range(5):
+        await limiter.acquire([shared])
+    assert loop.time() - start >= 4 / 4.0 * PACE  # four intervals at 4 a second, not at 50
