@@ -24,10 +24,6 @@ def mention(user_id: str) -> str:
     return f"{OPEN}@{user_id}{CLOSE}"
 
 
-def mentions(user_ids: list[str] | tuple[str, ...]) -> str:
-    return ", ".join(mention(u) for u in user_ids)
-
-
 def channel(channel_id: str) -> str:
     return f"{OPEN}#{channel_id}{CLOSE}"
 

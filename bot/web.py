@@ -27,7 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.adapters.slack_forms import ONE_FIELD
-from bot.adapters.slack_payload import Refused, check_shape, read_body, verify_signature
+from bot.adapters.slack_payload import Refused, as_text, check_shape, read_body, verify_signature
 from bot.badges.pages import STYLE
 from bot.badges.site import BadgeSite
 from bot.config import Settings
@@ -74,11 +74,12 @@ async def to_bolt_request(request: Request, settings: Settings, *, signed: bool 
                          request.headers.get("x-slack-signature"),
                          settings.slack_signing_secret or "", time.time())
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip() or None
-    body = read_body(raw, content_type) if raw else {}
+    text = as_text(raw)
+    body = read_body(text, content_type) if text else {}
     if signed:
         check_shape(body, one_field_commands)
     req = AsyncBoltRequest(body="", query=str(request.query_params), headers=dict(request.headers))
-    req.raw_body, req.body = raw.decode("utf-8"), body  # read_body made sure it is UTF-8
+    req.raw_body, req.body = text, body
     try:
         req.context = build_async_context(AsyncBoltContext({}), body)
     except Exception:  # bolt's own reading of ids in a shape no listener of ours takes

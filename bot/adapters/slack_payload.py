@@ -50,13 +50,17 @@ def verify_signature(
         raise Refused(401, "bad signature")
 
 
-def read_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
-    """The payload as bolt would parse it (a slash command's form, an interaction's
-    `payload=` JSON, an event's JSON), but strictly: UTF-8, JSON objects only, bounded depth."""
+def as_text(raw: bytes) -> str:
+    """The body as text, decoded once (bolt keeps it for its own signature check)."""
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Refused(400, "body is not UTF-8") from None
+
+
+def read_body(text: str, content_type: str | None) -> dict[str, Any]:
+    """The payload as bolt would parse it (a slash command's form, an interaction's
+    `payload=` JSON, an event's JSON), but strictly: JSON objects only, bounded depth."""
     try:
         if content_type == "application/json" or text.startswith("{"):
             body = json.loads(text)
