@@ -710,7 +710,7 @@ async def crash_case(admin_url: str | None, kill_at: int) -> dict[str, Any]:
 
 
 def print_learned(r: dict[str, Any]) -> None:
-    clean = r["duplicates"] == 0 and r["lost"] == 0 and r["unexpected"] == 0
+    clean = each_once(r)
     ok = r["after_ratio"] <= TARGET_LEARNED and r["share_429"] < TARGET_429 and clean
     print(f"  {r['backend']:10} workspace {r['workspace'][0]:g}/s burst {r['workspace'][1]}, channel "
           f"{r['channel'][0]:g}/s burst {r['channel'][1]}, {r['workers']} worker(s): {r['messages']:,} in "
@@ -722,7 +722,7 @@ def print_learned(r: dict[str, Any]) -> None:
 
 
 def print_crash(r: dict[str, Any]) -> None:
-    clean = r["duplicates"] == 0 and r["lost"] == 0 and r["unexpected"] == 0
+    clean = each_once(r)
     ok = r["lookups"] <= r["ambiguous_bound"] and r["ratio"] <= TARGET_CRASH and clean
     print(f"  {r['backend']:10} killed after {r['killed_after']} DMs ({r['last_second']} in its last "
           f"second): restart looked up {r['lookups']} (bound {r['ambiguous_bound']}), sent the {r['left']} "
@@ -773,6 +773,11 @@ def pair(text: str) -> tuple[float, int]:
     return float(rate), int(burst or 1)
 
 
+def each_once(r: dict[str, Any]) -> bool:
+    """Every message arrived, once, and nothing else did."""
+    return r["duplicates"] == 0 and r["lost"] == 0 and r["unexpected"] == 0
+
+
 def check(ok: bool) -> str:
     return "ok" if ok else "FAIL"
 
@@ -790,7 +795,7 @@ def print_plan(r: dict[str, Any]) -> None:
 
 
 def print_delivery(r: dict[str, Any]) -> None:
-    clean = r["duplicates"] == 0 and r["lost"] == 0 and r["unexpected"] == 0
+    clean = each_once(r)
     fake_cpu = f", fake {r['fake_cpu_ms_per_message']:.2f}" if r["fake_cpu_ms_per_message"] else ""
     print(f"  {r['backend']:10} {r['messages']:,} messages in {r['seconds']:.2f} s ({r['rate']:.0f}/s), "
           f"minimum {r['minimum_s']:.2f} s, ratio {r['ratio']:.3f} {check(r['ratio'] <= TARGET_RATIO)} | "
