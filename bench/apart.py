@@ -14,9 +14,9 @@ from pathlib import Path
 @asynccontextmanager
 async def process_apart(args: list[str], cwd: Path) -> AsyncIterator[str]:
     """Start `args` (a Python script and its arguments); its URL once it is READY."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, *args, cwd=cwd,
-                                                stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=cwd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()

@@ -125,8 +125,16 @@ def chunked(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[
 
 def revision() -> str:
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "?"
+        return (
+            subprocess.run(
+                ["git", "describe", "--always", "--dirty"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or "?"
+        )
     except OSError:
         return "?"
 
@@ -163,41 +171,133 @@ async def populate(db: Database, n: int) -> Population:
         await load_catalogue(session, BUNDLED, OPENS)
     async with db.transaction() as session:
         credential = await session.scalar(select(Credential.id).where(Credential.slug == "creators"))
-        workspace = await session.scalar(insert(Workspace).values(
-            platform="slack", external_id="T1", name="Bench", created_at=OPENS).returning(Workspace.id))
-        admin = await session.scalar(insert(Member).values(
-            workspace_id=workspace, user_id="UADMIN", display_name="Admin", email="admin@example.org",
-            tz=TZ, is_admin=True, created_at=OPENS).returning(Member.id))
-    await bulk(db, Member, (dict(workspace_id=workspace, user_id=user_id(i), display_name=f"Learner {i}",
-                                 email=f"{user_id(i).lower()}@school.example", badge_email=None, tz=TZ,
-                                 is_admin=False, autoshare=False, created_at=OPENS) for i in range(n)))
-    await bulk(db, Cohort, (dict(workspace_id=workspace, name=f"cohort-{c:02d}", channel_id=channel_id(c),
-                                 channel_name=f"cohort-{c:02d}", reviews_channel_id=None,
-                                 reviews_channel_name=None, tz=TZ, quiet_days=[], created_by=admin,
-                                 created_at=OPENS) for c in range(COHORTS)))
+        workspace = await session.scalar(
+            insert(Workspace)
+            .values(platform="slack", external_id="T1", name="Bench", created_at=OPENS)
+            .returning(Workspace.id)
+        )
+        admin = await session.scalar(
+            insert(Member)
+            .values(
+                workspace_id=workspace,
+                user_id="UADMIN",
+                display_name="Admin",
+                email="admin@example.org",
+                tz=TZ,
+                is_admin=True,
+                created_at=OPENS,
+            )
+            .returning(Member.id)
+        )
+    await bulk(
+        db,
+        Member,
+        (
+            dict(
+                workspace_id=workspace,
+                user_id=user_id(i),
+                display_name=f"Learner {i}",
+                email=f"{user_id(i).lower()}@school.example",
+                badge_email=None,
+                tz=TZ,
+                is_admin=False,
+                autoshare=False,
+                created_at=OPENS,
+            )
+            for i in range(n)
+        ),
+    )
+    await bulk(
+        db,
+        Cohort,
+        (
+            dict(
+                workspace_id=workspace,
+                name=f"cohort-{c:02d}",
+                channel_id=channel_id(c),
+                channel_name=f"cohort-{c:02d}",
+                reviews_channel_id=None,
+                reviews_channel_name=None,
+                tz=TZ,
+                quiet_days=[],
+                created_by=admin,
+                created_at=OPENS,
+            )
+            for c in range(COHORTS)
+        ),
+    )
     async with db.transaction() as session:
-        members = dict((await session.execute(select(Member.user_id, Member.id).where(
-            Member.workspace_id == workspace))).tuples().all())
-        cohorts = dict((await session.execute(select(Cohort.name, Cohort.id).where(
-            Cohort.workspace_id == workspace))).tuples().all())
+        members = dict(
+            (await session.execute(select(Member.user_id, Member.id).where(Member.workspace_id == workspace)))
+            .tuples()
+            .all()
+        )
+        cohorts = dict(
+            (await session.execute(select(Cohort.name, Cohort.id).where(Cohort.workspace_id == workspace)))
+            .tuples()
+            .all()
+        )
     cohort_ids = [cohorts[f"cohort-{c:02d}"] for c in range(COHORTS)]
-    await bulk(db, Enrolment, [
-        *(dict(cohort_id=cohort_ids[i % COHORTS], member_id=members[user_id(i)], role=Role.LEARNER.value,
-               added_at=OPENS) for i in range(n)),
-        *(dict(cohort_id=cid, member_id=admin, role=Role.COORDINATOR.value, added_at=OPENS)
-          for cid in cohort_ids)])
-    await bulk(db, Window, (dict(workspace_id=workspace, cohort_id=cid, credential_id=credential,
-                                 opens_at=OPENS, closes_at=CLOSES + timedelta(minutes=c), closed_at=None,
-                                 tz=TZ, nudge_offsets=OFFSETS, late_policy="deny",
-                                 open_announced_at=OPENS, close_announced_at=None, created_by=admin,
-                                 created_at=OPENS) for c, cid in enumerate(cohort_ids)))
+    await bulk(
+        db,
+        Enrolment,
+        [
+            *(
+                dict(
+                    cohort_id=cohort_ids[i % COHORTS],
+                    member_id=members[user_id(i)],
+                    role=Role.LEARNER.value,
+                    added_at=OPENS,
+                )
+                for i in range(n)
+            ),
+            *(
+                dict(cohort_id=cid, member_id=admin, role=Role.COORDINATOR.value, added_at=OPENS)
+                for cid in cohort_ids
+            ),
+        ],
+    )
+    await bulk(
+        db,
+        Window,
+        (
+            dict(
+                workspace_id=workspace,
+                cohort_id=cid,
+                credential_id=credential,
+                opens_at=OPENS,
+                closes_at=CLOSES + timedelta(minutes=c),
+                closed_at=None,
+                tz=TZ,
+                nudge_offsets=OFFSETS,
+                late_policy="deny",
+                open_announced_at=OPENS,
+                close_announced_at=None,
+                created_by=admin,
+                created_at=OPENS,
+            )
+            for c, cid in enumerate(cohort_ids)
+        ),
+    )
     async with db.transaction() as session:
         windows = dict((await session.execute(select(Window.cohort_id, Window.id))).tuples().all())
     handed_in = [i for i in range(n) if submitted(i)]
-    await bulk(db, Submission, (dict(workspace_id=workspace, window_id=windows[cohort_ids[i % COHORTS]],
-                                     member_id=members[user_id(i)], state=SubmissionState.SUBMITTED.value,
-                                     code=f"X{i:06d}", created_at=NOW - timedelta(days=1),
-                                     updated_at=NOW - timedelta(days=1)) for i in handed_in))
+    await bulk(
+        db,
+        Submission,
+        (
+            dict(
+                workspace_id=workspace,
+                window_id=windows[cohort_ids[i % COHORTS]],
+                member_id=members[user_id(i)],
+                state=SubmissionState.SUBMITTED.value,
+                code=f"X{i:06d}",
+                created_at=NOW - timedelta(days=1),
+                updated_at=NOW - timedelta(days=1),
+            )
+            for i in handed_in
+        ),
+    )
     if not db.is_sqlite:  # as autovacuum would have left tables that grew over weeks (and so it
         async with db.engine.connect() as conn:  # does not start now, in the middle of a measurement)
             await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))
@@ -215,8 +315,9 @@ async def planned(db: Database) -> tuple[set[str], int]:
     """DM recipients (user ids) and the number of channel messages in the outbox."""
     async with db.transaction() as session:
         dms = set(await session.scalars(select(Outbox.dest_id).where(Outbox.dest_kind == "dm")))
-        channels = await session.scalar(select(func.count()).select_from(Outbox)
-                                        .where(Outbox.dest_kind == "channel"))
+        channels = await session.scalar(
+            select(func.count()).select_from(Outbox).where(Outbox.dest_kind == "channel")
+        )
     return dms, channels or 0
 
 
@@ -295,12 +396,27 @@ async def plan_case(admin_url: str | None, n: int, profile: bool) -> dict[str, A
         finally:
             await db.dispose()
     return dict(
-        backend=backend, learners=n, submitted=pop.submitted, populate_s=pop.seconds,
-        run_due_s=run_s, planned=tick.nudges, opened=tick.opened, dms=len(dms), channels=channels,
-        dm_recipients_ok=dms == expected_users, expected=pop.expected_dms + COHORTS,
-        rerun_s=rerun_s, replanned=again.nudges, plan_s=plan_s, plan_planned=nudges,
-        run_due_cpu_s=run_cpu, traced_peak_mb=traced_peak / 2**20, rss_populated_mb=rss_populated,
-        rss_mb=rss_mb(), profile=hotspots)
+        backend=backend,
+        learners=n,
+        submitted=pop.submitted,
+        populate_s=pop.seconds,
+        run_due_s=run_s,
+        planned=tick.nudges,
+        opened=tick.opened,
+        dms=len(dms),
+        channels=channels,
+        dm_recipients_ok=dms == expected_users,
+        expected=pop.expected_dms + COHORTS,
+        rerun_s=rerun_s,
+        replanned=again.nudges,
+        plan_s=plan_s,
+        plan_planned=nudges,
+        run_due_cpu_s=run_cpu,
+        traced_peak_mb=traced_peak / 2**20,
+        rss_populated_mb=rss_populated,
+        rss_mb=rss_mb(),
+        profile=hotspots,
+    )
 
 
 def profile_summary(profiler: cProfile.Profile, lines: int = 25) -> str:
@@ -349,8 +465,16 @@ class SlackRateLimits:
         if wait > 0:
             self.rejected += 1
             payload = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-            await send({"type": "http.response.start", "status": 429, "headers": [
-                (b"content-type", b"application/json"), (b"retry-after", str(math.ceil(wait)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"retry-after", str(math.ceil(wait)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": payload})
             return
         for key, _, _ in buckets:
@@ -387,8 +511,12 @@ class RunningClock:
         return self.start + timedelta(seconds=time.monotonic() - self.t0)
 
 
-def minimum_seconds(messages: int, per_destination: Counter[str], per_channel: tuple[float, int],
-                    per_workspace: tuple[float, int]) -> float:
+def minimum_seconds(
+    messages: int,
+    per_destination: Counter[str],
+    per_channel: tuple[float, int],
+    per_workspace: tuple[float, int],
+) -> float:
     """The least time the token buckets allow: the first `burst` go at once, the rest at `rate`."""
     rate, burst = per_workspace
     floor = max(0, messages - burst) / rate
@@ -397,16 +525,23 @@ def minimum_seconds(messages: int, per_destination: Counter[str], per_channel: t
     return max(floor, max(0, busiest - ch_burst) / ch_rate)
 
 
-def make_fake(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int],
-              history: tuple[float, int] | None = None) -> tuple[FakeSlack, SlackRateLimits | None]:
+def make_fake(
+    n: int,
+    per_channel: tuple[float, int],
+    per_workspace: tuple[float, int],
+    history: tuple[float, int] | None = None,
+) -> tuple[FakeSlack, SlackRateLimits | None]:
     """FakeSlack knowing every learner and cohort channel, rate-limited like Slack (and, with
     `history`, conversations.history limited too, as Slack's Tier 3 is)."""
     users = {user_id(i): {"name": user_id(i).lower(), "tz": TZ} for i in range(n)}
     fake = FakeSlack(users=users, channels={channel_id(c): f"cohort-{c:02d}" for c in range(COHORTS)})
     enforce = getattr(fake, "enforce_limits", None)
     if enforce is not None:
-        enforce(per_channel=per_channel, per_workspace=per_workspace,
-                methods={"conversations.history": history} if history else None)
+        enforce(
+            per_channel=per_channel,
+            per_workspace=per_workspace,
+            methods={"conversations.history": history} if history else None,
+        )
         return fake, None
     limiter = SlackRateLimits(fake.app, per_channel, per_workspace)
     fake.app = limiter  # type: ignore[assignment]
@@ -426,17 +561,23 @@ def fake_report(fake: FakeSlack, limiter: SlackRateLimits | None, n: int) -> dic
                 keys[key] += 1
     throttled = limiter.rejected if limiter else int(getattr(fake, "throttled", 0))
     posts = [(c.at, c.status) for c in fake.called("chat.postMessage")]
-    return {"keys": dict(keys), "throttled": throttled, "cpu_s": cpu_s, "posts": posts,
-            "lookups": [c.at for c in fake.called("conversations.history")],
-            "limits": "bench middleware" if limiter else "fakeslack enforce_limits"}
+    return {
+        "keys": dict(keys),
+        "throttled": throttled,
+        "cpu_s": cpu_s,
+        "posts": posts,
+        "lookups": [c.at for c in fake.called("conversations.history")],
+        "limits": "bench middleware" if limiter else "fakeslack enforce_limits",
+    }
 
 
 Report = Callable[[], Awaitable[dict[str, Any]]]
 
 
 @asynccontextmanager
-async def fake_here(n: int, per_channel: tuple[float, int],
-                    per_workspace: tuple[float, int]) -> AsyncIterator[tuple[str, Report]]:
+async def fake_here(
+    n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int]
+) -> AsyncIterator[tuple[str, Report]]:
     """The fake in this process, on this event loop: its work competes with ours for the CPU."""
     fake, limiter = make_fake(n, per_channel, per_workspace)
 
@@ -448,14 +589,27 @@ async def fake_here(n: int, per_channel: tuple[float, int],
 
 
 @asynccontextmanager
-async def fake_apart(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int],
-                     history: tuple[float, int] | None = None) -> AsyncIterator[tuple[str, Report]]:
+async def fake_apart(
+    n: int,
+    per_channel: tuple[float, int],
+    per_workspace: tuple[float, int],
+    history: tuple[float, int] | None = None,
+) -> AsyncIterator[tuple[str, Report]]:
     """The fake in a process of its own (`--serve-fake`), as Slack is on other machines."""
     more = ["--history-limit", f"{history[0]}/{history[1]}"] if history else []
-    async with process_apart([SCRIPT, "--serve-fake", str(n),
-                              "--channel-limit", f"{per_channel[0]}/{per_channel[1]}",
-                              "--workspace-limit", f"{per_workspace[0]}/{per_workspace[1]}", *more],
-                             ROOT) as url:
+    async with process_apart(
+        [
+            SCRIPT,
+            "--serve-fake",
+            str(n),
+            "--channel-limit",
+            f"{per_channel[0]}/{per_channel[1]}",
+            "--workspace-limit",
+            f"{per_workspace[0]}/{per_workspace[1]}",
+            *more,
+        ],
+        ROOT,
+    ) as url:
         api_url = f"{url}/api/"
 
         async def report() -> dict[str, Any]:
@@ -467,8 +621,12 @@ async def fake_apart(n: int, per_channel: tuple[float, int], per_workspace: tupl
         yield api_url, report
 
 
-async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tuple[float, int],
-                     history: tuple[float, int] | None = None) -> None:
+async def serve_fake(
+    n: int,
+    per_channel: tuple[float, int],
+    per_workspace: tuple[float, int],
+    history: tuple[float, int] | None = None,
+) -> None:
     """--serve-fake: run the fake until stdin closes; GET /bench/report answers `fake_report`."""
     fake, limiter = make_fake(n, per_channel, per_workspace, history)
     inner = fake.app
@@ -476,8 +634,13 @@ async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tupl
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/bench/report":
             body = json.dumps(fake_report(fake, limiter, n)).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await inner(scope, receive, send)
@@ -492,17 +655,30 @@ async def serve_fake(n: int, per_channel: tuple[float, int], per_workspace: tupl
         await ready_until_stdin_closes(fake.url)
 
 
-async def deliver_case(admin_url: str | None, n: int, per_channel: tuple[float, int],
-                       per_workspace: tuple[float, int], concurrency: int,
-                       fake_in_process: bool, profile: bool) -> dict[str, Any]:
+async def deliver_case(
+    admin_url: str | None,
+    n: int,
+    per_channel: tuple[float, int],
+    per_workspace: tuple[float, int],
+    concurrency: int,
+    fake_in_process: bool,
+    profile: bool,
+) -> dict[str, Any]:
     backend = "postgresql" if admin_url else "sqlite"
     fake_side = fake_here if fake_in_process else fake_apart
     async with Fresh(admin_url) as url, fake_side(n, per_channel, per_workspace) as (api_url, report):
         settings = settings_for(
-            url, slack_bot_token="xoxb-test", slack_signing_secret="bench", slack_api_url=api_url,
-            slack_channel_rate=per_channel[0], slack_channel_burst=per_channel[1],
-            slack_workspace_rate=per_workspace[0], slack_workspace_burst=per_workspace[1],
-            outbox_concurrency=concurrency, log_level="WARNING")
+            url,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret="bench",
+            slack_api_url=api_url,
+            slack_channel_rate=per_channel[0],
+            slack_channel_burst=per_channel[1],
+            slack_workspace_rate=per_workspace[0],
+            slack_workspace_burst=per_workspace[1],
+            outbox_concurrency=concurrency,
+            log_level="WARNING",
+        )
         runtime = Runtime(settings, RunningClock(NOW))
         await runtime.start()
         try:
@@ -523,8 +699,11 @@ async def deliver_case(admin_url: str | None, n: int, per_channel: tuple[float, 
                 rounds += 1
                 await runtime.deliverer.deliver_due()
                 async with runtime.db.transaction() as s:
-                    left = await s.scalar(select(func.count()).select_from(Outbox).where(
-                        Outbox.state.in_(["pending", "sending"])))
+                    left = await s.scalar(
+                        select(func.count())
+                        .select_from(Outbox)
+                        .where(Outbox.state.in_(["pending", "sending"]))
+                    )
                 if not left or rounds > 10_000:
                     break
                 await asyncio.sleep(0.05)
@@ -532,24 +711,41 @@ async def deliver_case(admin_url: str | None, n: int, per_channel: tuple[float, 
             if profiler:
                 profiler.disable()
             async with runtime.db.transaction() as s:
-                states = dict((await s.execute(select(Outbox.state, func.count())
-                                               .group_by(Outbox.state))).tuples().all())
+                states = dict(
+                    (await s.execute(select(Outbox.state, func.count()).group_by(Outbox.state)))
+                    .tuples()
+                    .all()
+                )
         finally:
             await runtime.stop()
         seen = await report()
     arrived = Counter(seen["keys"])
     minimum = minimum_seconds(len(keys), per_destination, per_channel, per_workspace)
     return dict(
-        backend=backend, learners=n, planned=tick.nudges, expected=pop.expected_dms + COHORTS,
-        messages=len(keys), seconds=elapsed, minimum_s=minimum, ratio=elapsed / minimum if minimum else 0.0,
-        rate=len(keys) / elapsed if elapsed else 0.0, duplicates=sum(1 for c in arrived.values() if c > 1),
-        lost=len(keys - arrived.keys()), unexpected=len(arrived.keys() - keys),
-        rejected_429=seen["throttled"], states=states, rounds=rounds, limits=seen["limits"],
-        fake="in process" if fake_in_process else "own process", rss_mb=rss_mb(),
+        backend=backend,
+        learners=n,
+        planned=tick.nudges,
+        expected=pop.expected_dms + COHORTS,
+        messages=len(keys),
+        seconds=elapsed,
+        minimum_s=minimum,
+        ratio=elapsed / minimum if minimum else 0.0,
+        rate=len(keys) / elapsed if elapsed else 0.0,
+        duplicates=sum(1 for c in arrived.values() if c > 1),
+        lost=len(keys - arrived.keys()),
+        unexpected=len(arrived.keys() - keys),
+        rejected_429=seen["throttled"],
+        states=states,
+        rounds=rounds,
+        limits=seen["limits"],
+        fake="in process" if fake_in_process else "own process",
+        rss_mb=rss_mb(),
         cpu_ms_per_message=cpu / len(keys) * 1000 if keys else 0.0,
-        fake_cpu_ms_per_message=(seen["cpu_s"] - fake_cpu) / len(keys) * 1000 if keys and not fake_in_process
+        fake_cpu_ms_per_message=(seen["cpu_s"] - fake_cpu) / len(keys) * 1000
+        if keys and not fake_in_process
         else 0.0,
-        profile=profile_summary(profiler) if profiler else "")
+        profile=profile_summary(profiler) if profiler else "",
+    )
 
 
 # ------------------------------------------------------------------ (d), (e): limits the bot is not told
@@ -569,8 +765,11 @@ async def seed_fan_out(db: Database, dms: int, channels: int) -> tuple[set[str],
     from bot.outbox import enqueue_many, outbox_row
 
     async with db.transaction() as session:
-        workspace = await session.scalar(insert(Workspace).values(
-            platform="slack", external_id="T1", name="Bench", created_at=NOW).returning(Workspace.id))
+        workspace = await session.scalar(
+            insert(Workspace)
+            .values(platform="slack", external_id="T1", name="Bench", created_at=NOW)
+            .returning(Workspace.id)
+        )
     plan = [(Destination.channel(channel_id(c)), f"nudge:{c}:channel") for c in range(channels)]
     plan += [(Destination.dm(user_id(i)), f"nudge:{i % COHORTS}:{user_id(i)}") for i in range(dms)]
     plan.sort(key=lambda p: (int(p[1].split(":")[1]), p[0].kind != "channel"))
@@ -582,8 +781,12 @@ async def seed_fan_out(db: Database, dms: int, channels: int) -> tuple[set[str],
 
 async def unsent(db: Database) -> int:
     async with db.transaction() as s:
-        return int(await s.scalar(select(func.count()).select_from(Outbox).where(
-            Outbox.state.in_(["pending", "sending"]))) or 0)
+        return int(
+            await s.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.state.in_(["pending", "sending"]))
+            )
+            or 0
+        )
 
 
 async def until_unsent(db: Database, at_most: int, every: float = 0.05) -> None:
@@ -603,18 +806,28 @@ async def learned_rates(db: Database) -> dict[str, float]:
 
 def not_told(url: str, api_url: str, **more: Any) -> Settings:
     """The bot's settings as shipped: it is not told the fake's limits."""
-    return settings_for(url, slack_bot_token="xoxb-test", slack_signing_secret="bench", slack_api_url=api_url,
-                        log_level="WARNING", **more)
+    return settings_for(
+        url,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="bench",
+        slack_api_url=api_url,
+        log_level="WARNING",
+        **more,
+    )
 
 
 def exactly_once(seen: dict[str, Any], keys: set[str]) -> dict[str, int]:
     arrived = Counter(seen["keys"])
-    return dict(duplicates=sum(1 for c in arrived.values() if c > 1), lost=len(keys - arrived.keys()),
-                unexpected=len(arrived.keys() - keys))
+    return dict(
+        duplicates=sum(1 for c in arrived.values() if c > 1),
+        lost=len(keys - arrived.keys()),
+        unexpected=len(arrived.keys() - keys),
+    )
 
 
-async def learn_case(admin_url: str | None, per_workspace: tuple[float, int], per_channel: tuple[float, int],
-                     workers: int) -> dict[str, Any]:
+async def learn_case(
+    admin_url: str | None, per_workspace: tuple[float, int], per_channel: tuple[float, int], workers: int
+) -> dict[str, Any]:
     """(d) 1,000 DMs and 50 channel posts by `workers` workers (each with its own engine, as
     separate processes would have) whose settings say nothing of the fake's limits."""
     backend = "postgresql" if admin_url else "sqlite"
@@ -644,14 +857,25 @@ async def learn_case(admin_url: str | None, per_workspace: tuple[float, int], pe
     minimum = minimum_seconds(len(keys), per_destination, per_channel, per_workspace)
     done_early = sum(1 for at in accepted if at <= start + LEARNING_S)
     after = max(0.0, (len(keys) - done_early) / per_workspace[0])
-    return dict(backend=backend, workers=workers, workspace=per_workspace, channel=per_channel,
-                messages=len(keys), seconds=elapsed, minimum_s=minimum, ratio=elapsed / minimum,
-                sent_in_learning=done_early, after_s=elapsed - LEARNING_S, after_minimum_s=after,
-                after_ratio=(elapsed - LEARNING_S) / after if after else 0.0,
-                rejected_429=seen["throttled"], attempts=attempts,
-                share_429=seen["throttled"] / attempts if attempts else 0.0,
-                learned={k.rsplit(":", 1)[-1]: round(v, 2) for k, v in rates.items()},
-                **exactly_once(seen, keys))
+    return dict(
+        backend=backend,
+        workers=workers,
+        workspace=per_workspace,
+        channel=per_channel,
+        messages=len(keys),
+        seconds=elapsed,
+        minimum_s=minimum,
+        ratio=elapsed / minimum,
+        sent_in_learning=done_early,
+        after_s=elapsed - LEARNING_S,
+        after_minimum_s=after,
+        after_ratio=(elapsed - LEARNING_S) / after if after else 0.0,
+        rejected_429=seen["throttled"],
+        attempts=attempts,
+        share_429=seen["throttled"] / attempts if attempts else 0.0,
+        learned={k.rsplit(":", 1)[-1]: round(v, 2) for k, v in rates.items()},
+        **exactly_once(seen, keys),
+    )
 
 
 async def crash_case(admin_url: str | None, kill_at: int) -> dict[str, Any]:
@@ -663,20 +887,29 @@ async def crash_case(admin_url: str | None, kill_at: int) -> dict[str, Any]:
 
     backend = "postgresql" if admin_url else "sqlite"
     n, per_channel = LEARN_DMS, (1.0, 3)
-    async with Fresh(admin_url) as url, fake_apart(n, per_channel, CRASH_LIMIT, CRASH_HISTORY) as (api_url,
-                                                                                                   report):
+    async with (
+        Fresh(admin_url) as url,
+        fake_apart(n, per_channel, CRASH_LIMIT, CRASH_HISTORY) as (api_url, report),
+    ):
         db = Database(url)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OUTBOX_", "DATABASE_"))}
-        env |= {"DATABASE_URL": url, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "bench",
-                "SLACK_API_URL": api_url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        env |= {
+            "DATABASE_URL": url,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "bench",
+            "SLACK_API_URL": api_url,
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
         concurrency = Settings.model_fields["outbox_concurrency"].default
         try:
             keys, _ = await seed_fan_out(db, n, 0)
             log = tempfile.NamedTemporaryFile(prefix="crash-bench-", suffix=".log", delete=False)  # noqa: SIM115
 
             async def worker() -> asyncio.subprocess.Process:
-                return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "worker", cwd=ROOT,
-                                                            env=env, stdout=log, stderr=log)
+                return await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", "worker", cwd=ROOT, env=env, stdout=log, stderr=log
+                )
 
             first = await worker()
             await until_unsent(db, n - kill_at, every=0.02)
@@ -701,56 +934,77 @@ async def crash_case(admin_url: str | None, kill_at: int) -> dict[str, Any]:
     rate, burst = CRASH_LIMIT
     minimum = max(max(0, left - burst) / rate, max(0, lookups - CRASH_HISTORY[1]) / CRASH_HISTORY[0])
     took = (max(after_posts) - restarted) if after_posts else 0.0
-    return dict(backend=backend, killed_after=before, left=left, lookups=lookups,
-                ambiguous_bound=last_second + concurrency, last_second=last_second,
-                seconds=took, minimum_s=minimum, ratio=took / minimum if minimum else 0.0,
-                rejected_429=seen["throttled"],
-                learned={k.rsplit(":", 1)[-1]: round(v, 2) for k, v in rates.items()},
-                log=log.name, **exactly_once(seen, keys))
+    return dict(
+        backend=backend,
+        killed_after=before,
+        left=left,
+        lookups=lookups,
+        ambiguous_bound=last_second + concurrency,
+        last_second=last_second,
+        seconds=took,
+        minimum_s=minimum,
+        ratio=took / minimum if minimum else 0.0,
+        rejected_429=seen["throttled"],
+        learned={k.rsplit(":", 1)[-1]: round(v, 2) for k, v in rates.items()},
+        log=log.name,
+        **exactly_once(seen, keys),
+    )
 
 
 def print_learned(r: dict[str, Any]) -> None:
     clean = each_once(r)
     ok = r["after_ratio"] <= TARGET_LEARNED and r["share_429"] < TARGET_429 and clean
-    print(f"  {r['backend']:10} workspace {r['workspace'][0]:g}/s burst {r['workspace'][1]}, channel "
-          f"{r['channel'][0]:g}/s burst {r['channel'][1]}, {r['workers']} worker(s): {r['messages']:,} in "
-          f"{r['seconds']:.1f} s, minimum {r['minimum_s']:.1f} s ({r['ratio']:.2f}x); after the first "
-          f"{LEARNING_S:g} s ({r['sent_in_learning']} sent) {r['after_s']:.1f} s for a minimum of "
-          f"{r['after_minimum_s']:.1f} s = {r['after_ratio']:.3f}x | 429s {r['rejected_429']} of "
-          f"{r['attempts']} sends = {r['share_429']:.1%} | dup {r['duplicates']} lost {r['lost']} | learned "
-          f"{r['learned']} {check(ok)}", flush=True)
+    print(
+        f"  {r['backend']:10} workspace {r['workspace'][0]:g}/s burst {r['workspace'][1]}, channel "
+        f"{r['channel'][0]:g}/s burst {r['channel'][1]}, {r['workers']} worker(s): {r['messages']:,} in "
+        f"{r['seconds']:.1f} s, minimum {r['minimum_s']:.1f} s ({r['ratio']:.2f}x); after the first "
+        f"{LEARNING_S:g} s ({r['sent_in_learning']} sent) {r['after_s']:.1f} s for a minimum of "
+        f"{r['after_minimum_s']:.1f} s = {r['after_ratio']:.3f}x | 429s {r['rejected_429']} of "
+        f"{r['attempts']} sends = {r['share_429']:.1%} | dup {r['duplicates']} lost {r['lost']} | learned "
+        f"{r['learned']} {check(ok)}",
+        flush=True,
+    )
 
 
 def print_crash(r: dict[str, Any]) -> None:
     clean = each_once(r)
     ok = r["lookups"] <= r["ambiguous_bound"] and r["ratio"] <= TARGET_CRASH and clean
-    print(f"  {r['backend']:10} killed after {r['killed_after']} DMs ({r['last_second']} in its last "
-          f"second): restart looked up {r['lookups']} (bound {r['ambiguous_bound']}), sent the {r['left']} "
-          f"left in {r['seconds']:.1f} s, minimum {r['minimum_s']:.1f} s = {r['ratio']:.3f}x | 429s "
-          f"{r['rejected_429']} | dup {r['duplicates']} lost {r['lost']} | learned {r['learned']} "
-          f"{check(ok)}", flush=True)
+    print(
+        f"  {r['backend']:10} killed after {r['killed_after']} DMs ({r['last_second']} in its last "
+        f"second): restart looked up {r['lookups']} (bound {r['ambiguous_bound']}), sent the {r['left']} "
+        f"left in {r['seconds']:.1f} s, minimum {r['minimum_s']:.1f} s = {r['ratio']:.3f}x | 429s "
+        f"{r['rejected_429']} | dup {r['duplicates']} lost {r['lost']} | learned {r['learned']} "
+        f"{check(ok)}",
+        flush=True,
+    )
 
 
 def learned_main(args: argparse.Namespace) -> None:
     backends: list[str | None] = [] if args.no_sqlite else [None]
     if args.database_url:
         backends.append(args.database_url)
-    print(f"delivery at limits the bot is not told · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit "
-          f"{revision()} · {os.cpu_count()} cores · {load()} · fake Slack in its own process")
+    print(
+        f"delivery at limits the bot is not told · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit "
+        f"{revision()} · {os.cpu_count()} cores · {load()} · fake Slack in its own process"
+    )
     if args.learn:
-        print(f"(d) {LEARN_DMS:,} DMs + {LEARN_CHANNELS} channel posts; settings as shipped "
-              f"(SLACK_WORKSPACE_RATE {Settings.model_fields['slack_workspace_rate'].default:g}); target "
-              f"after {LEARNING_S:g} s <= {TARGET_LEARNED}x the minimum, 429s < {TARGET_429:.0%}, 0 dup, "
-              "0 lost")
+        print(
+            f"(d) {LEARN_DMS:,} DMs + {LEARN_CHANNELS} channel posts; settings as shipped "
+            f"(SLACK_WORKSPACE_RATE {Settings.model_fields['slack_workspace_rate'].default:g}); target "
+            f"after {LEARNING_S:g} s <= {TARGET_LEARNED}x the minimum, 429s < {TARGET_429:.0%}, 0 dup, "
+            "0 lost"
+        )
         for limit in [pair(x) for x in args.learn_limits.split(",")]:
             for workers in [int(w) for w in args.workers.split(",")]:
                 for backend in backends:
                     print_learned(in_child(learn_case, backend, limit, args.channel_limit, workers))
     if args.crash:
-        print(f"(e) crash: workspace {CRASH_LIMIT[0]:g}/s burst {CRASH_LIMIT[1]}, conversations.history "
-              f"{CRASH_HISTORY[0] * 60:g}/min burst {CRASH_HISTORY[1]}; SIGKILL after 400 of "
-              f"{LEARN_DMS:,} DMs; target lookups <= last second + concurrency, <= {TARGET_CRASH}x the "
-              "minimum, exactly once")
+        print(
+            f"(e) crash: workspace {CRASH_LIMIT[0]:g}/s burst {CRASH_LIMIT[1]}, conversations.history "
+            f"{CRASH_HISTORY[0] * 60:g}/min burst {CRASH_HISTORY[1]}; SIGKILL after 400 of "
+            f"{LEARN_DMS:,} DMs; target lookups <= last second + concurrency, <= {TARGET_CRASH}x the "
+            "minimum, exactly once"
+        )
         for backend in backends:
             print_crash(in_child(crash_case, backend, 400))
 
@@ -785,24 +1039,30 @@ def check(ok: bool) -> str:
 def print_plan(r: dict[str, Any]) -> None:
     n = r["learners"]
     counts_ok = r["planned"] == r["expected"] and r["dm_recipients_ok"] and r["opened"] == 0
-    print(f"  {r['backend']:10} {n:>7,} learners: populate {r['populate_s']:6.2f} s | run_due "
-          f"{r['run_due_s']:6.3f} s (CPU {r['run_due_cpu_s']:.3f} s) = {r['run_due_s'] / n * 1e6:5.0f} "
-          f"µs/learner, planned {r['planned']:,} (expected {r['expected']:,}: {r['dms']:,} DMs to exactly "
-          f"the learners without a submission + {r['channels']} channels) {check(counts_ok)} | again "
-          f"{r['rerun_s']:.3f} s, planned {r['replanned']} {check(r['replanned'] == 0)} | plan_due_nudges "
-          f"{r['plan_s']:6.3f} s ({r['plan_planned']:,}) | tracemalloc peak {r['traced_peak_mb']:.1f} MB | "
-          f"maxrss {r['rss_populated_mb']:.0f} MB populated, {r['rss_mb']:.0f} MB after", flush=True)
+    print(
+        f"  {r['backend']:10} {n:>7,} learners: populate {r['populate_s']:6.2f} s | run_due "
+        f"{r['run_due_s']:6.3f} s (CPU {r['run_due_cpu_s']:.3f} s) = {r['run_due_s'] / n * 1e6:5.0f} "
+        f"µs/learner, planned {r['planned']:,} (expected {r['expected']:,}: {r['dms']:,} DMs to exactly "
+        f"the learners without a submission + {r['channels']} channels) {check(counts_ok)} | again "
+        f"{r['rerun_s']:.3f} s, planned {r['replanned']} {check(r['replanned'] == 0)} | plan_due_nudges "
+        f"{r['plan_s']:6.3f} s ({r['plan_planned']:,}) | tracemalloc peak {r['traced_peak_mb']:.1f} MB | "
+        f"maxrss {r['rss_populated_mb']:.0f} MB populated, {r['rss_mb']:.0f} MB after",
+        flush=True,
+    )
 
 
 def print_delivery(r: dict[str, Any]) -> None:
     clean = each_once(r)
     fake_cpu = f", fake {r['fake_cpu_ms_per_message']:.2f}" if r["fake_cpu_ms_per_message"] else ""
-    print(f"  {r['backend']:10} {r['messages']:,} messages in {r['seconds']:.2f} s ({r['rate']:.0f}/s), "
-          f"minimum {r['minimum_s']:.2f} s, ratio {r['ratio']:.3f} {check(r['ratio'] <= TARGET_RATIO)} | "
-          f"duplicates {r['duplicates']} lost {r['lost']} unexpected {r['unexpected']} {check(clean)} | "
-          f"429s {r['rejected_429']} | outbox {r['states']} | CPU ms/message: bot "
-          f"{r['cpu_ms_per_message']:.2f}{fake_cpu} | {r['rounds']} round(s), limits: {r['limits']}, "
-          f"fake {r['fake']} | maxrss {r['rss_mb']:.0f} MB", flush=True)
+    print(
+        f"  {r['backend']:10} {r['messages']:,} messages in {r['seconds']:.2f} s ({r['rate']:.0f}/s), "
+        f"minimum {r['minimum_s']:.2f} s, ratio {r['ratio']:.3f} {check(r['ratio'] <= TARGET_RATIO)} | "
+        f"duplicates {r['duplicates']} lost {r['lost']} unexpected {r['unexpected']} {check(clean)} | "
+        f"429s {r['rejected_429']} | outbox {r['states']} | CPU ms/message: bot "
+        f"{r['cpu_ms_per_message']:.2f}{fake_cpu} | {r['rounds']} round(s), limits: {r['limits']}, "
+        f"fake {r['fake']} | maxrss {r['rss_mb']:.0f} MB",
+        flush=True,
+    )
 
 
 def load() -> str:
@@ -811,30 +1071,58 @@ def load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--sizes", default="10000",
-                        help="learner counts for planning, e.g. 1000,10000,100000")
+    parser.add_argument(
+        "--sizes", default="10000", help="learner counts for planning, e.g. 1000,10000,100000"
+    )
     parser.add_argument("--deliver-size", type=int, default=10_000, help="learners for delivery; 0 skips it")
     parser.add_argument("--database-url", help="PostgreSQL admin URL: also run on a fresh database there")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
-    parser.add_argument("--workspace-limit", type=pair, default=(500.0, 20), metavar="RATE/BURST",
-                        help="chat.postMessage per workspace, fake and settings alike (500/20)")
-    parser.add_argument("--channel-limit", type=pair, default=(1.0, 3), metavar="RATE/BURST",
-                        help="chat.postMessage per channel or DM (1/3)")
-    parser.add_argument("--concurrency", type=int,
-                        default=Settings.model_fields["outbox_concurrency"].default,
-                        help="OUTBOX_CONCURRENCY for delivery")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile planning and delivery, print hot spots")
-    parser.add_argument("--fake-in-process", action="store_true",
-                        help="run the fake Slack on the benchmark's event loop (default: own process)")
+    parser.add_argument(
+        "--workspace-limit",
+        type=pair,
+        default=(500.0, 20),
+        metavar="RATE/BURST",
+        help="chat.postMessage per workspace, fake and settings alike (500/20)",
+    )
+    parser.add_argument(
+        "--channel-limit",
+        type=pair,
+        default=(1.0, 3),
+        metavar="RATE/BURST",
+        help="chat.postMessage per channel or DM (1/3)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=Settings.model_fields["outbox_concurrency"].default,
+        help="OUTBOX_CONCURRENCY for delivery",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile planning and delivery, print hot spots"
+    )
+    parser.add_argument(
+        "--fake-in-process",
+        action="store_true",
+        help="run the fake Slack on the benchmark's event loop (default: own process)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
-    parser.add_argument("--learn", action="store_true",
-                        help="(d) delivery against limits the bot is not told, one and two workers")
-    parser.add_argument("--learn-limits", default="5/5,10/10,50/20", metavar="R/B,…",
-                        help="workspace limits of the fake for --learn (5/5,10/10,50/20)")
+    parser.add_argument(
+        "--learn",
+        action="store_true",
+        help="(d) delivery against limits the bot is not told, one and two workers",
+    )
+    parser.add_argument(
+        "--learn-limits",
+        default="5/5,10/10,50/20",
+        metavar="R/B,…",
+        help="workspace limits of the fake for --learn (5/5,10/10,50/20)",
+    )
     parser.add_argument("--workers", default="1,2", help="worker counts for --learn (1,2)")
-    parser.add_argument("--crash", action="store_true",
-                        help="(e) SIGKILL a `cohortbot worker` mid fan-out of 1,000 DMs, restart it")
+    parser.add_argument(
+        "--crash",
+        action="store_true",
+        help="(e) SIGKILL a `cohortbot worker` mid fan-out of 1,000 DMs, restart it",
+    )
     parser.add_argument("--history-limit", type=pair, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--serve-fake", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -849,11 +1137,13 @@ def main() -> None:
     if args.database_url:
         backends.append(args.database_url)
 
-    print(f"nudge fan-out · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit {revision()} · "
-          f"{os.cpu_count()} cores · "
-          f"Python {platform.python_version()} · SQLAlchemy {sqlalchemy.__version__} · {COHORTS} cohorts, "
-          f"{SUBMITTED_PER_10 * 10}% submitted, now = {NOW.astimezone(ZoneInfo(TZ)):%a %Y-%m-%d %H:%M %Z} · "
-          f"{load()} (wall-clock figures assume an otherwise idle machine)")
+    print(
+        f"nudge fan-out · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit {revision()} · "
+        f"{os.cpu_count()} cores · "
+        f"Python {platform.python_version()} · SQLAlchemy {sqlalchemy.__version__} · {COHORTS} cohorts, "
+        f"{SUBMITTED_PER_10 * 10}% submitted, now = {NOW.astimezone(ZoneInfo(TZ)):%a %Y-%m-%d %H:%M %Z} · "
+        f"{load()} (wall-clock figures assume an otherwise idle machine)"
+    )
     print("(a, c) planning, each in a fresh process")
     plans = []
     for backend in backends:
@@ -865,47 +1155,84 @@ def main() -> None:
             plans.append(result)
     deliveries = []
     if args.deliver_size:
-        print(f"(b) delivery of {args.deliver_size:,} learners' nudges: per workspace "
-              f"{args.workspace_limit[0]:g}/s burst {args.workspace_limit[1]}, per channel "
-              f"{args.channel_limit[0]:g}/s burst {args.channel_limit[1]}, concurrency {args.concurrency}, "
-              f"fake Slack {'in this process' if args.fake_in_process else 'in its own process'}"
-              )
+        print(
+            f"(b) delivery of {args.deliver_size:,} learners' nudges: per workspace "
+            f"{args.workspace_limit[0]:g}/s burst {args.workspace_limit[1]}, per channel "
+            f"{args.channel_limit[0]:g}/s burst {args.channel_limit[1]}, concurrency {args.concurrency}, "
+            f"fake Slack {'in this process' if args.fake_in_process else 'in its own process'}"
+        )
         for backend in backends:
-            result = in_child(deliver_case, backend, args.deliver_size, args.channel_limit,
-                              args.workspace_limit, args.concurrency, args.fake_in_process, args.profile)
+            result = in_child(
+                deliver_case,
+                backend,
+                args.deliver_size,
+                args.channel_limit,
+                args.workspace_limit,
+                args.concurrency,
+                args.fake_in_process,
+                args.profile,
+            )
             print_delivery(result)
             if result["profile"]:
                 print(result["profile"])
             deliveries.append(result)
 
     print()
-    print(f"summary · {datetime.now(UTC):%Y-%m-%d} · {os.cpu_count()} cores · Python "
-          f"{platform.python_version()} · {load()}")
-    print(f"{'database':10} {'learners':>9} {'planned':>8} {'run_due s':>9} {'CPU s':>6} {'µs/lrn':>7} "
-          f"{'plan s':>7} {'rerun':>6} {'trace MB':>8} {'rss MB':>7}")
+    print(
+        f"summary · {datetime.now(UTC):%Y-%m-%d} · {os.cpu_count()} cores · Python "
+        f"{platform.python_version()} · {load()}"
+    )
+    print(
+        f"{'database':10} {'learners':>9} {'planned':>8} {'run_due s':>9} {'CPU s':>6} {'µs/lrn':>7} "
+        f"{'plan s':>7} {'rerun':>6} {'trace MB':>8} {'rss MB':>7}"
+    )
     for r in plans:
-        print(f"{r['backend']:10} {r['learners']:>9,} {r['planned']:>8,} {r['run_due_s']:>9.3f} "
-              f"{r['run_due_cpu_s']:>6.2f} {r['run_due_s'] / r['learners'] * 1e6:>7.0f} {r['plan_s']:>7.3f} "
-              f"{r['replanned']:>6} {r['traced_peak_mb']:>8.1f} {r['rss_mb']:>7.0f}")
+        print(
+            f"{r['backend']:10} {r['learners']:>9,} {r['planned']:>8,} {r['run_due_s']:>9.3f} "
+            f"{r['run_due_cpu_s']:>6.2f} {r['run_due_s'] / r['learners'] * 1e6:>7.0f} {r['plan_s']:>7.3f} "
+            f"{r['replanned']:>6} {r['traced_peak_mb']:>8.1f} {r['rss_mb']:>7.0f}"
+        )
     for r in deliveries:
-        print(f"{r['backend']:10} delivery {r['messages']:,} msgs {r['seconds']:.2f} s / minimum "
-              f"{r['minimum_s']:.2f} s = {r['ratio']:.3f}  dup {r['duplicates']} lost {r['lost']} "
-              f"429s {r['rejected_429']}  bot CPU {r['cpu_ms_per_message']:.2f} ms/msg  "
-              f"rss {r['rss_mb']:.0f} MB")
+        print(
+            f"{r['backend']:10} delivery {r['messages']:,} msgs {r['seconds']:.2f} s / minimum "
+            f"{r['minimum_s']:.2f} s = {r['ratio']:.3f}  dup {r['duplicates']} lost {r['lost']} "
+            f"429s {r['rejected_429']}  bot CPU {r['cpu_ms_per_message']:.2f} ms/msg  "
+            f"rss {r['rss_mb']:.0f} MB"
+        )
     at_10k = [r for r in plans if r["learners"] == 10_000]
     if at_10k:
-        print("target run_due(10,000) < 2 s: " + ", ".join(
-            f"{r['backend']} {r['run_due_s']:.2f} s {check(r['run_due_s'] < TARGET_PLAN_S)}" for r in at_10k))
+        print(
+            "target run_due(10,000) < 2 s: "
+            + ", ".join(
+                f"{r['backend']} {r['run_due_s']:.2f} s {check(r['run_due_s'] < TARGET_PLAN_S)}"
+                for r in at_10k
+            )
+        )
     if deliveries:
-        print(f"target delivery <= {TARGET_RATIO}x minimum, no duplicates, none lost: " + ", ".join(
-            f"{r['backend']} {r['ratio']:.2f}x "
-            f"{check(r['ratio'] <= TARGET_RATIO and r['duplicates'] == 0 and r['lost'] == 0)}"
-            for r in deliveries))
+        print(
+            f"target delivery <= {TARGET_RATIO}x minimum, no duplicates, none lost: "
+            + ", ".join(
+                f"{r['backend']} {r['ratio']:.2f}x "
+                f"{check(r['ratio'] <= TARGET_RATIO and r['duplicates'] == 0 and r['lost'] == 0)}"
+                for r in deliveries
+            )
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(
-            date=datetime.now(UTC).isoformat(), cpus=os.cpu_count(), python=platform.python_version(),
-            commit=revision(), load=os.getloadavg(),
-            plans=plans, deliveries=deliveries), indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                dict(
+                    date=datetime.now(UTC).isoformat(),
+                    cpus=os.cpu_count(),
+                    python=platform.python_version(),
+                    commit=revision(),
+                    load=os.getloadavg(),
+                    plans=plans,
+                    deliveries=deliveries,
+                ),
+                indent=2,
+                default=str,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -56,12 +56,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def process(args: list[str], env: dict[str, str], port: int,
-                  pids: list[int] | None = None, cwd: Path = ROOT) -> AsyncIterator[str]:
+async def process(
+    args: list[str], env: dict[str, str], port: int, pids: list[int] | None = None, cwd: Path = ROOT
+) -> AsyncIterator[str]:
     """A server process on 127.0.0.1:port, ready when /healthz answers; stopped afterwards.
     Its pid goes into `pids`, when given (to watch its memory)."""
-    proc = await asyncio.create_subprocess_exec(*args, env={**os.environ, **env}, cwd=cwd,
-                                                stdout=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        *args, env={**os.environ, **env}, cwd=cwd, stdout=asyncio.subprocess.DEVNULL
+    )
     if pids is not None:
         pids.append(proc.pid)
     try:
@@ -99,8 +101,14 @@ class Receipts:
         return {k: (at, text) for k, (at, text) in (await self.client.get("/bench/receipts")).json().items()}
 
 
-async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
-               receipts: Receipts | None = None, settled: bool = False) -> Result:
+async def fire(
+    url: str,
+    bodies: list[Body],
+    concurrency: int,
+    expect: str = "",
+    receipts: Receipts | None = None,
+    settled: bool = False,
+) -> Result:
     """Send every body signed, at most `concurrency` at once; ack latencies in ms and errors.
 
     With `expect`, an ack whose text lacks it is an error too: a benchmark that counts
@@ -113,6 +121,7 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
     queue = list(reversed(bodies))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+
         async def worker() -> None:
             nonlocal errors
             while queue:
@@ -121,8 +130,11 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
                 start = sent_at[name] = time.perf_counter()
                 try:
                     response = await client.post("/slack/events", content=body, headers=headers)
-                    ok = (response.status_code == 200 and "went wrong" not in response.text
-                          and expect in response.text)
+                    ok = (
+                        response.status_code == 200
+                        and "went wrong" not in response.text
+                        and expect in response.text
+                    )
                     why = f"HTTP {response.status_code}: {response.text[:200]}"
                 except httpx.HTTPError as exc:
                     ok, why = False, repr(exc)
@@ -132,6 +144,7 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
                 errors += not ok
                 if settled and receipts is not None:
                     await receipts.wait(name)
+
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     if receipts is None:
         return latencies, errors, []
@@ -144,12 +157,16 @@ async def fire(url: str, bodies: list[Body], concurrency: int, expect: str = "",
     wrong = [n for n in sent_at if n in got and "Received" not in got[n][1]]
     for n in (missing + wrong)[:3]:
         print(f"    error: receipt for {n}: {got[n][1][:200] if n in got else 'none within 60 s'}")
-    return (latencies, errors + len(missing) + len(wrong),
-            [(got[n][0] - sent_at[n]) * 1000 for n in sent_at if n in got])
+    return (
+        latencies,
+        errors + len(missing) + len(wrong),
+        [(got[n][0] - sent_at[n]) * 1000 for n in sent_at if n in got],
+    )
 
 
-async def steady(url: str, done: asyncio.Event, *, every: float, expect: str,
-                 tag: str = "by") -> tuple[list[float], int]:
+async def steady(
+    url: str, done: asyncio.Event, *, every: float, expect: str, tag: str = "by"
+) -> tuple[list[float], int]:
     """A person using the bot meanwhile: a signed `/submit status` (answered inside its ack),
     one at a time every `every` s until `done`; its ack latencies (ms) and errors (an answer
     without `expect`, or no answer)."""
@@ -162,8 +179,9 @@ async def steady(url: str, done: asyncio.Event, *, every: float, expect: str,
             body = slash_command_body("/submit", "status", user_id="UL00000", trigger_id=f"{tag}{n}")
             start = time.perf_counter()
             try:
-                response = await client.post("/slack/events", content=body,
-                                             headers=signed_headers(body, SECRET))
+                response = await client.post(
+                    "/slack/events", content=body, headers=signed_headers(body, SECRET)
+                )
                 wrong = response.status_code != 200 or expect not in response.text
                 why = f"HTTP {response.status_code} {response.text[:200]}"
             except httpx.HTTPError as exc:
@@ -177,8 +195,9 @@ async def steady(url: str, done: asyncio.Event, *, every: float, expect: str,
     return latencies, errors
 
 
-async def alongside(url: str, rush: Awaitable[Result], expect: str = "Your submissions",
-                    every: float = 0.1) -> tuple[Result, Result]:
+async def alongside(
+    url: str, rush: Awaitable[Result], expect: str = "Your submissions", every: float = 0.1
+) -> tuple[Result, Result]:
     """Run `rush`, and meanwhile `steady` requests: whether a person using the bot during a
     rush still gets an answer in Slack's 3 s. The bare apps get the same requests during
     theirs (they only ack them, `expect=""`), so the ratio compares the two under the same
@@ -204,9 +223,9 @@ async def fake_apart(n: int) -> AsyncIterator[tuple[str, Receipts]]:
 
 
 def bench_users(n: int) -> dict[str, dict[str, Any]]:
-    users: dict[str, dict[str, Any]] = {f"UL{i:05d}": {"name": f"ul{i:05d}",
-                                                       "profile": {"email": f"UL{i:05d}@s.org"}}
-                                        for i in range(n)}
+    users: dict[str, dict[str, Any]] = {
+        f"UL{i:05d}": {"name": f"ul{i:05d}", "profile": {"email": f"UL{i:05d}@s.org"}} for i in range(n)
+    }
     users["UADMIN"] = {"name": "admin", "is_admin": True, "profile": {"email": "a@s.org"}}
     return users
 
@@ -219,8 +238,13 @@ async def serve_fake(n: int) -> None:
     arrived: dict[str, asyncio.Event] = {}
 
     async def reply(send: Any, data: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": json.dumps(data).encode()})
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -254,31 +278,36 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def report(name: str, result: Result) -> dict[str, float]:
     latencies, errors, receipts = result
     p = percentiles(latencies)
-    print(f"  {name:44} n={len(latencies):5}  p50 {p['p50']:7.2f} ms  p95 {p['p95']:7.2f} ms  "
-          f"p99 {p['p99']:7.2f} ms  errors {errors}")
+    print(
+        f"  {name:44} n={len(latencies):5}  p50 {p['p50']:7.2f} ms  p95 {p['p95']:7.2f} ms  "
+        f"p99 {p['p99']:7.2f} ms  errors {errors}"
+    )
     if receipts:
         r = percentiles(receipts)
-        print(f"  {'  ... its receipt, from sending':44} n={len(receipts):5}  p50 {r['p50']:7.2f} ms  "
-              f"p95 {r['p95']:7.2f} ms  p99 {r['p99']:7.2f} ms")
+        print(
+            f"  {'  ... its receipt, from sending':44} n={len(receipts):5}  p50 {r['p50']:7.2f} ms  "
+            f"p95 {r['p95']:7.2f} ms  p99 {r['p99']:7.2f} ms"
+        )
     return p
 
 
 async def set_up_programme(url: str, learners: list[str]) -> None:
     """Cohort, roster and window through the real endpoint (this also warms users.info);
     stops with the bot's answer if any step did not do what it should."""
+
     async def say(text: str, command: str, expect: str) -> None:
-        body = slash_command_body(command, text, user_id="UADMIN", channel_id="CFRL",
-                                  channel_name="frl")
+        body = slash_command_body(command, text, user_id="UADMIN", channel_id="CFRL", channel_name="frl")
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            response = await client.post("/slack/events", content=body,
-                                         headers=signed_headers(body, SECRET))
+            response = await client.post("/slack/events", content=body, headers=signed_headers(body, SECRET))
             response.raise_for_status()
             if expect not in response.text:
                 raise SystemExit(f"set-up failed at `{command} {text[:60]}`: {response.text[:300]}")
+
     await say("create bench <#CFRL|frl> reviews <#CREV|rev>", "/cohort", "Created cohort")
     for start in range(0, len(learners), 250):
-        await say("add bench " + " ".join(f"<@{u}>" for u in learners[start:start + 250]), "/cohort",
-                  "Added")
+        await say(
+            "add bench " + " ".join(f"<@{u}>" for u in learners[start : start + 250]), "/cohort", "Added"
+        )
     await say("open bench creators closes +30d", "/window", "Opened")
 
 
@@ -299,36 +328,65 @@ async def main() -> None:
         if args.database_url:
             db_url = await fresh_pg_database(args.database_url)
         async with fake_apart(args.n) as (api_url, receipts):
-            env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
-                   "SLACK_API_URL": api_url, "DATABASE_URL": db_url, "LINK_CHECK": "false",
-                   "LOG_LEVEL": "WARNING"}
+            env = {
+                "SLACK_BOT_TOKEN": "xoxb-test",
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": api_url,
+                "DATABASE_URL": db_url,
+                "LINK_CHECK": "false",
+                "LOG_LEVEL": "WARNING",
+            }
             load = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "credentials", "load", str(ROOT / "bot/data/credentials.yml"),
-                env={**os.environ, **env}, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL)
+                sys.executable,
+                "-m",
+                "bot",
+                "credentials",
+                "load",
+                str(ROOT / "bot/data/credentials.yml"),
+                env={**os.environ, **env},
+                cwd=ROOT,
+                stdout=asyncio.subprocess.DEVNULL,
+            )
             if await load.wait():
                 raise SystemExit("could not load the credential catalogue")
             ours_port, bare_port, fast_port = free_port(), free_port(), free_port()
             uvicorn = [sys.executable, "-m", "uvicorn", "bench.bare_bolt:app", "--log-level", "warning"]
             async with (
-                process([sys.executable, "-m", "bot", "serve", "--port", str(ours_port)], env,
-                        ours_port) as ours,
+                process(
+                    [sys.executable, "-m", "bot", "serve", "--port", str(ours_port)], env, ours_port
+                ) as ours,
                 process([*uvicorn, "--port", str(bare_port)], env, bare_port) as bare,
-                process([*uvicorn, "--port", str(fast_port)],
-                        {**env, "BARE_PROCESS_BEFORE_RESPONSE": "1"}, fast_port) as fast,
+                process(
+                    [*uvicorn, "--port", str(fast_port)],
+                    {**env, "BARE_PROCESS_BEFORE_RESPONSE": "1"},
+                    fast_port,
+                ) as fast,
             ):
                 await set_up_programme(ours, learners)
+
                 def submissions(version: int) -> list[Body]:
-                    return [(f"{u}-{version}", slash_command_body(
-                        "/submit", f"https://example.org/work/{i}/{version} -- reflection {i}",
-                        user_id=u, channel_id="CFRL", channel_name="frl",
-                        response_url=receipts.url(f"{u}-{version}")))
-                        for i, u in enumerate(learners)]
+                    return [
+                        (
+                            f"{u}-{version}",
+                            slash_command_body(
+                                "/submit",
+                                f"https://example.org/work/{i}/{version} -- reflection {i}",
+                                user_id=u,
+                                channel_id="CFRL",
+                                channel_name="frl",
+                                response_url=receipts.url(f"{u}-{version}"),
+                            ),
+                        )
+                        for i, u in enumerate(learners)
+                    ]
+
                 warm = [("warm", slash_command_body("/submit", "status", user_id="UADMIN"))] * 20
                 for url in (ours, bare, fast):
                     await fire(url, warm, 5)
                 kind = "PostgreSQL" if "postgresql" in db_url else "SQLite"
-                print(f"/submit ack latency, N={args.n}, concurrency {args.c}, {kind}, "
-                      f"{os.cpu_count()} cores")
+                print(
+                    f"/submit ack latency, N={args.n}, concurrency {args.c}, {kind}, {os.cpu_count()} cores"
+                )
                 first, second, third = submissions(1), submissions(2), submissions(3)
                 meanwhile: dict[str, Result] = {}  # the bystanders' figures, by app
 
@@ -338,15 +396,26 @@ async def main() -> None:
                     sent = fire(url, bodies, args.c, ACK if mine else "", receipts if mine else None, **kw)
                     if args.c == 1:
                         return await sent
-                    result, meanwhile[url] = await alongside(url, sent,
-                                                             expect="Your submissions" if mine else "")
+                    result, meanwhile[url] = await alongside(
+                        url, sent, expect="Your submissions" if mine else ""
+                    )
                     return result
 
                 runs: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
-                    ("cohortbot /submit" + (", single requests" if args.c == 1 else ""),
-                     lambda: rush(ours, first, mine=True, settled=args.c == 1)),
-                    *([("cohortbot /submit, back-to-back (new versions)",
-                        lambda: rush(ours, second, mine=True))] if args.c == 1 else []),
+                    (
+                        "cohortbot /submit" + (", single requests" if args.c == 1 else ""),
+                        lambda: rush(ours, first, mine=True, settled=args.c == 1),
+                    ),
+                    *(
+                        [
+                            (
+                                "cohortbot /submit, back-to-back (new versions)",
+                                lambda: rush(ours, second, mine=True),
+                            )
+                        ]
+                        if args.c == 1
+                        else []
+                    ),
                     ("bare bolt, default mode", lambda: rush(bare, third)),
                     ("bare bolt, process_before_response", lambda: rush(fast, third)),
                 ]
@@ -357,8 +426,10 @@ async def main() -> None:
                     print(f"    slowest {max(bystanders[0]):.0f} ms (Slack gives up at 3,000 ms)")
                 ours_p = results[runs[0][0]]
                 bare_p = results["bare bolt, default mode"]
-                print(f"  ratio ours/bare (default mode): p50 {ours_p['p50'] / bare_p['p50']:.2f}  "
-                      f"p99 {ours_p['p99'] / bare_p['p99']:.2f}")
+                print(
+                    f"  ratio ours/bare (default mode): p50 {ours_p['p50'] / bare_p['p50']:.2f}  "
+                    f"p99 {ours_p['p99'] / bare_p['p99']:.2f}"
+                )
         if args.database_url:
             await drop_pg_database(args.database_url, db_url)
 

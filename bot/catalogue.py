@@ -46,14 +46,16 @@ def read_catalogue(path: Path) -> list[dict[str, Any]]:
             if not item.get(key):
                 raise CatalogueError(f"{where}: '{key}' is required")
         if slug(str(item["slug"])) != str(item["slug"]) or len(str(item["slug"])) > 40:
-            raise CatalogueError(f"{where}: slug '{item['slug']}' must be lowercase letters, "
-                                 "digits and hyphens (at most 40)")
+            raise CatalogueError(
+                f"{where}: slug '{item['slug']}' must be lowercase letters, digits and hyphens (at most 40)"
+            )
         issuer = item["issuer"]
         if not isinstance(issuer, dict) or not issuer.get("name") or not issuer.get("url"):
             raise CatalogueError(f"{where}: issuer needs a name and a url")
         try:
-            rubric = rubric_from_data(item.get("rubric") or [],
-                                      unmentioned=str(item.get("unmentioned_criteria") or "not judged"))
+            rubric = rubric_from_data(
+                item.get("rubric") or [], unmentioned=str(item.get("unmentioned_criteria") or "not judged")
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogueError(f"{where}: bad rubric ({exc})") from None
         out.append({**item, "rubric": rubric_to_data(rubric)})
@@ -67,22 +69,28 @@ async def load_catalogue(session: AsyncSession, path: Path, now: datetime) -> Lo
         workspace_id = None
         if item.get("workspace"):
             platform, _, external = str(item["workspace"]).partition(":")
-            ws = await session.scalar(select(Workspace).where(
-                Workspace.platform == platform, Workspace.external_id == external))
+            ws = await session.scalar(
+                select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external)
+            )
             if ws is None:
-                ws = Workspace(platform=platform, external_id=external, name=external,
-                               created_at=now)
+                ws = Workspace(platform=platform, external_id=external, name=external, created_at=now)
                 session.add(ws)
                 await session.flush()
             workspace_id = ws.id
         values = dict(
-            workspace_id=workspace_id, name=item["name"],
+            workspace_id=workspace_id,
+            name=item["name"],
             description=str(item.get("description") or "").strip(),
-            criteria=str(item.get("criteria") or "").strip(), rubric=item["rubric"],
-            image=item.get("image"), issuer_name=item["issuer"]["name"],
-            issuer_url=item["issuer"]["url"], issuer_email=item["issuer"].get("email"),
+            criteria=str(item.get("criteria") or "").strip(),
+            rubric=item["rubric"],
+            image=item.get("image"),
+            issuer_name=item["issuer"]["name"],
+            issuer_url=item["issuer"]["url"],
+            issuer_email=item["issuer"].get("email"),
             blind_review=bool(item.get("blind_review")),
-            credly_template_id=item.get("credly_template_id"), updated_at=now)
+            credly_template_id=item.get("credly_template_id"),
+            updated_at=now,
+        )
         cred = await session.scalar(select(Credential).where(Credential.slug == item["slug"]))
         if cred is None:
             session.add(Credential(slug=item["slug"], **values))

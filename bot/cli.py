@@ -25,8 +25,9 @@ from bot.storage.db import Database
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cohortbot", description="Cohort coordination and badges in Slack, Discord "
-        "or a local console chat.")
+        prog="cohortbot",
+        description="Cohort coordination and badges in Slack, Discord or a local console chat.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run everything configured (the console when no chat tokens)")
     serve = sub.add_parser("serve", help="the web app: Slack endpoint, health, badge pages")
@@ -35,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="deliver outbox messages")
     sub.add_parser("clock", help="run scheduled work: openings, nudges, closings, reminders")
     console = sub.add_parser("console", help="chat with the bot in this terminal")
-    console.add_argument("--script", type=Path, help="run lines from FILE and exit "
-                         "(non-zero if a handler crashed); uses a fresh database unless --db")
+    console.add_argument(
+        "--script",
+        type=Path,
+        help="run lines from FILE and exit "
+        "(non-zero if a handler crashed); uses a fresh database unless --db",
+    )
     console.add_argument("--db", help="database URL (default: DATABASE_URL)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
@@ -50,8 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     box = sub.add_parser("outbox", help="messages waiting to be delivered, and dead letters")
     box.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     badges = sub.add_parser("badges", help="Open Badges signing keys")
-    badges.add_argument("action", choices=["rotate-key"],
-                        help="sign new badges with a new stored key; earlier keys stay published")
+    badges.add_argument(
+        "action",
+        choices=["rotate-key"],
+        help="sign new badges with a new stored key; earlier keys stay published",
+    )
     return parser
 
 
@@ -66,8 +74,7 @@ async def ensure_catalogue(db: Database, say: bool = True) -> None:
         if await catalogue_is_empty(session):
             loaded = await load_catalogue(session, BUNDLED, SystemClock().now())
             if say:
-                print(f"Loaded the example credential catalogue ({', '.join(loaded.added)}) "
-                      f"from {BUNDLED}.")
+                print(f"Loaded the example credential catalogue ({', '.join(loaded.added)}) from {BUNDLED}.")
 
 
 @asynccontextmanager
@@ -79,8 +86,10 @@ async def badge_pages(settings: Settings, clock: Clock, db_url: str) -> AsyncIte
         try:
             probe.bind((settings.host, settings.port))
         except OSError:
-            print(f"(Port {settings.port} is busy, so badge pages are not served; set PORT and "
-                  "PUBLIC_BASE_URL to use another.)")
+            print(
+                f"(Port {settings.port} is busy, so badge pages are not served; set PORT and "
+                "PUBLIC_BASE_URL to use another.)"
+            )
             yield
             return
     runtime = Runtime(settings.model_copy(update={"database_url": db_url}), clock=clock)
@@ -118,8 +127,7 @@ async def console(settings: Settings, script: Path | None, db_url: str | None) -
             return 2
         await chat.run(text)
         if chat.crashes:
-            print(f"cohortbot: {chat.crashes} command(s) crashed; see the log above.",
-                  file=sys.stderr)
+            print(f"cohortbot: {chat.crashes} command(s) crashed; see the log above.", file=sys.stderr)
             return 1
         return 0
     finally:
@@ -135,10 +143,13 @@ async def credentials(settings: Settings, action: str, file: Path | None) -> int
             if action == "load":
                 assert file is not None
                 loaded = await load_catalogue(session, file, SystemClock().now())
-                print(f"Added {len(loaded.added)} ({', '.join(loaded.added) or '-'}), updated "
-                      f"{len(loaded.updated)} ({', '.join(loaded.updated) or '-'}).")
+                print(
+                    f"Added {len(loaded.added)} ({', '.join(loaded.added) or '-'}), updated "
+                    f"{len(loaded.updated)} ({', '.join(loaded.updated) or '-'})."
+                )
             else:
                 from bot.storage import Credential
+
                 for cred in await session.scalars(select(Credential).order_by(Credential.slug)):
                     print(f"{cred.slug:20} {cred.name} — {cred.issuer_name}")
         return 0
@@ -154,17 +165,27 @@ async def outbox(settings: Settings, action: str) -> int:
     try:
         async with db.transaction() as session:
             if action == "retry":
-                result = await session.execute(update(Outbox).where(Outbox.state == "dead").values(
-                    state="pending", attempts=0, next_attempt_at=SystemClock().now()))
+                result = await session.execute(
+                    update(Outbox)
+                    .where(Outbox.state == "dead")
+                    .values(state="pending", attempts=0, next_attempt_at=SystemClock().now())
+                )
                 print(f"{result.rowcount} dead letter(s) queued again.")  # type: ignore[attr-defined]
                 return 0
-            rows = list(await session.scalars(select(Outbox).where(
-                Outbox.state.in_(["pending", "sending", "dead"])).order_by(Outbox.id)))
+            rows = list(
+                await session.scalars(
+                    select(Outbox).where(Outbox.state.in_(["pending", "sending", "dead"])).order_by(Outbox.id)
+                )
+            )
             for row in rows:
-                print(f"{row.state:8} {row.attempts}x {row.dest_kind}:{row.dest_id} {row.key}"
-                      + (f" — {row.last_error}" if row.last_error else ""))
-            print(f"{sum(r.state != 'dead' for r in rows)} pending, "
-                  f"{sum(r.state == 'dead' for r in rows)} dead.")
+                print(
+                    f"{row.state:8} {row.attempts}x {row.dest_kind}:{row.dest_id} {row.key}"
+                    + (f" — {row.last_error}" if row.last_error else "")
+                )
+            print(
+                f"{sum(r.state != 'dead' for r in rows)} pending, "
+                f"{sum(r.state == 'dead' for r in rows)} dead."
+            )
             return 0
     finally:
         await db.dispose()
@@ -176,8 +197,11 @@ async def badges(settings: Settings) -> int:
     from bot.badges.issuing import rotate_signing_key, urls_for
 
     if settings.badge_signing_key:
-        print("cohortbot: BADGE_SIGNING_KEY is set, and it signs: to rotate, set a new one and restart "
-              "(the old one stays published).", file=sys.stderr)
+        print(
+            "cohortbot: BADGE_SIGNING_KEY is set, and it signs: to rotate, set a new one and restart "
+            "(the old one stays published).",
+            file=sys.stderr,
+        )
         return 2
     db = await open_db(settings.database_url)
     try:
@@ -185,8 +209,10 @@ async def badges(settings: Settings) -> int:
     finally:
         await db.dispose()
     urls = urls_for(settings)
-    print(f"New badges are signed with {new.kid(urls)}.\n{old.kid(urls)} stays in {urls.jwks}, "
-          "so the badges it signed keep verifying.")
+    print(
+        f"New badges are signed with {new.kid(urls)}.\n{old.kid(urls)} stays in {urls.jwks}, "
+        "so the badges it signed keep verifying."
+    )
     return 0
 
 
@@ -207,8 +233,9 @@ async def until_signalled(parts: list[Callable[[asyncio.Event], Awaitable[None]]
     return 0
 
 
-async def serve_parts(settings: Settings, parts: set[str], host: str | None = None,
-                      port: int | None = None) -> int:
+async def serve_parts(
+    settings: Settings, parts: set[str], host: str | None = None, port: int | None = None
+) -> int:
     from bot.runtime import ConfigError, Runtime, settle_heap
 
     try:
@@ -221,8 +248,10 @@ async def serve_parts(settings: Settings, parts: set[str], host: str | None = No
     jobs: list[Callable[[asyncio.Event], Awaitable[None]]] = []
     if "web" in parts:
         jobs.append(lambda stop: runtime.serve(stop, host or settings.host, port or settings.port))
-        print(f"Serving on http://{host or settings.host}:{port or settings.port} "
-              f"(Slack {'on' if runtime.slack else 'not configured'}).")
+        print(
+            f"Serving on http://{host or settings.host}:{port or settings.port} "
+            f"(Slack {'on' if runtime.slack else 'not configured'})."
+        )
     if "worker" in parts:
         jobs.append(runtime.deliver_forever)
     if "clock" in parts:
@@ -244,8 +273,9 @@ def configure_logging(settings: Settings, chatting: bool) -> None:
     unless LOG_LEVEL says otherwise; APScheduler's two lines for every run of every job are
     quiet unless LOG_LEVEL is DEBUG."""
     level = "WARNING" if chatting and "log_level" not in settings.model_fields_set else settings.log_level
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
@@ -261,8 +291,10 @@ async def run(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    configure_logging(settings, chatting=args.command == "console"
-                      or (args.command == "run" and not chats_configured(settings)))
+    configure_logging(
+        settings,
+        chatting=args.command == "console" or (args.command == "run" and not chats_configured(settings)),
+    )
     if args.command == "slack-manifest":
         from bot.adapters.slack_manifest import render
 

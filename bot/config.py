@@ -11,10 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str = Field("sqlite+aiosqlite:///cohortbot.db",
-                              description="SQLAlchemy async URL; SQLite file by default")
-    public_base_url: str = Field("http://localhost:3000",
-                                 description="Where badge pages are reachable by people")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///cohortbot.db", description="SQLAlchemy async URL; SQLite file by default"
+    )
+    public_base_url: str = Field(
+        "http://localhost:3000", description="Where badge pages are reachable by people"
+    )
     default_timezone: str = Field("UTC", description="IANA zone for people and cohorts without one")
     max_open_claims: int = Field(3, ge=1, description="Open review claims one assessor may hold")
     review_reannounce_hours: float = Field(48, gt=0, description="Unclaimed this long: posted again")
@@ -27,12 +29,14 @@ class Settings(BaseSettings):
     issuer_name: str = Field("Cohort Bot", description="Who signs the revocation list")
     issuer_url: str = "http://localhost:3000"
     issuer_email: str | None = Field(None, description="Issuer contact in badge documents")
-    badge_signing_key: str | None = Field(None, description="PEM RSA key; generated once if unset. "
-                                           "Earlier keys stay published (rotation)")
+    badge_signing_key: str | None = Field(
+        None, description="PEM RSA key; generated once if unset. Earlier keys stay published (rotation)"
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on; 0.0.0.0 in deployments")
     port: int = 3000
-    max_request_bytes: int = Field(1_048_576, ge=65_536,
-                                   description="Largest request body the web app reads (413 above)")
+    max_request_bytes: int = Field(
+        1_048_576, ge=65_536, description="Largest request body the web app reads (413 above)"
+    )
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None

@@ -50,10 +50,22 @@ class Role(StrEnum):
 # --------------------------------------------------------------------------- ids
 
 
-ID_PREFIXES = {"S": "submission", "R": "review", "B": "badge", "W": "window", "M": "reminder",
-               "E": "extension request"}
-ID_EXAMPLES = {"S": "/submit withdraw S-12", "R": "/review claim R-7", "B": "/badges share B-3",
-               "W": "/window close W-3", "M": "/cohort unremind M-3", "E": "/window grant E-2"}
+ID_PREFIXES = {
+    "S": "submission",
+    "R": "review",
+    "B": "badge",
+    "W": "window",
+    "M": "reminder",
+    "E": "extension request",
+}
+ID_EXAMPLES = {
+    "S": "/submit withdraw S-12",
+    "R": "/review claim R-7",
+    "B": "/badges share B-3",
+    "W": "/window close W-3",
+    "M": "/cohort unremind M-3",
+    "E": "/window grant E-2",
+}
 
 
 def short_id(prefix: str, number: int) -> str:
@@ -65,8 +77,7 @@ def parse_short_id(text: str, prefix: str) -> int:
     what = ID_PREFIXES[prefix]
     m = re.fullmatch(rf"(?:{prefix}-?)?(\d{{1,9}})", text.strip(), flags=re.IGNORECASE)
     if not m:
-        raise UserError(f"'{text}' is not a {what} id; {what} ids look like {prefix}-7.",
-                        ID_EXAMPLES[prefix])
+        raise UserError(f"'{text}' is not a {what} id; {what} ids look like {prefix}-7.", ID_EXAMPLES[prefix])
     return int(m.group(1))
 
 
@@ -131,8 +142,9 @@ def check_link(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. `http://[` or a host that is invalid under NFKC
-        raise UserError(f"'{url[:60]}' is not a complete web link.",
-                        "/submit https://example.org/a") from None
+        raise UserError(
+            f"'{url[:60]}' is not a complete web link.", "/submit https://example.org/a"
+        ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         shown = url if len(url) <= 60 else url[:57] + "..."
         raise UserError(
@@ -200,21 +212,41 @@ WHEN_FORMS = "`next friday 5pm`, `tomorrow 17:00`, `in 2 weeks` or a date with i
 # season-bound one is refused for a moment in the other season (`check_season`): in July nobody
 # in New York keeps EST, so whoever types it means New York's clock or a fixed UTC-5.
 ZONE_ABBREVIATIONS: dict[str, tuple[str, bool | None]] = {
-    "ET": ("America/New_York", None), "EST": ("America/New_York", False),
-    "EDT": ("America/New_York", True), "CT": ("America/Chicago", None),
-    "CST": ("America/Chicago", False), "CDT": ("America/Chicago", True),
-    "MT": ("America/Denver", None), "MST": ("America/Denver", False), "MDT": ("America/Denver", True),
-    "PT": ("America/Los_Angeles", None), "PST": ("America/Los_Angeles", False),
-    "PDT": ("America/Los_Angeles", True), "AKST": ("America/Anchorage", False),
-    "AKDT": ("America/Anchorage", True), "HST": ("Pacific/Honolulu", None),
-    "WET": ("Europe/Lisbon", False), "WEST": ("Europe/Lisbon", True), "BST": ("Europe/London", True),
-    "CET": ("Europe/Paris", False), "CEST": ("Europe/Paris", True), "EET": ("Europe/Athens", False),
-    "EEST": ("Europe/Athens", True), "MSK": ("Europe/Moscow", None),
-    "SAST": ("Africa/Johannesburg", None), "EAT": ("Africa/Nairobi", None), "WAT": ("Africa/Lagos", None),
-    "JST": ("Asia/Tokyo", None), "KST": ("Asia/Seoul", None), "HKT": ("Asia/Hong_Kong", None),
-    "SGT": ("Asia/Singapore", None), "AEST": ("Australia/Sydney", False),
-    "AEDT": ("Australia/Sydney", True), "AWST": ("Australia/Perth", None),
-    "NZST": ("Pacific/Auckland", False), "NZDT": ("Pacific/Auckland", True),
+    "ET": ("America/New_York", None),
+    "EST": ("America/New_York", False),
+    "EDT": ("America/New_York", True),
+    "CT": ("America/Chicago", None),
+    "CST": ("America/Chicago", False),
+    "CDT": ("America/Chicago", True),
+    "MT": ("America/Denver", None),
+    "MST": ("America/Denver", False),
+    "MDT": ("America/Denver", True),
+    "PT": ("America/Los_Angeles", None),
+    "PST": ("America/Los_Angeles", False),
+    "PDT": ("America/Los_Angeles", True),
+    "AKST": ("America/Anchorage", False),
+    "AKDT": ("America/Anchorage", True),
+    "HST": ("Pacific/Honolulu", None),
+    "WET": ("Europe/Lisbon", False),
+    "WEST": ("Europe/Lisbon", True),
+    "BST": ("Europe/London", True),
+    "CET": ("Europe/Paris", False),
+    "CEST": ("Europe/Paris", True),
+    "EET": ("Europe/Athens", False),
+    "EEST": ("Europe/Athens", True),
+    "MSK": ("Europe/Moscow", None),
+    "SAST": ("Africa/Johannesburg", None),
+    "EAT": ("Africa/Nairobi", None),
+    "WAT": ("Africa/Lagos", None),
+    "JST": ("Asia/Tokyo", None),
+    "KST": ("Asia/Seoul", None),
+    "HKT": ("Asia/Hong_Kong", None),
+    "SGT": ("Asia/Singapore", None),
+    "AEST": ("Australia/Sydney", False),
+    "AEDT": ("Australia/Sydney", True),
+    "AWST": ("Australia/Perth", None),
+    "NZST": ("Pacific/Auckland", False),
+    "NZDT": ("Pacific/Auckland", True),
 }
 # Abbreviations several zones share: refused, naming them.
 SHARED_ABBREVIATIONS = {
@@ -222,8 +254,9 @@ SHARED_ABBREVIATIONS = {
     "AST": "America/Halifax (Atlantic) or Asia/Riyadh (Arabia)",
 }
 # Also read in lower case (`est`); the rest only in capitals, since `eat` or `west` are words.
-LOWER_CASE_ABBREVIATIONS = frozenset({"EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "CET",
-                                      "CEST", "BST", "IST"})
+LOWER_CASE_ABBREVIATIONS = frozenset(
+    {"EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "CET", "CEST", "BST", "IST"}
+)
 UTC_NAMES = ("UTC", "GMT", "Z")
 
 
@@ -242,8 +275,9 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
     if abbr := abbreviation(name):
         if abbr in SHARED_ABBREVIATIONS:
-            raise UserError(f"{abbr} names several time zones; use {SHARED_ABBREVIATIONS[abbr]}.",
-                            WHEN_EXAMPLE)
+            raise UserError(
+                f"{abbr} names several time zones; use {SHARED_ABBREVIATIONS[abbr]}.", WHEN_EXAMPLE
+            )
         return ZoneInfo(ZONE_ABBREVIATIONS[abbr][0])
     try:
         if not name or name.startswith(("/", ".")) or ".." in name:
@@ -269,18 +303,22 @@ def check_season(name: str, moment: datetime) -> None:
     if summer is not None and bool(local.dst()) != summer:
         raise UserError(
             f"{abbr} is ambiguous in {'summer' if local.dst() else 'winter'}: on {day_name(local)} "
-            f"{key} is on {local.tzname()}; use {key}.", WHEN_EXAMPLE)
+            f"{key} is on {local.tzname()}; use {key}.",
+            WHEN_EXAMPLE,
+        )
 
 
 def looks_like_zone(token: str) -> bool:
-    return (token.upper() in UTC_NAMES or abbreviation(token) is not None
-            or bool(re.fullmatch(r"[A-Za-z_]+/[A-Za-z_/+-]+", token)))
+    return (
+        token.upper() in UTC_NAMES
+        or abbreviation(token) is not None
+        or bool(re.fullmatch(r"[A-Za-z_]+/[A-Za-z_/+-]+", token))
+    )
 
 
 UNIT_WORDS = r"weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m"
 DURATION_RE = re.compile(rf"(\d{{1,4}})\s*({UNIT_WORDS})(?![a-z])", re.IGNORECASE)
-UNIT = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1),
-        "m": timedelta(minutes=1)}
+UNIT = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -317,18 +355,63 @@ def parse_offsets(text: str) -> list[timedelta]:
 # Date phrases. The grammar reads a phrase as the words from a keyword on that can belong to
 # one (`closes next friday 5pm remind 7d` ends at `remind`, a reminder's `friday 9am Office
 # hours` at `Office`): `date_words` is that reading, shared by the grammar and `parse_when`.
-WEEKDAYS = {name: n for n, names in enumerate((
-    ("mon", "monday"), ("tue", "tues", "tuesday"), ("wed", "weds", "wednesday"),
-    ("thu", "thur", "thurs", "thursday"), ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday")))
-    for name in names}
-MONTHS = {name: n for n, names in enumerate((
-    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-    ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-    ("oct", "october"), ("nov", "november"), ("dec", "december")), start=1) for name in names}
-WORD_KINDS = {"today": "day", "tomorrow": "day", "tonight": "day", "noon": "clock",
-              "midnight": "clock", "next": "modifier", "this": "modifier", "in": "in", "a": "a",
-              "an": "a", "at": "filler", "on": "filler", "the": "filler", "of": "filler", "by": "filler",
-              "am": "ampm", "pm": "ampm", "a.m.": "ampm", "p.m.": "ampm"}
+WEEKDAYS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "weds", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        )
+    )
+    for name in names
+}
+MONTHS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+WORD_KINDS = {
+    "today": "day",
+    "tomorrow": "day",
+    "tonight": "day",
+    "noon": "clock",
+    "midnight": "clock",
+    "next": "modifier",
+    "this": "modifier",
+    "in": "in",
+    "a": "a",
+    "an": "a",
+    "at": "filler",
+    "on": "filler",
+    "the": "filler",
+    "of": "filler",
+    "by": "filler",
+    "am": "ampm",
+    "pm": "ampm",
+    "a.m.": "ampm",
+    "p.m.": "ampm",
+}
 KIND_PATTERNS = (  # loose on purpose: `25:00` belongs to the phrase, and parse_when says why not
     ("iso", re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:t[\d:.]*)?(?:z|[+-][\d:]+)?")),
     ("clock", re.compile(r"\d{1,2}(?::\d{2})?(?:[ap]\.?m\.?)|\d{1,2}:\d{2}")),
@@ -364,12 +447,14 @@ def date_words(words: Sequence[str]) -> list[str]:
         nxt = kinds[i + 1] if i + 1 < len(kinds) else None
         if kind == "number":
             number = words[i].rstrip(",")
-            fits = (prev in ("in", "month") or nxt in ("month", "ampm")
-                    or (len(number) == 4 and "month" in out))
+            fits = (
+                prev in ("in", "month") or nxt in ("month", "ampm") or (len(number) == 4 and "month" in out)
+            )
         else:
             fits = {
                 None: False,
-                "month": prev in ("number", "ordinal") or nxt in ("number", "ordinal")
+                "month": prev in ("number", "ordinal")
+                or nxt in ("number", "ordinal")
                 or (prev == "filler" and len(out) > 1 and out[-2] == "ordinal"),
                 "ampm": prev == "number",
                 "unit": prev in ("number", "a", "modifier"),
@@ -403,8 +488,9 @@ def cannot_read(raw: str) -> UserError:
     return UserError(f"I can't read '{raw}' as a date; type it like {WHEN_FORMS}.", WHEN_EXAMPLE)
 
 
-def parse_when(text: str, tz: ZoneInfo | str, now: datetime, *, day_at: time = END_OF_DAY,
-               future: bool = True) -> datetime:
+def parse_when(
+    text: str, tz: ZoneInfo | str, now: datetime, *, day_at: time = END_OF_DAY, future: bool = True
+) -> datetime:
     """A moment people type, read in `tz` (a zone, or its name as typed: `EST` in July is
     refused, see `check_season`), returned in UTC.
 
@@ -455,13 +541,15 @@ def _iso(raw: str, tz: ZoneInfo, day_at: time) -> datetime:
     return parsed if parsed.tzinfo is not None else _localize(parsed, tz, typed=True)
 
 
-def _phrase(raw: str, words: list[str], kinds: list[str], tz: ZoneInfo, local_now: datetime,
-            day_at: time) -> datetime:
+def _phrase(
+    raw: str, words: list[str], kinds: list[str], tz: ZoneInfo, local_now: datetime, day_at: time
+) -> datetime:
     """A phrase read by dateparser, then held to the rules that make it mean one moment."""
     lowered = [w.lower().rstrip(",") for w in words]
     if "midnight" in lowered:
-        raise UserError(f"'{raw}' could mean the start or the end of that day; type 00:00 or 23:59.",
-                        WHEN_EXAMPLE)
+        raise UserError(
+            f"'{raw}' could mean the start or the end of that day; type 00:00 or 23:59.", WHEN_EXAMPLE
+        )
     for kind, w in zip(kinds, lowered, strict=True):
         if kind == "numeric":
             _check_order(w)
@@ -470,9 +558,17 @@ def _phrase(raw: str, words: list[str], kinds: list[str], tz: ZoneInfo, local_no
         if kind == "clock" and (m := CLOCK_RE.fullmatch(w)) and not _clock_fits(*m.groups()):
             raise UserError(f"'{w}' is not a time of day; type it like 17:00 or 5pm.", WHEN_EXAMPLE)
     base = local_now.replace(tzinfo=None)
-    found = dateparser.parse(" ".join(lowered), languages=["en"], settings={
-        "PREFER_DATES_FROM": "future", "RELATIVE_BASE": base, "RETURN_AS_TIMEZONE_AWARE": False,
-        "PARSERS": ["relative-time", "absolute-time"], "PREFER_DAY_OF_MONTH": "first"})
+    found = dateparser.parse(
+        " ".join(lowered),
+        languages=["en"],
+        settings={
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": base,
+            "RETURN_AS_TIMEZONE_AWARE": False,
+            "PARSERS": ["relative-time", "absolute-time"],
+            "PREFER_DAY_OF_MONTH": "first",
+        },
+    )
     if found is None:
         raise cannot_read(raw)
     if found.tzinfo is not None:
@@ -480,8 +576,12 @@ def _phrase(raw: str, words: list[str], kinds: list[str], tz: ZoneInfo, local_no
     timed = _timed(raw, kinds)
     naive = found if timed else datetime.combine(found.date(), day_at)
     weekdays = [WEEKDAYS[w] for w in lowered if w in WEEKDAYS]
-    if (weekdays and weekdays[0] == base.weekday() and "modifier" not in kinds
-            and not {"month", "numeric", "iso", "day"} & set(kinds)):
+    if (
+        weekdays
+        and weekdays[0] == base.weekday()
+        and "modifier" not in kinds
+        and not {"month", "numeric", "iso", "day"} & set(kinds)
+    ):
         today = datetime.combine(base.date(), naive.time())
         naive = later = today + timedelta(days=7)
         if today <= base:  # today's has passed: a week from today is the one meant
@@ -489,14 +589,21 @@ def _phrase(raw: str, words: list[str], kinds: list[str], tz: ZoneInfo, local_no
         raise UserError(
             f"'{raw}' could be today ({_shown(today, tz)}) or a week from today ({_shown(later, tz)}); "
             f"type `{'today ' + f'{today:%H:%M}' if timed else 'today'}` or "
-            f"`{typed_form(later, base, timed)}`.", WHEN_EXAMPLE)
+            f"`{typed_form(later, base, timed)}`.",
+            WHEN_EXAMPLE,
+        )
     if "month" in kinds and "iso" not in kinds and not any(len(w) == 4 for w in lowered if w.isdigit()):
         this_year = _same_day(naive, base.year)
-        if (this_year is not None and naive.year > base.year
-                and timedelta() < base - this_year < timedelta(days=183)):
+        if (
+            this_year is not None
+            and naive.year > base.year
+            and timedelta() < base - this_year < timedelta(days=183)
+        ):
             raise UserError(
                 f"'{raw}' has passed this year ({day_name(this_year)}); for "
-                f"{day_name(naive)}, type the year: `{typed_form(naive, base, timed)}`.", WHEN_EXAMPLE)
+                f"{day_name(naive)}, type the year: `{typed_form(naive, base, timed)}`.",
+                WHEN_EXAMPLE,
+            )
     return _localize(naive, tz, typed=timed)
 
 
@@ -509,8 +616,11 @@ def _clock_fits(hour: str, minute: str | None, half: str | None) -> bool:
 
 def _timed(raw: str, kinds: list[str]) -> bool:
     """Whether the phrase says a time of day, not just a day."""
-    return (any(k in ("clock", "ampm") for k in kinds) or "tonight" in raw.lower()
-            or ("iso" in kinds and "t" in raw.lower()))
+    return (
+        any(k in ("clock", "ampm") for k in kinds)
+        or "tonight" in raw.lower()
+        or ("iso" in kinds and "t" in raw.lower())
+    )
 
 
 def _check_order(typed: str) -> None:
@@ -518,8 +628,11 @@ def _check_order(typed: str) -> None:
     a, b = (int(n) for n in typed.split("/")[:2])
     if a != b and a <= 12 and b <= 12:
         one, other = date(2000, a, b), date(2000, b, a)
-        raise UserError(f"'{typed}' could be {one:%B} {one.day} or {other:%B} {other.day}; type the "
-                        f"month's name, like `{one:%b} {one.day}`.", WHEN_EXAMPLE)
+        raise UserError(
+            f"'{typed}' could be {one:%B} {one.day} or {other:%B} {other.day}; type the "
+            f"month's name, like `{one:%b} {one.day}`.",
+            WHEN_EXAMPLE,
+        )
 
 
 def _same_day(moment: datetime, year: int) -> datetime | None:
@@ -540,12 +653,17 @@ def _localize(naive: datetime, tz: ZoneInfo, *, typed: bool) -> datetime:
     if first.utcoffset() == second.utcoffset() or not typed:
         return first
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:  # skipped
-        raise UserError(f"{naive:%H:%M} does not exist on {day_name(naive)} in {tz.key}: the clocks "
-                        "go forward an hour that night. Type a time before or after the change.",
-                        WHEN_EXAMPLE)
-    raise UserError(f"{naive:%H:%M} happens twice on {day_name(naive)} in {tz.key}, as the clocks go "
-                    "back an hour; type it in UTC instead, like "
-                    f"`{first.astimezone(UTC):%Y-%m-%dT%H:%MZ}` for the first.", WHEN_EXAMPLE)
+        raise UserError(
+            f"{naive:%H:%M} does not exist on {day_name(naive)} in {tz.key}: the clocks "
+            "go forward an hour that night. Type a time before or after the change.",
+            WHEN_EXAMPLE,
+        )
+    raise UserError(
+        f"{naive:%H:%M} happens twice on {day_name(naive)} in {tz.key}, as the clocks go "
+        "back an hour; type it in UTC instead, like "
+        f"`{first.astimezone(UTC):%Y-%m-%dT%H:%MZ}` for the first.",
+        WHEN_EXAMPLE,
+    )
 
 
 def _past(raw: str, moment: datetime, tz: ZoneInfo, now: datetime) -> UserError:
@@ -558,8 +676,10 @@ def _past(raw: str, moment: datetime, tz: ZoneInfo, now: datetime) -> UserError:
     hint = "pick a time still to come"
     if step is not None and not {"iso", "month", "numeric", "ordinal", "plus", "in"} & set(kinds):
         later = _localize(local.replace(tzinfo=None) + step, tz, typed=False)
-        hint = (f"did you mean {format_time(later, tz)}? Type "
-                f"`{typed_form(later, local_now, _timed(raw, kinds))}`")
+        hint = (
+            f"did you mean {format_time(later, tz)}? Type "
+            f"`{typed_form(later, local_now, _timed(raw, kinds))}`"
+        )
     return UserError(f"'{raw}' is {format_time(moment, tz)}, which has passed; {hint}.", WHEN_EXAMPLE)
 
 
@@ -649,8 +769,9 @@ class LatePolicy:
         return self.kind == "grace" and now < closes_at + self.grace
 
 
-def window_phase(opens_at: datetime, closes_at: datetime, now: datetime,
-                 closed_at: datetime | None = None) -> Phase:
+def window_phase(
+    opens_at: datetime, closes_at: datetime, now: datetime, closed_at: datetime | None = None
+) -> Phase:
     if closed_at is not None and as_utc(closed_at) <= now:
         return Phase.CLOSED
     if now < as_utc(opens_at):
@@ -780,25 +901,41 @@ def rubric_from_data(data: Iterable[dict], *, unmentioned: str = "not judged") -
     `unmentioned` (how the rubric is stored) wins."""
     out = []
     for item in data:
-        levels = tuple(
-            Level(slug(lv.get("key") or lv["name"]), lv["name"], bool(lv.get("passing", False)))
-            for lv in item.get("levels", [])
-        ) or DEFAULT_LEVELS
+        levels = (
+            tuple(
+                Level(slug(lv.get("key") or lv["name"]), lv["name"], bool(lv.get("passing", False)))
+                for lv in item.get("levels", [])
+            )
+            or DEFAULT_LEVELS
+        )
         if not any(lv.passing for lv in levels) or all(lv.passing for lv in levels):
             raise ValueError(f"criterion {item.get('name')!r} needs passing and non-passing levels")
         rule = str(item.get("unmentioned", unmentioned)).strip().lower()
         if rule not in UNMENTIONED:
             raise ValueError(f"unmentioned criteria are {' or '.join(map(repr, UNMENTIONED))}, not {rule!r}")
-        out.append(Criterion(slug(item.get("key") or item["name"]), item["name"],
-                             item.get("description", ""), levels, unmentioned_met=rule == "met"))
+        out.append(
+            Criterion(
+                slug(item.get("key") or item["name"]),
+                item["name"],
+                item.get("description", ""),
+                levels,
+                unmentioned_met=rule == "met",
+            )
+        )
     return tuple(out)
 
 
 def rubric_to_data(rubric: Iterable[Criterion]) -> list[dict]:
-    return [{"key": c.key, "name": c.name, "description": c.description,
-             "levels": [{"key": lv.key, "name": lv.name, "passing": lv.passing} for lv in c.levels],
-             **({"unmentioned": "met"} if c.unmentioned_met else {})}
-            for c in rubric]
+    return [
+        {
+            "key": c.key,
+            "name": c.name,
+            "description": c.description,
+            "levels": [{"key": lv.key, "name": lv.name, "passing": lv.passing} for lv in c.levels],
+            **({"unmentioned": "met"} if c.unmentioned_met else {}),
+        }
+        for c in rubric
+    ]
 
 
 def slug(text: str) -> str:
@@ -814,13 +951,23 @@ class Score:
     mentioned: bool = True  # False: left to the credential's rule for unmentioned criteria
 
     def to_data(self) -> dict:
-        return {"criterion": self.criterion, "level": self.level, "passing": self.passing,
-                "comment": self.comment, **({} if self.mentioned else {"mentioned": False})}
+        return {
+            "criterion": self.criterion,
+            "level": self.level,
+            "passing": self.passing,
+            "comment": self.comment,
+            **({} if self.mentioned else {"mentioned": False}),
+        }
 
     @classmethod
     def from_data(cls, data: dict) -> Score:
-        return cls(data["criterion"], data["level"], data["passing"], data.get("comment") or "",
-                   data.get("mentioned", True))
+        return cls(
+            data["criterion"],
+            data["level"],
+            data["passing"],
+            data.get("comment") or "",
+            data.get("mentioned", True),
+        )
 
 
 @dataclass(frozen=True)
@@ -857,19 +1004,25 @@ def criteria_list(rubric: Sequence[Criterion]) -> str:
     return ", ".join(c.label for c in rubric)
 
 
-def _unknown_criterion(name: str, rest: str, rubric: Sequence[Criterion], decision: str,
-                       ref: str) -> UserError:
+def _unknown_criterion(
+    name: str, rest: str, rubric: Sequence[Criterion], decision: str, ref: str
+) -> UserError:
     """A `label:` that names no criterion: the criteria there are, and the closest one."""
-    close = get_close_matches(slug(name), [c.key for c in rubric] + [slug(c.name) for c in rubric],
-                              n=1, cutoff=0.6)
+    close = get_close_matches(
+        slug(name), [c.key for c in rubric] + [slug(c.name) for c in rubric], n=1, cutoff=0.6
+    )
     guess = next((c for c in rubric if close and close[0] in (c.key, slug(c.name))), None)
     level = rubric[0].failing_level if decision == "revise" else rubric[0].passing_level
-    example = (f"/review {decision} {ref} {guess.key}: {rest.strip()}" if guess else
-               f"/review {decision} {ref} {rubric[0].key}: {level.name.lower()} -- {name}: {rest.strip()}")
+    example = (
+        f"/review {decision} {ref} {guess.key}: {rest.strip()}"
+        if guess
+        else f"/review {decision} {ref} {rubric[0].key}: {level.name.lower()} -- {name}: {rest.strip()}"
+    )
     return UserError(
         f"'{name}' is not a criterion of this credential; its criteria are {criteria_list(rubric)}."
         f"{f' Did you mean {guess.key}?' if guess else ''} Overall feedback goes after ` -- `.",
-        example)
+        example,
+    )
 
 
 def _level_and_comment(crit: Criterion, text: str, decision: str, ref: str) -> tuple[Level, str]:
@@ -880,15 +1033,18 @@ def _level_and_comment(crit: Criterion, text: str, decision: str, ref: str) -> t
             words = map(re.escape, slug(label).split("-"))
             m = re.match(r"[\s_-]*".join(words) + r"(?!\w)", text, re.IGNORECASE)
             if m:
-                return lv, text[m.end():].strip().lstrip(",—–-:;.").strip()
+                return lv, text[m.end() :].strip().lstrip(",—–-:;.").strip()
     typed = re.split(r"[,;—–]|\s-\s", text, maxsplit=1)[0].strip()
     level = crit.failing_level if decision == "revise" else crit.passing_level
     example = f"/review {decision} {ref} {crit.key}: {level.name.lower()}, {text or 'your comment'}"
     if not typed:
         raise UserError(f"Say the level of {crit.name}: {crit.level_names}.", example)
     shown = typed if len(typed) <= 40 else typed[:37] + "..."
-    raise UserError(f"'{shown}' is not a level of {crit.name}; its levels are {crit.level_names} "
-                    "(your comment goes after a comma).", example)
+    raise UserError(
+        f"'{shown}' is not a level of {crit.name}; its levels are {crit.level_names} "
+        "(your comment goes after a comma).",
+        example,
+    )
 
 
 def assess(body: str, rubric: Sequence[Criterion], decision: str, ref: str = "R-7") -> Assessment:
@@ -917,16 +1073,23 @@ def assess(body: str, rubric: Sequence[Criterion], decision: str, ref: str = "R-
             continue
         crit = by_key[key]
         if key in levels:
-            raise UserError(f"You judged {crit.name} twice; say its level once.",
-                            f"/review {decision} {ref} {key}: {crit.passing_level.name.lower()}, …")
+            raise UserError(
+                f"You judged {crit.name} twice; say its level once.",
+                f"/review {decision} {ref} {key}: {crit.passing_level.name.lower()}, …",
+            )
         level, comment = _level_and_comment(crit, rest.strip(), decision, ref)
         levels[key] = (level.key, comment)
     feedback = "; ".join([*loose, overall.strip()] if overall.strip() else loose).strip()
     return score(rubric, levels, feedback, decision, ref)
 
 
-def score(rubric: Sequence[Criterion], chosen: dict[str, tuple[str, str]], feedback: str,
-          decision: str, ref: str = "R-7") -> Assessment:
+def score(
+    rubric: Sequence[Criterion],
+    chosen: dict[str, tuple[str, str]],
+    feedback: str,
+    decision: str,
+    ref: str = "R-7",
+) -> Assessment:
     """Scores from chosen (level key, comment) per criterion key, checked for the decision.
 
     Shared by typed commands and by forms (Slack modals) that pick levels directly. A
@@ -937,13 +1100,17 @@ def score(rubric: Sequence[Criterion], chosen: dict[str, tuple[str, str]], feedb
     """
     for key in chosen:
         if key not in {c.key for c in rubric}:
-            raise UserError(f"'{key}' is not a criterion of this credential; its criteria are "
-                            f"{criteria_list(rubric)}.")
+            raise UserError(
+                f"'{key}' is not a criterion of this credential; its criteria are {criteria_list(rubric)}."
+            )
     scores = []
     for c in rubric:
         if c.key not in chosen:
-            scores.append(Score(c.key, c.passing_level.key, True, mentioned=False) if c.unmentioned_met
-                          else Score(c.key, NOT_JUDGED, None, mentioned=False))
+            scores.append(
+                Score(c.key, c.passing_level.key, True, mentioned=False)
+                if c.unmentioned_met
+                else Score(c.key, NOT_JUDGED, None, mentioned=False)
+            )
             continue
         level_key, comment = chosen[c.key]
         level = next((lv for lv in c.levels if lv.key == level_key), None)
@@ -955,8 +1122,7 @@ def score(rubric: Sequence[Criterion], chosen: dict[str, tuple[str, str]], feedb
     if decision == "revise" and not result.unmet:
         first = rubric[0].key if rubric else "criterion"
         raise UserError(
-            f"Say which criteria are not yet met so the learner knows what to work on "
-            f"(criteria: {names}).",
+            f"Say which criteria are not yet met so the learner knows what to work on (criteria: {names}).",
             f"/review revise {ref} {first}: not yet, add a student example -- Good start!",
         )
     if decision == "approve" and result.unmet:
@@ -973,21 +1139,28 @@ def score(rubric: Sequence[Criterion], chosen: dict[str, tuple[str, str]], feedb
 CORRECTION_GRACE = timedelta(minutes=15)
 
 
-def check_correction(*, label: str, decision: str, decided_at: datetime, now: datetime,
-                     own: bool, settled: str | None) -> None:
+def check_correction(
+    *, label: str, decision: str, decided_at: datetime, now: datetime, own: bool, settled: str | None
+) -> None:
     """May an assessor change a decision by deciding again? Only their own, within
     CORRECTION_GRACE of it, and only while nothing has come of it: `settled` says what has
     (its badge issued, the learner's resubmission), and then the decision stands."""
     if not own:
         raise UserError(f"{label} was already decided ({decision}) by another assessor.")
     if settled:
-        raise UserError(f"{label} was already decided ({decision}) and {settled}, so it can no "
-                        "longer be corrected.")
+        raise UserError(
+            f"{label} was already decided ({decision}) and {settled}, so it can no longer be corrected."
+        )
     if now >= as_utc(decided_at) + CORRECTION_GRACE:
-        after = ("a coordinator can revoke its badge if it must not stand" if decision == "approved"
-                 else "the learner's resubmission comes back for review")
-        raise UserError(f"{label} was already decided ({decision}); a decision can be corrected only "
-                        f"within {CORRECTION_GRACE.seconds // 60} minutes of it, and {after}.")
+        after = (
+            "a coordinator can revoke its badge if it must not stand"
+            if decision == "approved"
+            else "the learner's resubmission comes back for review"
+        )
+        raise UserError(
+            f"{label} was already decided ({decision}); a decision can be corrected only "
+            f"within {CORRECTION_GRACE.seconds // 60} minutes of it, and {after}."
+        )
 
 
 # --------------------------------------------------------------------------- claims
@@ -996,23 +1169,32 @@ def check_correction(*, label: str, decision: str, decided_at: datetime, now: da
 NOT_ASSESSOR = "Only assessors of this cohort can claim its reviews."
 
 
-def check_claim(*, assessor_id: int, learner_id: int, is_assessor: bool, claimed_by: int | None,
-                open_claims: int, cap: int, review_label: str) -> None:
+def check_claim(
+    *,
+    assessor_id: int,
+    learner_id: int,
+    is_assessor: bool,
+    claimed_by: int | None,
+    open_claims: int,
+    cap: int,
+    review_label: str,
+) -> None:
     """Who may claim a review task, in the order people would want to be told."""
     if not is_assessor:
         raise UserError(NOT_ASSESSOR, "/review queue")
     if assessor_id == learner_id:
-        raise UserError("You can't review your own submission; another assessor will pick it up.",
-                        "/review queue")
+        raise UserError(
+            "You can't review your own submission; another assessor will pick it up.", "/review queue"
+        )
     if claimed_by is not None:
         if claimed_by == assessor_id:
             raise UserError(f"You have already claimed {review_label}.")
-        raise UserError(f"{review_label} is already claimed by another assessor.",
-                        "/review queue")
+        raise UserError(f"{review_label} is already claimed by another assessor.", "/review queue")
     if open_claims >= cap:
         raise UserError(
-            f"You already hold {open_claims} open claims, the most allowed; decide or release "
-            "one first.", "/review release R-7")
+            f"You already hold {open_claims} open claims, the most allowed; decide or release one first.",
+            "/review release R-7",
+        )
 
 
 # --------------------------------------------------------------------------- nudges
@@ -1069,16 +1251,21 @@ def current_offset(window: WindowPlan, now: datetime) -> timedelta | None:
     the opening announcement covers them. Only the latest due offset counts, so a
     bot that was down for days sends one timely nudge, not a backlog.
     """
-    due = [o for o in window.offsets
-           if window.opens_at <= window.closes_at - o <= now < window.closes_at]
+    due = [o for o in window.offsets if window.opens_at <= window.closes_at - o <= now < window.closes_at]
     return min(due) if due else None
 
 
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 
 
-def send_time(due: datetime, tz: ZoneInfo, deadline: datetime, quiet_days: frozenset[date] = frozenset(),
-              *, quiet_hours: bool = True) -> datetime:
+def send_time(
+    due: datetime,
+    tz: ZoneInfo,
+    deadline: datetime,
+    quiet_days: frozenset[date] = frozenset(),
+    *,
+    quiet_hours: bool = True,
+) -> datetime:
     """When a nudge due at `due` should reach someone in `tz`.
 
     Not between 21:00 and 08:00 their time (when `quiet_hours`), and not on a quiet day
@@ -1143,8 +1330,14 @@ def nudge_key(offset: timedelta, closes_at: datetime) -> str:
     return f"{format_duration(offset)}@{as_utc(closes_at):%Y%m%dT%H%MZ}"
 
 
-def plan_nudges(window: WindowPlan, learners: Iterable[LearnerProgress], now: datetime,
-                planned: set[str], *, channel: bool = True) -> NudgePlan:
+def plan_nudges(
+    window: WindowPlan,
+    learners: Iterable[LearnerProgress],
+    now: datetime,
+    planned: set[str],
+    *,
+    channel: bool = True,
+) -> NudgePlan:
     """Nudges due now and not yet in the ledger (`planned` holds `target|key`).
 
     A channel summary, and a DM to each learner who still owes work, timed against

@@ -48,8 +48,11 @@ REASON_LIMIT = 1000  # characters kept of a reason (an extension asked or denied
 def is_name(text: str) -> bool:
     """A cohort's or credential's name: up to 40 letters of any script (with their accents and
     vowel signs), digits, `-` and `_`, starting with a letter or digit."""
-    return (0 < len(text) <= 40 and text[0].isalnum()
-            and all(c.isalnum() or c in "-_" or unicodedata.category(c).startswith("M") for c in text))
+    return (
+        0 < len(text) <= 40
+        and text[0].isalnum()
+        and all(c.isalnum() or c in "-_" or unicodedata.category(c).startswith("M") for c in text)
+    )
 
 
 @dataclass(frozen=True)
@@ -187,8 +190,7 @@ class Args:
         raw = self.text(what)
         name = "-".join(unicodedata.normalize("NFC", raw).lower().split())
         if not is_name(name):
-            raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens, "
-                            "like spring-2026.")
+            raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens, like spring-2026.")
         return name
 
     def mentions(self, at_least: int = 1) -> list[Mention]:
@@ -213,7 +215,7 @@ class Args:
         tok = self.peek()
         if isinstance(tok, str) and len(tok.split()) > 1:  # quoted
             return " ".join(self.text(what).split())
-        words = list(itertools.takewhile(lambda t: isinstance(t, str), self.tokens[self.i:]))
+        words = list(itertools.takewhile(lambda t: isinstance(t, str), self.tokens[self.i :]))
         length = len(date_words(words))  # type: ignore[arg-type]
         if not length:
             if not self.more():
@@ -231,7 +233,7 @@ class Args:
 
     def rest(self, note: str | None) -> str:
         """Everything left, as typed words, plus the free text after ` -- `: free text, cleaned."""
-        words = [word(t) for t in self.tokens[self.i:]] + ([note] if note else [])
+        words = [word(t) for t in self.tokens[self.i :]] + ([note] if note else [])
         return free_text(" ".join(words)).strip()
 
     def reason(self, note: str | None, missing: str | None = None) -> str:
@@ -255,10 +257,12 @@ def _none(spec: Spec) -> Callable[[list[Token], str | None], dict[str, Any]]:
     def parse(tokens: list[Token], note: str | None) -> dict[str, Any]:
         Args(spec, tokens).done()
         return {}
+
     return parse
 
 
 # Each parse function gets the tokens after the action word and the text after ` -- `.
+
 
 def _submit(a: Args, note: str | None) -> dict[str, Any]:
     window = None
@@ -289,8 +293,10 @@ def _extend(a: Args, note: str | None) -> dict[str, Any]:
     if isinstance(first, str) and (re.fullmatch(r"[Ww]-?\d{1,9}", first) or first.lower() == "for"):
         a.keyword("for")
         window = a.text("window").lower()
-    return {"window": window,
-            "reason": a.reason(note, "Say why you need more time; your coordinator reads it.")}
+    return {
+        "window": window,
+        "reason": a.reason(note, "Say why you need more time; your coordinator reads it."),
+    }
 
 
 def _grant(a: Args, note: str | None) -> dict[str, Any]:
@@ -313,13 +319,12 @@ def _quiet(a: Args, note: str | None) -> dict[str, Any]:
     if a.keyword("clear", "none", "off"):
         a.done()
         return {"name": name, "days": None, "clear": True}
-    days = " ".join(word(a.next("a date")) for _ in a.tokens[a.i:])
+    days = " ".join(word(a.next("a date")) for _ in a.tokens[a.i :])
     return {"name": name, "days": days or None, "clear": False}
 
 
 def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": a.name("cohort name"), "channel": None, "reviews": None,
-                           "tz": None}
+    out: dict[str, Any] = {"name": a.name("cohort name"), "channel": None, "reviews": None, "tz": None}
     while a.more():
         if a.keyword("reviews", "review", "assessors"):
             out["reviews"] = a.channel("the assessors' channel")
@@ -329,8 +334,10 @@ def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
             out["channel"] = a.channel("the cohort channel")
         elif a.i == 1 and isinstance(tok := a.peek(), str) and is_name(tok):
             joined = f"{out['name']}-{tok.lower()}"
-            raise a.fail(f"A cohort name is one word: for \"{out['name']} {tok}\" type `{joined}` "
-                         "(or quote the name); a channel starts with #.")
+            raise a.fail(
+                f'A cohort name is one word: for "{out["name"]} {tok}" type `{joined}` '
+                "(or quote the name); a channel starts with #."
+            )
         else:
             raise a.unexpected()
     return out
@@ -400,9 +407,16 @@ def _window_ref(a: Args) -> dict[str, Any]:
 
 
 def _window_open(a: Args, note: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"cohort": a.name("cohort name"), "credential": a.name("credential"),
-                           "closes": None, "opens": None, "tz": None, "offsets": None,
-                           "late": None, "revise_within": None}
+    out: dict[str, Any] = {
+        "cohort": a.name("cohort name"),
+        "credential": a.name("credential"),
+        "closes": None,
+        "opens": None,
+        "tz": None,
+        "offsets": None,
+        "late": None,
+        "revise_within": None,
+    }
     while a.more():
         if a.keyword("closes", "close", "until", "due"):
             out["closes"] = a.when("the close time")
@@ -437,8 +451,7 @@ def _revise_within(a: Args) -> timedelta:
     except UserError:
         within = timedelta()
     if within <= timedelta():
-        raise a.fail(f"'{raw}' is not a time for revisions; say how long after a request, "
-                     "like 10d or 2w.")
+        raise a.fail(f"'{raw}' is not a time for revisions; say how long after a request, like 10d or 2w.")
     return within
 
 
@@ -477,7 +490,7 @@ def _review_id(a: Args, note: str | None) -> dict[str, Any]:
 
 def _review_decision(a: Args, note: str | None) -> dict[str, Any]:
     out = _review_ref(a)
-    body = " ".join(word(t) for t in a.tokens[a.i:])
+    body = " ".join(word(t) for t in a.tokens[a.i :])
     if note:
         body += f" -- {note}"
     return {**out, "body": free_text(body).strip()}
@@ -510,8 +523,11 @@ def _revoke(a: Args, note: str | None) -> dict[str, Any]:
     """The reason before ` -- ` is public (the page, the assertion); the note after it is for
     the audit log only."""
     bid = parse_short_id(a.text("a badge id"), "B")
-    reason = a.reason(None, "Say why; the learner and anyone checking the badge will see it "
-                            "(a private note for the audit log goes after ` -- `).")
+    reason = a.reason(
+        None,
+        "Say why; the learner and anyone checking the badge will see it "
+        "(a private note for the audit log goes after ` -- `).",
+    )
     return {"badge": bid, "reason": reason, "note": (note or "")[:REASON_LIMIT]}
 
 
@@ -541,8 +557,15 @@ def _help(a: Args, note: str | None) -> dict[str, Any]:
     return {"topic": topic}
 
 
-def spec(verb: str, action: str, usage: str, example: str, summary: str,
-         parse: Callable[[Args, str | None], dict[str, Any]], role: str = "anyone") -> Spec:
+def spec(
+    verb: str,
+    action: str,
+    usage: str,
+    example: str,
+    summary: str,
+    parse: Callable[[Args, str | None], dict[str, Any]],
+    role: str = "anyone",
+) -> Spec:
     holder: list[Spec] = []
 
     def run(tokens: list[Token], note: str | None) -> dict[str, Any]:
@@ -554,103 +577,280 @@ def spec(verb: str, action: str, usage: str, example: str, summary: str,
 
 
 SPECS: list[Spec] = [
-    spec("submit", "submit", "/submit [<window>] <link> [<link>…] [-- <reflection>]",
-         "/submit https://example.org/makerspace-unit -- Students designed their own tools",
-         "hand in evidence for your cohort's open window; again after a revision request",
-         _submit, "learner"),
-    spec("submit", "status", "/submit status", "/submit status",
-         "your submissions, their review state, feedback and deadlines",
-         lambda a, n: _cohort_list(a, n), "learner"),
-    spec("submit", "withdraw", "/submit withdraw [S-<id>]", "/submit withdraw S-12",
-         "take back a submission that nobody is reviewing yet", _submit_ref, "learner"),
-    spec("submit", "extend", "/submit extend [W-<id>] <reason>",
-         "/submit extend Our testing week moved; could I have until next Friday?",
-         "ask your coordinator for a later deadline of your own", _extend, "learner"),
-    spec("cohort", "create", "/cohort create <name> [#channel] [reviews #channel] [tz <zone>]",
-         "/cohort create spring #frl-spring reviews #frl-assessors tz America/Chicago",
-         "create a cohort with its channel and, optionally, its assessors' channel",
-         _cohort_create, "coordinator"),
-    spec("cohort", "add", "/cohort add <name> @person… [as learner|assessor|coordinator]",
-         "/cohort add spring @alice @bob", "add people to a cohort (learners unless you say)",
-         _cohort_people, "coordinator"),
-    spec("cohort", "remove", "/cohort remove <name> @person… [as <role>]",
-         "/cohort remove spring @bob", "take people (or just one role) out of a cohort",
-         _cohort_people, "coordinator"),
-    spec("cohort", "list", "/cohort list", "/cohort list", "the cohorts you can see",
-         _cohort_list),
-    spec("cohort", "status", "/cohort status <name>", "/cohort status spring",
-         "progress of each window, reviews waiting and undelivered messages",
-         _cohort_name, "coordinator"),
-    spec("cohort", "remind", "/cohort remind <name> <when | \"<cron>\"> [<zone>] <text>",
-         "/cohort remind spring \"0 9 * * mon\" Office hours today at 4pm in #frl-spring",
-         "post a reminder to the cohort channel once or on a schedule (at most hourly)", _cohort_remind,
-         "coordinator"),
-    spec("cohort", "reminders", "/cohort reminders <name>", "/cohort reminders spring",
-         "the cohort's custom reminders", _cohort_name, "coordinator"),
-    spec("cohort", "unremind", "/cohort unremind M-<id>", "/cohort unremind M-3",
-         "cancel a custom reminder", _reminder_id, "coordinator"),
-    spec("cohort", "quiet", "/cohort quiet <name> [<date>[..<date>], … | clear]",
-         "/cohort quiet spring next monday..friday",
-         "days with no nudges (holidays, testing weeks); without dates, list them", _quiet,
-         "coordinator"),
-    spec("window", "open",
-         "/window open <cohort> <credential> closes <when> [<zone>] [opens <when>] "
-         "[remind 7d,2d,1d,2h] [late deny|allow|<grace>] [revise within 14d]",
-         "/window open spring creators closes next friday 5pm America/Chicago",
-         "open a submission window and plan its nudges", _window_open, "coordinator"),
-    spec("window", "extend", "/window extend <W-id | cohort credential> <when> [<zone>]",
-         "/window extend spring creators next friday 5pm",
-         "move a window's deadline later; nudges are planned again", _window_extend,
-         "coordinator"),
-    spec("window", "close", "/window close <W-id | cohort credential>", "/window close W-3",
-         "close a window now", _window_close, "coordinator"),
-    spec("window", "grant", "/window grant E-<id> [until <when>]", "/window grant E-2 until next friday",
-         "give a learner the later deadline they asked for (a week by default)", _grant,
-         "coordinator"),
-    spec("window", "deny", "/window deny E-<id> [<reason>]",
-         "/window deny E-2 The window closes for everyone on Friday",
-         "turn down a request for more time, with a reason", _deny, "coordinator"),
-    spec("window", "list", "/window list [<cohort>]", "/window list spring",
-         "windows and their deadlines", _window_list),
-    spec("review", "queue", "/review queue", "/review queue",
-         "review tasks waiting, and the ones you have claimed", _cohort_list, "assessor"),
-    spec("review", "claim", "/review claim R-<id> | S-<id>", "/review claim S-12",
-         "take a review task, by its id or its submission's", _review_id, "assessor"),
-    spec("review", "approve",
-         "/review approve R-<id> | S-<id> [<criterion>: <level>[, comment]; …] [-- feedback]",
-         "/review approve R-7 artifacts: exceeds, students led the design -- A model unit",
-         "approve a submission you claimed (criteria you don't name are not judged); the learner "
-         "earns the badge. Deciding again within 15 minutes corrects a decision", _review_decision,
-         "assessor"),
-    spec("review", "revise",
-         "/review revise R-<id> | S-<id> <criterion>: not yet[, <what to change>]; … [-- feedback]",
-         "/review revise R-7 reflection: not yet, say what students learned -- Strong artifacts!",
-         "send a submission back with a level (and comment) per criterion; deciding again within "
-         "15 minutes corrects a decision", _review_revise, "assessor"),
-    spec("review", "release", "/review release R-<id> | S-<id>", "/review release R-7",
-         "give a claimed task back to the queue", _review_id, "assessor"),
-    spec("badges", "list", "/badges", "/badges", "your badges and their links", _cohort_list,
-         "learner"),
-    spec("badges", "share", "/badges share B-<id> [#channel]", "/badges share B-3 #frl-spring",
-         "your share options, shown only to you; with your cohort's #channel, celebrate it there",
-         _badge_share, "learner"),
-    spec("badges", "reflection", "/badges reflection B-<id> show|hide", "/badges reflection B-3 show",
-         "show or hide your reflection on the badge's public page (hidden unless you say show)",
-         _badge_reflection, "learner"),
-    spec("badges", "autoshare", "/badges autoshare on|off", "/badges autoshare on",
-         "celebrate new badges in the cohort channel without asking first", _autoshare,
-         "learner"),
-    spec("badges", "email", "/badges email <address>", "/badges email you@school.org",
-         "the address your badges are issued to", _email, "learner"),
-    spec("badges", "confirm", "/badges confirm", "/badges confirm",
-         "confirm the address your badges are issued to (issues any waiting badge)", _cohort_list,
-         "learner"),
-    spec("badges", "revoke", "/badges revoke B-<id> <public reason> [-- <private note>]",
-         "/badges revoke B-3 Evidence was not the learner's own work -- see the thread of 3 March",
-         "revoke a badge: its page and documents show the reason; a note after -- stays in the "
-         "audit log", _revoke, "coordinator"),
-    spec("badges", "correct", "/badges correct B-<id> <address>", "/badges correct B-3 ana@school.org",
-         "re-issue a badge to the right address before it is shared", _badge_email, "coordinator"),
+    spec(
+        "submit",
+        "submit",
+        "/submit [<window>] <link> [<link>…] [-- <reflection>]",
+        "/submit https://example.org/makerspace-unit -- Students designed their own tools",
+        "hand in evidence for your cohort's open window; again after a revision request",
+        _submit,
+        "learner",
+    ),
+    spec(
+        "submit",
+        "status",
+        "/submit status",
+        "/submit status",
+        "your submissions, their review state, feedback and deadlines",
+        lambda a, n: _cohort_list(a, n),
+        "learner",
+    ),
+    spec(
+        "submit",
+        "withdraw",
+        "/submit withdraw [S-<id>]",
+        "/submit withdraw S-12",
+        "take back a submission that nobody is reviewing yet",
+        _submit_ref,
+        "learner",
+    ),
+    spec(
+        "submit",
+        "extend",
+        "/submit extend [W-<id>] <reason>",
+        "/submit extend Our testing week moved; could I have until next Friday?",
+        "ask your coordinator for a later deadline of your own",
+        _extend,
+        "learner",
+    ),
+    spec(
+        "cohort",
+        "create",
+        "/cohort create <name> [#channel] [reviews #channel] [tz <zone>]",
+        "/cohort create spring #frl-spring reviews #frl-assessors tz America/Chicago",
+        "create a cohort with its channel and, optionally, its assessors' channel",
+        _cohort_create,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "add",
+        "/cohort add <name> @person… [as learner|assessor|coordinator]",
+        "/cohort add spring @alice @bob",
+        "add people to a cohort (learners unless you say)",
+        _cohort_people,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "remove",
+        "/cohort remove <name> @person… [as <role>]",
+        "/cohort remove spring @bob",
+        "take people (or just one role) out of a cohort",
+        _cohort_people,
+        "coordinator",
+    ),
+    spec("cohort", "list", "/cohort list", "/cohort list", "the cohorts you can see", _cohort_list),
+    spec(
+        "cohort",
+        "status",
+        "/cohort status <name>",
+        "/cohort status spring",
+        "progress of each window, reviews waiting and undelivered messages",
+        _cohort_name,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "remind",
+        '/cohort remind <name> <when | "<cron>"> [<zone>] <text>',
+        '/cohort remind spring "0 9 * * mon" Office hours today at 4pm in #frl-spring',
+        "post a reminder to the cohort channel once or on a schedule (at most hourly)",
+        _cohort_remind,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "reminders",
+        "/cohort reminders <name>",
+        "/cohort reminders spring",
+        "the cohort's custom reminders",
+        _cohort_name,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "unremind",
+        "/cohort unremind M-<id>",
+        "/cohort unremind M-3",
+        "cancel a custom reminder",
+        _reminder_id,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "quiet",
+        "/cohort quiet <name> [<date>[..<date>], … | clear]",
+        "/cohort quiet spring next monday..friday",
+        "days with no nudges (holidays, testing weeks); without dates, list them",
+        _quiet,
+        "coordinator",
+    ),
+    spec(
+        "window",
+        "open",
+        "/window open <cohort> <credential> closes <when> [<zone>] [opens <when>] "
+        "[remind 7d,2d,1d,2h] [late deny|allow|<grace>] [revise within 14d]",
+        "/window open spring creators closes next friday 5pm America/Chicago",
+        "open a submission window and plan its nudges",
+        _window_open,
+        "coordinator",
+    ),
+    spec(
+        "window",
+        "extend",
+        "/window extend <W-id | cohort credential> <when> [<zone>]",
+        "/window extend spring creators next friday 5pm",
+        "move a window's deadline later; nudges are planned again",
+        _window_extend,
+        "coordinator",
+    ),
+    spec(
+        "window",
+        "close",
+        "/window close <W-id | cohort credential>",
+        "/window close W-3",
+        "close a window now",
+        _window_close,
+        "coordinator",
+    ),
+    spec(
+        "window",
+        "grant",
+        "/window grant E-<id> [until <when>]",
+        "/window grant E-2 until next friday",
+        "give a learner the later deadline they asked for (a week by default)",
+        _grant,
+        "coordinator",
+    ),
+    spec(
+        "window",
+        "deny",
+        "/window deny E-<id> [<reason>]",
+        "/window deny E-2 The window closes for everyone on Friday",
+        "turn down a request for more time, with a reason",
+        _deny,
+        "coordinator",
+    ),
+    spec(
+        "window",
+        "list",
+        "/window list [<cohort>]",
+        "/window list spring",
+        "windows and their deadlines",
+        _window_list,
+    ),
+    spec(
+        "review",
+        "queue",
+        "/review queue",
+        "/review queue",
+        "review tasks waiting, and the ones you have claimed",
+        _cohort_list,
+        "assessor",
+    ),
+    spec(
+        "review",
+        "claim",
+        "/review claim R-<id> | S-<id>",
+        "/review claim S-12",
+        "take a review task, by its id or its submission's",
+        _review_id,
+        "assessor",
+    ),
+    spec(
+        "review",
+        "approve",
+        "/review approve R-<id> | S-<id> [<criterion>: <level>[, comment]; …] [-- feedback]",
+        "/review approve R-7 artifacts: exceeds, students led the design -- A model unit",
+        "approve a submission you claimed (criteria you don't name are not judged); the learner "
+        "earns the badge. Deciding again within 15 minutes corrects a decision",
+        _review_decision,
+        "assessor",
+    ),
+    spec(
+        "review",
+        "revise",
+        "/review revise R-<id> | S-<id> <criterion>: not yet[, <what to change>]; … [-- feedback]",
+        "/review revise R-7 reflection: not yet, say what students learned -- Strong artifacts!",
+        "send a submission back with a level (and comment) per criterion; deciding again within "
+        "15 minutes corrects a decision",
+        _review_revise,
+        "assessor",
+    ),
+    spec(
+        "review",
+        "release",
+        "/review release R-<id> | S-<id>",
+        "/review release R-7",
+        "give a claimed task back to the queue",
+        _review_id,
+        "assessor",
+    ),
+    spec("badges", "list", "/badges", "/badges", "your badges and their links", _cohort_list, "learner"),
+    spec(
+        "badges",
+        "share",
+        "/badges share B-<id> [#channel]",
+        "/badges share B-3 #frl-spring",
+        "your share options, shown only to you; with your cohort's #channel, celebrate it there",
+        _badge_share,
+        "learner",
+    ),
+    spec(
+        "badges",
+        "reflection",
+        "/badges reflection B-<id> show|hide",
+        "/badges reflection B-3 show",
+        "show or hide your reflection on the badge's public page (hidden unless you say show)",
+        _badge_reflection,
+        "learner",
+    ),
+    spec(
+        "badges",
+        "autoshare",
+        "/badges autoshare on|off",
+        "/badges autoshare on",
+        "celebrate new badges in the cohort channel without asking first",
+        _autoshare,
+        "learner",
+    ),
+    spec(
+        "badges",
+        "email",
+        "/badges email <address>",
+        "/badges email you@school.org",
+        "the address your badges are issued to",
+        _email,
+        "learner",
+    ),
+    spec(
+        "badges",
+        "confirm",
+        "/badges confirm",
+        "/badges confirm",
+        "confirm the address your badges are issued to (issues any waiting badge)",
+        _cohort_list,
+        "learner",
+    ),
+    spec(
+        "badges",
+        "revoke",
+        "/badges revoke B-<id> <public reason> [-- <private note>]",
+        "/badges revoke B-3 Evidence was not the learner's own work -- see the thread of 3 March",
+        "revoke a badge: its page and documents show the reason; a note after -- stays in the audit log",
+        _revoke,
+        "coordinator",
+    ),
+    spec(
+        "badges",
+        "correct",
+        "/badges correct B-<id> <address>",
+        "/badges correct B-3 ana@school.org",
+        "re-issue a badge to the right address before it is shared",
+        _badge_email,
+        "coordinator",
+    ),
     spec("help", "help", "/help [<command>]", "/help submit", "what you can do", _help),
 ]
 
@@ -665,9 +865,11 @@ def parse(text: str) -> Command:
     if not text:
         raise UserError("Type a command, for example `/submit help`.", "/help")
     if len(text) > MAX_TEXT:
-        raise UserError(f"That message is too long to be a command (over {MAX_TEXT:,} characters); "
-                        "link long text instead of pasting it.",
-                        "/submit https://example.org/portfolio -- a short reflection")
+        raise UserError(
+            f"That message is too long to be a command (over {MAX_TEXT:,} characters); "
+            "link long text instead of pasting it.",
+            "/submit https://example.org/portfolio -- a short reflection",
+        )
     head, sep, note = text.partition(" -- ")
     if not sep and head.endswith(" --"):
         head = head[:-3]
@@ -677,10 +879,12 @@ def parse(text: str) -> Command:
     if verb not in VERBS:
         typed = check_visible(words[0] if words else text, example="/help")
         guess = closest(verb, VERBS)
-        raise UserError(f"I don't know the command '{typed}'."
-                        + (f" Did you mean /{guess}?" if guess else "")
-                        + " Commands: /submit, /cohort, /window, /review, /badges, /help.",
-                        f"/{guess} help" if guess else "/help")
+        raise UserError(
+            f"I don't know the command '{typed}'."
+            + (f" Did you mean /{guess}?" if guess else "")
+            + " Commands: /submit, /cohort, /window, /review, /badges, /help.",
+            f"/{guess} help" if guess else "/help",
+        )
     rest = [to_token(w) for w in words[1:]]
     first = rest[0].lower() if rest and isinstance(rest[0], str) else None
     if first == "help" and verb != "help":
@@ -712,14 +916,17 @@ def closest(typed: str, options: Iterable[str]) -> str | None:
 def not_a_subcommand(verb: str, rest: list[Token]) -> UserError:
     """`/cohort crate`: the subcommand it most likely meant, with that one's example."""
     if not rest:
-        return UserError(f"Missing a /{verb} subcommand; use one of: {', '.join(actions_of(verb))}.",
-                         f"/{verb} help")
+        return UserError(
+            f"Missing a /{verb} subcommand; use one of: {', '.join(actions_of(verb))}.", f"/{verb} help"
+        )
     typed = check_visible(word(rest[0]), example=f"/{verb} help")
     guess = closest(typed, actions_of(verb))
-    return UserError(f"'{typed}' is not a /{verb} subcommand; "
-                     + (f"did you mean `{guess}`? Or use " if guess else "use ")
-                     + f"one of: {', '.join(actions_of(verb))}.",
-                     BY_KEY[(verb, guess)].example if guess else f"/{verb} help")
+    return UserError(
+        f"'{typed}' is not a /{verb} subcommand; "
+        + (f"did you mean `{guess}`? Or use " if guess else "use ")
+        + f"one of: {', '.join(actions_of(verb))}.",
+        BY_KEY[(verb, guess)].example if guess else f"/{verb} help",
+    )
 
 
 def free_text(text: str) -> str:
@@ -754,8 +961,10 @@ def clean_command(command: Command) -> Command:
     args = {}
     for key, value in command.args.items():
         if key == "levels":  # {criterion: (level, comment)}
-            args[key] = {check_visible(c): (check_visible(level), free_text(comment))
-                         for c, (level, comment) in value.items()}
+            args[key] = {
+                check_visible(c): (check_visible(level), free_text(comment))
+                for c, (level, comment) in value.items()
+            }
         else:
             args[key] = _clean_value(value, key in FREE_TEXT_ARGS)
     return Command(command.verb, command.action, args)
@@ -768,10 +977,12 @@ def help_text(topic: str | None = None) -> str:
         specs = [s for s in SPECS if s.verb == topic]
         if not specs:
             guess = closest(topic, VERBS[:-1])
-            raise UserError(f"There is no /{topic} command."
-                            + (f" Did you mean /{guess}?" if guess else "")
-                            + " Commands: /submit, /cohort, /window, /review, /badges.",
-                            f"/help {guess or 'submit'}")
+            raise UserError(
+                f"There is no /{topic} command."
+                + (f" Did you mean /{guess}?" if guess else "")
+                + " Commands: /submit, /cohort, /window, /review, /badges.",
+                f"/help {guess or 'submit'}",
+            )
         lines = [f"*/{topic}*"]
         for s in specs:
             lines.append(f"• `{s.usage}` — {s.summary}\n    e.g. `{s.example}`")
@@ -779,6 +990,8 @@ def help_text(topic: str | None = None) -> str:
     lines = ["*Cohort Bot* — type `<command> help` for details:"]
     for verb in VERBS[:-1]:
         who = {s.role for s in SPECS if s.verb == verb} - {"anyone"}
-        lines.append(f"• `/{verb}` ({', '.join(sorted(who)) or 'anyone'}): "
-                     + "; ".join(s.action for s in SPECS if s.verb == verb))
+        lines.append(
+            f"• `/{verb}` ({', '.join(sorted(who)) or 'anyone'}): "
+            + "; ".join(s.action for s in SPECS if s.verb == verb)
+        )
     return "\n".join(lines)

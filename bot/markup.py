@@ -47,7 +47,7 @@ class Renderer:
 def render(text: str, renderer: Renderer) -> str:
     out, last = [], 0
     for m in TOKEN_RE.finditer(text):
-        out.append(renderer.text(_loose(text[last:m.start()])))
+        out.append(renderer.text(_loose(text[last : m.start()])))
         kind, target, label = m.groups()
         if kind == "@":
             out.append(renderer.mention(target))
@@ -67,14 +67,23 @@ def _loose(text: str) -> str:
 
 def plain(text: str) -> str:
     """The text with every piece shown by its target: for logs and tests."""
-    return render(text, Renderer(text=str, mention=lambda u: f"@{u}", channel=lambda c: f"#{c}",
-                                 link=lambda url, label: label if label == url else f"{label} ({url})"))
+    return render(
+        text,
+        Renderer(
+            text=str,
+            mention=lambda u: f"@{u}",
+            channel=lambda c: f"#{c}",
+            link=lambda url, label: label if label == url else f"{label} ({url})",
+        ),
+    )
 
 
 # Messages stored before this markup existed (outbox rows waiting at an upgrade) spelled the
 # bot's pieces in Slack's syntax; they were written by the bot, so they are read as its own.
-_LEGACY = re.compile(r"<(?:@([UWB][A-Z0-9]+)|#([CGD][A-Z0-9]+)(?:\|[^<>]*)?|((?:https?|mailto):[^<>\s|]+)"
-                     r"(?:\|([^<>]*))?)>")
+_LEGACY = re.compile(
+    r"<(?:@([UWB][A-Z0-9]+)|#([CGD][A-Z0-9]+)(?:\|[^<>]*)?|((?:https?|mailto):[^<>\s|]+)"
+    r"(?:\|([^<>]*))?)>"
+)
 
 
 def from_legacy(text: str) -> str:

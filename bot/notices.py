@@ -46,20 +46,30 @@ class WindowCounts:
 
 
 def learners_of(window: Window) -> Select[tuple[int]]:
-    return select(Enrolment.member_id).where(Enrolment.cohort_id == window.cohort_id,
-                                             Enrolment.role == Role.LEARNER)
+    return select(Enrolment.member_id).where(
+        Enrolment.cohort_id == window.cohort_id, Enrolment.role == Role.LEARNER
+    )
 
 
 async def window_counts(session: AsyncSession, window: Window) -> WindowCounts:
     total = await session.scalar(select(func.count()).select_from(learners_of(window).subquery()))
-    by_state = dict((await session.execute(
-        select(Submission.state, func.count()).where(
-            Submission.window_id == window.id, Submission.member_id.in_(learners_of(window)))
-        .group_by(Submission.state))).all())
+    by_state = dict(
+        (
+            await session.execute(
+                select(Submission.state, func.count())
+                .where(Submission.window_id == window.id, Submission.member_id.in_(learners_of(window)))
+                .group_by(Submission.state)
+            )
+        ).all()
+    )
     submitted = sum(n for state, n in by_state.items() if state != SubmissionState.WITHDRAWN)
-    return WindowCounts(total or 0, submitted, by_state.get(SubmissionState.APPROVED, 0),
-                        by_state.get(SubmissionState.IN_REVIEW, 0),
-                        by_state.get(SubmissionState.REVISION_REQUESTED, 0))
+    return WindowCounts(
+        total or 0,
+        submitted,
+        by_state.get(SubmissionState.APPROVED, 0),
+        by_state.get(SubmissionState.IN_REVIEW, 0),
+        by_state.get(SubmissionState.REVISION_REQUESTED, 0),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,30 +95,44 @@ class Owing:
 def running_extensions(window: Window, now: datetime) -> Select[tuple[Extension]]:
     """Own deadlines in `window` (granted, or given by a revision request) still to come after
     it stopped taking work from everyone."""
-    return select(Extension).where(Extension.window_id == window.id, Extension.state == "approved",
-                                   Extension.closes_at > max(window.ends_at, now))
+    return select(Extension).where(
+        Extension.window_id == window.id,
+        Extension.state == "approved",
+        Extension.closes_at > max(window.ends_at, now),
+    )
 
 
 async def who_owes(session: AsyncSession, window: Window, now: datetime, limit: int = 20) -> Owing:
     """Counted the same way for `/cohort status` and the closing announcement."""
     handed_in = select(Submission.member_id).where(
-        Submission.window_id == window.id, Submission.state != SubmissionState.WITHDRAWN)
+        Submission.window_id == window.id, Submission.state != SubmissionState.WITHDRAWN
+    )
     running = running_extensions(window, now).subquery()
-    missing = (select(Member.user_id).where(Member.id.in_(learners_of(window)),
-                                            Member.id.not_in(handed_in),
-                                            Member.id.not_in(select(running.c.member_id)))
-               .order_by(Member.display_name, Member.id))
+    missing = (
+        select(Member.user_id)
+        .where(
+            Member.id.in_(learners_of(window)),
+            Member.id.not_in(handed_in),
+            Member.id.not_in(select(running.c.member_id)),
+        )
+        .order_by(Member.display_name, Member.id)
+    )
     named = list(await session.scalars(missing.limit(limit)))
     total = await session.scalar(select(func.count()).select_from(missing.subquery()))
     rows = await session.execute(
         select(running.c.id, running.c.member_id, running.c.closes_at, Member.user_id, Submission.state)
         .join(Member, Member.id == running.c.member_id)
-        .outerjoin(Submission, (Submission.window_id == window.id)
-                   & (Submission.member_id == running.c.member_id))
-        .where(running.c.member_id.in_(learners_of(window))).order_by(running.c.closes_at))
-    latest = {member: OwnDeadline(user_id, closes_at, ext_id, state == SubmissionState.REVISION_REQUESTED)
-              for ext_id, member, closes_at, user_id, state in rows.all()
-              if state in (None, SubmissionState.WITHDRAWN, SubmissionState.REVISION_REQUESTED)}
+        .outerjoin(
+            Submission, (Submission.window_id == window.id) & (Submission.member_id == running.c.member_id)
+        )
+        .where(running.c.member_id.in_(learners_of(window)))
+        .order_by(running.c.closes_at)
+    )
+    latest = {
+        member: OwnDeadline(user_id, closes_at, ext_id, state == SubmissionState.REVISION_REQUESTED)
+        for ext_id, member, closes_at, user_id, state in rows.all()
+        if state in (None, SubmissionState.WITHDRAWN, SubmissionState.REVISION_REQUESTED)
+    }
     return Owing(named, total or 0, sorted(latest.values(), key=lambda o: (o.closes_at, o.user_id)))
 
 
@@ -171,8 +195,16 @@ def channel_nudge(window: Window, counts: WindowCounts, now: datetime) -> Messag
     )
 
 
-def learner_nudge(window: Window, tz: ZoneInfo, deadline: datetime, revising: int | None,
-                  unmet: list[str], now: datetime, *, extended: bool = False) -> Message:
+def learner_nudge(
+    window: Window,
+    tz: ZoneInfo,
+    deadline: datetime,
+    revising: int | None,
+    unmet: list[str],
+    now: datetime,
+    *,
+    extended: bool = False,
+) -> Message:
     """A DM to one learner: their own deadline in their own time zone. `revising` is the
     submission id when a revision is pending (naming only the criteria not yet met)."""
     left = format_left(deadline - now)
@@ -185,33 +217,46 @@ def learner_nudge(window: Window, tz: ZoneInfo, deadline: datetime, revising: in
             f"⏰ {left} for your revision of {short_id('S', revising)} "
             f"(*{window.credential.name}*, {window.cohort.name}): {closes}.{todo}\n"
             "Resubmit with `/submit <links> -- what changed`.",
-            context=short_id("W", window.id))
+            context=short_id("W", window.id),
+        )
     return Message(
         f"⏰ {left} to submit for *{window.credential.name}* ({window.cohort.name}): "
         f"{closes}.\n`/submit <link> [<link>…] -- <reflection>`",
-        buttons=(SUBMIT_BUTTON, EXTEND_BUTTON), context=short_id("W", window.id))
+        buttons=(SUBMIT_BUTTON, EXTEND_BUTTON),
+        context=short_id("W", window.id),
+    )
 
 
-def own_deadlines_line(own: list[OwnDeadline], tz: ZoneInfo, *, detail: bool = False,
-                       limit: int = 20) -> str:
+def own_deadlines_line(own: list[OwnDeadline], tz: ZoneInfo, *, detail: bool = False, limit: int = 20) -> str:
     """`@bob until Fri 27 Mar 2026, 17:00 CDT, …`: who may still hand in, and until when; with
     `detail` (for coordinators), whether it is a revision and the E-id that moves it."""
     more = f" and {len(own) - limit} more" if len(own) > limit else ""
-    return ", ".join(
-        f"{markup.mention(o.user_id)} until {format_time(o.closes_at, tz)}"
-        + (f"{' to resubmit' if o.revising else ''} ({short_id('E', o.extension_id)})" if detail else "")
-        for o in own[:limit]) + more
+    return (
+        ", ".join(
+            f"{markup.mention(o.user_id)} until {format_time(o.closes_at, tz)}"
+            + (f"{' to resubmit' if o.revising else ''} ({short_id('E', o.extension_id)})" if detail else "")
+            for o in own[:limit]
+        )
+        + more
+    )
 
 
 def window_closed(window: Window, counts: WindowCounts, owing: Owing, now: datetime) -> Message:
     tz = window_tz(window)
     late = LatePolicy.parse(window.late_policy)
-    after = ("Late submissions are still accepted." if late.kind == "allow" else
-             f"Late submissions are accepted for {late} more." if late.kind == "grace" else
-             "No other submissions are accepted." if owing.own else
-             "No more submissions are accepted.")
-    lines = [f"🔒 *{window.credential.name}* closed {format_time(now, tz)} in "
-             f"*{window.cohort.name}*: {progress_line(counts)}."]
+    after = (
+        "Late submissions are still accepted."
+        if late.kind == "allow"
+        else f"Late submissions are accepted for {late} more."
+        if late.kind == "grace"
+        else "No other submissions are accepted."
+        if owing.own
+        else "No more submissions are accepted."
+    )
+    lines = [
+        f"🔒 *{window.credential.name}* closed {format_time(now, tz)} in "
+        f"*{window.cohort.name}*: {progress_line(counts)}."
+    ]
     if owing.missing:
         lines.append(f"Not submitted: {mentions(owing.missing, owing.missing_total)}.")
     if owing.own:

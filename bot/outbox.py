@@ -61,21 +61,44 @@ CLAIM_SECONDS, CLAIM_MIN = 2.0, 50  # a claim: about 2 s of sending at the rates
 CHAT_KINDS = ("channel", "dm")  # what a chat platform's transport delivers; other kinds need their own
 
 
-def outbox_row(workspace_id: int, dest: Destination, message: Message, key: str, now: datetime, *,
-               window_id: int | None = None, cohort_id: int | None = None,
-               send_at: datetime | None = None) -> dict[str, Any]:
-    return dict(workspace_id=workspace_id, key=key, dest_kind=dest.kind, dest_id=dest.target,
-                payload=message.to_dict(), state="pending", attempts=0,
-                next_attempt_at=send_at or now, window_id=window_id, cohort_id=cohort_id,
-                created_at=now)
+def outbox_row(
+    workspace_id: int,
+    dest: Destination,
+    message: Message,
+    key: str,
+    now: datetime,
+    *,
+    window_id: int | None = None,
+    cohort_id: int | None = None,
+    send_at: datetime | None = None,
+) -> dict[str, Any]:
+    return dict(
+        workspace_id=workspace_id,
+        key=key,
+        dest_kind=dest.kind,
+        dest_id=dest.target,
+        payload=message.to_dict(),
+        state="pending",
+        attempts=0,
+        next_attempt_at=send_at or now,
+        window_id=window_id,
+        cohort_id=cohort_id,
+        created_at=now,
+    )
 
 
-async def enqueue(session: AsyncSession, workspace_id: int, dest: Destination, message: Message,
-                  key: str, now: datetime, **where: Any) -> None:
+async def enqueue(
+    session: AsyncSession,
+    workspace_id: int,
+    dest: Destination,
+    message: Message,
+    key: str,
+    now: datetime,
+    **where: Any,
+) -> None:
     """Add a message to the outbox (to go at `send_at`, default now); a second message
     with the same key is ignored."""
-    await insert_once(session, Outbox, outbox_row(workspace_id, dest, message, key, now, **where),
-                      ["key"])
+    await insert_once(session, Outbox, outbox_row(workspace_id, dest, message, key, now, **where), ["key"])
 
 
 async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
@@ -88,8 +111,9 @@ class DeliveryError(Exception):
     `permanent` when sending again cannot help (a channel that no longer exists); `unsure`
     when the message may have arrived anyway (a timeout, a 5xx): look before sending again."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None,
-                 permanent: bool = False, unsure: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False, unsure: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
@@ -97,8 +121,9 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
-    async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
-                   edit_ref: str | None = None) -> str | None:
+    async def send(
+        self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
+    ) -> str | None:
         """Deliver one message (or edit the one `edit_ref` names); return its reference."""
 
     def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
@@ -119,7 +144,7 @@ def lookup_limits(transport: Transport, workspace: Workspace) -> list[Limit]:
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Exponential with full jitter, capped at an hour."""
-    cap = min(3600.0, 2.0 * 2 ** attempts)
+    cap = min(3600.0, 2.0 * 2**attempts)
     return timedelta(seconds=(rng or random).uniform(cap / 2, cap))
 
 
@@ -136,13 +161,23 @@ async def tell_coordinators(session: AsyncSession, row: Held, error: str, now: d
     if row.cohort_id is None or row.key.startswith("dead-letter:"):
         return
     coordinators = await session.scalars(
-        select(Member).join(Enrolment, Enrolment.member_id == Member.id)
-        .where(Enrolment.cohort_id == row.cohort_id, Enrolment.role == Role.COORDINATOR))
+        select(Member)
+        .join(Enrolment, Enrolment.member_id == Member.id)
+        .where(Enrolment.cohort_id == row.cohort_id, Enrolment.role == Role.COORDINATOR)
+    )
     for coordinator in coordinators:
-        await enqueue(session, row.workspace_id, Destination.dm(coordinator.user_id), Message(
-            f"⚠️ A message could not be delivered ({row.key}): {error[:300]}. It is kept as a dead "
-            "letter; once the cause is fixed, `cohortbot outbox retry` sends it again."),
-            f"dead-letter:{row.id}:{coordinator.id}", now, cohort_id=row.cohort_id)
+        await enqueue(
+            session,
+            row.workspace_id,
+            Destination.dm(coordinator.user_id),
+            Message(
+                f"⚠️ A message could not be delivered ({row.key}): {error[:300]}. It is kept as a dead "
+                "letter; once the cause is fixed, `cohortbot outbox retry` sends it again."
+            ),
+            f"dead-letter:{row.id}:{coordinator.id}",
+            now,
+            cohort_id=row.cohort_id,
+        )
 
 
 @dataclass(slots=True)
@@ -161,9 +196,17 @@ class Held:
     cohort_id: int | None
 
 
-HELD_COLUMNS = (Outbox.id, Outbox.key, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id,
-                cast(Outbox.payload, Text), Outbox.attempts, Outbox.lease_until,
-                Outbox.cohort_id)  # in Held's order (the payload as text: asyncpg decodes JSON)
+HELD_COLUMNS = (
+    Outbox.id,
+    Outbox.key,
+    Outbox.workspace_id,
+    Outbox.dest_kind,
+    Outbox.dest_id,
+    cast(Outbox.payload, Text),
+    Outbox.attempts,
+    Outbox.lease_until,
+    Outbox.cohort_id,
+)  # in Held's order (the payload as text: asyncpg decodes JSON)
 Claimed = tuple[Held, Workspace, bool]  # a claimed row, its workspace, whether it may have arrived
 T = TypeVar("T")
 
@@ -185,7 +228,7 @@ def by_destination(claimed: list[Claimed]) -> list[list[Claimed]]:
 
 
 class SentMarks:
-    """"Sent" marks waiting to be written, up to `size` rows in one statement.
+    """ "Sent" marks waiting to be written, up to `size` rows in one statement.
 
     A transaction for each sent message was most of a worker's CPU, so marks are written
     in batches, at most `age` seconds after the send. Losing a batch to a crash is safe:
@@ -196,9 +239,17 @@ class SentMarks:
     taken for a dead worker's.)
     """
 
-    STATEMENT = update(Outbox).where(Outbox.id == bindparam("row_id")).values(
-        state="sent", ref=bindparam("row_ref"), sent_at=bindparam("row_sent_at"),
-        attempts=bindparam("row_attempts"), lease_until=None)
+    STATEMENT = (
+        update(Outbox)
+        .where(Outbox.id == bindparam("row_id"))
+        .values(
+            state="sent",
+            ref=bindparam("row_ref"),
+            sent_at=bindparam("row_sent_at"),
+            attempts=bindparam("row_attempts"),
+            lease_until=None,
+        )
+    )
 
     def __init__(self, db: Database, size: int = MARK_BATCH, age: float = MARK_AGE) -> None:
         self.db, self.size, self.age = db, size, age
@@ -207,8 +258,7 @@ class SentMarks:
         self.lock = asyncio.Lock()
 
     def add(self, row: Held, ref: str | None, at: datetime) -> None:
-        self.waiting[row.id] = dict(row_id=row.id, row_ref=ref, row_sent_at=at,
-                                    row_attempts=row.attempts + 1)
+        self.waiting[row.id] = dict(row_id=row.id, row_ref=ref, row_sent_at=at, row_attempts=row.attempts + 1)
         if len(self.waiting) >= self.size:
             self.full.set()
 
@@ -238,7 +288,7 @@ class SentMarks:
 
 
 class AttemptMarks:
-    """"Handed to the platform" marks (`attempted_at`), each committed before its send.
+    """ "Handed to the platform" marks (`attempted_at`), each committed before its send.
 
     After a crash, only a row so marked (and not marked sent) may have arrived, so only it is
     looked up in the platform's history; a row the dead worker had claimed but not yet handed
@@ -250,10 +300,16 @@ class AttemptMarks:
     (`SentMarks`) were not written yet.
     """
 
-    STATEMENT = update(Outbox).where(
-        Outbox.id.in_(bindparam("ids", expanding=True)), Outbox.state == "sending",
-        Outbox.claimed_by == bindparam("claimer")).values(
-        attempted_at=bindparam("at", type_=Outbox.next_attempt_at.type)).returning(Outbox.id)
+    STATEMENT = (
+        update(Outbox)
+        .where(
+            Outbox.id.in_(bindparam("ids", expanding=True)),
+            Outbox.state == "sending",
+            Outbox.claimed_by == bindparam("claimer"),
+        )
+        .values(attempted_at=bindparam("at", type_=Outbox.next_attempt_at.type))
+        .returning(Outbox.id)
+    )
 
     def __init__(self, db: Database, claimer: Callable[[], str], clock: Clock) -> None:
         self.db, self.claimer, self.clock = db, claimer, clock
@@ -273,9 +329,12 @@ class AttemptMarks:
             batch, self.waiting = self.waiting, {}
             try:
                 async with self.db.transaction() as session:
-                    kept = set(await session.scalars(self.STATEMENT.execution_options(
-                        synchronize_session=False), {"ids": list(batch), "claimer": self.claimer(),
-                                                     "at": as_utc(self.clock.now())}))
+                    kept = set(
+                        await session.scalars(
+                            self.STATEMENT.execution_options(synchronize_session=False),
+                            {"ids": list(batch), "claimer": self.claimer(), "at": as_utc(self.clock.now())},
+                        )
+                    )
             except Exception as exc:  # each send waiting for its mark fails with it
                 for future in batch.values():
                     if not future.done():
@@ -307,9 +366,16 @@ class Deliverer:
 
     poll = 1.0  # seconds: while destinations are being served, look for newly due rows this often
 
-    def __init__(self, db: Database, transports: dict[str, Transport], clock: Clock, *,
-                 lease: timedelta = timedelta(seconds=60), concurrency: int = 16,
-                 worker: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transports: dict[str, Transport],
+        clock: Clock,
+        *,
+        lease: timedelta = timedelta(seconds=60),
+        concurrency: int = 16,
+        worker: str | None = None,
+    ) -> None:
         self.db, self.transports, self.clock = db, transports, clock
         self.lease, self.concurrency = lease, concurrency
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
@@ -330,29 +396,51 @@ class Deliverer:
         platforms = select(Workspace.id).where(Workspace.platform.in_(list(self.transports)))
         held = aliased(Outbox)  # destinations with a message out now or waiting to be retried:
         busy = select(held.workspace_id, held.dest_kind, held.dest_id).where(  # the rest waits
-            or_(and_(held.state == "pending", held.attempts > 0, held.next_attempt_at > now),
-                and_(held.state == "sending", held.lease_until >= now)))
+            or_(
+                and_(held.state == "pending", held.attempts > 0, held.next_attempt_at > now),
+                and_(held.state == "sending", held.lease_until >= now),
+            )
+        )
         # Each database gets the form it plans well whatever its statistics say (a fan-out has
         # just added thousands of rows they have not seen): PostgreSQL hashes a NOT IN list;
         # SQLite compares a row value with each member of one (0.3 s for 2,000 due rows and
         # 500 busy, with the event loop stopped), but indexes a materialized table.
         if self.db.is_sqlite:
             table = busy.cte("busy").prefix_with("MATERIALIZED")
-            free = ~exists().where(table.c.workspace_id == Outbox.workspace_id,
-                                   table.c.dest_kind == Outbox.dest_kind, table.c.dest_id == Outbox.dest_id)
+            free = ~exists().where(
+                table.c.workspace_id == Outbox.workspace_id,
+                table.c.dest_kind == Outbox.dest_kind,
+                table.c.dest_id == Outbox.dest_id,
+            )
         else:
             free = tuple_(Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id).not_in(busy)
-        due = (select(Outbox.id, Outbox.attempted_at, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id)
-               .where(
-            or_(and_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(CHAT_KINDS)),
-                Outbox.dest_kind.in_(list(self.transports))),
-            or_(and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
-                and_(Outbox.state == "sending", Outbox.lease_until < now)),
-            free).order_by(Outbox.id).limit(bindparam("limit", type_=Integer))
-            .with_for_update(skip_locked=True))
-        take = (update(Outbox).where(Outbox.id.in_(bindparam("ids", expanding=True)))
-                .values(state="sending", lease_until=bindparam("until", type_=Outbox.lease_until.type),
-                        claimed_by=bindparam("claimer")).returning(*HELD_COLUMNS))
+        due = (
+            select(Outbox.id, Outbox.attempted_at, Outbox.workspace_id, Outbox.dest_kind, Outbox.dest_id)
+            .where(
+                or_(
+                    and_(Outbox.workspace_id.in_(platforms), Outbox.dest_kind.in_(CHAT_KINDS)),
+                    Outbox.dest_kind.in_(list(self.transports)),
+                ),
+                or_(
+                    and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
+                    and_(Outbox.state == "sending", Outbox.lease_until < now),
+                ),
+                free,
+            )
+            .order_by(Outbox.id)
+            .limit(bindparam("limit", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
+        take = (
+            update(Outbox)
+            .where(Outbox.id.in_(bindparam("ids", expanding=True)))
+            .values(
+                state="sending",
+                lease_until=bindparam("until", type_=Outbox.lease_until.type),
+                claimed_by=bindparam("claimer"),
+            )
+            .returning(*HELD_COLUMNS)
+        )
         return due, take
 
     async def claim(self, limit: int) -> list[Claimed]:
@@ -367,17 +455,25 @@ class Deliverer:
                 await conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
             # never a destination this worker is still serving (its rows' leases are renewed, so
             # this is a second line: a row whose lease ran out in our hands is not ours to retake)
-            found = [r for r in await conn.execute(due, {"now": now, "limit": limit})
-                     if (r.workspace_id, r.dest_kind, r.dest_id) not in self.serving]
+            found = [
+                r
+                for r in await conn.execute(due, {"now": now, "limit": limit})
+                if (r.workspace_id, r.dest_kind, r.dest_id) not in self.serving
+            ]
             if not found:
                 return []
             unsure = {r.id for r in found if r.attempted_at is not None}
             await asyncio.sleep(0)  # on SQLite a statement holds the event loop: sends go between
-            taken = await conn.execute(take, {"ids": [r.id for r in found], "until": now + self.lease,
-                                              "claimer": self.worker})
+            taken = await conn.execute(
+                take, {"ids": [r.id for r in found], "until": now + self.lease, "claimer": self.worker}
+            )
             rows = sorted((Held(*r) for r in taken), key=attrgetter("id"))
-            workspaces = {w.id: w for w in await session.scalars(select(Workspace).where(
-                Workspace.id.in_({r.workspace_id for r in rows})))}
+            workspaces = {
+                w.id: w
+                for w in await session.scalars(
+                    select(Workspace).where(Workspace.id.in_({r.workspace_id for r in rows}))
+                )
+            }
         return [(row, workspaces[row.workspace_id], row.id in unsure) for row in rows]
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
@@ -410,9 +506,11 @@ class Deliverer:
             await self.rates.sync()
         except Exception:
             log.exception("reading learned rates failed; going on with what this worker knows")
-        upkeep = [asyncio.create_task(self.marks.keep_flushing()),
-                  asyncio.create_task(self._keep_leases(in_hand)),
-                  asyncio.create_task(self.rates.keep_syncing())]
+        upkeep = [
+            asyncio.create_task(self.marks.keep_flushing()),
+            asyncio.create_task(self._keep_leases(in_hand)),
+            asyncio.create_task(self.rates.keep_syncing()),
+        ]
         try:
             while not failures:
                 finished.clear()
@@ -433,8 +531,10 @@ class Deliverer:
                 if not claimed:  # more may fall due, or be freed when a destination is done
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(finished.wait(), self.poll)
-                while not failures and (len(serving) >= max(1, ahead // 2)
-                                        or sum(len(left) for _, left in serving.values()) >= 4 * ahead):
+                while not failures and (
+                    len(serving) >= max(1, ahead // 2)
+                    or sum(len(left) for _, left in serving.values()) >= 4 * ahead
+                ):
                     await finished.wait()
                     finished.clear()
         except asyncio.CancelledError:
@@ -501,8 +601,15 @@ class Deliverer:
                 except Exception:
                     log.exception("renewing the lease on %d rows failed; trying again", len(rows))
 
-    async def _call(self, limits: list[Limit], rows: list[Held], call: Callable[[], Awaitable[T]], *,
-                    slots: asyncio.Semaphore, handing: bool) -> T:
+    async def _call(
+        self,
+        limits: list[Limit],
+        rows: list[Held],
+        call: Callable[[], Awaitable[T]],
+        *,
+        slots: asyncio.Semaphore,
+        handing: bool,
+    ) -> T:
         """A platform call for rows[0], within its rate limits and the calls in flight `slots`
         allows, and only while the row is still ours (`LeaseLost` if not): checked last, just
         before the call. The destination's own limits are waited for first, so a destination
@@ -531,8 +638,9 @@ class Deliverer:
             self.limiter.succeeded(limits, waited)
             return result
 
-    async def _deliver(self, row: Held, workspace: Workspace, unsure: bool,
-                       report: DeliveryReport, rows: list[Held]) -> bool:
+    async def _deliver(
+        self, row: Held, workspace: Workspace, unsure: bool, report: DeliveryReport, rows: list[Held]
+    ) -> bool:
         """Send `row` (rows[0] of what is left of its destination's claim); False if it failed.
         When it may have arrived already (`unsure`), the platform is asked first, within the
         lookup's own limits: a slow lookup holds up this destination only."""
@@ -543,8 +651,13 @@ class Deliverer:
         try:
             if unsure:
                 limits = lookup_limits(transport, workspace)
-                ref = await self._call(limits, rows, lambda: transport.find(workspace, dest, row.key),
-                                       slots=self.lookups, handing=False)
+                ref = await self._call(
+                    limits,
+                    rows,
+                    lambda: transport.find(workspace, dest, row.key),
+                    slots=self.lookups,
+                    handing=False,
+                )
                 if ref is not None:
                     self._sent(row, ref)
                     report.recovered += 1
@@ -556,12 +669,17 @@ class Deliverer:
             if edit_of:
                 await self.marks.flush()  # the message it edits may have gone out a moment ago
                 async with self.db.transaction() as session:
-                    edit_ref = await session.scalar(select(Outbox.ref).where(
-                        Outbox.key == edit_of, Outbox.state == "sent"))
+                    edit_ref = await session.scalar(
+                        select(Outbox.ref).where(Outbox.key == edit_of, Outbox.state == "sent")
+                    )
             # the message is built when its turn comes: a claim starts hundreds of these at once
-            ref = await self._call(limits, rows, lambda: transport.send(
-                workspace, dest, Message.from_dict(payload), row.key, edit_ref),
-                slots=self.calls, handing=True)
+            ref = await self._call(
+                limits,
+                rows,
+                lambda: transport.send(workspace, dest, Message.from_dict(payload), row.key, edit_ref),
+                slots=self.calls,
+                handing=True,
+            )
         except LeaseLost:
             raise
         except DeliveryError as exc:
@@ -580,8 +698,10 @@ class Deliverer:
         (`_keep_leases` renews it long before, unless the database was slow or down), renew it
         on the destination's remaining rows, or find that another worker has taken over."""
         first = rows[0]
-        if (first.lease_until is not None
-                and as_utc(first.lease_until) - as_utc(self.clock.now()) > self.lease / 2):
+        if (
+            first.lease_until is not None
+            and as_utc(first.lease_until) - as_utc(self.clock.now()) > self.lease / 2
+        ):
             return True
         return first.id in await self._renew(rows)
 
@@ -595,11 +715,19 @@ class Deliverer:
         async with self.renewing:
             for start in range(0, len(rows), 1000):  # well under any driver's limit of parameters
                 async with self.db.transaction() as session:
-                    kept |= set(await session.scalars(update(Outbox).where(
-                        Outbox.id.in_([r.id for r in rows[start:start + 1000]]),
-                        Outbox.state == "sending", Outbox.claimed_by == self.worker)
-                        .values(lease_until=until).returning(Outbox.id)
-                        .execution_options(synchronize_session=False)))
+                    kept |= set(
+                        await session.scalars(
+                            update(Outbox)
+                            .where(
+                                Outbox.id.in_([r.id for r in rows[start : start + 1000]]),
+                                Outbox.state == "sending",
+                                Outbox.claimed_by == self.worker,
+                            )
+                            .values(lease_until=until)
+                            .returning(Outbox.id)
+                            .execution_options(synchronize_session=False)
+                        )
+                    )
         for r in rows:
             r.lease_until = until if r.id in kept else None
         return kept
@@ -614,13 +742,19 @@ class Deliverer:
             return
         async with self.db.transaction() as session:
             retry_at = await session.scalar(select(Outbox.next_attempt_at).where(Outbox.id == after.id))
-            await session.execute(update(Outbox).where(
-                Outbox.id.in_([r.id for r in rows]), Outbox.state == "sending",
-                Outbox.claimed_by == self.worker).values(state="pending", lease_until=None,
-                next_attempt_at=retry_at or self.clock.now()))
+            await session.execute(
+                update(Outbox)
+                .where(
+                    Outbox.id.in_([r.id for r in rows]),
+                    Outbox.state == "sending",
+                    Outbox.claimed_by == self.worker,
+                )
+                .values(state="pending", lease_until=None, next_attempt_at=retry_at or self.clock.now())
+            )
 
-    async def _failed(self, row: Held, exc: DeliveryError, report: DeliveryReport, *,
-                      unsure: bool = False) -> None:
+    async def _failed(
+        self, row: Held, exc: DeliveryError, report: DeliveryReport, *, unsure: bool = False
+    ) -> None:
         """Retry later, or park as a dead letter. When the message may have arrived (`unsure`)
         the row stays "sending" with its lease running out at the retry time, and keeps its
         handed-over mark, so the next attempt, by whichever worker, first asks the platform,
@@ -632,10 +766,18 @@ class Deliverer:
         retry_at = as_utc(now) + (timedelta() if dead else wait)
         unsure = unsure and not dead
         async with self.db.transaction() as session:
-            await session.execute(update(Outbox).where(Outbox.id == row.id).values(
-                state="dead" if dead else "sending" if unsure else "pending", attempts=attempts,
-                last_error=str(exc)[:2000], lease_until=retry_at if unsure else None,
-                next_attempt_at=retry_at, **({} if unsure or dead else {"attempted_at": None})))
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.id == row.id)
+                .values(
+                    state="dead" if dead else "sending" if unsure else "pending",
+                    attempts=attempts,
+                    last_error=str(exc)[:2000],
+                    lease_until=retry_at if unsure else None,
+                    next_attempt_at=retry_at,
+                    **({} if unsure or dead else {"attempted_at": None}),
+                )
+            )
             if dead:
                 await tell_coordinators(session, row, str(exc), now)
         if dead:

@@ -236,8 +236,11 @@ class RateLimiter:
             return
         start = max(now - MEASURE, learned.since)
         taken = sum(1 for t in learned.accepted if t >= start)
-        took = taken / (now - start) * (learned.share if learned.shared else 1) \
-            if now - start >= MEASURE / 4 else math.inf
+        took = (
+            taken / (now - start) * (learned.share if learned.shared else 1)
+            if now - start >= MEASURE / 4
+            else math.inf
+        )
         learned.peak = max(min(learned.rate, took), learned.rate / 2)  # at most halved at once
         learned.change(CUT * learned.peak / learned.rate)
         learned.probing, learned.cut, learned.cut_at, learned.since = False, True, now, now + seconds
@@ -329,21 +332,39 @@ class SharedRates:
                 mine.rate, mine.factor, mine.delta = min(row.rate, mine.ceiling), 1.0, 0.0
             for key, mine in learned.items():
                 if key not in seen:
-                    await insert_once(session, RateLimitRow, dict(
-                        key=key, rate=mine.rate, peak=None if math.isinf(mine.peak) else mine.peak,
-                        learned_at=now), ["key"])
+                    await insert_once(
+                        session,
+                        RateLimitRow,
+                        dict(
+                            key=key,
+                            rate=mine.rate,
+                            peak=None if math.isinf(mine.peak) else mine.peak,
+                            learned_at=now,
+                        ),
+                        ["key"],
+                    )
                     mine.factor, mine.delta, mine.cut = 1.0, 0.0, False
             sending = {key for key, mine in learned.items() if mine.shared and mine.used} | joining
             newcomer = {key for key in joining if self.joined.get(key, -math.inf) < loop_now - SHARE_TTL}
             for key in sending:
-                if not await insert_once(session, RateShare, dict(key=key, worker=self.worker(), seen_at=now),
-                                         ["key", "worker"]):
-                    await session.execute(update(RateShare).where(
-                        RateShare.key == key, RateShare.worker == self.worker()).values(seen_at=now))
+                if not await insert_once(
+                    session, RateShare, dict(key=key, worker=self.worker(), seen_at=now), ["key", "worker"]
+                ):
+                    await session.execute(
+                        update(RateShare)
+                        .where(RateShare.key == key, RateShare.worker == self.worker())
+                        .values(seen_at=now)
+                    )
                 self.joined[key] = loop_now
-            counts = dict((await session.execute(
-                select(RateShare.key, func.count()).where(
-                    RateShare.seen_at >= now - timedelta(seconds=SHARE_TTL)).group_by(RateShare.key))).all())
+            counts = dict(
+                (
+                    await session.execute(
+                        select(RateShare.key, func.count())
+                        .where(RateShare.seen_at >= now - timedelta(seconds=SHARE_TTL))
+                        .group_by(RateShare.key)
+                    )
+                ).all()
+            )
         for key, mine in learned.items():
             # the others learn of a newcomer at their next sync: until then it counts one more
             mine.share = max(1, counts.get(key, 0)) + (key in newcomer and counts.get(key, 0) > 1)
@@ -357,4 +378,3 @@ class SharedRates:
                 await self.sync()
             except Exception:
                 log.exception("sharing learned rates failed; trying again")
-

@@ -67,17 +67,21 @@ def slack_configured(settings: Settings) -> bool:
 
 def check_settings(settings: Settings) -> None:
     if settings.slack_bot_token and not (settings.slack_signing_secret or settings.slack_app_token):
-        raise ConfigError("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests "
-                          "could not be verified. Set SLACK_SIGNING_SECRET (HTTP) or "
-                          "SLACK_APP_TOKEN (Socket Mode).")
-    if settings.slack_client_id and not (settings.slack_client_secret
-                                         and settings.slack_signing_secret):
-        raise ConfigError("SLACK_CLIENT_ID is set: OAuth installs also need SLACK_CLIENT_SECRET "
-                          "and SLACK_SIGNING_SECRET.")
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests "
+            "could not be verified. Set SLACK_SIGNING_SECRET (HTTP) or "
+            "SLACK_APP_TOKEN (Socket Mode)."
+        )
+    if settings.slack_client_id and not (settings.slack_client_secret and settings.slack_signing_secret):
+        raise ConfigError(
+            "SLACK_CLIENT_ID is set: OAuth installs also need SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET."
+        )
     if settings.discord_token and not slack_configured(settings):
-        raise ConfigError("DISCORD_TOKEN is set, but this version of Cohort Bot cannot talk to "
-                          "Discord yet (the Discord adapter is on its way). Unset DISCORD_TOKEN to "
-                          "use the console chat, or set Slack's settings (README: Slack).")
+        raise ConfigError(
+            "DISCORD_TOKEN is set, but this version of Cohort Bot cannot talk to "
+            "Discord yet (the Discord adapter is on its way). Unset DISCORD_TOKEN to "
+            "use the console chat, or set Slack's settings (README: Slack)."
+        )
 
 
 class Runtime:
@@ -96,9 +100,13 @@ class Runtime:
             transports["slack"] = self.slack.transport()
         # always present: Credly rows then wait visibly (dead letters) instead of going nowhere
         transports["credly"] = CredlyTransport(settings, self.db, self.clock)
-        self.deliverer = Deliverer(self.db, transports, self.clock,
-                                   lease=timedelta(seconds=settings.outbox_lease_seconds),
-                                   concurrency=settings.outbox_concurrency)
+        self.deliverer = Deliverer(
+            self.db,
+            transports,
+            self.clock,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
+            concurrency=settings.outbox_concurrency,
+        )
 
     async def start(self) -> None:
         await self.db.upgrade()
@@ -130,13 +138,24 @@ class Runtime:
         `run_due` every minute (level-triggered: it asks the database what is due), and
         one job per coordinator reminder, kept in step with the rows every 30 s.
         """
-        scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
-            "coalesce": True, "misfire_grace_time": 300, "max_instances": 1})
+        scheduler = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "misfire_grace_time": 300, "max_instances": 1}
+        )
         reminders = ReminderJobs(self.db, scheduler, self.clock)
-        scheduler.add_job(self.tick, IntervalTrigger(seconds=60), id="run_due",
-                          next_run_time=self.clock.now(), replace_existing=True)
-        scheduler.add_job(reminders.sync, IntervalTrigger(seconds=30), id="sync_reminders",
-                          next_run_time=self.clock.now(), replace_existing=True)
+        scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=60),
+            id="run_due",
+            next_run_time=self.clock.now(),
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            reminders.sync,
+            IntervalTrigger(seconds=30),
+            id="sync_reminders",
+            next_run_time=self.clock.now(),
+            replace_existing=True,
+        )
         return scheduler, reminders
 
     async def lead_clock(self, stop: asyncio.Event, *, retry: float = 5.0) -> None:
@@ -161,9 +180,16 @@ class Runtime:
 
         from bot.web import create_app
 
-        server = uvicorn.Server(uvicorn.Config(create_app(self), host=host, port=port,
-                                               log_level="warning", lifespan="off",
-                                               timeout_keep_alive=KEEP_ALIVE))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(self),
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                timeout_keep_alive=KEEP_ALIVE,
+            )
+        )
         task = asyncio.create_task(server.serve())
         await stop.wait()
         server.should_exit = True

@@ -88,16 +88,29 @@ class TickReport:
 
 async def announce_openings(db: Database, now: datetime) -> int:
     async with db.transaction() as session:
-        windows = list(await session.scalars(select(Window).where(
-            Window.opens_at <= now, Window.open_announced_at.is_(None),
-            Window.closed_at.is_(None), Window.closes_at > now)))
+        windows = list(
+            await session.scalars(
+                select(Window).where(
+                    Window.opens_at <= now,
+                    Window.open_announced_at.is_(None),
+                    Window.closed_at.is_(None),
+                    Window.closes_at > now,
+                )
+            )
+        )
         for window in windows:
             window.open_announced_at = now
             if window.cohort.channel_id:
-                await enqueue(session, window.workspace_id,
-                              Destination.channel(window.cohort.channel_id),
-                              window_opened(window, now), f"window:{window.id}:opened", now,
-                              window_id=window.id, cohort_id=window.cohort_id)
+                await enqueue(
+                    session,
+                    window.workspace_id,
+                    Destination.channel(window.cohort.channel_id),
+                    window_opened(window, now),
+                    f"window:{window.id}:opened",
+                    now,
+                    window_id=window.id,
+                    cohort_id=window.cohort_id,
+                )
     return len(windows)
 
 
@@ -115,16 +128,16 @@ async def unmet_by_submission(session: AsyncSession, submission_ids: list[int]) 
     """Criteria not yet met in each submission's latest revision request."""
     if not submission_ids:
         return {}
-    latest = (select(func.max(Review.id)).where(Review.submission_id.in_(submission_ids),
-                                                Review.decision == "revise")
-              .group_by(Review.submission_id))
-    rows = await session.execute(select(Review.submission_id, Review.scores)
-                                 .where(Review.id.in_(latest)))
+    latest = (
+        select(func.max(Review.id))
+        .where(Review.submission_id.in_(submission_ids), Review.decision == "revise")
+        .group_by(Review.submission_id)
+    )
+    rows = await session.execute(select(Review.submission_id, Review.scores).where(Review.id.in_(latest)))
     return {sid: unmet_criteria(scores) for sid, scores in rows.all()}
 
 
-async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
-                             now: datetime) -> int:
+async def plan_window_nudges(db: Database, settings: Settings, window_id: int, now: datetime) -> int:
     """Plan and queue the nudges due now for one window.
 
     Learners are read in chunks by id; each chunk's ledger rows go in with one bulk
@@ -136,50 +149,94 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
         cohort = window.cohort
         quiet = quiet_days_of(cohort)
         # closed by hand: only learners with deadlines of their own are nudged
-        plan_input = WindowPlan(window.id, window.opens_at, window.ends_at,
-                                tuple(parse_duration(o) for o in window.nudge_offsets))
+        plan_input = WindowPlan(
+            window.id, window.opens_at, window.ends_at, tuple(parse_duration(o) for o in window.nudge_offsets)
+        )
         sent = 0
         channel = plan_nudges(plan_input, [], now, set()).channel
-        if channel is not None and cohort.channel_id and await insert_once(
-                session, NudgeLedger, dict(window_id=window.id, target="channel",
-                                           nudge_key=channel.key, planned_at=now),
-                ["window_id", "target", "nudge_key"]):
+        if (
+            channel is not None
+            and cohort.channel_id
+            and await insert_once(
+                session,
+                NudgeLedger,
+                dict(window_id=window.id, target="channel", nudge_key=channel.key, planned_at=now),
+                ["window_id", "target", "nudge_key"],
+            )
+        ):
             counts = await window_counts(session, window)
             at = send_time(now, zone(cohort.tz), window.closes_at, quiet, quiet_hours=False)
-            await enqueue(session, window.workspace_id, Destination.channel(cohort.channel_id),
-                          channel_nudge(window, counts, at), f"nudge:{window.id}:channel:{channel.key}",
-                          now, window_id=window.id, cohort_id=cohort.id, send_at=at)
+            await enqueue(
+                session,
+                window.workspace_id,
+                Destination.channel(cohort.channel_id),
+                channel_nudge(window, counts, at),
+                f"nudge:{window.id}:channel:{channel.key}",
+                now,
+                window_id=window.id,
+                cohort_id=cohort.id,
+                send_at=at,
+            )
             sent += 1
-        extension = (select(Extension.member_id, func.max(Extension.closes_at).label("closes_at"))
-                     .where(Extension.window_id == window.id, Extension.state == "approved")
-                     .group_by(Extension.member_id).subquery())  # the latest, as /submit reads it
+        extension = (
+            select(Extension.member_id, func.max(Extension.closes_at).label("closes_at"))
+            .where(Extension.window_id == window.id, Extension.state == "approved")
+            .group_by(Extension.member_id)
+            .subquery()
+        )  # the latest, as /submit reads it
         last_id = 0
         while True:
-            rows = (await session.execute(
-                select(Member.id, Member.user_id, Member.tz, Submission.id, Submission.state,
-                       extension.c.closes_at)
-                .join(Enrolment, Enrolment.member_id == Member.id)
-                .outerjoin(Submission, (Submission.member_id == Member.id)
-                           & (Submission.window_id == window.id))
-                .outerjoin(extension, extension.c.member_id == Member.id)
-                .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER,
-                       Member.id > last_id)
-                .order_by(Member.id).limit(CHUNK))).all()
+            rows = (
+                await session.execute(
+                    select(
+                        Member.id,
+                        Member.user_id,
+                        Member.tz,
+                        Submission.id,
+                        Submission.state,
+                        extension.c.closes_at,
+                    )
+                    .join(Enrolment, Enrolment.member_id == Member.id)
+                    .outerjoin(
+                        Submission, (Submission.member_id == Member.id) & (Submission.window_id == window.id)
+                    )
+                    .outerjoin(extension, extension.c.member_id == Member.id)
+                    .where(
+                        Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER, Member.id > last_id
+                    )
+                    .order_by(Member.id)
+                    .limit(CHUNK)
+                )
+            ).all()
             if not rows:
                 break
             last_id = rows[-1][0]
             rows = [(*row[:5], own_deadline(window.ends_at, row[5])) for row in rows]
             by_member = {r[0]: r for r in rows}
-            learners = [LearnerProgress(
-                member_id, sub_id is not None and state != SubmissionState.WITHDRAWN,
-                state == SubmissionState.REVISION_REQUESTED, own)
-                for member_id, _, _, sub_id, state, own in rows]
+            learners = [
+                LearnerProgress(
+                    member_id,
+                    sub_id is not None and state != SubmissionState.WITHDRAWN,
+                    state == SubmissionState.REVISION_REQUESTED,
+                    own,
+                )
+                for member_id, _, _, sub_id, state, own in rows
+            ]
             plan = plan_nudges(plan_input, learners, now, set(), channel=False)
             if not plan.nudges:
                 continue
-            fresh = set(await insert_many_once(session, NudgeLedger, [
-                dict(window_id=window.id, target=n.target, nudge_key=n.key, planned_at=now)
-                for n in plan.nudges], ["window_id", "target", "nudge_key"], NudgeLedger.target))
+            fresh = set(
+                await insert_many_once(
+                    session,
+                    NudgeLedger,
+                    [
+                        dict(window_id=window.id, target=n.target, nudge_key=n.key, planned_at=now)
+                        for n in plan.nudges
+                    ],
+                    ["window_id", "target", "nudge_key"],
+                    NudgeLedger.target,
+                )
+            )
             todo = [(n, by_member[n.member_id]) for n in plan.direct if n.target in fresh]
             revising = {row[3] for _, row in todo if row[4] == SubmissionState.REVISION_REQUESTED}
             unmet = await unmet_by_submission(session, sorted(revising))
@@ -188,12 +245,27 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int,
                 deadline = own or window.closes_at
                 tz = zone_or_default(tz_name, settings.default_timezone)
                 at = send_time(now, tz, deadline, quiet)  # "N days left" as of when it arrives
-                message = learner_nudge(window, tz, deadline, sub_id if sub_id in revising else None,
-                                        unmet.get(sub_id, []), at, extended=own is not None)
-                messages.append(outbox_row(
-                    window.workspace_id, Destination.dm(user_id), message,
-                    f"nudge:{window.id}:{nudge.target}:{nudge.key}", now, window_id=window.id,
-                    cohort_id=cohort.id, send_at=at))
+                message = learner_nudge(
+                    window,
+                    tz,
+                    deadline,
+                    sub_id if sub_id in revising else None,
+                    unmet.get(sub_id, []),
+                    at,
+                    extended=own is not None,
+                )
+                messages.append(
+                    outbox_row(
+                        window.workspace_id,
+                        Destination.dm(user_id),
+                        message,
+                        f"nudge:{window.id}:{nudge.target}:{nudge.key}",
+                        now,
+                        window_id=window.id,
+                        cohort_id=cohort.id,
+                        send_at=at,
+                    )
+                )
             sent += await enqueue_many(session, messages)
     return sent
 
@@ -208,12 +280,16 @@ def zone_or_default(name: str | None, default: str) -> ZoneInfo:
 async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> int:
     """Windows that may owe a nudge: open ones, and closed ones (on time or by hand) whose
     learners have later deadlines of their own."""
-    extended = select(Extension.window_id).where(Extension.state == "approved",
-                                                 Extension.closes_at > now)
+    extended = select(Extension.window_id).where(Extension.state == "approved", Extension.closes_at > now)
     async with db.transaction() as session:
-        window_ids = list(await session.scalars(select(Window.id).where(
-            Window.opens_at <= now,
-            or_(and_(Window.closed_at.is_(None), Window.closes_at > now), Window.id.in_(extended)))))
+        window_ids = list(
+            await session.scalars(
+                select(Window.id).where(
+                    Window.opens_at <= now,
+                    or_(and_(Window.closed_at.is_(None), Window.closes_at > now), Window.id.in_(extended)),
+                )
+            )
+        )
     if db.is_sqlite:  # one writer at a time: windows would only queue for it
         return sum([await plan_window_nudges(db, settings, w, now) for w in window_ids])
     turns = asyncio.Semaphore(PLAN_CONCURRENCY)
@@ -221,24 +297,33 @@ async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> in
     async def plan(window_id: int) -> int:
         async with turns:
             return await plan_window_nudges(db, settings, window_id, now)
+
     return sum(await asyncio.gather(*(plan(w) for w in window_ids)))
 
 
 async def announce_closings(db: Database, now: datetime) -> int:
     async with db.transaction() as session:
-        windows = list(await session.scalars(select(Window).where(
-            Window.closes_at <= now, Window.close_announced_at.is_(None))))
+        windows = list(
+            await session.scalars(
+                select(Window).where(Window.closes_at <= now, Window.close_announced_at.is_(None))
+            )
+        )
         for window in windows:
             window.close_announced_at = now
             if not window.cohort.channel_id:
                 continue
             counts = await window_counts(session, window)
             owing = await who_owes(session, window, now)
-            await enqueue(session, window.workspace_id,
-                          Destination.channel(window.cohort.channel_id),
-                          window_closed(window, counts, owing, as_utc(window.closes_at)),
-                          f"window:{window.id}:closed:{stamp(window.closes_at)}", now,
-                          window_id=window.id, cohort_id=window.cohort_id)
+            await enqueue(
+                session,
+                window.workspace_id,
+                Destination.channel(window.cohort.channel_id),
+                window_closed(window, counts, owing, as_utc(window.closes_at)),
+                f"window:{window.id}:closed:{stamp(window.closes_at)}",
+                now,
+                window_id=window.id,
+                cohort_id=window.cohort_id,
+            )
     return len(windows)
 
 
@@ -255,32 +340,57 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
     """
     acted = 0
     async with db.transaction() as session:
-        waiting = list(await session.scalars(select(Review).where(
-            Review.state == "open", Review.queued_at <= now - hours(settings.review_reannounce_hours))))
+        waiting = list(
+            await session.scalars(
+                select(Review).where(
+                    Review.state == "open", Review.queued_at <= now - hours(settings.review_reannounce_hours)
+                )
+            )
+        )
         for review in waiting:
             since = stamp(review.queued_at)
             age = now - review.queued_at
             version = await session.get_one(Version, review.version_id)
-            await post_task(session, now, review, version, review.submission,
-                            again=f":again:{since}",
-                            note=f"⏳ Still waiting for an assessor after {format_age(age)}.")
+            await post_task(
+                session,
+                now,
+                review,
+                version,
+                review.submission,
+                again=f":again:{since}",
+                note=f"⏳ Still waiting for an assessor after {format_age(age)}.",
+            )
             acted += 1
             if age >= hours(settings.review_escalate_hours):
                 cohort = review.submission.window.cohort
                 coordinators = await session.scalars(
-                    select(Member).join(Enrolment, Enrolment.member_id == Member.id).where(
-                        Enrolment.cohort_id == cohort.id, Enrolment.role == Role.COORDINATOR))
+                    select(Member)
+                    .join(Enrolment, Enrolment.member_id == Member.id)
+                    .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.COORDINATOR)
+                )
                 for coordinator in coordinators:
-                    await enqueue(session, review.workspace_id, Destination.dm(coordinator.user_id),
-                                  Message(f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
-                                          f"waited {format_age(age)} with no assessor. Ask an "
-                                          "assessor to claim it (`/review claim "
-                                          f"{short_id('R', review.id)}`) or add one: `/cohort add "
-                                          f"{cohort.name} @someone as assessor`."),
-                                  f"review:{review.id}:escalate:{since}:{coordinator.id}", now,
-                                  cohort_id=cohort.id)
-        claimed = list(await session.scalars(select(Review).where(
-            Review.state == "claimed", Review.claimed_at <= now - hours(settings.review_remind_hours))))
+                    await enqueue(
+                        session,
+                        review.workspace_id,
+                        Destination.dm(coordinator.user_id),
+                        Message(
+                            f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
+                            f"waited {format_age(age)} with no assessor. Ask an "
+                            "assessor to claim it (`/review claim "
+                            f"{short_id('R', review.id)}`) or add one: `/cohort add "
+                            f"{cohort.name} @someone as assessor`."
+                        ),
+                        f"review:{review.id}:escalate:{since}:{coordinator.id}",
+                        now,
+                        cohort_id=cohort.id,
+                    )
+        claimed = list(
+            await session.scalars(
+                select(Review).where(
+                    Review.state == "claimed", Review.claimed_at <= now - hours(settings.review_remind_hours)
+                )
+            )
+        )
         for review in claimed:
             assert review.claimed_at is not None and review.assessor_id is not None
             age = now - review.claimed_at
@@ -288,20 +398,35 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
             rid = short_id("R", review.id)
             cohort = review.submission.window.cohort
             if age >= hours(settings.review_release_hours):
-                await enqueue(session, review.workspace_id, Destination.dm(assessor.user_id),
-                              Message(f"{rid} went back to the queue: it was claimed "
-                                      f"{format_age(age)} ago without a decision."),
-                              f"review:{review.id}:released:{stamp(review.claimed_at)}:note", now,
-                              cohort_id=cohort.id)
-                await release_claim(session, now, review,
-                                    note=f"↩️ Released after {format_age(age)} without a decision.")
+                await enqueue(
+                    session,
+                    review.workspace_id,
+                    Destination.dm(assessor.user_id),
+                    Message(
+                        f"{rid} went back to the queue: it was claimed "
+                        f"{format_age(age)} ago without a decision."
+                    ),
+                    f"review:{review.id}:released:{stamp(review.claimed_at)}:note",
+                    now,
+                    cohort_id=cohort.id,
+                )
+                await release_claim(
+                    session, now, review, note=f"↩️ Released after {format_age(age)} without a decision."
+                )
             else:
-                await enqueue(session, review.workspace_id, Destination.dm(assessor.user_id),
-                              Message(f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
-                                      f"(`/review approve {rid}` or `/review revise {rid} …`) or "
-                                      f"`/review release {rid}` so someone else can."),
-                              f"review:{review.id}:remind:{stamp(review.claimed_at)}", now,
-                              cohort_id=cohort.id)
+                await enqueue(
+                    session,
+                    review.workspace_id,
+                    Destination.dm(assessor.user_id),
+                    Message(
+                        f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
+                        f"(`/review approve {rid}` or `/review revise {rid} …`) or "
+                        f"`/review release {rid}` so someone else can."
+                    ),
+                    f"review:{review.id}:remind:{stamp(review.claimed_at)}",
+                    now,
+                    cohort_id=cohort.id,
+                )
             acted += 1
     return acted
 
@@ -344,11 +469,15 @@ async def send_due_reminders(db: Database, now: datetime, only: int | None = Non
                 log.info("skipping %s: missed by %s", short_id("M", reminder.id), now - fire)
                 continue
             if reminder.cohort.channel_id:
-                await enqueue(session, reminder.workspace_id,
-                              Destination.channel(reminder.cohort.channel_id),
-                              Message(f"📣 {reminder.text}", context=short_id("M", reminder.id)),
-                              f"reminder:{reminder.id}:{stamp(fire)}", now,
-                              cohort_id=reminder.cohort_id)
+                await enqueue(
+                    session,
+                    reminder.workspace_id,
+                    Destination.channel(reminder.cohort.channel_id),
+                    Message(f"📣 {reminder.text}", context=short_id("M", reminder.id)),
+                    f"reminder:{reminder.id}:{stamp(fire)}",
+                    now,
+                    cohort_id=reminder.cohort_id,
+                )
                 sent += 1
     return sent
 
@@ -366,13 +495,19 @@ async def next_reminder_due(db: Database, after: datetime, until: datetime) -> d
 async def forget_requests(db: Database, now: datetime) -> int:
     """Forget requests run more than `REQUESTS_KEPT` ago (one row per Slack request,
     kept only to know a retry); a command still waiting to run is never forgotten."""
-    old = (select(Inbound.id).where(Inbound.at < now - REQUESTS_KEPT, Inbound.pending.is_(None))
-           .order_by(Inbound.at).limit(FORGET_BATCH).scalar_subquery())
+    old = (
+        select(Inbound.id)
+        .where(Inbound.at < now - REQUESTS_KEPT, Inbound.pending.is_(None))
+        .order_by(Inbound.at)
+        .limit(FORGET_BATCH)
+        .scalar_subquery()
+    )
     forgotten = 0
     while True:
         async with db.transaction() as session:
-            result = await session.execute(delete(Inbound).where(Inbound.id.in_(old))
-                                           .execution_options(synchronize_session=False))
+            result = await session.execute(
+                delete(Inbound).where(Inbound.id.in_(old)).execution_options(synchronize_session=False)
+            )
         forgotten += result.rowcount  # type: ignore[attr-defined]
         if result.rowcount < FORGET_BATCH:  # type: ignore[attr-defined]
             return forgotten
@@ -409,11 +544,13 @@ class ReminderJobs:
 
     async def sync(self) -> None:
         async with self.db.transaction() as session:
-            rows = list(await session.scalars(select(Reminder).where(
-                Reminder.cancelled_at.is_(None))))
+            rows = list(await session.scalars(select(Reminder).where(Reminder.cancelled_at.is_(None))))
         now = self.clock.now()
-        wanted = {r.id: (r.cron, r.run_at.isoformat() if r.run_at else None, r.tz) for r in rows
-                  if r.cron or (r.run_at and r.last_run_at is None and r.run_at > now)}
+        wanted = {
+            r.id: (r.cron, r.run_at.isoformat() if r.run_at else None, r.tz)
+            for r in rows
+            if r.cron or (r.run_at and r.last_run_at is None and r.run_at > now)
+        }
         for reminder_id in set(self.known) - set(wanted):
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(f"reminder:{reminder_id}")
@@ -422,9 +559,19 @@ class ReminderJobs:
             if self.known.get(reminder_id) == shape:
                 continue
             cron, run_at, tz = shape
-            trigger = (cron_trigger(cron, tz) if cron else
-                       DateTrigger(datetime.fromisoformat(run_at), timezone=UTC) if run_at else None)
-            self.scheduler.add_job(self.fire, trigger, args=[reminder_id], id=f"reminder:{reminder_id}",
-                                   replace_existing=True,
-                                   misfire_grace_time=int(REMINDER_GRACE.total_seconds()))
+            trigger = (
+                cron_trigger(cron, tz)
+                if cron
+                else DateTrigger(datetime.fromisoformat(run_at), timezone=UTC)
+                if run_at
+                else None
+            )
+            self.scheduler.add_job(
+                self.fire,
+                trigger,
+                args=[reminder_id],
+                id=f"reminder:{reminder_id}",
+                replace_existing=True,
+                misfire_grace_time=int(REMINDER_GRACE.total_seconds()),
+            )
             self.known[reminder_id] = shape

@@ -64,8 +64,9 @@ def unavailable(exc: BaseException) -> bool:
         return "locked" in str(exc)
     if isinstance(exc, DBAPIError):
         state = str(getattr(exc.orig, "sqlstate", None) or "")
-        return (exc.connection_invalidated or "locked" in str(exc.orig)
-                or state[:2] in ("08", "53", "57"))  # connection, resources, shutting down
+        return (
+            exc.connection_invalidated or "locked" in str(exc.orig) or state[:2] in ("08", "53", "57")
+        )  # connection, resources, shutting down
     return False
 
 
@@ -74,8 +75,10 @@ class Unavailable(Exception):
     taken in, and the worker runs it later (`stale_intakes`)."""
 
 
-SORRY = ("Sorry, something went wrong on my side and nothing was changed. "
-         "Please try again; if it keeps happening, tell your coordinator.")
+SORRY = (
+    "Sorry, something went wrong on my side and nothing was changed. "
+    "Please try again; if it keeps happening, tell your coordinator."
+)
 
 
 @dataclass(frozen=True)
@@ -111,45 +114,82 @@ class Intake:
 
     def to_dict(self) -> dict[str, Any]:
         o = self.origin
-        return {"platform": o.platform, "workspace": o.workspace, "user": o.user_id,
-                "channel": o.channel, "workspace_name": o.workspace_name, "text": self.text,
-                "reply_to": self.reply_to}
+        return {
+            "platform": o.platform,
+            "workspace": o.workspace,
+            "user": o.user_id,
+            "channel": o.channel,
+            "workspace_name": o.workspace_name,
+            "text": self.text,
+            "reply_to": self.reply_to,
+        }
 
     @classmethod
     def from_row(cls, key: str, data: dict[str, Any]) -> Intake:
-        return cls(key, Origin(data["platform"], data["workspace"], data["user"], data["channel"],
-                               data.get("workspace_name", "")), data["text"], data["reply_to"])
+        return cls(
+            key,
+            Origin(
+                data["platform"],
+                data["workspace"],
+                data["user"],
+                data["channel"],
+                data.get("workspace_name", ""),
+            ),
+            data["text"],
+            data["reply_to"],
+        )
 
 
 async def workspace_for(session: AsyncSession, origin: Origin, now: datetime) -> Workspace:
-    ws = await session.scalar(select(Workspace).where(
-        Workspace.platform == origin.platform, Workspace.external_id == origin.workspace))
+    ws = await session.scalar(
+        select(Workspace).where(
+            Workspace.platform == origin.platform, Workspace.external_id == origin.workspace
+        )
+    )
     if ws is None:
-        ws = Workspace(platform=origin.platform, external_id=origin.workspace,
-                       name=origin.workspace_name or origin.workspace, created_at=now)
+        ws = Workspace(
+            platform=origin.platform,
+            external_id=origin.workspace,
+            name=origin.workspace_name or origin.workspace,
+            created_at=now,
+        )
         session.add(ws)
         await session.flush()
     return ws
 
 
 # Built once: on the /submit path, building statements cost more than running them.
-ANSWERED = (update(Outbox).where(Outbox.key == bindparam("reply_key"), Outbox.state == "pending")
-            .values(state="sent", ref=bindparam("sent_ref"),
-                    sent_at=bindparam("at", type_=Outbox.sent_at.type)))
-TAKE = (update(Inbound).where(Inbound.key == bindparam("intake_key"), Inbound.pending.isnot(None))
-        .values(pending=null()).execution_options(synchronize_session=False))
-MEMBER_BY_USER = select(Member).where(Member.workspace_id == bindparam("workspace"),
-                                      Member.user_id == bindparam("user"))
+ANSWERED = (
+    update(Outbox)
+    .where(Outbox.key == bindparam("reply_key"), Outbox.state == "pending")
+    .values(state="sent", ref=bindparam("sent_ref"), sent_at=bindparam("at", type_=Outbox.sent_at.type))
+)
+TAKE = (
+    update(Inbound)
+    .where(Inbound.key == bindparam("intake_key"), Inbound.pending.isnot(None))
+    .values(pending=null())
+    .execution_options(synchronize_session=False)
+)
+MEMBER_BY_USER = select(Member).where(
+    Member.workspace_id == bindparam("workspace"), Member.user_id == bindparam("user")
+)
 
 
-async def upsert_member(session: AsyncSession, workspace: Workspace, profile: Profile,
-                        now: datetime, default_tz: str) -> Member:
+async def upsert_member(
+    session: AsyncSession, workspace: Workspace, profile: Profile, now: datetime, default_tz: str
+) -> Member:
     """Create or refresh a member from the platform's profile."""
     member = await session.scalar(MEMBER_BY_USER, {"workspace": workspace.id, "user": profile.user_id})
     if member is None:
-        member = Member(workspace_id=workspace.id, user_id=profile.user_id,
-                        display_name=profile.display_name, email=profile.email,
-                        tz=profile.tz or default_tz, is_admin=profile.is_admin, created_at=now)
+        member = Member(
+            workspace_id=workspace.id,
+            user_id=profile.user_id,
+            display_name=profile.display_name,
+            email=profile.email,
+            tz=profile.tz or default_tz,
+            is_admin=profile.is_admin,
+            created_at=now,
+        )
         session.add(member)
         await session.flush()
     else:
@@ -199,8 +239,15 @@ class CohortBot:
         self.db, self.settings, self.clock = db, settings, clock
         self.workspaces: dict[tuple[str, str], Workspace] = {}  # rows never change once made
 
-    async def handle(self, origin: Origin, command: str | Command, directory: Directory,
-                     request_key: str | None = None, *, reply_to: str | None = None) -> Reply:
+    async def handle(
+        self,
+        origin: Origin,
+        command: str | Command,
+        directory: Directory,
+        request_key: str | None = None,
+        *,
+        reply_to: str | None = None,
+    ) -> Reply:
         """Run one command (typed text, or a Command a form built, cleaned as typed text is);
         a write that lost a race with another is run again, afresh.
 
@@ -213,10 +260,10 @@ class CohortBot:
             parsed = parse(command) if isinstance(command, str) else clean_command(command)
         except UserError as exc:
             return Reply.text(str(exc), ok=False)
-        if (reply_to and request_key and isinstance(command, str)
-                and (parsed.verb, parsed.action) in INTAKE):
-            return await self.accept(Intake(request_key, origin, command, reply_to),
-                                     parsed.args.get("links", []))
+        if reply_to and request_key and isinstance(command, str) and (parsed.verb, parsed.action) in INTAKE:
+            return await self.accept(
+                Intake(request_key, origin, command, reply_to), parsed.args.get("links", [])
+            )
         known = await Prefetched.fetch(directory, [origin.user_id, *mentioned(parsed)])
         return await self._run(origin, parsed, known, request_key)
 
@@ -226,14 +273,16 @@ class CohortBot:
         runs it. A retry of the same request is a duplicate. The reply's `intake` says what
         to finish. (The holding answer stays: Slack cannot replace a slash command's
         acknowledgement, so the receipt comes as a second message.)"""
-        fresh = await self.db.insert_once_alone(Inbound, {"key": intake.key, "at": self.clock.now(),
-                                                          "pending": intake.to_dict()}, ["key"])
+        fresh = await self.db.insert_once_alone(
+            Inbound, {"key": intake.key, "at": self.clock.now(), "pending": intake.to_dict()}, ["key"]
+        )
         if not fresh:
             return Reply.text("", duplicate=True)
         return Reply(Message("\n".join([HOLDING, *(f"• {link}" for link in links)])), intake=intake)
 
-    async def finish(self, intake: Intake, directory: Directory, *,
-                     answer_after: timedelta = REPLY_GRACE) -> Reply:
+    async def finish(
+        self, intake: Intake, directory: Directory, *, answer_after: timedelta = REPLY_GRACE
+    ) -> Reply:
         """Run a command taken in, as `handle` would. Its answer (a receipt, an error, or an
         apology) commits with the outcome, as a DM due `answer_after` from now: the caller
         answers on the platform's URL at once and marks it `answered`, so the DM goes only
@@ -242,24 +291,29 @@ class CohortBot:
         stays.) Returns a duplicate if another process ran it first: each intake runs once."""
         parsed = parse(intake.text)  # it parsed when it was taken in
         known = await Prefetched.fetch(directory, [intake.origin.user_id, *mentioned(parsed)])
-        reply = await self._run(intake.origin, parsed, known, intake.key, intake=intake,
-                                answer_after=answer_after)
+        reply = await self._run(
+            intake.origin, parsed, known, intake.key, intake=intake, answer_after=answer_after
+        )
         if reply.crashed and not await self._answer_alone(intake, known, reply, answer_after):
             return Reply.text("", duplicate=True)
         return reply
 
     async def answered(self, intake: Intake, ref: str | None = None) -> None:
         """The answer to `intake` reached the person: the worker need not send it."""
-        await self.db.write_alone(ANSWERED, {"reply_key": intake.reply_key, "sent_ref": ref,
-                                             "at": self.clock.now()})
+        await self.db.write_alone(
+            ANSWERED, {"reply_key": intake.reply_key, "sent_ref": ref, "at": self.clock.now()}
+        )
 
     async def stale_intakes(self, older_than: timedelta = STALE_INTAKE, limit: int = 100) -> list[Intake]:
         """Commands taken in at least `older_than` ago and still not run: the process that
         took them in died (or is far behind; `finish` runs each once either way)."""
         async with self.db.transaction() as session:
-            rows = await session.execute(select(Inbound.key, Inbound.pending).where(
-                Inbound.pending.isnot(None), Inbound.at <= self.clock.now() - older_than)
-                .order_by(Inbound.at).limit(limit))
+            rows = await session.execute(
+                select(Inbound.key, Inbound.pending)
+                .where(Inbound.pending.isnot(None), Inbound.at <= self.clock.now() - older_than)
+                .order_by(Inbound.at)
+                .limit(limit)
+            )
             return [Intake.from_row(key, pending) for key, pending in rows]
 
     @staticmethod
@@ -273,11 +327,19 @@ class CohortBot:
     @staticmethod
     async def _answer(ctx: Context, intake: Intake, reply: Reply, answer_after: timedelta) -> None:
         """Queue the stand-by DM of `intake`'s answer (see `finish`)."""
-        await enqueue(ctx.session, ctx.workspace.id, Destination.dm(intake.origin.user_id),
-                      reply.message, intake.reply_key, ctx.now, send_at=ctx.now + answer_after)
+        await enqueue(
+            ctx.session,
+            ctx.workspace.id,
+            Destination.dm(intake.origin.user_id),
+            reply.message,
+            intake.reply_key,
+            ctx.now,
+            send_at=ctx.now + answer_after,
+        )
 
-    async def _answer_alone(self, intake: Intake, directory: Directory, reply: Reply,
-                            answer_after: timedelta) -> bool:
+    async def _answer_alone(
+        self, intake: Intake, directory: Directory, reply: Reply, answer_after: timedelta
+    ) -> bool:
         """Take `intake` with `reply` as its answer, when the command's own transaction was
         undone (bad input, a crash); False if another process took it."""
         async with self.context(intake.origin, directory, urgent=False) as ctx:
@@ -286,12 +348,18 @@ class CohortBot:
             await self._answer(ctx, intake, reply, answer_after)
         return True
 
-    async def _run(self, origin: Origin, parsed: Command, known: Directory, request_key: str | None,
-                   intake: Intake | None = None, answer_after: timedelta = REPLY_GRACE) -> Reply:
+    async def _run(
+        self,
+        origin: Origin,
+        parsed: Command,
+        known: Directory,
+        request_key: str | None,
+        intake: Intake | None = None,
+        answer_after: timedelta = REPLY_GRACE,
+    ) -> Reply:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return await self._handle_once(origin, parsed, known, request_key, intake,
-                                               answer_after)
+                return await self._handle_once(origin, parsed, known, request_key, intake, answer_after)
             except (IntegrityError, DBAPIError) as exc:
                 if attempt < ATTEMPTS and retryable(exc):
                     log.info("retrying %s %s after a conflict: %s", parsed.verb, parsed.action, exc.orig)
@@ -300,16 +368,17 @@ class CohortBot:
             except Exception as exc:
                 failure = exc
             if intake is not None and unavailable(failure):  # not the learner's fault: run it later
-                raise Unavailable(f"{intake.key} waits: the database is unavailable ({failure!r})") \
-                    from failure
-            log.error("command failed: %s %s from %s", parsed.verb, parsed.action, origin,
-                      exc_info=failure)
+                raise Unavailable(
+                    f"{intake.key} waits: the database is unavailable ({failure!r})"
+                ) from failure
+            log.error("command failed: %s %s from %s", parsed.verb, parsed.action, origin, exc_info=failure)
             return Reply.text(SORRY, ok=False, crashed=True)
         raise AssertionError("unreachable")
 
     @asynccontextmanager
-    async def context(self, origin: Origin, directory: Directory, *,
-                      urgent: bool = True) -> AsyncIterator[Context]:
+    async def context(
+        self, origin: Origin, directory: Directory, *, urgent: bool = True
+    ) -> AsyncIterator[Context]:
         """A unit of work as `origin`'s user; commits when the block ends without error.
         `urgent` (the default) while a platform waits for the answer: it then goes before
         background work, such as a rush of submissions taken in and still to run."""
@@ -317,27 +386,42 @@ class CohortBot:
         key = (origin.platform, origin.workspace)
         async with self.db.transaction(urgent=urgent) as session:
             known = self.workspaces.get(key)
-            workspace = (await session.merge(known, load=False) if known is not None
-                         else await workspace_for(session, origin, now))
-            profile = await directory.profile(origin.user_id) or Profile(
-                origin.user_id, origin.user_id)
-            actor = await upsert_member(session, workspace, profile, now,
-                                        self.settings.default_timezone)
-            yield Context(session=session, db=self.db, workspace=workspace, actor=actor,
-                          channel=origin.channel, now=now, settings=self.settings,
-                          directory=directory)
+            workspace = (
+                await session.merge(known, load=False)
+                if known is not None
+                else await workspace_for(session, origin, now)
+            )
+            profile = await directory.profile(origin.user_id) or Profile(origin.user_id, origin.user_id)
+            actor = await upsert_member(session, workspace, profile, now, self.settings.default_timezone)
+            yield Context(
+                session=session,
+                db=self.db,
+                workspace=workspace,
+                actor=actor,
+                channel=origin.channel,
+                now=now,
+                settings=self.settings,
+                directory=directory,
+            )
         self.workspaces.setdefault(key, workspace)  # only once its row is surely committed
 
-    async def _handle_once(self, origin: Origin, command: Command, directory: Directory,
-                           request_key: str | None, intake: Intake | None,
-                           answer_after: timedelta) -> Reply:
+    async def _handle_once(
+        self,
+        origin: Origin,
+        command: Command,
+        directory: Directory,
+        request_key: str | None,
+        intake: Intake | None,
+        answer_after: timedelta,
+    ) -> Reply:
         try:
             async with self.context(origin, directory, urgent=intake is None) as ctx:
                 if intake is not None:
                     if not await self._take(ctx, intake):
                         return Reply.text("", duplicate=True)
                 elif request_key and not await insert_once(
-                        ctx.session, Inbound, {"key": request_key, "at": ctx.now}, ["key"]):
+                    ctx.session, Inbound, {"key": request_key, "at": ctx.now}, ["key"]
+                ):
                     return Reply.text("", duplicate=True)
                 reply = await HANDLERS[(command.verb, command.action)](ctx, command.args)
                 if intake is not None:
@@ -347,13 +431,11 @@ class CohortBot:
         except UserError as exc:
             reply = Reply.text(str(exc), ok=False)
             # the command's changes are undone, the intake's mark with them; its answer still goes
-            if intake is not None and not await self._answer_alone(intake, directory, reply,
-                                                                   answer_after):
+            if intake is not None and not await self._answer_alone(intake, directory, reply, answer_after):
                 return Reply.text("", duplicate=True)
             return reply
 
-    async def query(self, origin: Origin, directory: Directory,
-                    fn: Callable[[Context], Awaitable[T]]) -> T:
+    async def query(self, origin: Origin, directory: Directory, fn: Callable[[Context], Awaitable[T]]) -> T:
         """Read what a form needs with the same checks as a command; raises UserError."""
         known = await Prefetched.fetch(directory, [origin.user_id])
         async with self.context(origin, known) as ctx:

@@ -62,17 +62,22 @@ async def read_capped(request: Request, cap: int) -> bytes:
     return b"".join(parts)
 
 
-async def to_bolt_request(request: Request, settings: Settings, *, signed: bool = True,
-                          one_field_commands: Collection[str] = ()) -> AsyncBoltRequest:
+async def to_bolt_request(
+    request: Request, settings: Settings, *, signed: bool = True, one_field_commands: Collection[str] = ()
+) -> AsyncBoltRequest:
     """A Starlette request as bolt's, checked at the edge: size, then signature (on the raw
     bytes), then text and shape; `Refused` says why not. The body is parsed here, once: bolt
     would treat any form body containing the text "payload" as an interactivity payload, so
     `/submit https://x.org/payload-unit` would parse as an empty body and get a 404."""
     raw = await read_capped(request, settings.max_request_bytes)
     if signed:
-        verify_signature(raw, request.headers.get("x-slack-request-timestamp"),
-                         request.headers.get("x-slack-signature"),
-                         settings.slack_signing_secret or "", time.time())
+        verify_signature(
+            raw,
+            request.headers.get("x-slack-request-timestamp"),
+            request.headers.get("x-slack-signature"),
+            settings.slack_signing_secret or "",
+            time.time(),
+        )
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip() or None
     text = as_text(raw)
     body = read_body(text, content_type) if text else {}
@@ -90,8 +95,9 @@ async def to_bolt_request(request: Request, settings: Settings, *, signed: bool 
 def refuse(request: Request, refused: Refused) -> Response:
     """One log line for what was refused, and a short reason for the sender."""
     peer = request.client.host if request.client else "?"
-    log.warning("refused %s %s from %s: %s %s", request.method, request.url.path, peer,
-                refused.status, refused.reason)
+    log.warning(
+        "refused %s %s from %s: %s %s", request.method, request.url.path, peer, refused.status, refused.reason
+    )
     # A body left unread would otherwise be read to its end (and dropped) to keep the
     # connection for another request: close it instead.
     unread = {"Connection": "close"} if refused.status in (408, 413) else None
@@ -105,10 +111,15 @@ def protective_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     style = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
     public = urlsplit(settings.public_base_url)
     origin = f"{public.scheme}://{public.netloc}" if public.netloc else ""
-    policy = (f"default-src 'none'; img-src 'self' {origin} data:; style-src 'sha256-{style}'; "
-              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    return [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer")]
+    policy = (
+        f"default-src 'none'; img-src 'self' {origin} data:; style-src 'sha256-{style}'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return [
+        (b"content-security-policy", policy.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
 
 
 class Protected:
@@ -128,8 +139,10 @@ class Protected:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *(h for h in headers if h[0] not in present)]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(h for h in headers if h[0] not in present),
+                ]
             await send(message)
 
         await self.app(scope, receive, sending)
@@ -148,13 +161,18 @@ def create_app(runtime: Runtime) -> Starlette:
 
     async def slack_events(request: Request) -> Response:
         if slack is None or slack_app is None:
-            return JSONResponse({"ok": False, "error": "Slack is not configured on this server: "
-                                 "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."}, status_code=503)
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "error": "Slack is not configured on this server: "
+                    "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.",
+                },
+                status_code=503,
+            )
         if not runtime.settings.slack_signing_secret:
             return refuse(request, Refused(404, "this server takes Slack requests over Socket Mode"))
         try:
-            req = await to_bolt_request(request, runtime.settings,
-                                        one_field_commands=ONE_FIELD)
+            req = await to_bolt_request(request, runtime.settings, one_field_commands=ONE_FIELD)
         except Refused as refused:
             return refuse(request, refused)
         return to_starlette_response(await slack_app.async_dispatch(req))
@@ -163,8 +181,7 @@ def create_app(runtime: Runtime) -> Starlette:
         """Install (and its redirect) when the app runs in OAuth mode."""
         flow = slack_app.oauth_flow if slack_app is not None else None
         if flow is None:
-            return PlainTextResponse("Installing into other workspaces is not enabled here.",
-                                     status_code=404)
+            return PlainTextResponse("Installing into other workspaces is not enabled here.", status_code=404)
         try:  # Slack's browser redirect and a person's click: nothing signed, nothing posted
             req = await to_bolt_request(request, runtime.settings, signed=False)
         except Refused as refused:
@@ -177,12 +194,14 @@ def create_app(runtime: Runtime) -> Starlette:
         return PlainTextResponse("Cohort Bot is running. Health: /healthz\n")
 
     site = BadgeSite(runtime.db, runtime.settings, runtime.clock)
-    return Starlette(middleware=[Middleware(Protected, headers=protective_headers(runtime.settings))],
-                     routes=[
-        *site.routes(),
-        Route("/", index),
-        Route("/healthz", healthz),
-        Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/slack/install", slack_oauth),
-        Route("/slack/oauth_redirect", slack_oauth),
-    ])
+    return Starlette(
+        middleware=[Middleware(Protected, headers=protective_headers(runtime.settings))],
+        routes=[
+            *site.routes(),
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/slack/install", slack_oauth),
+            Route("/slack/oauth_redirect", slack_oauth),
+        ],
+    )

@@ -49,6 +49,8 @@ async def site(db: Database, settings: Settings) -> AsyncIterator[Site]:
     chat = ConsoleChat(db, configured, clock=FakeClock(STARTED), out=None)
     await chat.run(PROGRAMME)
     assert chat.errors == 0 and chat.crashes == 0, chat.transcript
-    async with serving(Runtime(configured, clock=chat.clock), port), \
-            httpx.AsyncClient(base_url=base, timeout=10) as http:
+    async with (
+        serving(Runtime(configured, clock=chat.clock), port),
+        httpx.AsyncClient(base_url=base, timeout=10) as http,
+    ):
         yield Site(chat, http, base)

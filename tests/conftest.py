@@ -37,8 +37,9 @@ PG_SKIPPED = "PostgreSQL tests need TEST_DATABASE_URL"
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Every test skipped for want of PostgreSQL is reported from one place, so the summary
     folds them into one line ("SKIPPED [120] tests/conftest.py: …") instead of one per test."""
     report = yield
@@ -112,8 +113,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=db_url, link_check=False,  # type: ignore[call-arg]
-                    public_base_url="https://badges.example.org", default_timezone="UTC")
+    return Settings(
+        _env_file=None,
+        database_url=db_url,
+        link_check=False,  # type: ignore[call-arg]
+        public_base_url="https://badges.example.org",
+        default_timezone="UTC",
+    )
 
 
 @pytest.fixture

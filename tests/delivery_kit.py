@@ -27,40 +27,68 @@ SECRET = "test-signing-secret"
 
 def slack_settings(settings: Settings, fake: FakeSlack, **update: Any) -> Settings:
     """`settings` with Slack pointed at the fake (token mode); `update` overrides more."""
-    return settings.model_copy(update={"slack_bot_token": fake.token, "slack_signing_secret": SECRET,
-                                       "slack_api_url": fake.api_url, **update})
+    return settings.model_copy(
+        update={
+            "slack_bot_token": fake.token,
+            "slack_signing_secret": SECRET,
+            "slack_api_url": fake.api_url,
+            **update,
+        }
+    )
 
 
 def process_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
     """The environment for a `cohortbot` process of ours against the fake, on `db_url`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "DISCORD_", "OUTBOX_")) and k != "DATABASE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "OUTBOX_")) and k != "DATABASE_URL"
+    }
     return env | {
-        "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING",
-        "SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
-        "OUTBOX_LEASE_SECONDS": "2", "OUTBOX_CONCURRENCY": "16",
-        "SLACK_CHANNEL_RATE": "50", "SLACK_CHANNEL_BURST": "3",
-        "SLACK_WORKSPACE_RATE": "400", "SLACK_WORKSPACE_BURST": "50",
-        "SLACK_LOOKUP_RATE": "100", "SLACK_LOOKUP_BURST": "10",
+        "DATABASE_URL": db_url,
+        "LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": fake.token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "OUTBOX_LEASE_SECONDS": "2",
+        "OUTBOX_CONCURRENCY": "16",
+        "SLACK_CHANNEL_RATE": "50",
+        "SLACK_CHANNEL_BURST": "3",
+        "SLACK_WORKSPACE_RATE": "400",
+        "SLACK_WORKSPACE_BURST": "50",
+        "SLACK_LOOKUP_RATE": "100",
+        "SLACK_LOOKUP_BURST": "10",
     }
 
 
 async def slack_workspace(db: Database, now: datetime | None = None) -> int:
     """The Workspace row of the fake's team (created if missing); its id."""
     async with db.transaction() as session:
-        await insert_once(session, Workspace, dict(platform="slack", external_id=TEAM, name="Cohort Test",
-                                                   created_at=now or datetime.now(UTC)),
-                          ["platform", "external_id"])
-        return int(await session.scalar(select(Workspace.id).where(
-            Workspace.platform == "slack", Workspace.external_id == TEAM)))
+        await insert_once(
+            session,
+            Workspace,
+            dict(platform="slack", external_id=TEAM, name="Cohort Test", created_at=now or datetime.now(UTC)),
+            ["platform", "external_id"],
+        )
+        return int(
+            await session.scalar(
+                select(Workspace.id).where(Workspace.platform == "slack", Workspace.external_id == TEAM)
+            )
+        )
 
 
-async def seed(db: Database, workspace_id: int, messages: Iterable[tuple[Destination, str]],
-               now: datetime | None = None, **where: Any) -> list[str]:
+async def seed(
+    db: Database,
+    workspace_id: int,
+    messages: Iterable[tuple[Destination, str]],
+    now: datetime | None = None,
+    **where: Any,
+) -> list[str]:
     """Queue one outbox row per (destination, key), text "message <key>"; returns the keys."""
     now = now or datetime.now(UTC)
-    rows = [outbox_row(workspace_id, dest, Message(f"message {key}"), key, now, **where)
-            for dest, key in messages]
+    rows = [
+        outbox_row(workspace_id, dest, Message(f"message {key}"), key, now, **where) for dest, key in messages
+    ]
     async with db.transaction() as session:
         assert await enqueue_many(session, rows) == len(rows)
     return [r["key"] for r in rows]
@@ -86,8 +114,7 @@ async def states(db: Database) -> dict[str, int]:
         return {state: n for state, n in rows.all()}
 
 
-async def deliver_until_settled(deliverer: Deliverer, db: Database, within: float = 20.0,
-                                **kw: Any) -> None:
+async def deliver_until_settled(deliverer: Deliverer, db: Database, within: float = 20.0, **kw: Any) -> None:
     """Run delivery rounds until nothing is pending or sending (a worker's loop, but with a
     bound): TimeoutError naming the states left after `within` seconds."""
     deadline = time.monotonic() + within
@@ -105,15 +132,22 @@ def tail(log: Path | None) -> str:
     return log.read_text(errors="replace")[-3000:] if log else ""
 
 
-async def until(condition: Callable[[], object], within: float, what: str,
-                proc: asyncio.subprocess.Process | None = None, log: Path | None = None) -> None:
+async def until(
+    condition: Callable[[], object],
+    within: float,
+    what: str,
+    proc: asyncio.subprocess.Process | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll every 2 ms (the fake answers on this event loop meanwhile); TimeoutError after
     `within` s, or AssertionError at once if the process died."""
     deadline = time.monotonic() + within
     while not condition():
         if proc is not None and proc.returncode is not None:
-            raise AssertionError(f"process exited with {proc.returncode} while waiting for {what}:\n"
-                                 + await asyncio.to_thread(tail, log))
+            raise AssertionError(
+                f"process exited with {proc.returncode} while waiting for {what}:\n"
+                + await asyncio.to_thread(tail, log)
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {what} within {within} s")
         await asyncio.sleep(0.002)

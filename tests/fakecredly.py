@@ -41,8 +41,13 @@ from starlette.routing import Route
 
 __all__ = ["CredlyCall", "FakeCredly"]
 
-REQUIRED = ("recipient_email", "issued_to_first_name", "issued_to_last_name", "badge_template_id",
-            "issued_at")
+REQUIRED = (
+    "recipient_email",
+    "issued_to_first_name",
+    "issued_to_last_name",
+    "badge_template_id",
+    "issued_at",
+)
 CREDLY_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
 
 
@@ -78,8 +83,11 @@ class _Badges:
 
     def duplicate(self, email: str, template_id: str) -> dict[str, Any] | None:
         for badge in self.by_id.values():
-            if (badge["recipient_email"].lower() == email.lower()
-                    and badge["badge_template"]["id"] == template_id and badge["state"] != "revoked"):
+            if (
+                badge["recipient_email"].lower() == email.lower()
+                and badge["badge_template"]["id"] == template_id
+                and badge["state"] != "revoked"
+            ):
                 return badge
         return None
 
@@ -91,8 +99,15 @@ class FakeCredly:
     ``site``: where ``accept_badge_url`` points (Credly's web site, not this server).
     """
 
-    def __init__(self, *, org: str = "org-1", token: str = "tok", templates: set[str] | None = None,
-                 site: str = "https://www.credly.com", startup_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        org: str = "org-1",
+        token: str = "tok",
+        templates: set[str] | None = None,
+        site: str = "https://www.credly.com",
+        startup_timeout: float = 10.0,
+    ) -> None:
         self.org, self.token, self.templates, self.site = org, token, templates, site
         self.startup_timeout = startup_timeout
         self.calls: list[CredlyCall] = []
@@ -104,10 +119,12 @@ class FakeCredly:
         self._idle.set()
         self.port = 0
         self._local: LocalServer | None = None
-        self.app = Starlette(routes=[
-            Route("/v1/organizations/{org}/badges", self._badges, methods=["GET", "POST"]),
-            Route("/v1/organizations/{org}/badges/{badge_id}", self._badge, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/organizations/{org}/badges", self._badges, methods=["GET", "POST"]),
+                Route("/v1/organizations/{org}/badges/{badge_id}", self._badge, methods=["GET"]),
+            ]
+        )
 
     # ------------------------------------------------------------------ test API
 
@@ -124,18 +141,41 @@ class FakeCredly:
     def posts(self) -> list[CredlyCall]:
         return [c for c in self.calls if c.method == "POST"]
 
-    def add_badge(self, email: str, template_id: str, *, state: str = "pending",
-                  first_name: str = "Earner", last_name: str = "Name") -> dict[str, Any]:
+    def add_badge(
+        self,
+        email: str,
+        template_id: str,
+        *,
+        state: str = "pending",
+        first_name: str = "Earner",
+        last_name: str = "Name",
+    ) -> dict[str, Any]:
         """A badge Credly already has (issued earlier, elsewhere)."""
-        return self._issue({"recipient_email": email, "badge_template_id": template_id,
-                            "issued_to_first_name": first_name, "issued_to_last_name": last_name,
-                            "issued_at": datetime.now(UTC).isoformat()}, state=state)
+        return self._issue(
+            {
+                "recipient_email": email,
+                "badge_template_id": template_id,
+                "issued_to_first_name": first_name,
+                "issued_to_last_name": last_name,
+                "issued_at": datetime.now(UTC).isoformat(),
+            },
+            state=state,
+        )
 
-    def fail_next(self, status: int = 500, times: int = 1, *, message: str | None = None,
-                  headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self,
+        status: int = 500,
+        times: int = 1,
+        *,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """The next ``times`` requests answer ``status`` with ``{"data": {"message": ...}}``."""
-        text = message or {429: "Rate limit exceeded", 500: "Internal server error",
-                           503: "Service unavailable"}.get(status, f"Error {status}")
+        text = message or {
+            429: "Rate limit exceeded",
+            500: "Internal server error",
+            503: "Service unavailable",
+        }.get(status, f"Error {status}")
         self._faults.append(_Fault(status, text, dict(headers or {}), times))
 
     def delay(self, seconds: float, times: int | None = 1) -> None:
@@ -172,8 +212,9 @@ class FakeCredly:
     async def _answer(self, request: Request, handler: Any) -> JSONResponse:
         self._in_flight += 1
         self._idle.clear()
-        call = CredlyCall(request.method, request.url.path, None, _basic_auth(request),
-                          dict(request.query_params))
+        call = CredlyCall(
+            request.method, request.url.path, None, _basic_auth(request), dict(request.query_params)
+        )
         self.calls.append(call)
         try:
             raw = await request.body()
@@ -206,8 +247,11 @@ class FakeCredly:
             return _error(400, "Request body must be JSON")
         missing = [name for name in REQUIRED if not str(body.get(name) or "").strip()]
         if missing:
-            return _error(422, "Validation failed: " + ", ".join(
-                f"{name.replace('_', ' ').capitalize()} can't be blank" for name in missing))
+            return _error(
+                422,
+                "Validation failed: "
+                + ", ".join(f"{name.replace('_', ' ').capitalize()} can't be blank" for name in missing),
+            )
         template_id = str(body["badge_template_id"])
         if self.templates is not None and template_id not in self.templates:
             return _error(422, f"Invalid or missing Badge Template ID: {template_id}")
@@ -229,9 +273,20 @@ class FakeCredly:
                 found = [b for b in found if b["state"] == value]
             else:
                 return _error(400, f"Invalid filter: {name}")
-        return JSONResponse({"data": found, "metadata": {
-            "count": len(found), "current_page": 1, "total_count": len(found), "total_pages": 1,
-            "per": 50, "previous_page_url": None, "next_page_url": None}})
+        return JSONResponse(
+            {
+                "data": found,
+                "metadata": {
+                    "count": len(found),
+                    "current_page": 1,
+                    "total_count": len(found),
+                    "total_pages": 1,
+                    "per": 50,
+                    "previous_page_url": None,
+                    "next_page_url": None,
+                },
+            }
+        )
 
     def _show(self, request: Request, call: CredlyCall) -> JSONResponse:
         badge = self.store.by_id.get(request.path_params["badge_id"])
@@ -249,8 +304,12 @@ class FakeCredly:
         template_id = str(body["badge_template_id"])
         badge = {
             "id": badge_id,
-            "badge_template": {"id": template_id, "name": f"Template {template_id}",
-                               "allow_duplicate_badges": False, "state": "active"},
+            "badge_template": {
+                "id": template_id,
+                "name": f"Template {template_id}",
+                "allow_duplicate_badges": False,
+                "state": "active",
+            },
             "issued_to": f"{first} {last}",
             "issued_to_first_name": first,
             "issued_to_middle_name": None,
@@ -296,8 +355,7 @@ class FakeCredly:
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"data": {"message": message}, "metadata": None}, status_code=status,
-                        headers=headers)
+    return JSONResponse({"data": {"message": message}, "metadata": None}, status_code=status, headers=headers)
 
 
 def _basic_auth(request: Request) -> tuple[str, str] | None:

@@ -161,8 +161,14 @@ class _Bucket:
 class SlackError(Exception):
     """Raised inside a handler: answered as ``{"ok": false, "error": ...}``."""
 
-    def __init__(self, error: str, messages: Iterable[str] = (), *, status: int = 200,
-                 extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        messages: Iterable[str] = (),
+        *,
+        status: int = 200,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.messages = list(messages)
@@ -180,18 +186,52 @@ class SlackError(Exception):
 # Block Kit checks
 
 
-_BLOCK_TYPES = frozenset({
-    "section", "actions", "context", "header", "divider", "image", "input", "rich_text", "file",
-    "video", "markdown", "table", "context_actions",
-})
-_ELEMENT_TYPES = frozenset({
-    "button", "checkboxes", "datepicker", "datetimepicker", "timepicker", "image", "overflow",
-    "radio_buttons", "plain_text_input", "email_text_input", "url_text_input", "number_input",
-    "rich_text_input", "file_input", "workflow_button", "static_select", "external_select",
-    "users_select", "conversations_select", "channels_select", "multi_static_select",
-    "multi_external_select", "multi_users_select", "multi_conversations_select",
-    "multi_channels_select",
-})
+_BLOCK_TYPES = frozenset(
+    {
+        "section",
+        "actions",
+        "context",
+        "header",
+        "divider",
+        "image",
+        "input",
+        "rich_text",
+        "file",
+        "video",
+        "markdown",
+        "table",
+        "context_actions",
+    }
+)
+_ELEMENT_TYPES = frozenset(
+    {
+        "button",
+        "checkboxes",
+        "datepicker",
+        "datetimepicker",
+        "timepicker",
+        "image",
+        "overflow",
+        "radio_buttons",
+        "plain_text_input",
+        "email_text_input",
+        "url_text_input",
+        "number_input",
+        "rich_text_input",
+        "file_input",
+        "workflow_button",
+        "static_select",
+        "external_select",
+        "users_select",
+        "conversations_select",
+        "channels_select",
+        "multi_static_select",
+        "multi_external_select",
+        "multi_users_select",
+        "multi_conversations_select",
+        "multi_channels_select",
+    }
+)
 _SELECTS_WITH_OPTIONS = frozenset({"static_select", "multi_static_select"})
 
 
@@ -277,11 +317,13 @@ class _BlockChecker:
             self.options(el.get("options"), 10, f"{pointer}/options")
         elif kind in _SELECTS_WITH_OPTIONS:
             if "option_groups" in el:
-                for g, group in enumerate(self.items(el["option_groups"], OPTIONS_MAX,
-                                                     f"{pointer}/option_groups")):
+                for g, group in enumerate(
+                    self.items(el["option_groups"], OPTIONS_MAX, f"{pointer}/option_groups")
+                ):
                     if isinstance(group, dict):
-                        self.options(group.get("options"), OPTIONS_MAX,
-                                     f"{pointer}/option_groups/{g}/options")
+                        self.options(
+                            group.get("options"), OPTIONS_MAX, f"{pointer}/option_groups/{g}/options"
+                        )
             else:
                 self.options(el.get("options"), OPTIONS_MAX, f"{pointer}/options")
         if "placeholder" in el:
@@ -370,8 +412,10 @@ def _check_message(args: Mapping[str, Any], *, require_content: bool = True) -> 
             raise SlackError("invalid_blocks", errors)
     metadata = args.get("metadata")
     if metadata is not None and not (
-        isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
-        and metadata["event_type"] and isinstance(metadata.get("event_payload"), dict)
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and metadata["event_type"]
+        and isinstance(metadata.get("event_payload"), dict)
     ):
         raise SlackError("invalid_metadata_format")
 
@@ -394,8 +438,11 @@ def _check_view(view: Any, *, kinds: tuple[str, ...]) -> dict[str, Any]:
         for key in ("title", "submit", "close"):
             if key in view:
                 checker.text(view[key], VIEW_TITLE_MAX, f"/view/{key}", plain_only=True)
-        if (isinstance(blocks, list) and "submit" not in view
-                and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)):
+        if (
+            isinstance(blocks, list)
+            and "submit" not in view
+            and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
+        ):
             checker.err("submit is required when blocks contain an input block", "/view/submit")
     if "private_metadata" in view:
         checker.length(view["private_metadata"], PRIVATE_METADATA_MAX, "/view/private_metadata")
@@ -451,14 +498,31 @@ _User = Mapping[str, Any]
 
 # People of a Future Ready Librarians cohort as users.info describes them (Maria is an admin).
 SCHOOL_USERS: dict[str, dict[str, Any]] = {
-    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "America/Chicago", "is_admin": True,
-               "profile": {"email": "maria@school.org", "display_name": "maria"}},
-    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "America/Chicago",
-               "profile": {"email": "alice@school.org", "display_name": "alice"}},
-    "UBOB": {"name": "bob", "real_name": "Bob Ruiz", "tz": "America/New_York",
-             "profile": {"email": "bob@school.org", "display_name": "bob"}},
-    "UDANA": {"name": "dana", "real_name": "Dana Smith", "tz": "America/Chicago",
-              "profile": {"email": "dana@school.org", "display_name": "dana"}},
+    "UCOORD": {
+        "name": "maria",
+        "real_name": "Maria Lopez",
+        "tz": "America/Chicago",
+        "is_admin": True,
+        "profile": {"email": "maria@school.org", "display_name": "maria"},
+    },
+    "UALICE": {
+        "name": "alice",
+        "real_name": "Alice Ng",
+        "tz": "America/Chicago",
+        "profile": {"email": "alice@school.org", "display_name": "alice"},
+    },
+    "UBOB": {
+        "name": "bob",
+        "real_name": "Bob Ruiz",
+        "tz": "America/New_York",
+        "profile": {"email": "bob@school.org", "display_name": "bob"},
+    },
+    "UDANA": {
+        "name": "dana",
+        "real_name": "Dana Smith",
+        "tz": "America/Chicago",
+        "profile": {"email": "dana@school.org", "display_name": "dana"},
+    },
 }
 
 
@@ -487,8 +551,17 @@ class FakeSlack:
         bot_id: str = "B1",
         bot_name: str = "cohortbot",
         app_id: str = "A1",
-        scopes: Iterable[str] = ("chat:write", "commands", "im:write", "users:read", "users:read.email",
-                                 "channels:history", "groups:history", "im:history", "channels:join"),
+        scopes: Iterable[str] = (
+            "chat:write",
+            "commands",
+            "im:write",
+            "users:read",
+            "users:read.email",
+            "channels:history",
+            "groups:history",
+            "im:history",
+            "channels:join",
+        ),
         startup_timeout: float = 10.0,
     ) -> None:
         self.token = token
@@ -553,11 +626,13 @@ class FakeSlack:
             "oauth.v2.access": self._oauth_v2_access,
             "apps.connections.open": self._apps_connections_open,
         }
-        self.app = Starlette(routes=[
-            Route("/api/{method:str}", self._handle_api, methods=["GET", "POST"]),
-            Route("/respond/{name:path}", self._handle_respond, methods=["POST"]),
-            WebSocketRoute("/socket-mode/{ticket:str}", self._handle_socket),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method:str}", self._handle_api, methods=["GET", "POST"]),
+                Route("/respond/{name:path}", self._handle_respond, methods=["POST"]),
+                WebSocketRoute("/socket-mode/{ticket:str}", self._handle_socket),
+            ]
+        )
         self._local: LocalServer | None = None
         self.port = 0
 
@@ -577,8 +652,9 @@ class FakeSlack:
         return f"{self.url}/respond/{name}"
 
     async def __aenter__(self) -> FakeSlack:
-        self._local = LocalServer(self._asgi, "fake Slack", startup_timeout=self.startup_timeout,
-                                  interface="asgi3")
+        self._local = LocalServer(
+            self._asgi, "fake Slack", startup_timeout=self.startup_timeout, interface="asgi3"
+        )
         await self._local.start()
         self.port = self._local.port
         return self
@@ -617,17 +693,26 @@ class FakeSlack:
         """Make views.open/push with this trigger_id answer ``expired_trigger_id`` (3 s passed)."""
         self._expired_triggers.add(trigger_id)
 
-    def fail_next(self, method: str, status: int = 500, times: int = 1, *, error: str = "internal_error",
-                  headers: Mapping[str, str] | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        status: int = 500,
+        times: int = 1,
+        *,
+        error: str = "internal_error",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """The next ``times`` calls of ``method`` ("*" for any) answer ``status`` with
         ``{"ok": false, "error": error}``. status=200 injects a plain Slack error."""
         self._faults.setdefault(method, []).append(
-            _Fault(status, {"ok": False, "error": error}, dict(headers or {}), times))
+            _Fault(status, {"ok": False, "error": error}, dict(headers or {}), times)
+        )
 
     def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer 429 with ``Retry-After`` like Slack."""
         self._faults.setdefault(method, []).append(
-            _Fault(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}, times))
+            _Fault(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}, times)
+        )
 
     def drop_next(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` are carried out (a post is stored) but the
@@ -643,9 +728,12 @@ class FakeSlack:
         else:
             self._delays[method] = _Delay(seconds, times)
 
-    def enforce_limits(self, per_channel: tuple[float, int] | None = None,
-                       per_workspace: tuple[float, int] | None = None,
-                       methods: Mapping[str, tuple[float, int]] | None = None) -> None:
+    def enforce_limits(
+        self,
+        per_channel: tuple[float, int] | None = None,
+        per_workspace: tuple[float, int] | None = None,
+        methods: Mapping[str, tuple[float, int]] | None = None,
+    ) -> None:
         """Rate-limit chat.postMessage like Slack (about 1 message a second per channel, short
         bursts allowed): token buckets of ``(rate per second, burst)`` per channel and for the
         whole workspace, on the server's clock (time.monotonic() at arrival). A call over a
@@ -727,12 +815,18 @@ class FakeSlack:
         try:
             async with asyncio.timeout(timeout), self._socket_changed:
                 await self._socket_changed.wait_for(
-                    lambda: self.socket_connections >= connections and bool(self._sockets))
+                    lambda: self.socket_connections >= connections and bool(self._sockets)
+                )
         except TimeoutError:
-            hint = "" if _websockets_served() else (
-                "; uvicorn serves no WebSockets here: install the `websockets` package")
-            raise TimeoutError(f"no Socket Mode connection #{connections} within {timeout} s "
-                               f"({self.socket_connections} so far, {self.socket_open} open){hint}") from None
+            hint = (
+                ""
+                if _websockets_served()
+                else ("; uvicorn serves no WebSockets here: install the `websockets` package")
+            )
+            raise TimeoutError(
+                f"no Socket Mode connection #{connections} within {timeout} s "
+                f"({self.socket_connections} so far, {self.socket_open} open){hint}"
+            ) from None
 
     async def socket_send(
         self,
@@ -760,10 +854,15 @@ class FakeSlack:
         body = _socket_payload(payload)
         if accepts_response_payload is None:
             accepts_response_payload = type == "slash_commands" or (
-                type == "interactive" and body.get("type") in _INTERACTIVE_WITH_RESPONSE)
+                type == "interactive" and body.get("type") in _INTERACTIVE_WITH_RESPONSE
+            )
         envelope_id = envelope_id or str(uuid.uuid4())
-        envelope: dict[str, Any] = {"envelope_id": envelope_id, "payload": body, "type": type,
-                                    "accepts_response_payload": accepts_response_payload}
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "payload": body,
+            "type": type,
+            "accepts_response_payload": accepts_response_payload,
+        }
         if type == "events_api" or retry_attempt is not None or retry_reason is not None:
             envelope["retry_attempt"] = retry_attempt or 0
             envelope["retry_reason"] = retry_reason or ""
@@ -776,6 +875,7 @@ class FakeSlack:
     async def socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109 - a bounded wait is the point
         """The app's acknowledgement of ``envelope_id`` (``{"envelope_id": ..., "payload": ...}``,
         payload only when the app sent one), waiting up to ``timeout`` seconds for it."""
+
         def find() -> dict[str, Any] | None:
             return next((a for a in self.socket_acks if a.get("envelope_id") == envelope_id), None)
 
@@ -792,14 +892,15 @@ class FakeSlack:
         """How long the app took to acknowledge ``envelope_id`` (Slack allows 3 s)."""
         return self._socket_acked_at[envelope_id] - self._socket_sent_at[envelope_id]
 
-    async def socket_disconnect(self, reason: str = "refresh_requested", *,
-                                timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bounded wait is the point
+    async def socket_disconnect(self, reason: str = "refresh_requested", *, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bounded wait is the point
         """Send Slack's ``disconnect`` message (reason ``warning``, ``refresh_requested`` or
         ``link_disabled``) on the newest open connection; a client should then open a new one."""
         websocket = await self._socket_for(within=timeout)
-        await websocket.send_text(json.dumps({
-            "type": "disconnect", "reason": reason,
-            "debug_info": {"host": f"applink-fake-{self.port}"}}))
+        await websocket.send_text(
+            json.dumps(
+                {"type": "disconnect", "reason": reason, "debug_info": {"host": f"applink-fake-{self.port}"}}
+            )
+        )
 
     async def _socket_for(self, within: float) -> WebSocket:
         await self.socket_connected(timeout=within)
@@ -822,11 +923,20 @@ class FakeSlack:
         self._sockets.append(websocket)
         self.socket_connections += 1
         try:
-            await websocket.send_text(json.dumps({
-                "type": "hello", "num_connections": len(self._sockets),
-                "debug_info": {"host": f"applink-fake-{self.port}", "build_number": 1,
-                               "approximate_connection_time": 18060},
-                "connection_info": {"app_id": self.app_id}}))
+            await websocket.send_text(
+                json.dumps(
+                    {
+                        "type": "hello",
+                        "num_connections": len(self._sockets),
+                        "debug_info": {
+                            "host": f"applink-fake-{self.port}",
+                            "build_number": 1,
+                            "approximate_connection_time": 18060,
+                        },
+                        "connection_info": {"app_id": self.app_id},
+                    }
+                )
+            )
             await self._socket_event()
             while True:
                 message = await websocket.receive()
@@ -917,8 +1027,9 @@ class FakeSlack:
                         if token != self.app_token:
                             raise SlackError("not_allowed_token_type" if bot_token else "invalid_auth")
                     elif not bot_token:
-                        raise SlackError("not_allowed_token_type" if token == self.app_token
-                                         else "invalid_auth")
+                        raise SlackError(
+                            "not_allowed_token_type" if token == self.app_token else "invalid_auth"
+                        )
                 body = handler(call.args)
         except SlackError as e:
             status, body = e.status, e.body()
@@ -1003,18 +1114,39 @@ class FakeSlack:
         return out
 
     def _bot_profile(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "app_id": self.app_id, "name": self.bot_name, "deleted": False,
-                "team_id": self.team_id, "updated": 1700000000, "icons": {}}
+        return {
+            "id": self.bot_id,
+            "app_id": self.app_id,
+            "name": self.bot_name,
+            "deleted": False,
+            "team_id": self.team_id,
+            "updated": 1700000000,
+            "icons": {},
+        }
 
     def _channel_object(self, channel: str) -> dict[str, Any]:
         name = self.channels[channel]
-        return {"id": channel, "name": name, "name_normalized": name, "is_channel": True,
-                "is_group": False, "is_im": False, "is_mpim": False, "is_private": False,
-                "is_archived": False, "is_general": name == "general", "is_shared": False,
-                "is_ext_shared": False, "is_org_shared": False, "is_member": channel in self._members,
-                "created": 1700000000, "creator": self.bot_user_id, "context_team_id": self.team_id,
-                "topic": {"value": "", "creator": "", "last_set": 0},
-                "purpose": {"value": "", "creator": "", "last_set": 0}}
+        return {
+            "id": channel,
+            "name": name,
+            "name_normalized": name,
+            "is_channel": True,
+            "is_group": False,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": False,
+            "is_archived": False,
+            "is_general": name == "general",
+            "is_shared": False,
+            "is_ext_shared": False,
+            "is_org_shared": False,
+            "is_member": channel in self._members,
+            "created": 1700000000,
+            "creator": self.bot_user_id,
+            "context_team_id": self.team_id,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+        }
 
     def _user_object(self, user_id: str, include_locale: bool) -> dict[str, Any]:
         spec = self.users[user_id]
@@ -1029,10 +1161,18 @@ class FakeSlack:
         except (ZoneInfoNotFoundError, ValueError):
             tz_label, tz_offset = tz_name, 0
         profile: dict[str, Any] = {
-            "real_name": real_name, "real_name_normalized": real_name,
-            "display_name": display, "display_name_normalized": display,
-            "title": "", "phone": "", "skype": "", "status_text": "", "status_emoji": "",
-            "status_expiration": 0, "avatar_hash": _short_hash(user_id, length=12), "team": self.team_id,
+            "real_name": real_name,
+            "real_name_normalized": real_name,
+            "display_name": display,
+            "display_name_normalized": display,
+            "title": "",
+            "phone": "",
+            "skype": "",
+            "status_text": "",
+            "status_emoji": "",
+            "status_expiration": 0,
+            "avatar_hash": _short_hash(user_id, length=12),
+            "team": self.team_id,
             "first_name": real_name.split(" ")[0] if real_name else "",
             "last_name": " ".join(real_name.split(" ")[1:]) if real_name else "",
             "image_48": f"https://avatars.slack-edge.com/{user_id}_48.png",
@@ -1042,11 +1182,25 @@ class FakeSlack:
             profile["email"] = spec["email"]
         profile.update(given_profile)
         user: dict[str, Any] = {
-            "id": user_id, "team_id": self.team_id, "name": name, "deleted": False, "color": "9f69e7",
-            "real_name": real_name, "tz": tz_name, "tz_label": tz_label, "tz_offset": tz_offset,
-            "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
-            "is_ultra_restricted": False, "is_bot": False, "is_app_user": False,
-            "updated": 1700000000, "is_email_confirmed": True, "who_can_share_contact_card": "EVERYONE",
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": False,
+            "color": "9f69e7",
+            "real_name": real_name,
+            "tz": tz_name,
+            "tz_label": tz_label,
+            "tz_offset": tz_offset,
+            "is_admin": False,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": False,
+            "is_app_user": False,
+            "updated": 1700000000,
+            "is_email_confirmed": True,
+            "who_can_share_contact_card": "EVERYONE",
         }
         user.update({k: v for k, v in spec.items() if k not in ("profile", "email", "display_name")})
         user["profile"] = profile
@@ -1073,25 +1227,48 @@ class FakeSlack:
             raise SlackError("invalid_code")
         token = f"xoxb-installed-{args['code']}"
         self.installed_tokens.add(token)
-        return {"ok": True, "access_token": token, "token_type": "bot", "scope": ",".join(self.scopes),
-                "bot_user_id": self.bot_user_id, "app_id": self.app_id,
-                "team": {"name": self.team_name, "id": self.team_id}, "enterprise": None,
-                "authed_user": {"id": "UINSTALLER", "scope": "", "access_token": None, "token_type": None},
-                "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": ",".join(self.scopes),
+            "bot_user_id": self.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"name": self.team_name, "id": self.team_id},
+            "enterprise": None,
+            "authed_user": {"id": "UINSTALLER", "scope": "", "access_token": None, "token_type": None},
+            "is_enterprise_install": False,
+        }
 
     oauth_client: tuple[str, str] = ("client-id", "client-secret")
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"https://{self.team_domain}.slack.com/", "team": self.team_name,
-                "user": self.bot_name, "team_id": self.team_id, "user_id": self.bot_user_id,
-                "bot_id": self.bot_id, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": self.team_name,
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _team_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "team": {
-            "id": self.team_id, "name": self.team_name, "url": f"https://{self.team_domain}.slack.com/",
-            "domain": self.team_domain, "email_domain": "", "is_verified": False,
-            "icon": {"image_default": True, "image_34": "https://a.slack-edge.com/team_34.png"},
-            "avatar_base_url": "https://ca.slack-edge.com/", "lob_sales_home_enabled": False}}
+        return {
+            "ok": True,
+            "team": {
+                "id": self.team_id,
+                "name": self.team_name,
+                "url": f"https://{self.team_domain}.slack.com/",
+                "domain": self.team_domain,
+                "email_domain": "",
+                "is_verified": False,
+                "icon": {"image_default": True, "image_34": "https://a.slack-edge.com/team_34.png"},
+                "avatar_base_url": "https://ca.slack-edge.com/",
+                "lob_sales_home_enabled": False,
+            },
+        }
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = self._require_user(args.get("user"))
@@ -1116,9 +1293,16 @@ class FakeSlack:
         self._open_dms.add(channel)
         body: dict[str, Any] = {"ok": True, "channel": {"id": channel}}
         if _truthy(args.get("return_im")):
-            body["channel"] = {"id": channel, "created": 1700000000, "is_im": len(users) == 1,
-                               "is_mpim": len(users) > 1, "is_org_shared": False, "is_user_deleted": False,
-                               "user": users[0] if len(users) == 1 else None, "priority": 0}
+            body["channel"] = {
+                "id": channel,
+                "created": 1700000000,
+                "is_im": len(users) == 1,
+                "is_mpim": len(users) > 1,
+                "is_org_shared": False,
+                "is_user_deleted": False,
+                "user": users[0] if len(users) == 1 else None,
+                "priority": 0,
+            }
         if already:
             body.update(no_op=True, already_open=True)
         return body
@@ -1148,8 +1332,10 @@ class FakeSlack:
         limit = max(1, min(limit, 999))
         found = []
         for message in reversed(self._messages.get(channel, [])):
-            if (message.get("thread_ts", message["ts"]) != message["ts"]
-                    and message.get("subtype") != "thread_broadcast"):
+            if (
+                message.get("thread_ts", message["ts"]) != message["ts"]
+                and message.get("subtype") != "thread_broadcast"
+            ):
                 continue  # thread replies stay in conversations.replies
             key = _ts_key(message["ts"])
             if key < oldest or (key == oldest and not inclusive):
@@ -1163,7 +1349,7 @@ class FakeSlack:
                 start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("offset:"))
             except ValueError:
                 raise SlackError("invalid_cursor") from None
-        page = found[start:start + limit]
+        page = found[start : start + limit]
         with_metadata = _truthy(args.get("include_all_metadata"))
         messages = []
         for message in page:
@@ -1172,8 +1358,14 @@ class FakeSlack:
                 out.pop("metadata", None)
             messages.append(out)
         has_more = start + limit < len(found)
-        body: dict[str, Any] = {"ok": True, "messages": messages, "has_more": has_more, "pin_count": 0,
-                                "channel_actions_ts": None, "channel_actions_count": 0}
+        body: dict[str, Any] = {
+            "ok": True,
+            "messages": messages,
+            "has_more": has_more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
         if has_more:
             cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode()
             body["response_metadata"] = {"next_cursor": cursor}
@@ -1196,9 +1388,15 @@ class FakeSlack:
         _check_message(args)
         ts = self._next_ts()
         message: dict[str, Any] = {
-            "type": "message", "subtype": "bot_message" if args.get("username") else None,
-            "text": args.get("text") or "", "user": self.bot_user_id, "bot_id": self.bot_id,
-            "app_id": self.app_id, "ts": ts, "team": self.team_id, "bot_profile": self._bot_profile(),
+            "type": "message",
+            "subtype": "bot_message" if args.get("username") else None,
+            "text": args.get("text") or "",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "ts": ts,
+            "team": self.team_id,
+            "bot_profile": self._bot_profile(),
         }
         if message["subtype"] is None:
             del message["subtype"]
@@ -1236,16 +1434,29 @@ class FakeSlack:
         if args.get("metadata") is not None:
             message["metadata"] = args["metadata"]
         message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
-        return {"ok": True, "channel": channel, "ts": message["ts"], "text": message["text"],
-                "message": copy.deepcopy(message)}
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message["ts"],
+            "text": message["text"],
+            "message": copy.deepcopy(message),
+        }
 
     def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve(args.get("channel"))
         user = self._require_user(args.get("user"))
         _check_message(args)
         ts = self._next_ts()
-        self.ephemerals.append({"channel": channel, "user": user, "ts": ts, "text": args.get("text") or "",
-                                "blocks": args.get("blocks"), "thread_ts": args.get("thread_ts")})
+        self.ephemerals.append(
+            {
+                "channel": channel,
+                "user": user,
+                "ts": ts,
+                "text": args.get("text") or "",
+                "blocks": args.get("blocks"),
+                "thread_ts": args.get("thread_ts"),
+            }
+        )
         return {"ok": True, "message_ts": ts}
 
     def _take_trigger(self, args: dict[str, Any]) -> None:
@@ -1258,20 +1469,35 @@ class FakeSlack:
             raise SlackError("exchanged_trigger_id")
         self._used_triggers.add(trigger)
 
-    def _store_view(self, view: dict[str, Any], *, view_id: str | None = None,
-                    previous: str | None = None, root: str | None = None) -> dict[str, Any]:
+    def _store_view(
+        self,
+        view: dict[str, Any],
+        *,
+        view_id: str | None = None,
+        previous: str | None = None,
+        root: str | None = None,
+    ) -> dict[str, Any]:
         view_id = view_id or f"V{next(self._view_seq):08d}"
         stored = {
-            "id": view_id, "team_id": self.team_id, "type": view["type"],
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": view["type"],
             "blocks": self._with_block_ids(view.get("blocks", []), view_id),
-            "private_metadata": view.get("private_metadata", ""), "callback_id": view.get("callback_id", ""),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
             "state": {"values": {}},
             "hash": f"{time.time():.6f}.{_short_hash(view_id, time.monotonic(), length=8)}",
-            "title": view.get("title"), "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)), "close": view.get("close"),
-            "submit": view.get("submit"), "previous_view_id": previous, "root_view_id": root or view_id,
-            "app_id": self.app_id, "external_id": view.get("external_id", ""),
-            "app_installed_team_id": self.team_id, "bot_id": self.bot_id,
+            "title": view.get("title"),
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": previous,
+            "root_view_id": root or view_id,
+            "app_id": self.app_id,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
         }
         self.views[view_id] = stored
         return copy.deepcopy(stored)
@@ -1302,8 +1528,9 @@ class FakeSlack:
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         view_id = args.get("view_id")
         if not view_id and args.get("external_id"):
-            view_id = next((v["id"] for v in self.views.values() if v["external_id"] == args["external_id"]),
-                           None)
+            view_id = next(
+                (v["id"] for v in self.views.values() if v["external_id"] == args["external_id"]), None
+            )
             if view_id is None:
                 raise SlackError("not_found")
         if not view_id:
@@ -1314,8 +1541,9 @@ class FakeSlack:
         view = _check_view(args.get("view"), kinds=(current["type"],))
         if args.get("hash") and args["hash"] != current["hash"]:
             raise SlackError("hash_conflict")
-        stored = self._store_view(view, view_id=view_id, previous=current["previous_view_id"],
-                                  root=current["root_view_id"])
+        stored = self._store_view(
+            view, view_id=view_id, previous=current["previous_view_id"], root=current["root_view_id"]
+        )
         if "user_id" in current:
             self.views[view_id]["user_id"] = current["user_id"]
         return {"ok": True, "view": stored}
@@ -1352,8 +1580,9 @@ def _action_ts() -> str:
     return f"{1_700_000_000 + n}.{n % 1_000_000:06d}"
 
 
-def signed_headers(body: bytes | str, secret: str, timestamp: int | None = None, *,
-                   content_type: str | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes | str, secret: str, timestamp: int | None = None, *, content_type: str | None = None
+) -> dict[str, str]:
     """Headers Slack sends with ``body``: the v0 HMAC-SHA256 signature of ``v0:{ts}:{body}``.
 
     Content type: JSON for a body starting with ``{`` (Events API), else form-encoded.
@@ -1363,8 +1592,11 @@ def signed_headers(body: bytes | str, secret: str, timestamp: int | None = None,
     digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + raw, hashlib.sha256).hexdigest()
     if content_type is None:
         content_type = "application/json" if raw.lstrip()[:1] == b"{" else "application/x-www-form-urlencoded"
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": f"v0={digest}"}
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+    }
 
 
 def slash_command_body(
@@ -1388,9 +1620,14 @@ def slash_command_body(
     if enterprise_id:
         fields += [("enterprise_id", enterprise_id), ("enterprise_name", "Enterprise")]
     fields += [
-        ("channel_id", channel_id), ("channel_name", channel_name), ("user_id", user_id),
-        ("user_name", user_name or user_id.lower()), ("command", command), ("text", text),
-        ("api_app_id", api_app_id), ("is_enterprise_install", "false"),
+        ("channel_id", channel_id),
+        ("channel_name", channel_name),
+        ("user_id", user_id),
+        ("user_name", user_name or user_id.lower()),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", api_app_id),
+        ("is_enterprise_install", "false"),
         ("response_url", response_url or f"https://hooks.slack.com/commands/{team_id}/{next(_ids)}/x"),
         ("trigger_id", trigger_id or _trigger_id()),
     ]
@@ -1432,8 +1669,12 @@ def block_actions_payload(
 ) -> dict[str, Any]:
     """A ``block_actions`` payload for one click, from a message (default) or from ``view``
     (a modal or the Home tab: then the container is the view and there is no channel)."""
-    action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "type": action_type,
-                              "action_ts": _action_ts()}
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block_id,
+        "type": action_type,
+        "action_ts": _action_ts(),
+    }
     if action_type == "button":
         action["text"] = {"type": "plain_text", "text": text, "emoji": True}
         if value is not None:
@@ -1456,15 +1697,23 @@ def block_actions_payload(
         payload["container"] = {"type": "view", "view_id": view.get("id", "V1")}
         payload["view"] = dict(view)
     else:
-        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
-                                "is_ephemeral": is_ephemeral}
+        payload["container"] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": is_ephemeral,
+        }
         payload["channel"] = {"id": channel_id, "name": channel_name}
         if not is_ephemeral:
-            payload["message"] = dict(message) if message is not None else {
-                "type": "message", "ts": message_ts, "text": "", "blocks": []}
+            payload["message"] = (
+                dict(message)
+                if message is not None
+                else {"type": "message", "ts": message_ts, "text": "", "blocks": []}
+            )
         payload["state"] = {"values": {}}
         payload["response_url"] = response_url or (
-            f"https://hooks.slack.com/actions/{team_id}/{next(_ids)}/x")
+            f"https://hooks.slack.com/actions/{team_id}/{next(_ids)}/x"
+        )
     payload["actions"] = [action]
     return payload
 
@@ -1492,8 +1741,9 @@ def view_submission_payload(
     state: dict[str, dict[str, Any]] = {}
     for block_id, actions in (values or {}).items():
         state[block_id] = {
-            action_id: ({"type": "plain_text_input", "value": v} if isinstance(v, str) or v is None
-                        else dict(v))
+            action_id: (
+                {"type": "plain_text_input", "value": v} if isinstance(v, str) or v is None else dict(v)
+            )
             for action_id, v in actions.items()
         }
     if view is not None:
@@ -1502,19 +1752,34 @@ def view_submission_payload(
         body.setdefault("callback_id", callback_id)
     else:
         blocks = [
-            {"type": "input", "block_id": block_id,
-             "label": {"type": "plain_text", "text": block_id},
-             "element": {"type": v["type"], "action_id": action_id}}
-            for block_id, actions in state.items() for action_id, v in actions.items()
+            {
+                "type": "input",
+                "block_id": block_id,
+                "label": {"type": "plain_text", "text": block_id},
+                "element": {"type": v["type"], "action_id": action_id},
+            }
+            for block_id, actions in state.items()
+            for action_id, v in actions.items()
         ]
         body = {
-            "id": view_id, "team_id": team_id, "type": "modal", "blocks": blocks,
-            "private_metadata": private_metadata, "callback_id": callback_id,
-            "hash": "1700000000.abcdefgh", "title": {"type": "plain_text", "text": "Cohort"},
-            "clear_on_close": False, "notify_on_close": False, "close": None,
-            "submit": {"type": "plain_text", "text": "Submit"}, "previous_view_id": None,
-            "root_view_id": view_id, "app_id": api_app_id, "external_id": "",
-            "app_installed_team_id": team_id, "bot_id": "B1",
+            "id": view_id,
+            "team_id": team_id,
+            "type": "modal",
+            "blocks": blocks,
+            "private_metadata": private_metadata,
+            "callback_id": callback_id,
+            "hash": "1700000000.abcdefgh",
+            "title": {"type": "plain_text", "text": "Cohort"},
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "close": None,
+            "submit": {"type": "plain_text", "text": "Submit"},
+            "previous_view_id": None,
+            "root_view_id": view_id,
+            "app_id": api_app_id,
+            "external_id": "",
+            "app_installed_team_id": team_id,
+            "bot_id": "B1",
         }
     body["state"] = {"values": state}
     return {
@@ -1544,12 +1809,28 @@ def event_callback_body(
     """An Events API POST body (JSON) wrapping ``event``, e.g. ``{"type": "app_home_opened",
     "user": "U1", "channel": "DU1", "tab": "home", "event_ts": "..."}``."""
     n = next(_ids)
-    return json.dumps({
-        "token": token, "team_id": team_id, "context_team_id": team_id, "context_enterprise_id": None,
-        "api_app_id": api_app_id, "event": dict(event), "type": "event_callback",
-        "event_id": event_id or f"Ev{n:08d}", "event_time": event_time or 1_700_000_000 + n,
-        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": bot_user_id,
-                            "is_bot": True, "is_enterprise_install": False}],
-        "is_ext_shared_channel": False, "event_context": f"4-{_short_hash(n, length=20)}",
-    }, separators=(",", ":")).encode()
-
+    return json.dumps(
+        {
+            "token": token,
+            "team_id": team_id,
+            "context_team_id": team_id,
+            "context_enterprise_id": None,
+            "api_app_id": api_app_id,
+            "event": dict(event),
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{n:08d}",
+            "event_time": event_time or 1_700_000_000 + n,
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team_id,
+                    "user_id": bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": f"4-{_short_hash(n, length=20)}",
+        },
+        separators=(",", ":"),
+    ).encode()

@@ -59,10 +59,12 @@ class Conversation(Protocol):
 # ------------------------------------------------------------------ typed text as Slack sends it
 
 # A person's typed text, piece by piece: a link, an e-mail address, a mention, a channel.
-TYPED_RE = re.compile(r"(?P<url>https?://[^\s<>]+)"
-                      r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
-                      r"|(?<![\w.@/])@(?P<user>[^\W_][\w.-]{0,79})"
-                      r"|(?<![\w/&#])#(?P<channel>[^\W_][\w.-]{0,79})")
+TYPED_RE = re.compile(
+    r"(?P<url>https?://[^\s<>]+)"
+    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?<![\w.@/])@(?P<user>[^\W_][\w.-]{0,79})"
+    r"|(?<![\w/&#])#(?P<channel>[^\W_][\w.-]{0,79})"
+)
 # What the bot sends back in mrkdwn: its mentions, channels and links.
 MRKDWN_RE = re.compile(r"<([@#!]?)([^<>|]*)(?:\|([^<>]*))?>")
 
@@ -103,9 +105,13 @@ class SlackChat(ConsoleChat):
                 self.handles[user] = handle = self.user_id(spec.get("name", user.lower()))
                 self.users[handle] = user
                 profile = spec.get("profile") or {}
-                self.directory.update(handle, display_name=profile.get("display_name") or handle,
-                                      email=profile.get("email"), tz=spec.get("tz"),
-                                      is_admin=bool(spec.get("is_admin")))
+                self.directory.update(
+                    handle,
+                    display_name=profile.get("display_name") or handle,
+                    email=profile.get("email"),
+                    tz=spec.get("tz"),
+                    is_admin=bool(spec.get("is_admin")),
+                )
         self.names: dict[str, str] = dict(self.fake.channels)  # Slack channel id -> name
         self.channels = {name: cid for cid, name in self.names.items()}
         self.calls_seen, self.responses_seen = len(self.fake.calls), len(self.fake.responses)
@@ -123,6 +129,7 @@ class SlackChat(ConsoleChat):
                 elif not reply.ok:
                     self.errors += 1
                 return reply
+
             setattr(bot, name, counted)
 
     # -------------------------------------------------------------- people and channels
@@ -137,9 +144,13 @@ class SlackChat(ConsoleChat):
         return self.users[handle]
 
     def slack_profile(self, profile: Profile) -> dict[str, Any]:
-        return {"name": profile.user_id, "real_name": profile.display_name,
-                "tz": profile.tz or self.settings.default_timezone, "is_admin": profile.is_admin,
-                "profile": {"email": profile.email, "display_name": profile.display_name}}
+        return {
+            "name": profile.user_id,
+            "real_name": profile.display_name,
+            "tz": profile.tz or self.settings.default_timezone,
+            "is_admin": profile.is_admin,
+            "profile": {"email": profile.email, "display_name": profile.display_name},
+        }
 
     def channel(self, name: str) -> str:
         """The Slack channel named `name`, made (with the bot in it) the first time it is named."""
@@ -166,7 +177,7 @@ class SlackChat(ConsoleChat):
         addresses as Slack's markup, and &, < and > as entities."""
         out, last = [], 0
         for m in TYPED_RE.finditer(text):
-            out.append(entities(text[last:m.start()]))
+            out.append(entities(text[last : m.start()]))
             if m["url"]:
                 out.append(f"<{entities(m['url'])}>")
             elif m["email"]:
@@ -187,11 +198,14 @@ class SlackChat(ConsoleChat):
         handle = self.user_id(user)
         command, _, rest = line.strip().partition(" ")
         if command not in COMMANDS:
-            raise UserError(f"Slack sends the app only {', '.join(COMMANDS)}; '{command}' is not one.",
-                            "@alice /submit status")
+            raise UserError(
+                f"Slack sends the app only {', '.join(COMMANDS)}; '{command}' is not one.",
+                "@alice /submit status",
+            )
         person = self.person(handle)
-        ack = await self.app.typed(person, command, self.escaped(rest.strip()), channel="D" + person,
-                                   deliver=False)
+        ack = await self.app.typed(
+            person, command, self.escaped(rest.strip()), channel="D" + person, deliver=False
+        )
         if ack:
             self.say(f"only @{handle}", self.readable(ack))
         self.collect()
@@ -203,10 +217,10 @@ class SlackChat(ConsoleChat):
 
     def collect(self) -> None:
         """What reached Slack since last time, as the console shows it."""
-        for name, payload in self.fake.responses[self.responses_seen:]:
+        for name, payload in self.fake.responses[self.responses_seen :]:
             self.say(f"only @{self.handles.get(name, name)}", self.readable(payload))
         self.responses_seen = len(self.fake.responses)
-        for call in self.fake.calls[self.calls_seen:]:
+        for call in self.fake.calls[self.calls_seen :]:
             answer = call.response or {}
             if not answer.get("ok"):
                 continue
@@ -215,8 +229,10 @@ class SlackChat(ConsoleChat):
             elif call.method == "chat.update":
                 self.say(self.where(answer["channel"]), f"(edited) {self.readable(call.args)}")
             elif call.method == "chat.postEphemeral":
-                self.say(f"only @{self.handles.get(call.args['user'], call.args['user'])}",
-                         self.readable(call.args))
+                self.say(
+                    f"only @{self.handles.get(call.args['user'], call.args['user'])}",
+                    self.readable(call.args),
+                )
         self.calls_seen = len(self.fake.calls)
 
     def where(self, channel: str) -> str:
@@ -242,8 +258,12 @@ class SlackChat(ConsoleChat):
                     label, _, value = field["text"].partition("\n")
                     lines.append(f"{self.text(label.strip('*'))}: {self.text(value)}")
             elif block["type"] == "actions":
-                buttons += [f"[{e['text']['text']}: {e['url']}]" if "url" in e
-                            else f"[{e['text']['text']} → {e.get('value', '')}]" for e in block["elements"]]
+                buttons += [
+                    f"[{e['text']['text']}: {e['url']}]"
+                    if "url" in e
+                    else f"[{e['text']['text']} → {e.get('value', '')}]"
+                    for e in block["elements"]
+                ]
             elif block["type"] == "context":
                 context += [self.text(e["text"]) for e in block["elements"]]
         if buttons:
@@ -254,6 +274,7 @@ class SlackChat(ConsoleChat):
     def text(self, mrkdwn: str) -> str:
         """mrkdwn as the console shows it: `<@U…>` as @handle, `<#C…>` as #name, a link by
         its label (and address, where they differ), entities as the characters."""
+
         def piece(m: re.Match[str]) -> str:
             sigil, target, label = m.groups()
             if sigil == "@":
@@ -264,9 +285,10 @@ class SlackChat(ConsoleChat):
                 return f"@{label or target}"
             shown = unentities(label) if label is not None else target
             return shown if shown == target else f"{shown} ({target})"
+
         out, last = [], 0
         for m in MRKDWN_RE.finditer(mrkdwn):
-            out += [unentities(mrkdwn[last:m.start()]), piece(m)]
+            out += [unentities(mrkdwn[last : m.start()]), piece(m)]
             last = m.end()
         out.append(unentities(mrkdwn[last:]))
         return "".join(out)
@@ -280,15 +302,22 @@ async def slack_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Slac
     """A fake Slack knowing nobody yet, and the app served against it. Slack's rate limits
     are not what these conversations are about (tests/test_delivery_rates.py is): without
     them a message is not held back a real second behind the one before in its channel."""
-    unlimited = settings.model_copy(update={"slack_channel_rate": 1000.0, "slack_channel_burst": 100,
-                                            "slack_workspace_rate": 1000.0, "slack_workspace_burst": 100})
+    unlimited = settings.model_copy(
+        update={
+            "slack_channel_rate": 1000.0,
+            "slack_channel_burst": 100,
+            "slack_workspace_rate": 1000.0,
+            "slack_workspace_burst": 100,
+        }
+    )
     async with FakeSlack(users={}, channels={}) as fake, served_app(fake, unlimited, clock) as app:
         yield SlackChat(app)
 
 
 @pytest.fixture(params=["console", "slack"])
-async def conversation(request: pytest.FixtureRequest, db: Database, settings: Settings,
-                       clock: FakeClock) -> AsyncIterator[Conversation]:
+async def conversation(
+    request: pytest.FixtureRequest, db: Database, settings: Settings, clock: FakeClock
+) -> AsyncIterator[Conversation]:
     """The same conversation over each platform's harness."""
     if request.param == "console":
         yield ConsoleChat(db, settings, clock=clock, out=None)

@@ -34,10 +34,23 @@ CONTEXT_FILES = {
 # The marker file records this list, so editing it rebuilds the virtualenv.
 REQUIREMENTS = [
     "openbadges==1.1.2 --no-deps",
-    "PyLD==1.0.5", "aniso8601==10.0.1", "click==8.5.1", "future==1.0.0", "jsonschema==4.26.0",
-    "language-tags==1.3.2", "openbadges-bakery==2.0.0", "pycryptodome==4.4.0", "pydux==0.2.2",
-    "python-jose==3.5.0", "python-mimeparse==2.0.0", "pytz==2026.6", "requests==2.34.2",
-    "requests-cache==1.3.3", "rfc3986==2.0.0", "six==1.17.0", "validators==0.36.0",
+    "PyLD==1.0.5",
+    "aniso8601==10.0.1",
+    "click==8.5.1",
+    "future==1.0.0",
+    "jsonschema==4.26.0",
+    "language-tags==1.3.2",
+    "openbadges-bakery==2.0.0",
+    "pycryptodome==4.4.0",
+    "pydux==0.2.2",
+    "python-jose==3.5.0",
+    "python-mimeparse==2.0.0",
+    "pytz==2026.6",
+    "requests==2.34.2",
+    "requests-cache==1.3.3",
+    "rfc3986==2.0.0",
+    "six==1.17.0",
+    "validators==0.36.0",
 ]
 
 
@@ -109,8 +122,9 @@ class DocumentServer:
         for name in CONTEXT_FILES.values():
             self.add(f"/_contexts/{name}", shared("ob2", name).read_bytes())
 
-    def add(self, path_or_url: str, body: bytes, content_type: str = "application/ld+json",
-            status: int = 200) -> None:
+    def add(
+        self, path_or_url: str, body: bytes, content_type: str = "application/ld+json", status: int = 200
+    ) -> None:
         """Serve `body` at a path, or at a full URL on this server."""
         self._routes[path_or_url.removeprefix(self.url)] = (status, content_type, body)
 
@@ -163,15 +177,19 @@ print("\n@@REPORT@@" + json.dumps(result))
 '''
 
 
-def run_validator(python: Path, url: str, server: DocumentServer, *, recipient_email: str = "",
-                  timeout: float = 120) -> dict[str, Any]:
+def run_validator(
+    python: Path, url: str, server: DocumentServer, *, recipient_email: str = "", timeout: float = 120
+) -> dict[str, Any]:
     """The validator's full result ({graph, input, report}) for the assertion at `url`."""
     done = subprocess.run(
         [str(python), "-c", RUNNER, url, server.url, json.dumps(server.context_urls()), recipient_email],
-        capture_output=True, text=True, timeout=timeout, check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     _, marker, payload = done.stdout.rpartition("@@REPORT@@")
     if done.returncode != 0 or not marker:
         raise RuntimeError(f"validator crashed (exit {done.returncode}): {done.stderr[-2000:]}")
     return json.loads(payload)
-

@@ -53,13 +53,15 @@ async def until_healthy(url: str, within: float = 15.0) -> None:
 
 
 @asynccontextmanager
-async def serve_process(env: dict[str, str], cwd: Path, log: IO[bytes]) -> AsyncIterator[
-        tuple[asyncio.subprocess.Process, str]]:
+async def serve_process(
+    env: dict[str, str], cwd: Path, log: IO[bytes]
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     """`cohortbot serve` as a process of its own on a free port, and its URL; killed afterwards
     if the test has not killed it already."""
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", "--port", str(port),
-                                                cwd=cwd, env=env, stdout=log, stderr=log)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", "--port", str(port), cwd=cwd, env=env, stdout=log, stderr=log
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         await until_healthy(url)
@@ -70,8 +72,9 @@ async def serve_process(env: dict[str, str], cwd: Path, log: IO[bytes]) -> Async
             await asyncio.wait_for(proc.wait(), 10)
 
 
-async def post_raw(url: str, head: str, body: AsyncIterator[bytes],
-                   within: float = 10.0) -> tuple[str, int, int]:
+async def post_raw(
+    url: str, head: str, body: AsyncIterator[bytes], within: float = 10.0
+) -> tuple[str, int, int]:
     """Send a request as a raw HTTP client would, head then body as fast as the server takes
     it, reading the answer as soon as there is one. Its status line, the body bytes sent
     before it came, and all that were sent until the server closed the connection (or the

@@ -14,6 +14,8 @@ def shared(*parts: str) -> Path:
     """A file from ../shared; without it the test skips and says why (it never passes blind)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is missing: the Open Badges contexts and schemas live in ../shared beside "
-                    "this checkout (or set COHORTBOT_SHARED)")
+        pytest.skip(
+            f"{path} is missing: the Open Badges contexts and schemas live in ../shared beside "
+            "this checkout (or set COHORTBOT_SHARED)"
+        )
     return path

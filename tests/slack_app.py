@@ -40,26 +40,48 @@ class SlackWire:
     def __init__(self, runtime: Runtime, fake: FakeSlack) -> None:
         self.runtime, self.fake = runtime, fake
 
-    def slash(self, user: str, command: str, text: str, *, channel: str, team: str = "T1",
-              trigger_id: str | None = None) -> bytes:
+    def slash(
+        self,
+        user: str,
+        command: str,
+        text: str,
+        *,
+        channel: str,
+        team: str = "T1",
+        trigger_id: str | None = None,
+    ) -> bytes:
         """The slash command Slack sends when `user` types it in `channel` (a D… id: their DM)."""
-        return slash_command_body(command, text, team_id=team, user_id=user, user_name=self.username(user),
-                                  channel_id=channel,
-                                  channel_name=self.fake.channels.get(channel, "directmessage"),
-                                  trigger_id=trigger_id, response_url=self.fake.response_url(user))
+        return slash_command_body(
+            command,
+            text,
+            team_id=team,
+            user_id=user,
+            user_name=self.username(user),
+            channel_id=channel,
+            channel_name=self.fake.channels.get(channel, "directmessage"),
+            trigger_id=trigger_id,
+            response_url=self.fake.response_url(user),
+        )
 
     def press(self, user: str, button: dict[str, Any], *, channel: str, team: str = "T1") -> dict[str, Any]:
         """The block_actions payload Slack sends when `user` clicks `button` in `channel`."""
-        return block_actions_payload(button["action_id"], button.get("value"), user_id=user,
-                                     user_name=self.username(user), team_id=team, channel_id=channel,
-                                     channel_name=self.fake.channels.get(channel, ""),
-                                     response_url=self.fake.response_url(user))
+        return block_actions_payload(
+            button["action_id"],
+            button.get("value"),
+            user_id=user,
+            user_name=self.username(user),
+            team_id=team,
+            channel_id=channel,
+            channel_name=self.fake.channels.get(channel, ""),
+            response_url=self.fake.response_url(user),
+        )
 
     def username(self, user: str) -> str | None:
         return self.fake.users.get(user, {}).get("name")
 
-    async def typed(self, user: str, command: str, text: str = "", *, channel: str,
-                    deliver: bool = True) -> dict[str, Any] | None:
+    async def typed(
+        self, user: str, command: str, text: str = "", *, channel: str, deliver: bool = True
+    ) -> dict[str, Any] | None:
         """Type a slash command; the answer its acknowledgement carries (None: an empty ack)."""
         raise NotImplementedError
 
@@ -93,8 +115,15 @@ class SlackApp(SlackWire):
         self.url = url
         self.http = httpx.AsyncClient(base_url=url, timeout=10)
 
-    async def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
-                   retry: int | None = None, deliver: bool = True) -> httpx.Response:
+    async def post(
+        self,
+        body: bytes,
+        *,
+        secret: str = SECRET,
+        timestamp: int | None = None,
+        retry: int | None = None,
+        deliver: bool = True,
+    ) -> httpx.Response:
         """Send a signed request, then settle."""
         headers = signed_headers(body, secret, timestamp)
         if retry is not None:
@@ -103,20 +132,31 @@ class SlackApp(SlackWire):
         await self.settle(deliver=deliver)
         return response
 
-    async def command(self, user: str, command: str, text: str = "", *, channel: str | None = None,
-                      team: str = "T1", trigger_id: str | None = None,
-                      retry: int | None = None, deliver: bool = True) -> httpx.Response:
+    async def command(
+        self,
+        user: str,
+        command: str,
+        text: str = "",
+        *,
+        channel: str | None = None,
+        team: str = "T1",
+        trigger_id: str | None = None,
+        retry: int | None = None,
+        deliver: bool = True,
+    ) -> httpx.Response:
         body = self.slash(user, command, text, channel=channel or self.home, team=team, trigger_id=trigger_id)
         return await self.post(body, retry=retry, deliver=deliver)
 
-    async def typed(self, user: str, command: str, text: str = "", *, channel: str,
-                    deliver: bool = True, **kw: Any) -> dict[str, Any] | None:
+    async def typed(
+        self, user: str, command: str, text: str = "", *, channel: str, deliver: bool = True, **kw: Any
+    ) -> dict[str, Any] | None:
         response = await self.command(user, command, text, channel=channel, deliver=deliver, **kw)
         assert response.status_code == 200, response.text
         return response.json() if response.content else None
 
-    async def click(self, user: str, button: dict[str, Any], *, team: str = "T1",
-                    channel: str = "CREV") -> httpx.Response:
+    async def click(
+        self, user: str, button: dict[str, Any], *, team: str = "T1", channel: str = "CREV"
+    ) -> httpx.Response:
         return await self.post(interaction_body(self.press(user, button, channel=channel, team=team)))
 
 
@@ -143,9 +183,9 @@ async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterato
 @asynccontextmanager
 async def served_app(fake: FakeSlack, settings: Settings, clock: FakeClock) -> AsyncIterator[SlackApp]:
     """The app configured for `fake`, served on a free port, running on `clock`."""
-    configured = settings.model_copy(update={"slack_bot_token": "xoxb-test",
-                                             "slack_signing_secret": SECRET,
-                                             "slack_api_url": fake.api_url})
+    configured = settings.model_copy(
+        update={"slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET, "slack_api_url": fake.api_url}
+    )
     runtime = Runtime(configured, clock=clock)
     async with serving(runtime) as url:
         slack_app = SlackApp(runtime, url, fake)
@@ -163,16 +203,22 @@ def datetime_utc(*parts: int) -> Any:
 
 def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
     """The newest message posted to `channel`; a DM "D<user>" may be addressed by user id."""
-    posts = [c for c in fake.called("chat.postMessage")
-             if channel in (c.args.get("channel"), f"D{c.args.get('channel')}")]
+    posts = [
+        c
+        for c in fake.called("chat.postMessage")
+        if channel in (c.args.get("channel"), f"D{c.args.get('channel')}")
+    ]
     assert posts, f"nothing was posted to {channel}"
     return posts[-1].args
 
 
 def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["text"]["text"]: e for b in message.get("blocks", []) if b["type"] == "actions"
-            for e in b["elements"]}
-
+    return {
+        e["text"]["text"]: e
+        for b in message.get("blocks", [])
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
 
 
 SETUP = [

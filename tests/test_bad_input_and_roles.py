@@ -43,7 +43,6 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     return rows
 
 
-
 async def say(chat: ConsoleChat, user: str, command: str, workspace: str = "console") -> str:
     """Run one command as `user` (in another workspace when asked) and return the reply."""
     if workspace == "console":
@@ -60,16 +59,18 @@ def shorten(command: str) -> str:
     return command if len(command) <= 80 else f"{command[:60]}…({len(command):,} characters)"
 
 
-async def refused(chat: ConsoleChat, user: str, command: str, *, workspace: str = "console",
-                  example: bool = True) -> str:
+async def refused(
+    chat: ConsoleChat, user: str, command: str, *, workspace: str = "console", example: bool = True
+) -> str:
     """Run a command that must be refused; check the refusal is clean and return its text."""
     shown = shorten(command)
     before = await snapshot(chat.db)
     seen, errors, crashes = len(chat.transcript), chat.errors, chat.crashes
     await say(chat, user, command, workspace)
     new = chat.transcript[seen:]
-    assert [s.where for s in new] == [f"only @{user}"], \
+    assert [s.where for s in new] == [f"only @{user}"], (
         f"{shown!r} should answer only @{user} and post nothing else: {new}"
+    )
     reply = new[0].text
     assert chat.crashes == crashes, f"{shown!r} crashed: {reply}"
     assert chat.errors == errors + 1, f"{shown!r} was accepted: {reply}"
@@ -91,8 +92,7 @@ async def all_refused(chat: ConsoleChat, cases: list[Case], *, example: bool = T
             assert phrase in reply, f"expected {phrase!r} in {reply!r}"
         except AssertionError as exc:
             failures.append(f"@{user} {shorten(command)}\n    {str(exc).splitlines()[0]}")
-    assert not failures, (f"{len(failures)} of {len(cases)} were not refused cleanly:\n"
-                          + "\n".join(failures))
+    assert not failures, f"{len(failures)} of {len(cases)} were not refused cleanly:\n" + "\n".join(failures)
 
 
 async def submitted(chat: ConsoleChat, *learners: str) -> None:
@@ -116,8 +116,11 @@ COMMANDS: list[Case] = [
     ("bob", "/submit -- just a reflection", "Add at least one evidence link"),
     ("bob", "/submit status please", "I don't understand 'please' here"),
     ("coord", "/cohort create", "Missing cohort name"),
-    ("coord", "/cohort create autumn term #fall", 'A cohort name is one word: for "autumn term" type '
-     "`autumn-term` (or quote the name)"),
+    (
+        "coord",
+        "/cohort create autumn term #fall",
+        'A cohort name is one word: for "autumn term" type `autumn-term` (or quote the name)',
+    ),
     ("coord", "/cohort create Autumn!! #fall", "'Autumn!!' is not a cohort name"),
     ("coord", "/cohort create spring #frl", "There is already a cohort called 'spring'"),
     ("coord", "/cohort add spring", "Mention at least one person"),
@@ -127,8 +130,11 @@ COMMANDS: list[Case] = [
     ("coord", "/cohort remind spring tomorrow", "Add the reminder text"),
     ("coord", "/window open spring", "Missing credential"),
     ("coord", "/window open spring collection-dev", "Say when the window closes"),
-    ("coord", "/window open spring collection-dev closes 2026-04-01 late forever",
-     "'forever' is not a late policy"),
+    (
+        "coord",
+        "/window open spring collection-dev closes 2026-04-01 late forever",
+        "'forever' is not a late policy",
+    ),
     ("coord", "/window open spring collection-dev closes 2026-04-01 remind 7x", "'7x' is not a duration"),
     ("coord", "/window open spring creators closes 2026-04-01", "spring already has a window for creators"),
     ("coord", "/window extend W-1", "Missing the new close time"),
@@ -143,7 +149,8 @@ COMMANDS: list[Case] = [
 
 
 async def test_unknown_or_incomplete_command_is_answered_with_usage_and_changes_nothing(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     await submitted(spring, "alice")
     await spring.run("@dana /review claim R-1")
     await all_refused(spring, COMMANDS)
@@ -163,14 +170,16 @@ LINKS: list[Case] = [
     ("bob", f"/submit {LINK} javascript:alert(1) -- mixed", "'javascript:alert(1)' is not a web link"),
     ("bob", "/submit @alice", "'@alice' is not a link"),
     ("bob", f"/submit {LONG}", "links can be at most 2,000"),
-    ("bob", "/submit " + " ".join(f"{LINK}/{i}" for i in range(11)),
-     "That is 11 links; a submission can have at most 10"),
+    (
+        "bob",
+        "/submit " + " ".join(f"{LINK}/{i}" for i in range(11)),
+        "That is 11 links; a submission can have at most 10",
+    ),
     ("bob", f"/submit {LONG}{'b' * 2500}", "too long"),  # the whole command is over 4,000 characters
 ]
 
 
-async def test_link_that_cannot_be_evidence_is_refused_and_nothing_is_submitted(
-        spring: ConsoleChat) -> None:
+async def test_link_that_cannot_be_evidence_is_refused_and_nothing_is_submitted(spring: ConsoleChat) -> None:
     await all_refused(spring, LINKS)
     assert await count(spring.db, Submission) == 0
 
@@ -208,40 +217,68 @@ MISSING: list[Case] = [
 
 
 async def test_reference_to_something_that_does_not_exist_is_refused_with_an_example(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     await all_refused(spring, MISSING)
 
 
 FAR = "+" + "9999w" * 42  # about 8,000 years from now
 TIMES: list[Case] = [
-    ("coord", "/window open spring collection-dev closes someday",
-     "I can't read 'someday' as the close time; type it like `next friday 5pm`"),
+    (
+        "coord",
+        "/window open spring collection-dev closes someday",
+        "I can't read 'someday' as the close time; type it like `next friday 5pm`",
+    ),
     ("coord", "/window open spring collection-dev closes 2026-02-30", "I can't read '2026-02-30'"),
-    ("coord", "/window open spring collection-dev closes 2026-03-20T25:00",
-     "I can't read '2026-03-20T25:00'"),
-    ("coord", "/window open spring collection-dev closes 2026-03-01",
-     "'2026-03-01' is Sun 1 Mar 2026, 23:59 CST, which has passed; pick a time still to come."),
-    ("coord", "/window open spring collection-dev closes today 09:00",  # it is 09:00 in Chicago
-     "'today 09:00' is Mon 2 Mar 2026, 09:00 CST, which has passed; did you mean Tue 3 Mar 2026, "
-     "09:00 CST? Type `Mar 3 09:00`."),
-    ("coord", "/window open spring collection-dev opens 2026-03-10 closes 2026-03-05",
-     "A window must close after it opens"),
+    (
+        "coord",
+        "/window open spring collection-dev closes 2026-03-20T25:00",
+        "I can't read '2026-03-20T25:00'",
+    ),
+    (
+        "coord",
+        "/window open spring collection-dev closes 2026-03-01",
+        "'2026-03-01' is Sun 1 Mar 2026, 23:59 CST, which has passed; pick a time still to come.",
+    ),
+    (
+        "coord",
+        "/window open spring collection-dev closes today 09:00",  # it is 09:00 in Chicago
+        "'today 09:00' is Mon 2 Mar 2026, 09:00 CST, which has passed; did you mean Tue 3 Mar 2026, "
+        "09:00 CST? Type `Mar 3 09:00`.",
+    ),
+    (
+        "coord",
+        "/window open spring collection-dev opens 2026-03-10 closes 2026-03-05",
+        "A window must close after it opens",
+    ),
     ("coord", "/window extend W-1 2026-03-01", "'2026-03-01' is Sun 1 Mar 2026, 23:59 CST, which has passed"),
     ("coord", "/window extend W-1 yesterday", "I can't read 'yesterday'"),
     ("coord", "/cohort remind spring 2026-03-01T09:00 Office hours", "which has passed"),
     ("coord", '/cohort remind spring "61 9 * * mon" Office hours', "is not a cron schedule"),
-    ("coord", "/window open spring collection-dev closes 2026-04-01 Mars/Olympus",
-     "'Mars/Olympus' is not a time zone I know"),
-    ("coord", "/window open spring collection-dev closes 2026-04-01 tz Chicago",
-     "'Chicago' is not a time zone I know"),
+    (
+        "coord",
+        "/window open spring collection-dev closes 2026-04-01 Mars/Olympus",
+        "'Mars/Olympus' is not a time zone I know",
+    ),
+    (
+        "coord",
+        "/window open spring collection-dev closes 2026-04-01 tz Chicago",
+        "'Chicago' is not a time zone I know",
+    ),
     ("coord", "/cohort create autumn #fall tz Nowhere/Land", "'Nowhere/Land' is not a time zone I know"),
-    ("coord", '/cohort remind spring "0 9 * * mon" Mars/Base Office hours',
-     "'Mars/Base' is not a time zone I know"),
+    (
+        "coord",
+        '/cohort remind spring "0 9 * * mon" Mars/Base Office hours',
+        "'Mars/Base' is not a time zone I know",
+    ),
     # moments a calendar can't hold must be refused like any other bad date, not crash
     ("coord", f"/window open spring collection-dev closes {FAR}", "9999w"),
     ("coord", "/window open spring collection-dev closes 9999-12-31T23:59 America/Chicago", "9999-12-31"),
-    ("coord", "/window open spring collection-dev opens 0001-01-01T00:00 closes 2026-04-01 Asia/Tokyo",
-     "0001-01-01"),
+    (
+        "coord",
+        "/window open spring collection-dev opens 0001-01-01T00:00 closes 2026-04-01 Asia/Tokyo",
+        "0001-01-01",
+    ),
     ("coord", "/cohort remind spring 9999-12-31T23:59 America/Chicago Office hours", "9999-12-31"),
 ]
 
@@ -275,17 +312,24 @@ async def test_command_without_the_needed_role_is_refused_with_an_example(spring
 
 
 async def test_mention_of_someone_outside_the_workspace_is_refused_and_nobody_is_added(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     spring.directory.update("frank")
     spring.directory.closed = True
-    await all_refused(spring, [
-        ("coord", "/cohort add spring @stranger", "I can't find @stranger in this workspace"),
-        ("coord", "/cohort add spring @frank @stranger", "I can't find @stranger in this workspace"),
-        ("coord", "/cohort add spring <@U0STRANGER|stranger> as assessor",
-         "I can't find @stranger in this workspace"),
-        ("coord", "/cohort remove spring @stranger", "I can't find @stranger in this workspace"),
-        ("coord", "/cohort remove spring @bob @stranger", "I can't find @stranger in this workspace"),
-    ])
+    await all_refused(
+        spring,
+        [
+            ("coord", "/cohort add spring @stranger", "I can't find @stranger in this workspace"),
+            ("coord", "/cohort add spring @frank @stranger", "I can't find @stranger in this workspace"),
+            (
+                "coord",
+                "/cohort add spring <@U0STRANGER|stranger> as assessor",
+                "I can't find @stranger in this workspace",
+            ),
+            ("coord", "/cohort remove spring @stranger", "I can't find @stranger in this workspace"),
+            ("coord", "/cohort remove spring @bob @stranger", "I can't find @stranger in this workspace"),
+        ],
+    )
     assert not spring.saw("DM @frank")
     assert await count(spring.db, Enrolment) == 6  # coord, three learners, two assessors
 
@@ -419,8 +463,9 @@ async def test_assessor_who_is_also_learner_is_not_sent_their_own_review_task(ch
     assert not chat.saw("DM @dana", "Review task R-1")
 
 
-async def test_open_claims_are_capped_by_the_setting(db: Database, settings: Settings,
-                                                     clock: FakeClock) -> None:
+async def test_open_claims_are_capped_by_the_setting(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
     chat = ConsoleChat(db, settings.model_copy(update={"max_open_claims": 2}), clock=clock, out=None)
     await chat.run("""
         :admin @coord
@@ -489,7 +534,8 @@ async def test_review_id_from_another_workspace_is_not_found(spring: ConsoleChat
 
 
 async def test_same_cohort_name_in_another_workspace_finds_nothing_and_leaks_nothing(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     spring.directory.update("mallory", is_admin=True)
     reply = await refused(spring, "mallory", "/cohort status spring", workspace="other-ws")
     assert "There is no cohort called 'spring'" in reply and "There are no cohorts yet" in reply
@@ -502,7 +548,8 @@ async def test_same_cohort_name_in_another_workspace_finds_nothing_and_leaks_not
 
 
 async def test_cohort_of_the_same_name_in_another_workspace_is_a_different_cohort(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     spring.directory.update("mallory", is_admin=True)
     before = await count(spring.db, Enrolment)
     await say(spring, "mallory", "/cohort create spring #other-spring", workspace="other-ws")
@@ -521,7 +568,8 @@ async def test_cohort_of_the_same_name_in_another_workspace_is_a_different_cohor
 
 
 async def test_learner_of_a_cohort_without_a_window_is_not_told_they_are_no_learner(
-        chat: ConsoleChat) -> None:
+    chat: ConsoleChat,
+) -> None:
     await chat.run("""
         :admin @coord
         @coord /cohort create summer #sum

@@ -31,7 +31,8 @@ def celebrations(chat: ConsoleChat) -> list[str]:
 
 
 async def test_share_shows_the_options_to_the_learner_alone_and_posts_only_when_they_say(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     await spring.run(APPROVED + "@alice /badges confirm")
     dm = spring.last("DM @alice")
     assert "Nothing is posted in #frl unless you press *Share to #frl*" in dm
@@ -56,13 +57,17 @@ async def test_share_shows_the_options_to_the_learner_alone_and_posts_only_when_
 
 
 async def test_nobody_but_the_learner_can_share_their_badge_nor_elsewhere_than_the_cohort_channel(
-        spring: ConsoleChat, db: Database) -> None:
-    await spring.run(APPROVED + """
+    spring: ConsoleChat, db: Database
+) -> None:
+    await spring.run(
+        APPROVED
+        + """
         @alice /badges confirm
         @coord /badges share B-1 #frl
         @bob /badges share B-1 #frl
         @alice /badges share B-1 #assessors
-    """)
+    """
+    )
     assert "You have no badge B-1." in spring.last("only @coord")
     assert "You have no badge B-1." in spring.last("only @bob")
     assert "B-1 can be celebrated only in your cohort's channel, #frl." in spring.last("only @alice")
@@ -72,17 +77,21 @@ async def test_nobody_but_the_learner_can_share_their_badge_nor_elsewhere_than_t
 
 
 async def test_autoshare_still_celebrates_without_a_question(spring: ConsoleChat) -> None:
-    await spring.run("""
+    await spring.run(
+        """
         @alice /badges confirm
         @alice /badges autoshare on
-    """ + APPROVED)
+    """
+        + APPROVED
+    )
     assert len(celebrations(spring)) == 1
     assert "(Shared in #frl, as you asked with autoshare.)" in spring.last("DM @alice")
     assert "Share to #frl" not in spring.last("DM @alice")
 
 
 async def test_the_address_step_asks_once_whether_to_show_the_reflection(
-        spring: ConsoleChat, db: Database) -> None:
+    spring: ConsoleChat, db: Database
+) -> None:
     await spring.run(APPROVED)
     ask = spring.last("DM @alice")
     assert "your badge will be issued to *alice@example.org*" in ask
@@ -94,45 +103,60 @@ async def test_the_address_step_asks_once_whether_to_show_the_reflection(
     await spring.run("@alice /badges confirm")
     issued = spring.last("DM @alice")
     assert "You earned *Empowering Students as Creators* (B-1)" in issued
-    assert "public page shows your evidence links and your reflection (hide it: " \
-           "`/badges reflection B-1 hide`)" in issued
+    assert (
+        "public page shows your evidence links and your reflection (hide it: "
+        "`/badges reflection B-1 hide`)" in issued
+    )
     assert "Show my reflection" not in issued  # asked once, with the address
     async with db.transaction() as session:
         assert (await session.scalar(select(Badge.reflection_public))) is True
 
 
 async def test_a_later_badge_asks_in_its_own_message_and_the_choice_can_change_any_time(
-        spring: ConsoleChat, db: Database) -> None:
-    await spring.run(APPROVED + """
+    spring: ConsoleChat, db: Database
+) -> None:
+    await spring.run(
+        APPROVED
+        + """
         @alice /badges confirm
         @coord /window open spring collection-dev closes 2026-04-01
         @alice /submit collection-dev https://example.org/plan -- Weeding with students
         @erin /review claim R-2
         @erin /review approve R-2
-    """)
+    """
+    )
     issued = spring.last("DM @alice")
     assert "(B-2), issued to alice@example.org" in issued
     assert "your reflection stays private unless you choose to show it" in issued
     assert "[Show my reflection on the public page → /badges reflection B-2 show]" in issued
     await spring.run("@alice /badges reflection B-2 show")
-    assert "Your reflection is shown on B-2's public page (https://badges.example.org/badges/" \
-        in spring.last("only @alice")
+    assert "Your reflection is shown on B-2's public page (https://badges.example.org/badges/" in spring.last(
+        "only @alice"
+    )
     await spring.run("@alice /badges reflection B-2 hide")
-    assert "Your reflection is private: it is not on B-2's public page nor in its Open Badges " \
-           "documents" in spring.last("only @alice")
+    assert (
+        "Your reflection is private: it is not on B-2's public page nor in its Open Badges "
+        "documents" in spring.last("only @alice")
+    )
     async with db.transaction() as session:
         assert list(await session.scalars(select(Badge.reflection_public).order_by(Badge.id))) == [
-            False, False]
+            False,
+            False,
+        ]
 
 
 async def test_only_the_learner_decides_about_their_reflection_and_without_one_nothing_is_asked(
-        spring: ConsoleChat, db: Database) -> None:
-    await spring.run(APPROVED + """
+    spring: ConsoleChat, db: Database
+) -> None:
+    await spring.run(
+        APPROVED
+        + """
         @alice /badges confirm
         @bob /submit https://example.org/bob
         @dana /review claim R-2
         @dana /review approve R-2
-    """)
+    """
+    )
     assert "reflection" not in spring.last("DM @bob").lower()
     await spring.run("""
         @bob /badges reflection B-1 show
@@ -147,15 +171,21 @@ async def test_only_the_learner_decides_about_their_reflection_and_without_one_n
 
 
 async def test_revoking_says_the_reason_is_public_and_keeps_the_private_note_in_the_audit_log(
-        spring: ConsoleChat, db: Database) -> None:
-    await spring.run(APPROVED + """
+    spring: ConsoleChat, db: Database
+) -> None:
+    await spring.run(
+        APPROVED
+        + """
         @alice /badges confirm
         @coord /badges revoke B-1 Evidence was not the learner's own -- plagiarism report from Ms Lee
-    """)
+    """
+    )
     answer = spring.last("only @coord")
     assert "Revoked B-1." in answer
-    assert "The reason is public: the learner and anyone checking the badge read " \
-           "\"Evidence was not the learner's own\"." in answer
+    assert (
+        "The reason is public: the learner and anyone checking the badge read "
+        '"Evidence was not the learner\'s own".' in answer
+    )
     assert "Your private note is kept in the audit log only, never published." in answer
     told = spring.last("DM @alice")
     assert "was revoked: Evidence was not the learner's own." in told and "Ms Lee" not in told
@@ -163,15 +193,20 @@ async def test_revoking_says_the_reason_is_public_and_keeps_the_private_note_in_
         badge = await session.scalar(select(Badge))
         entry = await session.scalar(select(Audit).where(Audit.action == "badges.revoke"))
     assert badge is not None and badge.revoked_reason == "Evidence was not the learner's own"
-    assert entry is not None and entry.detail == {"reason": "Evidence was not the learner's own",
-                                                  "note": "plagiarism report from Ms Lee"}
+    assert entry is not None and entry.detail == {
+        "reason": "Evidence was not the learner's own",
+        "note": "plagiarism report from Ms Lee",
+    }
 
 
 async def test_revoking_without_a_note_says_where_one_would_go(spring: ConsoleChat) -> None:
-    await spring.run(APPROVED + """
+    await spring.run(
+        APPROVED
+        + """
         @alice /badges confirm
         @coord /badges revoke B-1 Issued by mistake
-    """)
+    """
+    )
     answer = spring.last("only @coord")
     assert "The reason is public" in answer
     assert "A private note for the audit log goes after ` -- `; it is never published." in answer

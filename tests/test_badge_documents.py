@@ -38,20 +38,32 @@ ISSUED = datetime(2026, 3, 2, 15, 0, 7, 123456, tzinfo=UTC)
 OBI = "https://w3id.org/openbadges#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
-ISSUER = IssuerFacts(name="Friends of Rural Libraries", url="https://frl.example.org",
-                     email="badges@frl.example.org")
+ISSUER = IssuerFacts(
+    name="Friends of Rural Libraries", url="https://frl.example.org", email="badges@frl.example.org"
+)
 CREDENTIAL = CredentialFacts(
-    slug="creators", name="Library Creators & <Makers>", description="Runs a making session in a library.",
-    criteria="Plan and run a making session; reflect on what learners made.", image_url=None,
-    issuer=ISSUER, rubric_names=["Planning", "Reflection"])
+    slug="creators",
+    name="Library Creators & <Makers>",
+    description="Runs a making session in a library.",
+    criteria="Plan and run a making session; reflect on what learners made.",
+    image_url=None,
+    issuer=ISSUER,
+    rubric_names=["Planning", "Reflection"],
+)
 
 
 def make_badge(**changes: Any) -> BadgeFacts:
     badge = BadgeFacts(
-        uid="3f2a9c1e", short_id="B-12", issued_at=ISSUED, recipient_email=EMAIL, salt="s4lt-1234",
-        earner_name="Ana López", credential=CREDENTIAL,
+        uid="3f2a9c1e",
+        short_id="B-12",
+        issued_at=ISSUED,
+        recipient_email=EMAIL,
+        salt="s4lt-1234",
+        earner_name="Ana López",
+        credential=CREDENTIAL,
         evidence_links=["https://example.org/makerspace-photos", "https://example.org/plan.pdf"],
-        evidence_text="We built cardboard automata; the ]]> quiet ones led.")
+        evidence_text="We built cardboard automata; the ]]> quiet ones led.",
+    )
     return replace(badge, **changes)
 
 
@@ -82,8 +94,12 @@ def offline_loader(url: str, options: dict[str, Any] | None = None) -> dict[str,
     if name is None:
         raise jsonld.JsonLdError(f"offline: no local copy of {url}", "loading document failed")
     document = json.loads(shared("ob2", name).read_text())
-    return {"contextUrl": None, "documentUrl": url, "document": document,
-            "contentType": "application/ld+json"}
+    return {
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": document,
+        "contentType": "application/ld+json",
+    }
 
 
 def expand(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,8 +118,11 @@ def property_count(node: Any, *, expanded: bool) -> int:
 
 
 def ob2_documents() -> dict[str, dict[str, Any]]:
-    return {"Assertion": ob2.assertion(URLS, BADGE), "BadgeClass": ob2.badge_class(URLS, CREDENTIAL),
-            "Profile": ob2.issuer_profile(URLS, ISSUER)}
+    return {
+        "Assertion": ob2.assertion(URLS, BADGE),
+        "BadgeClass": ob2.badge_class(URLS, CREDENTIAL),
+        "Profile": ob2.issuer_profile(URLS, ISSUER),
+    }
 
 
 # --- Open Badges 2.0 -------------------------------------------------------------------------------
@@ -129,8 +148,10 @@ def test_ob2_documents_carry_every_property_the_spec_requires() -> None:
     assert [e.get("id") for e in assertion["evidence"]] == [*BADGE.evidence_links, None]
     assert assertion["evidence"][-1]["narrative"] == BADGE.evidence_text
     criteria = ob2_documents()["BadgeClass"]["criteria"]
-    assert criteria == {"id": "https://badges.example.org/credentials/creators/criteria",
-                        "narrative": CREDENTIAL.criteria}
+    assert criteria == {
+        "id": "https://badges.example.org/credentials/creators/criteria",
+        "narrative": CREDENTIAL.criteria,
+    }
 
 
 def test_ob2_documents_expand_offline_to_open_badges_types_without_dropping_a_term() -> None:
@@ -190,13 +211,21 @@ def test_each_salt_is_new_and_changes_the_published_hash() -> None:
 def test_revoked_assertion_keeps_only_id_revoked_and_the_reason() -> None:
     badge = make_badge(revoked_at=ISSUED + timedelta(days=3), revoked_reason="Awarded in error")
     doc = ob2.revoked_assertion(URLS, badge)
-    assert doc == {"@context": ob2.CONTEXT, "type": "Assertion", "id": URLS.assertion(badge.uid),
-                   "revoked": True, "revocationReason": "Awarded in error"}
+    assert doc == {
+        "@context": ob2.CONTEXT,
+        "type": "Assertion",
+        "id": URLS.assertion(badge.uid),
+        "revoked": True,
+        "revocationReason": "Awarded in error",
+    }
     assert "revocationReason" not in ob2.revoked_assertion(URLS, make_badge(revoked_at=ISSUED))
 
 
 def test_badge_class_image_is_the_credentials_own_or_the_generated_one() -> None:
-    assert ob2.badge_class(URLS, CREDENTIAL)["image"] == "https://badges.example.org/credentials/creators/image.png"
+    assert (
+        ob2.badge_class(URLS, CREDENTIAL)["image"]
+        == "https://badges.example.org/credentials/creators/image.png"
+    )
     own = replace(CREDENTIAL, image_url="https://cdn.example.org/creators.png")
     assert ob2.badge_class(URLS, own)["image"] == "https://cdn.example.org/creators.png"
     assert ob2.badge_class(URLS, CREDENTIAL)["tags"] == ["Planning", "Reflection"]
@@ -211,13 +240,16 @@ def test_urls_follow_the_published_layout() -> None:
     assert urls.credential_jwt("u1") == "https://b.example.org/cohort/badges/u1/credential.jwt"
     assert urls.credential_json("u1") == "https://b.example.org/cohort/badges/u1/credential.json"
     assert (urls.badge_png("u1"), urls.badge_svg("u1")) == (
-        "https://b.example.org/cohort/badges/u1/image.png", "https://b.example.org/cohort/badges/u1/image.svg")
+        "https://b.example.org/cohort/badges/u1/image.png",
+        "https://b.example.org/cohort/badges/u1/image.svg",
+    )
     assert urls.credential_image_svg("c") == "https://b.example.org/cohort/credentials/c/image.svg"
     assert urls.jwks == "https://b.example.org/cohort/.well-known/jwks.json"
     assert urls.status_list == "https://b.example.org/cohort/status/revocations.jwt"
 
 
 # --- Open Badges 3.0 -------------------------------------------------------------------------------
+
 
 def test_the_schema_validator_accepts_the_1edtech_minimal_example() -> None:
     example = json.loads(shared("ob3", "minimal_valid_obv3.example.json").read_text())
@@ -228,20 +260,31 @@ def test_ob3_credential_validates_against_the_1edtech_schema(credential: dict[st
     validator = schema_validator("ob_v3p0_achievementcredential_schema.json")
     assert list(validator.iter_errors(credential)) == []
     schema_validator("ob_v3p0_profile_schema.json").validate(credential["issuer"])
-    assert credential["@context"] == ["https://www.w3.org/ns/credentials/v2",
-                                      "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
+    assert credential["@context"] == [
+        "https://www.w3.org/ns/credentials/v2",
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+    ]
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert credential["validFrom"] == "2026-03-02T15:00:07Z"
     subject = credential["credentialSubject"]
     assert "id" not in subject
     email_id, name_id = subject["identifier"]
-    assert email_id == {"type": "IdentityObject", "identityHash": ob2.hash_identity(EMAIL, BADGE.salt),
-                        "identityType": "emailAddress", "hashed": True, "salt": BADGE.salt}
+    assert email_id == {
+        "type": "IdentityObject",
+        "identityHash": ob2.hash_identity(EMAIL, BADGE.salt),
+        "identityType": "emailAddress",
+        "hashed": True,
+        "salt": BADGE.salt,
+    }
     assert name_id["identityHash"] == "Ana López" and name_id["hashed"] is False
     assert subject["achievement"]["id"] == URLS.badge_class("creators")
     assert credential["credentialStatus"] == {
-        "id": f"{URLS.status_list}#4242", "type": "BitstringStatusListEntry", "statusPurpose": "revocation",
-        "statusListIndex": "4242", "statusListCredential": URLS.status_list}
+        "id": f"{URLS.status_list}#4242",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "4242",
+        "statusListCredential": URLS.status_list,
+    }
 
 
 def test_schema_validation_catches_a_broken_credential(credential: dict[str, Any]) -> None:
@@ -253,7 +296,8 @@ def test_schema_validation_catches_a_broken_credential(credential: dict[str, Any
 
 
 def test_vc_jwt_verifies_with_an_independent_jose_library_from_the_published_jwks(
-        key: ob3.SigningKey, credential: dict[str, Any]) -> None:
+    key: ob3.SigningKey, credential: dict[str, Any]
+) -> None:
     token = ob3.sign_vc_jwt(credential, key, URLS)
     published = json.loads(json.dumps(key.jwks(URLS)))  # exactly what /.well-known/jwks.json serves
     decoded = jwt.decode(token, jwk.KeySet.import_key_set(published), algorithms=["RS256"])
@@ -280,7 +324,8 @@ def test_vc_jwt_fails_against_another_key(key: ob3.SigningKey, credential: dict[
 
 
 def test_our_verifier_returns_the_credential_and_rejects_tampering(
-        key: ob3.SigningKey, credential: dict[str, Any]) -> None:
+    key: ob3.SigningKey, credential: dict[str, Any]
+) -> None:
     token = ob3.sign_vc_jwt(credential, key, URLS)
     assert ob3.verify_vc_jwt(token, key.jwks(URLS)) == credential
     header, payload, signature = token.split(".")
@@ -304,8 +349,9 @@ def test_kid_dereferences_to_one_public_jwk_named_by_its_rfc7638_thumbprint(key:
     assert key.jwks(URLS) == {"keys": [public]}
 
 
-def test_signing_key_survives_a_round_trip_through_pem(key: ob3.SigningKey,
-                                                       credential: dict[str, Any]) -> None:
+def test_signing_key_survives_a_round_trip_through_pem(
+    key: ob3.SigningKey, credential: dict[str, Any]
+) -> None:
     reloaded = ob3.SigningKey.from_pem(key.to_pem())
     assert reloaded.thumbprint == key.thumbprint
     from_env = ob3.SigningKey.from_pem(key.to_pem().strip().replace("\n", "\\n"))  # one-line env var
@@ -361,8 +407,8 @@ PLAIN_SVG = '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" view
 def png_chunks(png: bytes) -> list[bytes]:
     kinds, pos = [], 8
     while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kinds.append(png[pos + 4:pos + 8])
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kinds.append(png[pos + 4 : pos + 8])
         pos += 12 + length
     return kinds
 
@@ -387,7 +433,9 @@ def test_baking_a_png_again_replaces_the_assertion() -> None:
     assert bake.unbake_png(twice) == '{"id": "second"}'
     both = bake.bake_png(twice, "header.payload.sig", keyword=bake.PNG_KEYWORD_OB3)
     assert (bake.unbake_png(both), bake.unbake_png(both, keyword="openbadgecredential")) == (
-        '{"id": "second"}', "header.payload.sig")
+        '{"id": "second"}',
+        "header.payload.sig",
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -431,12 +479,17 @@ def test_baked_svg_unbakes_to_the_same_assertion_and_stays_well_formed() -> None
 
 # --- generated images -----------------------------------------------------------------------------
 
+
 def test_generated_svg_is_xml_and_carries_the_escaped_name() -> None:
     name, issuer = "Tom & Jerry's <Best> Makerspace Badge", 'Friends "of" <Libraries>'
     svg = badge_svg(name, issuer)
     root = ElementTree.fromstring(svg)
-    texts = [" ".join(t.itertext()) if t.find("{http://www.w3.org/2000/svg}tspan") is None
-             else " ".join(s.text or "" for s in t) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    texts = [
+        " ".join(t.itertext())
+        if t.find("{http://www.w3.org/2000/svg}tspan") is None
+        else " ".join(s.text or "" for s in t)
+        for t in root.iter("{http://www.w3.org/2000/svg}text")
+    ]
     assert texts == [name, issuer]
     assert "&amp;" in svg and "&lt;Best&gt;" in svg and "<Best>" not in svg
     assert root.get("aria-label") == name
@@ -453,6 +506,7 @@ def test_generated_png_opens_at_the_requested_size() -> None:
 
 
 # --- the 1EdTech OB 2.0 reference validator -------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def validator_python() -> Path:
@@ -474,20 +528,27 @@ def test_1edtech_validator_accepts_our_hosted_badge(validator_python: Path) -> N
         server.add(urls.badge_png(BADGE.uid), bake.bake_png(image, json.dumps(assertion)), "image/png")
 
         # We hash the case-folded address (as Badgr does); the validator hashes what it is given.
-        result = run_validator(validator_python, urls.assertion(BADGE.uid), server,
-                               recipient_email=EMAIL.lower())
+        result = run_validator(
+            validator_python, urls.assertion(BADGE.uid), server, recipient_email=EMAIL.lower()
+        )
         report = result["report"]
         assert report["messages"] == [] and report["errorCount"] == 0 and report["valid"] is True, report
         assert report["openBadgesVersion"] == "2.0"
         assert "/_contexts/context-v2.json" in server.served  # the JSON-LD context came from shared/ob2
-        assert {urls.badge_png(BADGE.uid).removeprefix(server.url),
-                urls.credential_image_png(CREDENTIAL.slug).removeprefix(server.url)} <= set(server.served)
+        assert {
+            urls.badge_png(BADGE.uid).removeprefix(server.url),
+            urls.credential_image_png(CREDENTIAL.slug).removeprefix(server.url),
+        } <= set(server.served)
         assert {node["id"] for node in result["graph"]} >= {
-            urls.assertion(BADGE.uid), urls.badge_class(CREDENTIAL.slug), urls.issuer(ISSUER)}
+            urls.assertion(BADGE.uid),
+            urls.badge_class(CREDENTIAL.slug),
+            urls.issuer(ISSUER),
+        }
 
         # The same run notices a wrong earner and a revoked badge, so a pass means something.
-        stranger = run_validator(validator_python, urls.assertion(BADGE.uid), server,
-                                 recipient_email=OTHER_EMAIL)["report"]
+        stranger = run_validator(
+            validator_python, urls.assertion(BADGE.uid), server, recipient_email=OTHER_EMAIL
+        )["report"]
         assert stranger["valid"] is False and "did not match" in json.dumps(stranger["messages"])
         server.add_json(urls.assertion(BADGE.uid), ob2.revoked_assertion(urls, BADGE), status=410)
         revoked = run_validator(validator_python, urls.assertion(BADGE.uid), server)["report"]

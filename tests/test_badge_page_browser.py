@@ -30,9 +30,20 @@ pytestmark = [
 ]
 
 # Root needs --no-sandbox; the rest keep Chromium off the network and quiet.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--disable-default-apps", "--hide-scrollbars", "--mute-audio"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
 EMAIL = re.compile(r"[\w.+-]+(@|%40)[\w-]+(\.[\w-]+)+", re.IGNORECASE)
 BADGE = "Empowering Students as Creators"
 REASON = "Evidence was not the learner's own"
@@ -48,9 +59,15 @@ async def chromium_run(*args: str, seconds: float = 25) -> tuple[bytes, bytes]:
     assert CHROMIUM is not None
     with tempfile.TemporaryDirectory(prefix="cohortbot-chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
-            CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(), seconds)
         except TimeoutError:
@@ -102,7 +119,8 @@ class Page(HTMLParser):
 
 
 async def test_the_badge_page_renders_in_a_browser_with_name_earner_issuer_and_verification(
-        site: Site) -> None:
+    site: Site,
+) -> None:
     page = Page(await rendered_dom(f"{site.base}/badges/{site.uid()}"))
     issuer = (await site.http.get("/issuers/future-ready-librarians")).json()["name"]
     assert BADGE in page.text
@@ -113,7 +131,8 @@ async def test_the_badge_page_renders_in_a_browser_with_name_earner_issuer_and_v
 
 
 async def test_share_previews_have_absolute_open_graph_and_twitter_tags_and_a_loading_image(
-        site: Site) -> None:
+    site: Site,
+) -> None:
     uid = site.uid()
     meta = Page(await rendered_dom(f"{site.base}/badges/{uid}")).meta
     for tag in ("og:title", "og:description", "og:image", "og:url", "twitter:card", "twitter:image"):
@@ -152,10 +171,10 @@ async def test_a_revoked_badge_plainly_says_so_in_the_browser_and_offers_no_shar
 
 
 async def test_the_badge_page_screenshot_is_a_real_picture_not_a_blank_page(
-        site: Site, tmp_path: Path) -> None:
+    site: Site, tmp_path: Path
+) -> None:
     shot = tmp_path / "badge.png"
-    await chromium(f"--screenshot={shot}", "--window-size=1200,900",
-                   f"{site.base}/badges/{site.uid()}")
+    await chromium(f"--screenshot={shot}", "--window-size=1200,900", f"{site.base}/badges/{site.uid()}")
     with Image.open(shot) as png:
         assert png.format == "PNG" and png.size == (1200, 900)
         rgb = png.convert("RGB")
@@ -166,8 +185,7 @@ async def test_the_badge_page_screenshot_is_a_real_picture_not_a_blank_page(
     assert len(top) > 50, f"the top half has only {len(top)} colours"
 
 
-async def test_the_page_renders_under_its_content_security_policy_with_no_violation(
-        site: Site) -> None:
+async def test_the_page_renders_under_its_content_security_policy_with_no_violation(site: Site) -> None:
     """The page's protective headers are there, and a browser applying them still shows the
     styled page and its badge image: it reports no blocked style or image."""
     url = f"{site.base}/badges/{site.uid()}"

@@ -74,8 +74,12 @@ async def test_the_reflection_is_public_only_while_the_learner_chooses_to_show_i
         for doc in (ob2_doc, ob3_doc, claims):
             assert "https://example.org/makerspace" in [e.get("id") for e in doc["evidence"]]
         assert "https://example.org/makerspace" in page
-        return {"page": reflection in page, "OB 2.0": reflection in json.dumps(ob2_doc),
-                "OB 3.0": reflection in json.dumps(ob3_doc), "VC-JWT": reflection in json.dumps(claims)}
+        return {
+            "page": reflection in page,
+            "OB 2.0": reflection in json.dumps(ob2_doc),
+            "OB 3.0": reflection in json.dumps(ob3_doc),
+            "VC-JWT": reflection in json.dumps(claims),
+        }
 
     assert "your reflection stays private" in site.chat.said("DM @alice")[-2]  # the address step
     assert await published() == {"page": False, "OB 2.0": False, "OB 3.0": False, "VC-JWT": False}
@@ -107,8 +111,11 @@ async def test_open_badges_3_credential_verifies_with_the_published_keys(site: S
     assert "OpenBadgeCredential" in claims["type"]
     assert claims["credentialSubject"]["achievement"]["name"] == "Empowering Students as Creators"
     status = claims["credentialStatus"]
-    status_list = jwt.decode((await site.http.get(status["statusListCredential"].removeprefix(
-        site.base))).text, KeySet.import_key_set(keys), algorithms=["RS256"]).claims
+    status_list = jwt.decode(
+        (await site.http.get(status["statusListCredential"].removeprefix(site.base))).text,
+        KeySet.import_key_set(keys),
+        algorithms=["RS256"],
+    ).claims
     assert ob3.is_revoked(status_list, int(status["statusListIndex"])) is False
 
 
@@ -126,8 +133,9 @@ async def test_revocation_shows_everywhere(site: Site) -> None:
     token = (await site.http.get(f"/badges/{uid}/credential.jwt")).text
     keys = KeySet.import_key_set((await site.http.get("/.well-known/jwks.json")).json())
     status = jwt.decode(token, keys, algorithms=["RS256"]).claims["credentialStatus"]
-    status_list = jwt.decode((await site.http.get("/status/revocations.jwt")).text, keys,
-                             algorithms=["RS256"]).claims
+    status_list = jwt.decode(
+        (await site.http.get("/status/revocations.jwt")).text, keys, algorithms=["RS256"]
+    ).claims
     assert ob3.is_revoked(status_list, int(status["statusListIndex"])) is True
     await site.chat.run("@alice /badges")
     assert "(revoked)" in site.chat.last("only @alice")
@@ -135,8 +143,9 @@ async def test_revocation_shows_everywhere(site: Site) -> None:
 
 async def test_a_revocations_private_note_is_on_no_public_page_or_document(site: Site) -> None:
     uid = site.uid()
-    await site.chat.run("@coord /badges revoke B-1 Evidence was not the learner's own -- "
-                        "plagiarism report from Ms Lee")
+    await site.chat.run(
+        "@coord /badges revoke B-1 Evidence was not the learner's own -- plagiarism report from Ms Lee"
+    )
     assert "Your private note is kept in the audit log only" in site.chat.last("only @coord")
     gone = await site.http.get(f"/badges/{uid}/assertion.json")
     assert gone.json()["revocationReason"] == "Evidence was not the learner's own"
@@ -157,8 +166,9 @@ async def test_correcting_the_address_reissues_and_revokes_the_old_as_replaced(s
     assert "Re-issued B-1 as B-2 to alice@library.org" in site.chat.last("only @coord")
     new = site.uid("B-2")
     assert (await site.http.get(f"/badges/{old}/assertion.json")).json()["revocationReason"] == "replaced"
-    assert ob2.verify_recipient((await site.http.get(f"/badges/{new}/assertion.json")).json(),
-                                "alice@library.org")
+    assert ob2.verify_recipient(
+        (await site.http.get(f"/badges/{new}/assertion.json")).json(), "alice@library.org"
+    )
     await site.chat.run("@alice /badges share B-2 #frl\n@coord /badges correct B-2 other@x.org")
     assert "already shared" in site.chat.last("only @coord")
 
@@ -183,16 +193,24 @@ async def test_1edtech_validator_accepts_the_served_badge(site: Site, settings: 
     with DocumentServer() as mirror:
         # The validator may fetch only from its own local server. Serve the same database
         # with PUBLIC_BASE_URL set to that server, and copy the bytes we serve there unchanged.
-        runtime = Runtime(settings.model_copy(update={"public_base_url": mirror.url}),
-                          clock=site.chat.clock)
+        runtime = Runtime(settings.model_copy(update={"public_base_url": mirror.url}), clock=site.chat.clock)
         async with serving(runtime) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
-            for path in [f"/badges/{uid}/assertion.json", "/credentials/creators",
-                         "/issuers/future-ready-librarians", "/credentials/creators/image.png",
-                         f"/badges/{uid}/image.png"]:
+            for path in [
+                f"/badges/{uid}/assertion.json",
+                "/credentials/creators",
+                "/issuers/future-ready-librarians",
+                "/credentials/creators/image.png",
+                f"/badges/{uid}/image.png",
+            ]:
                 served = await http.get(path)
                 assert served.status_code == 200, path
                 mirror.add(path, served.content, served.headers["content-type"].split(";")[0])
-        result = await asyncio.to_thread(run_validator, python, f"{mirror.url}/badges/{uid}/assertion.json",
-                                         mirror, recipient_email="alice.ng@school.org")
+        result = await asyncio.to_thread(
+            run_validator,
+            python,
+            f"{mirror.url}/badges/{uid}/assertion.json",
+            mirror,
+            recipient_email="alice.ng@school.org",
+        )
     report = result["report"]
     assert report["valid"] is True and report["errorCount"] == 0, report

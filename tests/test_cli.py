@@ -11,14 +11,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cohortbot(*args: str, tmp: Path, stdin: str = "",
-              **settings: str) -> subprocess.CompletedProcess[str]:
+def cohortbot(*args: str, tmp: Path, stdin: str = "", **settings: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bot.db", "LOG_LEVEL": "WARNING"}
     env.pop("SLACK_BOT_TOKEN", None)
     env.pop("DISCORD_TOKEN", None)
     env |= settings
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
-                          text=True, timeout=120, cwd=tmp, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp,
+        env=env,
+        check=False,
+    )
 
 
 def test_demo_script_runs_a_whole_programme(tmp_path: Path) -> None:
@@ -38,7 +45,7 @@ def test_demo_script_runs_a_whole_programme(tmp_path: Path) -> None:
     lines = out.splitlines()  # each typed line is echoed before its answers
     typed = lines.index("> @maria /cohort add spring @dana as assessor")
     assert lines[typed + 1] == "[only @maria] Added @dana to *spring* as assessor."
-    assert "# Maria sets up the cohort, its assessors' channel and roster." in lines[typed - 12:typed]
+    assert "# Maria sets up the cohort, its assessors' channel and roster." in lines[typed - 12 : typed]
     refused = [line for line in lines if "Example: `" in line]  # only the two bad inputs it shows
     assert [line.split("]")[0] for line in refused] == ["[only @bob", "[only @bob"], refused
     assert "Traceback" not in result.stderr
@@ -52,9 +59,11 @@ def test_console_script_exits_non_zero_when_a_handler_crashes(tmp_path: Path) ->
     with sqlite3.connect(db) as conn:  # a credential whose rubric someone broke by hand
         conn.execute("UPDATE credentials SET rubric = '[{\"oops\": 1}]' WHERE slug = 'creators'")
     script = tmp_path / "s.txt"
-    script.write_text(":admin @c\n@c /cohort create x #x\n@c /cohort add x @a\n@c /cohort add x @r as "
-                      "assessor\n@c /window open x creators closes +3d\n@a /submit https://e.org/a\n"
-                      "@r /review claim R-1\n@r /review approve R-1\n")
+    script.write_text(
+        ":admin @c\n@c /cohort create x #x\n@c /cohort add x @a\n@c /cohort add x @r as "
+        "assessor\n@c /window open x creators closes +3d\n@a /submit https://e.org/a\n"
+        "@r /review claim R-1\n@r /review approve R-1\n"
+    )
     result = cohortbot("console", "--script", str(script), "--db", url, tmp=tmp_path)
     assert result.returncode == 1
     assert "crashed" in result.stderr
@@ -62,8 +71,9 @@ def test_console_script_exits_non_zero_when_a_handler_crashes(tmp_path: Path) ->
 
 
 def test_interactive_console_reads_commands_until_end_of_input(tmp_path: Path) -> None:
-    result = cohortbot("console", tmp=tmp_path, stdin=":admin @me\n@me /cohort create club #club\n"
-                       "@me /cohort list\n")
+    result = cohortbot(
+        "console", tmp=tmp_path, stdin=":admin @me\n@me /cohort create club #club\n@me /cohort list\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "[only @me] Created cohort *club*" in result.stdout
     assert "• *club* in #club" in result.stdout
@@ -86,8 +96,10 @@ def test_run_with_only_a_discord_token_says_discord_is_not_there_yet(tmp_path: P
 
 def test_credentials_load_adds_then_updates(tmp_path: Path) -> None:
     catalogue = tmp_path / "c.yml"
-    catalogue.write_text("credentials:\n  - slug: storytime\n    name: Storytime Leader\n"
-                         "    issuer: {name: County Library, url: https://library.example.org}\n")
+    catalogue.write_text(
+        "credentials:\n  - slug: storytime\n    name: Storytime Leader\n"
+        "    issuer: {name: County Library, url: https://library.example.org}\n"
+    )
     first = cohortbot("credentials", "load", str(catalogue), tmp=tmp_path)
     assert first.returncode == 0 and "Added 1 (storytime)" in first.stdout
     second = cohortbot("credentials", "load", str(catalogue), tmp=tmp_path)
@@ -127,15 +139,30 @@ def test_interactive_console_serves_the_badge_pages_it_links_to(tmp_path: Path) 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db", "PORT": str(port),
-           "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING", "LINK_CHECK": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "console"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        "PORT": str(port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",
+        "LINK_CHECK": "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     try:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(":admin @c\n@c /cohort create x #x\n@c /cohort add x @a\n@c /cohort add x @r as "
-                         "assessor\n@c /window open x creators closes +3d\n@a /submit https://e.org/a\n"
-                         "@r /review claim R-1\n@r /review approve R-1\n@a /badges confirm\n")
+        proc.stdin.write(
+            ":admin @c\n@c /cohort create x #x\n@c /cohort add x @a\n@c /cohort add x @r as "
+            "assessor\n@c /window open x creators closes +3d\n@a /submit https://e.org/a\n"
+            "@r /review claim R-1\n@r /review approve R-1\n@a /badges confirm\n"
+        )
         proc.stdin.flush()
         page_url = None
         for line in iter(proc.stdout.readline, ""):

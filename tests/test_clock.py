@@ -21,8 +21,12 @@ from bot.storage.db import Database
 
 async def reminder_posts(db: Database) -> int:
     async with db.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(Outbox).where(
-            Outbox.key.like("reminder:%"))) or 0
+        return (
+            await session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.key.like("reminder:%"))
+            )
+            or 0
+        )
 
 
 async def wait_for(check, seconds: float = 8.0) -> bool:  # type: ignore[no-untyped-def]
@@ -63,7 +67,8 @@ async def test_reminder_fires_on_time_and_a_cancelled_one_never(db: Database, se
 
 
 async def test_a_reminder_set_while_running_is_picked_up_without_a_restart(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     chat = ConsoleChat(db, settings, clock=FakeClock(now), out=None)
     await chat.run(":admin @coord\n@coord /cohort create spring #frl")
@@ -105,10 +110,15 @@ async def test_only_one_clock_leads_and_a_second_takes_over(db_url: str, db: Dat
 
 
 async def test_requests_older_than_a_week_are_forgotten_but_never_one_still_waiting_to_run(
-        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
-    waiting = Intake("old-but-waiting", Origin("slack", "T1", "U1", "C1"), "/submit https://example.org/a",
-                     "https://hooks.example/1").to_dict()
+    waiting = Intake(
+        "old-but-waiting",
+        Origin("slack", "T1", "U1", "C1"),
+        "/submit https://example.org/a",
+        "https://hooks.example/1",
+    ).to_dict()
     async with db.transaction() as session:
         session.add_all([Inbound(key=f"old-{i}", at=now - timedelta(days=8)) for i in range(7)])
         session.add(Inbound(key="old-but-waiting", at=now - timedelta(days=8), pending=waiting))

@@ -28,12 +28,15 @@ def lines_from(out: str, first: str) -> list[str]:
 
 def test_a_script_prints_each_line_before_its_answers(tmp_path: Path) -> None:
     script = tmp_path / "club.txt"
-    script.write_text("# Maria starts a book club.\n"
-                      ":admin @maria\n"
-                      "@maria /cohort create club #club\n"
-                      "\n"
-                      "# What time is it?\n"
-                      ":clock\n", encoding="utf-8")
+    script.write_text(
+        "# Maria starts a book club.\n"
+        ":admin @maria\n"
+        "@maria /cohort create club #club\n"
+        "\n"
+        "# What time is it?\n"
+        ":clock\n",
+        encoding="utf-8",
+    )
     result = cohortbot("console", "--script", str(script), tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = lines_from(result.stdout, "# Maria")
@@ -45,7 +48,7 @@ def test_a_script_prints_each_line_before_its_answers(tmp_path: Path) -> None:
     ]
     assert lines[4].startswith("[only @maria] Created cohort *club* in #club")
     channel = next(i for i, line in enumerate(lines) if line.startswith("[#club] 👋"))
-    assert lines[channel + 1:channel + 4] == ["", "# What time is it?", "> :clock"]
+    assert lines[channel + 1 : channel + 4] == ["", "# What time is it?", "> :clock"]
     assert lines[channel + 4].startswith("[console] It is ")
 
 
@@ -53,7 +56,9 @@ def test_piped_input_is_echoed_like_a_script(tmp_path: Path) -> None:
     result = cohortbot("console", tmp=tmp_path, stdin="@me /cohort list\n")
     assert result.returncode == 0, result.stderr
     assert lines_from(result.stdout, "> @me")[:2] == [
-        "> @me /cohort list", "[only @me] You are not in any cohort yet. A coordinator adds you to one."]
+        "> @me /cohort list",
+        "[only @me] You are not in any cohort yet. A coordinator adds you to one.",
+    ]
 
 
 async def test_the_console_echoes_what_it_runs(db: Database, settings: Settings, clock: FakeClock) -> None:
@@ -122,8 +127,10 @@ async def test_handles_are_case_insensitive_and_may_hold_any_letters(spring: Con
 
 async def test_a_name_that_is_no_handle_is_refused(chat: ConsoleChat) -> None:
     await chat.run("@al!ce /submit status")
-    assert chat.last("console") == ("'@al!ce' is not a user name; a handle is letters or digits, then "
-                                    "also . _ or -. Example: `@alice /submit status`")
+    assert chat.last("console") == (
+        "'@al!ce' is not a user name; a handle is letters or digits, then "
+        "also . _ or -. Example: `@alice /submit status`"
+    )
 
 
 async def test_profiles_outlive_a_restart(db: Database, settings: Settings, clock: FakeClock) -> None:
@@ -143,7 +150,8 @@ async def test_profiles_outlive_a_restart(db: Database, settings: Settings, cloc
     """)
     assert again.errors == 0 and again.crashes == 0, again.transcript
     assert again.said("console") == [
-        "@alice is Alice Ng, time zone America/Chicago, e-mail alice@school.org."]
+        "@alice is Alice Ng, time zone America/Chicago, e-mail alice@school.org."
+    ]
     assert "The window closes Fri 20 Mar 2026, 17:00 CDT" in again.said("only @alice")[0]
     assert "Badges are issued to alice@school.org" in again.last("only @alice")
 
@@ -155,8 +163,9 @@ def test_a_console_on_a_file_database_keeps_profiles_after_a_restart(tmp_path: P
     after.write_text(":user @alice\n")
     assert cohortbot("console", "--script", str(before), "--db", url, tmp=tmp_path).returncode == 0
     result = cohortbot("console", "--script", str(after), "--db", url, tmp=tmp_path)
-    assert "[console] @alice is Alice Ng, time zone America/Chicago, e-mail alice@school.org." \
-        in result.stdout
+    assert (
+        "[console] @alice is Alice Ng, time zone America/Chicago, e-mail alice@school.org." in result.stdout
+    )
 
 
 # ------------------------------------------------------------------- time passing
@@ -180,9 +189,11 @@ async def test_a_daily_reminder_posts_each_day_the_clock_passes(spring: ConsoleC
         :clock 2026-03-05T15:00Z
     """)
     assert len([t for t in spring.said("#frl") if "Share one win" in t]) == 3  # Tue, Wed, Thu
-    assert spring.said("console")[-3:] == ["It is now Tue 3 Mar 2026, 15:00 UTC.",
-                                           "It is now Wed 4 Mar 2026, 15:00 UTC.",
-                                           "It is now Thu 5 Mar 2026, 15:00 UTC."]
+    assert spring.said("console")[-3:] == [
+        "It is now Tue 3 Mar 2026, 15:00 UTC.",
+        "It is now Wed 4 Mar 2026, 15:00 UTC.",
+        "It is now Thu 5 Mar 2026, 15:00 UTC.",
+    ]
 
 
 # ------------------------------------------------------------------- logs
@@ -201,16 +212,20 @@ def test_the_console_keeps_info_logs_out_of_the_chat(tmp_path: Path) -> None:
     saying so is an INFO line for operators: not in the console chat, nor on its stderr."""
     url = f"sqlite+aiosqlite:///{tmp_path}/club.db"
     set_up, later = tmp_path / "set_up.txt", tmp_path / "later.txt"
-    set_up.write_text(":clock 2020-01-01T09:00Z\n:admin @maria\n@maria /cohort create club #club\n"
-                      "@maria /cohort remind club 2020-01-02T09:00 Bring a book\n")
+    set_up.write_text(
+        ":clock 2020-01-01T09:00Z\n:admin @maria\n@maria /cohort create club #club\n"
+        "@maria /cohort remind club 2020-01-02T09:00 Bring a book\n"
+    )
     later.write_text(":clock +1m\n")
     env = quiet_env(tmp_path)
     run = [sys.executable, "-m", "bot", "console", "--db", url, "--script"]
-    first = subprocess.run([*run, str(set_up)], capture_output=True, text=True, env=env, cwd=tmp_path,
-                           timeout=120, check=False)
+    first = subprocess.run(
+        [*run, str(set_up)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
+    )
     assert "[only @maria] Reminder set for #club" in first.stdout, first.stdout
-    second = subprocess.run([*run, str(later)], capture_output=True, text=True, env=env, cwd=tmp_path,
-                            timeout=120, check=False)
+    second = subprocess.run(
+        [*run, str(later)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
+    )
     assert second.returncode == 0
     assert "Bring a book" not in second.stdout  # missed by years: skipped
     assert second.stderr == ""
@@ -220,8 +235,13 @@ def test_the_console_keeps_info_logs_out_of_the_chat(tmp_path: Path) -> None:
 def test_the_clock_does_not_log_every_run_of_its_jobs(tmp_path: Path) -> None:
     err = tmp_path / "clock.log"
     with err.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "clock"], stdout=subprocess.DEVNULL,
-                                stderr=sink, env=quiet_env(tmp_path), cwd=tmp_path)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "clock"],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env=quiet_env(tmp_path),
+            cwd=tmp_path,
+        )
         try:
             deadline = time.monotonic() + 60
             while "Scheduler started" not in err.read_text() and time.monotonic() < deadline:
@@ -233,4 +253,3 @@ def test_the_clock_does_not_log_every_run_of_its_jobs(tmp_path: Path) -> None:
     logged = err.read_text()
     assert "Scheduler started" in logged  # INFO is on: the scheduler's own news is logged
     assert "Running job" not in logged and "executed successfully" not in logged, logged
-

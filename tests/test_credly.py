@@ -86,65 +86,138 @@ class Harness:
         return [text for where, text in self.said if where == f"DM @{user}"]
 
 
-async def seed_badge(db: Database, now: datetime, *, email: str = "alice@school.org",
-                     revoked: bool = False) -> Seeded:
+async def seed_badge(
+    db: Database, now: datetime, *, email: str = "alice@school.org", revoked: bool = False
+) -> Seeded:
     """An approved submission and its badge, as the review handler leaves them."""
     async with db.transaction() as s:
         ws = Workspace(platform="console", external_id="T1", name="FRL", created_at=now)
         s.add(ws)
         await s.flush()
-        alice = Member(workspace_id=ws.id, user_id="alice", display_name="Alice Ng", email=email,
-                       badge_email=None, tz="UTC", created_at=now)
-        dana = Member(workspace_id=ws.id, user_id="dana", display_name="Dana", email=None,
-                      badge_email=None, tz="UTC", created_at=now)
+        alice = Member(
+            workspace_id=ws.id,
+            user_id="alice",
+            display_name="Alice Ng",
+            email=email,
+            badge_email=None,
+            tz="UTC",
+            created_at=now,
+        )
+        dana = Member(
+            workspace_id=ws.id,
+            user_id="dana",
+            display_name="Dana",
+            email=None,
+            badge_email=None,
+            tz="UTC",
+            created_at=now,
+        )
         s.add_all([alice, dana])
         await s.flush()
         cred = await s.scalar(select(Credential).where(Credential.slug == "creators"))
         assert cred is not None
         cred.credly_template_id = TEMPLATE
-        cohort = Cohort(workspace_id=ws.id, name="spring", tz="UTC", quiet_days=[], created_by=dana.id,
-                        created_at=now)
+        cohort = Cohort(
+            workspace_id=ws.id, name="spring", tz="UTC", quiet_days=[], created_by=dana.id, created_at=now
+        )
         s.add(cohort)
         await s.flush()
-        window = Window(workspace_id=ws.id, cohort_id=cohort.id, credential_id=cred.id, opens_at=now,
-                        closes_at=now + timedelta(days=14), closed_at=None, tz="UTC", nudge_offsets=[],
-                        open_announced_at=None, close_announced_at=None, created_by=dana.id, created_at=now)
+        window = Window(
+            workspace_id=ws.id,
+            cohort_id=cohort.id,
+            credential_id=cred.id,
+            opens_at=now,
+            closes_at=now + timedelta(days=14),
+            closed_at=None,
+            tz="UTC",
+            nudge_offsets=[],
+            open_announced_at=None,
+            close_announced_at=None,
+            created_by=dana.id,
+            created_at=now,
+        )
         s.add(window)
         await s.flush()
-        sub = Submission(workspace_id=ws.id, window_id=window.id, member_id=alice.id, state="approved",
-                         code="S-1", created_at=now, updated_at=now)
+        sub = Submission(
+            workspace_id=ws.id,
+            window_id=window.id,
+            member_id=alice.id,
+            state="approved",
+            code="S-1",
+            created_at=now,
+            updated_at=now,
+        )
         s.add(sub)
         await s.flush()
-        version = Version(submission_id=sub.id, number=1, links=["https://example.org/unit"],
-                          submitted_at=now, link_report=None)
+        version = Version(
+            submission_id=sub.id,
+            number=1,
+            links=["https://example.org/unit"],
+            submitted_at=now,
+            link_report=None,
+        )
         s.add(version)
         await s.flush()
-        review = Review(workspace_id=ws.id, submission_id=sub.id, version_id=version.id, state="decided",
-                        assessor_id=dana.id, claimed_at=now, decided_at=now, decision="approved",
-                        scores=None, created_at=now, queued_at=now)
+        review = Review(
+            workspace_id=ws.id,
+            submission_id=sub.id,
+            version_id=version.id,
+            state="decided",
+            assessor_id=dana.id,
+            claimed_at=now,
+            decided_at=now,
+            decision="approved",
+            scores=None,
+            created_at=now,
+            queued_at=now,
+        )
         s.add(review)
         await s.flush()
-        badge = Badge(uid=secrets.token_urlsafe(16), workspace_id=ws.id, member_id=alice.id,
-                      credential_id=cred.id, submission_id=sub.id, review_id=review.id,
-                      recipient_email=email, state="issued", salt=secrets.token_hex(16), status_index=1,
-                      issued_at=ISSUED, shared_at=None,
-                      revoked_at=now if revoked else None, revoked_reason=None)
+        badge = Badge(
+            uid=secrets.token_urlsafe(16),
+            workspace_id=ws.id,
+            member_id=alice.id,
+            credential_id=cred.id,
+            submission_id=sub.id,
+            review_id=review.id,
+            recipient_email=email,
+            state="issued",
+            salt=secrets.token_hex(16),
+            status_index=1,
+            issued_at=ISSUED,
+            shared_at=None,
+            revoked_at=now if revoked else None,
+            revoked_reason=None,
+        )
         s.add(badge)
         await s.flush()
         first, last = split_name(alice.display_name)
-        await enqueue(s, ws.id, Destination(KIND, badge.uid),
-                      credly_request(badge.uid, template_id=TEMPLATE, email=email, first_name=first,
-                                     last_name=last, issued_at=badge.issued_at),
-                      f"badge:{badge.id}:credly", now, cohort_id=cohort.id)
+        await enqueue(
+            s,
+            ws.id,
+            Destination(KIND, badge.uid),
+            credly_request(
+                badge.uid,
+                template_id=TEMPLATE,
+                email=email,
+                first_name=first,
+                last_name=last,
+                issued_at=badge.issued_at,
+            ),
+            f"badge:{badge.id}:credly",
+            now,
+            cohort_id=cohort.id,
+        )
         return Seeded(ws.id, cohort.id, badge.id, badge.uid)
 
 
-
 def configured(settings: Settings, credly: FakeCredly, **overrides: str | None) -> CredlySettings:
-    values = {"credly_organization_id": ORG, "credly_token": TOKEN, "credly_api_url": credly.url,
-              **overrides}
-    return CredlySettings(_env_file=None, database_url=settings.database_url,  # type: ignore[call-arg]
-                          **values)
+    values = {"credly_organization_id": ORG, "credly_token": TOKEN, "credly_api_url": credly.url, **overrides}
+    return CredlySettings(
+        _env_file=None,
+        database_url=settings.database_url,  # type: ignore[call-arg]
+        **values,
+    )
 
 
 @pytest.fixture
@@ -153,11 +226,14 @@ async def credly() -> AsyncIterator[FakeCredly]:
         yield fake
 
 
-def harness(db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings, *,
-            timeout: float = 5.0) -> Harness:
+def harness(
+    db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings, *, timeout: float = 5.0
+) -> Harness:
     said: list[tuple[str, str]] = []
-    transports = {"credly": CredlyTransport(settings, db, clock, timeout=timeout),
-                  "console": ConsoleTransport(lambda where, text: said.append((where, text)))}
+    transports = {
+        "credly": CredlyTransport(settings, db, clock, timeout=timeout),
+        "console": ConsoleTransport(lambda where, text: said.append((where, text))),
+    }
     return Harness(db, clock, credly, Deliverer(db, transports, clock), said)  # type: ignore[arg-type]
 
 
@@ -170,7 +246,8 @@ def h(db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings) ->
 
 
 async def test_an_approved_badge_is_issued_once_on_credly_and_the_learner_gets_the_accept_link(
-        h: Harness) -> None:
+    h: Harness,
+) -> None:
     seeded = await seed_badge(h.db, h.clock.now())
 
     first = await h.deliver()  # one round: the Credly issue, then the DM it queued
@@ -178,9 +255,13 @@ async def test_an_approved_badge_is_issued_once_on_credly_and_the_learner_gets_t
     [post] = h.credly.posts()
     assert post.path == f"/v1/organizations/{ORG}/badges"
     assert post.auth == (TOKEN, "")
-    assert post.json == {"recipient_email": "alice@school.org", "issued_to_first_name": "Alice",
-                         "issued_to_last_name": "Ng", "badge_template_id": TEMPLATE,
-                         "issued_at": "2026-03-20 22:00:00 +0000"}
+    assert post.json == {
+        "recipient_email": "alice@school.org",
+        "issued_to_first_name": "Alice",
+        "issued_to_last_name": "Ng",
+        "badge_template_id": TEMPLATE,
+        "issued_at": "2026-03-20 22:00:00 +0000",
+    }
     [issued] = h.credly.badges
     row = await h.row(f"badge:{seeded.badge_id}:credly")
     assert (row.state, row.ref, row.attempts) == ("sent", issued["id"], 1)
@@ -217,7 +298,8 @@ async def test_a_credly_server_error_is_retried_and_the_badge_issued_once(h: Har
 
 
 async def test_a_credly_time_out_is_retried_without_issuing_the_badge_twice(
-        db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings) -> None:
+    db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings
+) -> None:
     h = harness(db, clock, credly, configured(settings, credly), timeout=0.3)
     seeded = await seed_badge(db, clock.now())
     credly.delay(1.0)  # Credly issues the badge, but answers after we gave up
@@ -268,17 +350,22 @@ async def test_a_duplicate_whose_look_up_fails_is_still_delivered(h: Harness) ->
     assert h.dms("alice") == []  # no link to give
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("rejected", "Credly 400: Badge template is archived"),
-    ("unknown template", "Credly 422: Invalid or missing Badge Template ID: tmpl-gone"),
-    ("wrong organization", "Credly 404: Organization not found"),
-    ("wrong token", "Credly 401: You must be authenticated"),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("rejected", "Credly 400: Badge template is archived"),
+        ("unknown template", "Credly 422: Invalid or missing Badge Template ID: tmpl-gone"),
+        ("wrong organization", "Credly 404: Organization not found"),
+        ("wrong token", "Credly 401: You must be authenticated"),
+    ],
+)
 async def test_a_badge_credly_refuses_becomes_a_dead_letter_with_credlys_message(
-        db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings, case: str,
-        expected: str) -> None:
-    overrides = {"wrong organization": {"credly_organization_id": "org-2"},
-                 "wrong token": {"credly_token": "stolen"}}.get(case, {})
+    db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings, case: str, expected: str
+) -> None:
+    overrides = {
+        "wrong organization": {"credly_organization_id": "org-2"},
+        "wrong token": {"credly_token": "stolen"},
+    }.get(case, {})
     h = harness(db, clock, credly, configured(settings, credly, **overrides))
     seeded = await seed_badge(db, clock.now())
     if case == "rejected":
@@ -288,9 +375,14 @@ async def test_a_badge_credly_refuses_becomes_a_dead_letter_with_credlys_message
             row = await s.scalar(select(Outbox).where(Outbox.key == f"badge:{seeded.badge_id}:credly"))
             assert row is not None
             request = parse_credly_request(Message.from_dict(row.payload))
-            row.payload = credly_request(request.badge_uid, template_id="tmpl-gone", email=request.email,
-                                         first_name=request.first_name, last_name=request.last_name,
-                                         issued_at=request.issued_at).to_dict()
+            row.payload = credly_request(
+                request.badge_uid,
+                template_id="tmpl-gone",
+                email=request.email,
+                first_name=request.first_name,
+                last_name=request.last_name,
+                issued_at=request.issued_at,
+            ).to_dict()
 
     report = await h.deliver()
     assert (report.sent, report.retried, report.dead) == (0, 0, 1)
@@ -326,9 +418,13 @@ async def test_a_badge_revoked_before_it_reaches_credly_is_not_issued(h: Harness
 
 
 async def test_without_credly_settings_nothing_is_sent_to_credly(
-        db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings) -> None:
-    bare = CredlySettings(_env_file=None, database_url=settings.database_url,  # type: ignore[call-arg]
-                          credly_api_url=credly.url)
+    db: Database, clock: FakeClock, credly: FakeCredly, settings: Settings
+) -> None:
+    bare = CredlySettings(
+        _env_file=None,
+        database_url=settings.database_url,  # type: ignore[call-arg]
+        credly_api_url=credly.url,
+    )
     assert not credly_enabled(bare) and not credly_enabled(settings)
     assert not credly_enabled(configured(settings, credly, credly_token=None))
     assert credly_enabled(configured(settings, credly))
@@ -348,16 +444,27 @@ async def test_without_credly_settings_nothing_is_sent_to_credly(
 
 
 def test_a_credly_request_survives_the_outbox_round_trip() -> None:
-    message = credly_request("uid-1", template_id=TEMPLATE, email="a@b.org", first_name="Ana",
-                             last_name="Lucia Ruiz", issued_at=datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
+    message = credly_request(
+        "uid-1",
+        template_id=TEMPLATE,
+        email="a@b.org",
+        first_name="Ana",
+        last_name="Lucia Ruiz",
+        issued_at=datetime(2026, 3, 20, 12, 0, tzinfo=UTC),
+    )
     request = parse_credly_request(Message.from_dict(message.to_dict()))
-    assert request.body() == {"recipient_email": "a@b.org", "issued_to_first_name": "Ana",
-                              "issued_to_last_name": "Lucia Ruiz", "badge_template_id": TEMPLATE,
-                              "issued_at": "2026-03-20 12:00:00 +0000"}
+    assert request.body() == {
+        "recipient_email": "a@b.org",
+        "issued_to_first_name": "Ana",
+        "issued_to_last_name": "Lucia Ruiz",
+        "badge_template_id": TEMPLATE,
+        "issued_at": "2026-03-20 12:00:00 +0000",
+    }
     assert request.badge_uid == "uid-1"
     with pytest.raises(ValueError, match="recipient_email"):
-        parse_credly_request(Message("Issue", fields=tuple(f for f in message.fields
-                                                           if f[0] != "recipient_email")))
+        parse_credly_request(
+            Message("Issue", fields=tuple(f for f in message.fields if f[0] != "recipient_email"))
+        )
 
 
 def test_names_are_split_the_way_credly_requires() -> None:
@@ -384,28 +491,39 @@ TO_A_CONFIRMED_BADGE = """
 """
 
 
-async def chat_with_credly(db: Database, settings: Settings, credly: FakeCredly,
-                           template_id: str) -> ConsoleChat:
+async def chat_with_credly(
+    db: Database, settings: Settings, credly: FakeCredly, template_id: str
+) -> ConsoleChat:
     """The console with Credly configured and the `creators` credential on `template_id`."""
-    configured = settings.model_copy(update={"credly_organization_id": ORG, "credly_token": TOKEN,
-                                             "credly_api_url": credly.url})
+    configured = settings.model_copy(
+        update={"credly_organization_id": ORG, "credly_token": TOKEN, "credly_api_url": credly.url}
+    )
     async with db.transaction() as session:
-        await session.execute(update(Credential).where(Credential.slug == "creators")
-                              .values(credly_template_id=template_id))
+        await session.execute(
+            update(Credential).where(Credential.slug == "creators").values(credly_template_id=template_id)
+        )
     return ConsoleChat(db, configured, out=None)
 
 
 async def test_approval_in_the_chat_issues_on_credly_and_dms_the_accept_link(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     """The whole path: an assessor approves, the learner confirms, Credly issues, the DM arrives."""
     async with FakeCredly(templates={TEMPLATE}) as credly:
         chat = await chat_with_credly(db, settings, credly, TEMPLATE)
-        await chat.run(':admin @coord\n:user @ana name="Ana Lopez" email=ana@school.org\n'
-                       + TO_A_CONFIRMED_BADGE)
+        await chat.run(
+            ':admin @coord\n:user @ana name="Ana Lopez" email=ana@school.org\n' + TO_A_CONFIRMED_BADGE
+        )
         assert chat.crashes == 0
-        assert [(p.json["recipient_email"], p.json["badge_template_id"], p.json["issued_to_first_name"],
-                 p.json["issued_to_last_name"]) for p in credly.posts()] == [
-            ("ana@school.org", TEMPLATE, "Ana", "Lopez")]
+        assert [
+            (
+                p.json["recipient_email"],
+                p.json["badge_template_id"],
+                p.json["issued_to_first_name"],
+                p.json["issued_to_last_name"],
+            )
+            for p in credly.posts()
+        ] == [("ana@school.org", TEMPLATE, "Ana", "Lopez")]
         assert chat.saw("DM @ana", "credly.com")
 
 

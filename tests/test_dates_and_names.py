@@ -27,10 +27,13 @@ COHORT = """
 
 
 async def test_a_window_closes_and_a_reminder_posts_when_the_words_said(chat: ConsoleChat) -> None:
-    await chat.run(COHORT + """
+    await chat.run(
+        COHORT
+        + """
         @coord /window open spring creators closes next friday 5pm remind 1d
         @coord /cohort remind spring friday 9am Bring your rubric notes to office hours
-    """)
+    """
+    )
     assert chat.errors == 0, chat.transcript
     assert chat.saw("only @coord", "closes Fri 6 Mar 2026, 17:00 CST")
     assert chat.saw("only @coord", "M-1 once, Fri 6 Mar 2026, 09:00 CST: Bring your rubric notes")
@@ -45,31 +48,46 @@ async def test_a_window_closes_and_a_reminder_posts_when_the_words_said(chat: Co
 
 
 async def test_a_zone_abbreviation_becomes_the_windows_zone(chat: ConsoleChat) -> None:
-    await chat.run(COHORT + """
+    await chat.run(
+        COHORT
+        + """
         @coord /window open spring creators closes next friday 5pm PT
         @coord /window list spring
-    """)
+    """
+    )
     assert chat.errors == 0, chat.transcript
     assert chat.saw("only @coord", "closes Fri 6 Mar 2026, 17:00 PST")
     await chat.run("""
         @coord /window extend W-1 Mar 13 5pm EST
         @coord /window extend W-1 Mar 7 5pm EST
     """)  # New York's clocks go forward on Sunday 8 March
-    assert chat.saw("only @coord", "EST is ambiguous in summer: on Fri 13 Mar 2026 America/New_York is on "
-                                   "EDT; use America/New_York.")
-    assert chat.saw("#frl", "New deadline for *Empowering Students as Creators*: closes Sat 7 Mar 2026, "
-                            "17:00 EST")
+    assert chat.saw(
+        "only @coord",
+        "EST is ambiguous in summer: on Fri 13 Mar 2026 America/New_York is on EDT; use America/New_York.",
+    )
+    assert chat.saw(
+        "#frl", "New deadline for *Empowering Students as Creators*: closes Sat 7 Mar 2026, 17:00 EST"
+    )
 
 
 async def test_a_time_already_past_is_refused_as_understood(chat: ConsoleChat) -> None:
-    await chat.run(COHORT + """
+    await chat.run(
+        COHORT
+        + """
         @coord /cohort remind spring today 9am Office hours
         @coord /window open spring creators closes monday 5pm
-    """)
-    assert chat.saw("only @coord", "'today 9am' is Mon 2 Mar 2026, 09:00 CST, which has passed; did you mean "
-                                   "Tue 3 Mar 2026, 09:00 CST? Type `Mar 3 09:00`.")
-    assert chat.saw("only @coord", "'monday 5pm' could be today (Mon 2 Mar 2026, 17:00 CST) or a week from "
-                                   "today (Mon 9 Mar 2026, 17:00 CDT); type `today 17:00` or `Mar 9 17:00`.")
+    """
+    )
+    assert chat.saw(
+        "only @coord",
+        "'today 9am' is Mon 2 Mar 2026, 09:00 CST, which has passed; did you mean "
+        "Tue 3 Mar 2026, 09:00 CST? Type `Mar 3 09:00`.",
+    )
+    assert chat.saw(
+        "only @coord",
+        "'monday 5pm' could be today (Mon 2 Mar 2026, 17:00 CST) or a week from "
+        "today (Mon 9 Mar 2026, 17:00 CDT); type `today 17:00` or `Mar 9 17:00`.",
+    )
     assert not chat.saw("#frl", "open")
 
 
@@ -106,7 +124,8 @@ async def test_several_words_unquoted_are_refused_with_the_name_to_type(chat: Co
         @coord /cohort create spring cohort #frl
     """)
     assert chat.last("only @coord").startswith(
-        'A cohort name is one word: for "spring cohort" type `spring-cohort` (or quote the name)')
+        'A cohort name is one word: for "spring cohort" type `spring-cohort` (or quote the name)'
+    )
     assert not chat.saw("#frl")
 
 
@@ -136,9 +155,11 @@ async def test_a_cohort_created_in_a_direct_message_needs_a_channel_named(chat: 
     directory.update("coord", is_admin=True)
     reply = await chat.bot.handle(Origin("console", "console", "coord"), "/cohort create autumn", directory)
     assert not reply.ok
-    assert render(reply.message) == ("You typed this in a direct message: say which channel the cohort meets "
-                                     "in, or type the command in that channel. Example: "
-                                     "`/cohort create autumn #autumn`")
+    assert render(reply.message) == (
+        "You typed this in a direct message: say which channel the cohort meets "
+        "in, or type the command in that channel. Example: "
+        "`/cohort create autumn #autumn`"
+    )
 
 
 # ------------------------------------------------------------------- what people meant
@@ -147,12 +168,15 @@ async def test_a_cohort_created_in_a_direct_message_needs_a_channel_named(chat: 
 # Slack sends an app only the commands it registered and answers a mistyped one (/sumbit) itself
 @CONSOLE_ONLY
 async def test_a_mistyped_command_or_subcommand_is_answered_with_the_nearest_one(chat: ConsoleChat) -> None:
-    await chat.run(COHORT + """
+    await chat.run(
+        COHORT
+        + """
         @alice /sumbit https://example.org/alice
         @coord /cohort crate autumn #fall
         @alice /submit stauts
         @alice /help reviw
-    """)
+    """
+    )
     said = chat.said("only @alice") + chat.said("only @coord")
     assert any(s.startswith("I don't know the command '/sumbit'. Did you mean /submit?") for s in said)
     assert any(s.startswith("'crate' is not a /cohort subcommand; did you mean `create`?") for s in said)
@@ -161,7 +185,9 @@ async def test_a_mistyped_command_or_subcommand_is_answered_with_the_nearest_one
 
 
 async def test_a_refusal_for_want_of_a_role_shows_what_the_person_can_do(chat: ConsoleChat) -> None:
-    await chat.run(COHORT + """
+    await chat.run(
+        COHORT
+        + """
         @coord /cohort create autumn #fall
         @coord /cohort add autumn @zoe as assessor
         @coord /cohort add autumn @yan as coordinator
@@ -172,16 +198,25 @@ async def test_a_refusal_for_want_of_a_role_shows_what_the_person_can_do(chat: C
         @zoe /cohort status spring
         @yan /window close W-1
         @stranger /review queue
-    """)
+    """
+    )
     only = "Only coordinators of spring (or workspace admins) can do that."
-    assert chat.last("only @alice") == ("Only assessors of this cohort can claim its reviews. As a learner, "
-                                        "you can hand in work with /submit and see where it stands. "
-                                        "Example: `/submit status`")
-    assert chat.saw("only @alice", f"{only} As a learner, you can hand in work with /submit and see where it "
-                                   "stands. Example: `/submit status`")
-    assert chat.last("only @zoe") == (f"{only} As an assessor, you can see the review tasks waiting. "
-                                      "Example: `/review queue`")
+    assert chat.last("only @alice") == (
+        "Only assessors of this cohort can claim its reviews. As a learner, "
+        "you can hand in work with /submit and see where it stands. "
+        "Example: `/submit status`"
+    )
+    assert chat.saw(
+        "only @alice",
+        f"{only} As a learner, you can hand in work with /submit and see where it "
+        "stands. Example: `/submit status`",
+    )
+    assert chat.last("only @zoe") == (
+        f"{only} As an assessor, you can see the review tasks waiting. Example: `/review queue`"
+    )
     assert chat.last("only @yan") == f"{only} You coordinate autumn. Example: `/cohort status autumn`"
-    assert chat.last("only @stranger") == ("You are not an assessor in any cohort; a coordinator adds you as "
-                                           "one. You are in no cohort yet; a coordinator adds you to one. "
-                                           "Example: `/cohort list`")
+    assert chat.last("only @stranger") == (
+        "You are not an assessor in any cohort; a coordinator adds you as "
+        "one. You are in no cohort yet; a coordinator adds you to one. "
+        "Example: `/cohort list`"
+    )

@@ -35,9 +35,11 @@ from bot.storage import Outbox
 from bot.storage.db import Database
 
 CHANNELS = {f"C{n}": f"room-{n}" for n in range(1, 7)}
-USERS = {"UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "UTC", "is_admin": True},
-         "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "UTC"},
-         "UBOB": {"name": "bob", "real_name": "Bob Ruiz", "tz": "UTC"}}
+USERS = {
+    "UCOORD": {"name": "maria", "real_name": "Maria Lopez", "tz": "UTC", "is_admin": True},
+    "UALICE": {"name": "alice", "real_name": "Alice Ng", "tz": "UTC"},
+    "UBOB": {"name": "bob", "real_name": "Bob Ruiz", "tz": "UTC"},
+}
 
 
 @pytest.fixture
@@ -52,12 +54,22 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def runtime(fake: FakeSlack, settings: Settings, db: Database,
-                  clock: FakeClock) -> AsyncIterator[Runtime]:
+async def runtime(
+    fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock
+) -> AsyncIterator[Runtime]:
     """The worker's pieces on a movable clock (the limiter still runs on real time), with
     rate limits out of the way of tests that are not about them."""
-    rt = Runtime(slack_settings(settings, fake, slack_channel_rate=50.0, slack_channel_burst=10,
-                                slack_workspace_rate=200.0, slack_workspace_burst=50), clock=clock)
+    rt = Runtime(
+        slack_settings(
+            settings,
+            fake,
+            slack_channel_rate=50.0,
+            slack_channel_burst=10,
+            slack_workspace_rate=200.0,
+            slack_workspace_burst=50,
+        ),
+        clock=clock,
+    )
     await rt.start()
     yield rt
     await rt.stop()
@@ -78,10 +90,19 @@ def posts(fake: FakeSlack) -> list[int]:
 
 
 async def test_every_message_arrives_once_and_in_order_per_channel_within_slacks_rate_limits(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     fake.enforce_limits(per_channel=(10.0, 3), per_workspace=(60.0, 20))
-    rt = Runtime(slack_settings(settings, fake, slack_channel_rate=10.0, slack_channel_burst=3,
-                                slack_workspace_rate=60.0, slack_workspace_burst=20))
+    rt = Runtime(
+        slack_settings(
+            settings,
+            fake,
+            slack_channel_rate=10.0,
+            slack_channel_burst=3,
+            slack_workspace_rate=60.0,
+            slack_workspace_burst=20,
+        )
+    )
     await rt.start()
     try:
         ws = await slack_workspace(rt.db)
@@ -104,7 +125,8 @@ async def test_every_message_arrives_once_and_in_order_per_channel_within_slacks
 
 
 async def test_a_429_is_obeyed_no_sooner_than_retry_after_and_the_message_arrives_once(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     rt = Runtime(slack_settings(settings, fake))  # the real clock: Retry-After is real seconds
     await rt.start()
     try:
@@ -124,7 +146,8 @@ async def test_a_429_is_obeyed_no_sooner_than_retry_after_and_the_message_arrive
 
 
 async def test_server_errors_are_retried_with_growing_backoff_and_the_message_arrives_once(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     ws = await slack_workspace(runtime.db)
     [key] = await seed(runtime.db, ws, [(Destination.dm("UALICE"), "dm:1")], clock.now())
     fake.fail_next("chat.postMessage", status=503, times=3, error="service_unavailable")
@@ -133,7 +156,7 @@ async def test_server_errors_are_retried_with_growing_backoff_and_the_message_ar
         row = await the_row(runtime.db, key)
         assert row.state != "sent" and row.attempts == attempt
         wait = (row.next_attempt_at - clock.now()).total_seconds()
-        assert 2 ** attempt <= wait <= 2 ** (attempt + 1)  # exponential, with jitter
+        assert 2**attempt <= wait <= 2 ** (attempt + 1)  # exponential, with jitter
         await runtime.deliverer.deliver_due()
         assert len(posts(fake)) == attempt  # not before its time
         clock.set(row.next_attempt_at + timedelta(seconds=1))
@@ -144,7 +167,8 @@ async def test_server_errors_are_retried_with_growing_backoff_and_the_message_ar
 
 
 async def test_a_send_that_timed_out_is_retried_and_the_message_arrives_once(
-        fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock) -> None:
+    fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock
+) -> None:
     runtime = Runtime(slack_settings(settings, fake, slack_timeout=1.0), clock=clock)
     try:
         ws = await slack_workspace(runtime.db)
@@ -166,7 +190,8 @@ async def test_a_send_that_timed_out_is_retried_and_the_message_arrives_once(
 
 
 async def test_a_post_whose_connection_dropped_is_not_resent_blindly_and_arrives_once(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     ws = await slack_workspace(runtime.db)
     [key] = await seed(runtime.db, ws, [(Destination.dm("UBOB"), "dm:dropped")], clock.now())
     fake.drop_next("chat.postMessage")  # Slack posts it; the connection dies before the answer
@@ -178,7 +203,8 @@ async def test_a_post_whose_connection_dropped_is_not_resent_blindly_and_arrives
 
 
 async def test_after_max_attempts_of_transient_failures_a_message_is_dead_not_retried_forever(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     ws = await slack_workspace(runtime.db)
     [key] = await seed(runtime.db, ws, [(Destination.channel("C2"), "announce:doomed")], clock.now())
     fake.fail_next("chat.postMessage", status=500, times=MAX_ATTEMPTS + 3)
@@ -192,7 +218,8 @@ async def test_after_max_attempts_of_transient_failures_a_message_is_dead_not_re
 
 
 async def test_a_message_queued_after_a_failed_one_to_the_same_channel_waits_for_it(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     ws = await slack_workspace(runtime.db)
     await seed(runtime.db, ws, [(Destination.channel("C3"), "first")], clock.now())
     fake.fail_next("chat.postMessage", status=500)
@@ -205,10 +232,12 @@ async def test_a_message_queued_after_a_failed_one_to_the_same_channel_waits_for
 
 
 async def test_a_slow_workers_claim_is_not_sent_again_by_another_worker(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     """Two workers on one database; the first holds more than it can send within its lease."""
-    slow = slack_settings(settings, fake, outbox_lease_seconds=1.0, slack_channel_rate=4.0,
-                          slack_channel_burst=2)  # ten messages to one channel take 2 s
+    slow = slack_settings(
+        settings, fake, outbox_lease_seconds=1.0, slack_channel_rate=4.0, slack_channel_burst=2
+    )  # ten messages to one channel take 2 s
     first, second = Runtime(slow), Runtime(slow)
     first.deliverer.worker, second.deliverer.worker = "first", "second"  # as two processes would be
     await first.start()
@@ -227,12 +256,14 @@ async def test_a_slow_workers_claim_is_not_sent_again_by_another_worker(
 
 
 async def test_messages_a_worker_claimed_ahead_stay_its_own_while_they_wait_their_turn(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     """A claim takes more than the rate limit lets out within one lease; the rows still
     waiting keep being renewed, so another worker neither takes them for a dead worker's
     (a history lookup each) nor sends them."""
-    slow = slack_settings(settings, fake, outbox_lease_seconds=1.0, slack_workspace_rate=10.0,
-                          slack_workspace_burst=1)  # twenty DMs take two seconds
+    slow = slack_settings(
+        settings, fake, outbox_lease_seconds=1.0, slack_workspace_rate=10.0, slack_workspace_burst=1
+    )  # twenty DMs take two seconds
     first, second = Runtime(slow), Runtime(slow)
     first.deliverer.worker, second.deliverer.worker = "first", "second"
     await first.start()
@@ -258,12 +289,18 @@ async def test_messages_a_worker_claimed_ahead_stay_its_own_while_they_wait_thei
 
 
 async def test_a_message_that_edits_one_sent_moments_before_updates_it_in_place(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
-    """"Sent" marks are written in batches; the edit still finds the message it replaces."""
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
+    """ "Sent" marks are written in batches; the edit still finds the message it replaces."""
     ws = await slack_workspace(runtime.db)
     await seed(runtime.db, ws, [(Destination.channel("C2"), "review:7:task")], clock.now())
-    edit = outbox_row(ws, Destination.channel("C2"), Message("claimed by @bob", edit_of="review:7:task"),
-                      "review:7:claimed", clock.now())
+    edit = outbox_row(
+        ws,
+        Destination.channel("C2"),
+        Message("claimed by @bob", edit_of="review:7:task"),
+        "review:7:claimed",
+        clock.now(),
+    )
     async with runtime.db.transaction() as session:
         await enqueue_many(session, [edit])
     report = await runtime.deliverer.deliver_due()
@@ -278,29 +315,46 @@ async def test_a_message_that_edits_one_sent_moments_before_updates_it_in_place(
 # -- crash recovery ------------------------------------------------------------------------------
 
 
-async def worker_died_while_sending(db: Database, keys: list[str], now: datetime, *,
-                                    handed_over: bool = True) -> None:
+async def worker_died_while_sending(
+    db: Database, keys: list[str], now: datetime, *, handed_over: bool = True
+) -> None:
     """What a worker killed mid-send leaves behind: its claim, with the lease run out, and
     each message marked as handed to Slack (or, with `handed_over=False`, claimed only)."""
     async with db.transaction() as session:
-        await session.execute(update(Outbox).where(Outbox.key.in_(keys)).values(
-            state="sending", claimed_by="dead-worker", lease_until=now - timedelta(seconds=1),
-            attempted_at=now - timedelta(seconds=2) if handed_over else None))
+        await session.execute(
+            update(Outbox)
+            .where(Outbox.key.in_(keys))
+            .values(
+                state="sending",
+                claimed_by="dead-worker",
+                lease_until=now - timedelta(seconds=1),
+                attempted_at=now - timedelta(seconds=2) if handed_over else None,
+            )
+        )
 
 
 async def test_a_message_slack_got_before_its_worker_died_is_found_in_history_not_sent_again(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     assert runtime.slack is not None
     ws = await slack_workspace(runtime.db)
-    keys = await seed(runtime.db, ws, [(Destination.dm("UALICE"), "dm:arrived"),
-                                       (Destination.dm("UBOB"), "dm:lost"),
-                                       (Destination.channel("C5"), "announce:arrived")], clock.now())
+    keys = await seed(
+        runtime.db,
+        ws,
+        [
+            (Destination.dm("UALICE"), "dm:arrived"),
+            (Destination.dm("UBOB"), "dm:lost"),
+            (Destination.channel("C5"), "announce:arrived"),
+        ],
+        clock.now(),
+    )
     await worker_died_while_sending(runtime.db, keys, clock.now())
     client = await runtime.slack.client_for(TEAM, outbound=True)
     fake.seed_message("DUALICE", "an older message", user="UALICE")
     arrived = {  # posted the way SlackTransport posts, outbox key in the metadata
         "DUALICE": await SlackTransport.post(client, "UALICE", "message dm:arrived", [], "dm:arrived"),
-        "C5": await SlackTransport.post(client, "C5", "message announce:arrived", [], "announce:arrived")}
+        "C5": await SlackTransport.post(client, "C5", "message announce:arrived", [], "announce:arrived"),
+    }
     fake.seed_message("DUALICE", "a reply", user="UALICE")
     before = len(posts(fake))
     report = await runtime.deliverer.deliver_due()
@@ -313,11 +367,16 @@ async def test_a_message_slack_got_before_its_worker_died_is_found_in_history_no
 
 
 async def test_messages_a_dead_worker_had_claimed_but_not_handed_over_are_sent_without_lookups(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     ws = await slack_workspace(runtime.db)
     handed = await seed(runtime.db, ws, [(Destination.dm("UALICE"), "dm:handed")], clock.now())
-    claimed = await seed(runtime.db, ws, [(Destination.dm("UBOB"), "dm:claimed"),
-                                          (Destination.channel("C4"), "announce:claimed")], clock.now())
+    claimed = await seed(
+        runtime.db,
+        ws,
+        [(Destination.dm("UBOB"), "dm:claimed"), (Destination.channel("C4"), "announce:claimed")],
+        clock.now(),
+    )
     await worker_died_while_sending(runtime.db, handed, clock.now())
     await worker_died_while_sending(runtime.db, claimed, clock.now(), handed_over=False)
     report = await runtime.deliverer.deliver_due()
@@ -328,18 +387,30 @@ async def test_messages_a_dead_worker_had_claimed_but_not_handed_over_are_sent_w
 
 
 async def test_history_lookups_keep_to_their_own_limit_and_hold_up_no_other_destination(
-        fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock) -> None:
+    fake: FakeSlack, settings: Settings, db: Database, clock: FakeClock
+) -> None:
     """Slack's conversations.history is Tier 3 (about 50 calls a minute): a restart with many
     messages to look up must neither exceed it nor make other messages wait for it."""
-    runtime = Runtime(slack_settings(settings, fake, slack_channel_rate=50.0, slack_channel_burst=10,
-                                     slack_workspace_rate=200.0, slack_workspace_burst=50,
-                                     slack_lookup_rate=5.0, slack_lookup_burst=2), clock=clock)
+    runtime = Runtime(
+        slack_settings(
+            settings,
+            fake,
+            slack_channel_rate=50.0,
+            slack_channel_burst=10,
+            slack_workspace_rate=200.0,
+            slack_workspace_burst=50,
+            slack_lookup_rate=5.0,
+            slack_lookup_burst=2,
+        ),
+        clock=clock,
+    )
     await runtime.start()
     try:
         fake.enforce_limits(methods={"conversations.history": (5.0, 2)})
         ws = await slack_workspace(db)
-        unsure = await seed(db, ws, [(Destination.channel(c), f"announce:{c}") for c in CHANNELS],
-                            clock.now())
+        unsure = await seed(
+            db, ws, [(Destination.channel(c), f"announce:{c}") for c in CHANNELS], clock.now()
+        )
         await worker_died_while_sending(db, unsure, clock.now())
         fresh = await seed(db, ws, [(Destination.dm(u), f"dm:{u}") for u in USERS], clock.now())
         await deliver_until_settled(runtime.deliverer, db, within=20)
@@ -354,7 +425,8 @@ async def test_history_lookups_keep_to_their_own_limit_and_hold_up_no_other_dest
 
 
 async def test_a_failed_history_lookup_after_a_crash_still_looks_again_before_sending(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock
+) -> None:
     assert runtime.slack is not None
     ws = await slack_workspace(runtime.db)
     keys = await seed(runtime.db, ws, [(Destination.channel("C6"), "announce:maybe")], clock.now())
@@ -376,12 +448,20 @@ def cohortbot(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedP
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
     for name in ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "DISCORD_TOKEN"):
         env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
 
 
 async def test_a_channel_that_no_longer_exists_is_a_dead_letter_coordinators_see_and_can_retry(
-        fake: FakeSlack, runtime: Runtime, clock: FakeClock, tmp_path: Path) -> None:
+    fake: FakeSlack, runtime: Runtime, clock: FakeClock, tmp_path: Path
+) -> None:
     assert runtime.slack is not None
     directory = SlackDirectory(runtime.slack.client)
 
@@ -410,11 +490,12 @@ async def test_a_channel_that_no_longer_exists_is_a_dead_letter_coordinators_see
     assert "0 pending, 2 dead." in listed.stdout
 
     status = await say("UCOORD", "/cohort status spring")
-    assert ("⚠️ 2 message(s) could not be delivered: cohort:1:hello (channel_not_found); "
-            "window:1:opened (channel_not_found). Retry with `cohortbot outbox retry`.") in status
+    assert (
+        "⚠️ 2 message(s) could not be delivered: cohort:1:hello (channel_not_found); "
+        "window:1:opened (channel_not_found). Retry with `cohortbot outbox retry`."
+    ) in status
 
-    retried = await asyncio.to_thread(cohortbot, "outbox", "retry", database_url=runtime.db.url,
-                                      cwd=tmp_path)
+    retried = await asyncio.to_thread(cohortbot, "outbox", "retry", database_url=runtime.db.url, cwd=tmp_path)
     assert retried.returncode == 0, retried.stderr
     assert "2 dead letter(s) queued again." in retried.stdout
     for key in lost:

@@ -35,8 +35,9 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 async def start_worker(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "worker", cwd=cwd, env=env,
-                                                stdout=log, stderr=log)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", cwd=cwd, env=env, stdout=log, stderr=log
+    )
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:
@@ -52,8 +53,9 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def worker_to_kill(env: dict[str, str], cwd: Path,
-                         log: IO[bytes]) -> AsyncIterator[asyncio.subprocess.Process]:
+async def worker_to_kill(
+    env: dict[str, str], cwd: Path, log: IO[bytes]
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """A worker the test kills itself; whatever happens in the test, it is dead afterwards."""
     worker = await start_worker(env, cwd, log)
     try:
@@ -64,8 +66,9 @@ async def worker_to_kill(env: dict[str, str], cwd: Path,
             await worker.wait()
 
 
-async def until_all_sent(db: Database, env: dict[str, str], cwd: Path, log: IO[bytes], log_path: Path,
-                         within: float) -> None:
+async def until_all_sent(
+    db: Database, env: dict[str, str], cwd: Path, log: IO[bytes], log_path: Path, within: float
+) -> None:
     """Start a fresh worker and wait until every outbox row is sent; stop it either way."""
     worker = await start_worker(env, cwd, log)
     try:
@@ -86,15 +89,21 @@ def stored(fake: FakeSlack) -> int:
 
 
 async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactly_once(
-        fake: FakeSlack, db: Database, db_url: str, tmp_path: Path) -> None:
+    fake: FakeSlack, db: Database, db_url: str, tmp_path: Path
+) -> None:
     ws = await slack_workspace(db)
     keys = await seed(db, ws, [(Destination.dm(u), f"nudge:9:{u}:7d") for u in LEARNERS])
     fake.delay("chat.postMessage", 0.04)  # so that several posts are in flight at any moment
     env, log_path = process_env(db_url, fake), tmp_path / "worker.log"
     with log_path.open("wb") as log:
         async with worker_to_kill(env, tmp_path, log) as first:
-            await until(lambda: stored(fake) >= 300 and fake.in_flight("chat.postMessage"), 60,
-                        "300 messages with more in flight", first, log_path)
+            await until(
+                lambda: stored(fake) >= 300 and fake.in_flight("chat.postMessage"),
+                60,
+                "300 messages with more in flight",
+                first,
+                log_path,
+            )
             os.kill(first.pid, signal.SIGKILL)
             killed_at = time.monotonic()
             in_flight = {key_of(c.args) for c in fake.in_flight("chat.postMessage")}
@@ -105,8 +114,9 @@ async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactl
         history_before = len(fake.called("conversations.history"))
         last_second = sum(killed_at - 1 <= c.at for c in fake.called("chat.postMessage"))
         async with db.transaction() as session:
-            claimed = await session.scalar(select(func.count()).select_from(Outbox).where(
-                Outbox.state == "sending"))
+            claimed = await session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.state == "sending")
+            )
 
         await until_all_sent(db, env, tmp_path, log, log_path, within=60)
 
@@ -138,10 +148,10 @@ def copies_of_calls(fake: FakeSlack) -> dict[str, int]:
     return counts
 
 
-
 async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recorded_them_sends_none_again(
-        fake: FakeSlack, db: Database, db_url: str, tmp_path: Path) -> None:
-    """"Sent" marks are written in batches: here the worker dies with every message answered
+    fake: FakeSlack, db: Database, db_url: str, tmp_path: Path
+) -> None:
+    """ "Sent" marks are written in batches: here the worker dies with every message answered
     by Slack and none of them recorded (the database is held so that the batch cannot be
     written). The next worker finds each one in the history and posts nothing."""
     learners = LEARNERS[:40]
@@ -151,8 +161,13 @@ async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recor
     env, log_path = process_env(db_url, fake) | {"OUTBOX_CONCURRENCY": "50"}, tmp_path / "worker.log"
     with log_path.open("wb") as log:
         async with worker_to_kill(env, tmp_path, log) as first:
-            await until(lambda: len(fake.in_flight("chat.postMessage")) == len(learners), 30,
-                        "every message in flight", first, log_path)
+            await until(
+                lambda: len(fake.in_flight("chat.postMessage")) == len(learners),
+                30,
+                "every message in flight",
+                first,
+                log_path,
+            )
             async with db.transaction() as session:  # from now on the worker cannot write
                 await session.execute(select(Outbox.id).with_for_update())
                 await until(lambda: stored(fake) == len(learners), 10, "Slack to take every message")

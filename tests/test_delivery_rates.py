@@ -34,14 +34,19 @@ def refused(fake: FakeSlack) -> list[Call]:
     return [c for c in fake.called("chat.postMessage") if c.status == 429]
 
 
-async def fan_out(runtimes: list[Runtime], db: Database, users: list[str], tag: str,
-                  claims: int = 500) -> list[str]:
+async def fan_out(
+    runtimes: list[Runtime], db: Database, users: list[str], tag: str, claims: int = 500
+) -> list[str]:
     """A DM to each of `users`, delivered by `runtimes` together (each a worker of its own,
     claiming `claims` rows at a time)."""
     ws = await slack_workspace(db)
     keys = await seed(db, ws, [(Destination.dm(u), f"nudge:{tag}:{u}") for u in users], datetime.now(UTC))
-    await asyncio.wait_for(asyncio.gather(*(
-        deliver_until_settled(rt.deliverer, rt.db, within=60, limit=claims) for rt in runtimes)), 70)
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(deliver_until_settled(rt.deliverer, rt.db, within=60, limit=claims) for rt in runtimes)
+        ),
+        70,
+    )
     return keys
 
 
@@ -54,10 +59,12 @@ async def workers(settings: Settings, *names: str) -> list[Runtime]:
 
 
 async def test_a_429_never_leads_to_a_send_before_its_retry_after(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     # told 40 a second where Slack takes 8: the first sends draw 429s
-    [worker] = await workers(slack_settings(settings, fake, slack_workspace_rate=40.0,
-                                           slack_workspace_burst=20), "one")
+    [worker] = await workers(
+        slack_settings(settings, fake, slack_workspace_rate=40.0, slack_workspace_burst=20), "one"
+    )
     fake.enforce_limits(per_workspace=(8.0, 4))
     try:
         keys = await fan_out([worker], db, list(USERS)[:60], "a")
@@ -74,7 +81,8 @@ async def test_a_429_never_leads_to_a_send_before_its_retry_after(
 
 
 async def test_a_learned_rate_is_used_by_a_second_worker_and_after_a_restart(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     told = slack_settings(settings, fake, slack_workspace_rate=100.0, slack_workspace_burst=20)
     fake.enforce_limits(per_workspace=(20.0, 5))  # what Slack takes, which nobody told the bot
     users = list(USERS)
@@ -97,11 +105,13 @@ async def test_a_learned_rate_is_used_by_a_second_worker_and_after_a_restart(
 
 
 async def test_two_workers_share_one_workspaces_budget_instead_of_each_spending_all_of_it(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     # both told the truth (20 a second, and not to probe above it), so that only sharing keeps
     # them within it together
-    told = slack_settings(settings, fake, slack_workspace_rate=20.0, slack_workspace_burst=5,
-                          slack_workspace_rate_max=20.0)
+    told = slack_settings(
+        settings, fake, slack_workspace_rate=20.0, slack_workspace_burst=5, slack_workspace_rate_max=20.0
+    )
     fake.enforce_limits(per_workspace=(20.0, 5))
     one, two = await workers(told, "one", "two")
     try:
@@ -115,8 +125,9 @@ async def test_two_workers_share_one_workspaces_budget_instead_of_each_spending_
     assert [round(c.at - start, 2) for c in refused(fake) if c.at > start + 1] == []
     assert copies(fake, ["D" + u for u in USERS]) == dict.fromkeys(keys, 1)
     async with db.transaction() as session:
-        shares = dict((await session.execute(select(Outbox.claimed_by, func.count()).group_by(
-            Outbox.claimed_by))).all())
+        shares = dict(
+            (await session.execute(select(Outbox.claimed_by, func.count()).group_by(Outbox.claimed_by))).all()
+        )
     assert set(shares) == {"one", "two"} and min(shares.values()) >= 30, shares  # both sent
 
 

@@ -39,20 +39,27 @@ async def taken_in_before_a_crash(runtime: Runtime, fake: FakeSlack) -> None:
     assert runtime.slack is not None
     directory = SlackDirectory(await runtime.slack.client_for("T1"))
     coordinator = Origin("slack", "T1", "UCOORD", "CFRL")
-    for line in ("/cohort create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>",
-                 "/cohort add spring <@UALICE|alice> <@UBOB|bob> <@UDANA|dana>",
-                 "/window open spring creators closes +30d"):
+    for line in (
+        "/cohort create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>",
+        "/cohort add spring <@UALICE|alice> <@UBOB|bob> <@UDANA|dana>",
+        "/window open spring creators closes +30d",
+    ):
         reply = await runtime.bot.handle(coordinator, line, directory)
         assert "Only" not in reply.message.text and "Sorry" not in reply.message.text, reply.message.text
     for n, user in enumerate(LEARNERS):
-        taken = await runtime.bot.handle(Origin("slack", "T1", user, "CFRL"),
-                                         f"/submit https://example.org/{user} -- Reflection", directory,
-                                         request_key=f"slack:T1:trig-{n}", reply_to=fake.response_url(user))
+        taken = await runtime.bot.handle(
+            Origin("slack", "T1", user, "CFRL"),
+            f"/submit https://example.org/{user} -- Reflection",
+            directory,
+            request_key=f"slack:T1:trig-{n}",
+            reply_to=fake.response_url(user),
+        )
         assert taken.intake is not None
 
 
 async def test_commands_taken_in_before_a_crash_are_made_within_30_s_while_a_long_backlog_drains(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     now = datetime.now(UTC)
     configured = slack_settings(settings, fake)
     before = Runtime(configured, clock=FakeClock(now))

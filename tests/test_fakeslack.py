@@ -37,8 +37,13 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 TOKEN = "xoxb-test"
 SECRET = "shh-signing-secret"
 USERS: dict[str, dict[str, Any]] = {
-    "U1": {"name": "alice", "real_name": "Alice Liddell", "tz": "Europe/London", "is_admin": True,
-           "profile": {"email": "alice@example.org", "display_name": "alice"}},
+    "U1": {
+        "name": "alice",
+        "real_name": "Alice Liddell",
+        "tz": "Europe/London",
+        "is_admin": True,
+        "profile": {"email": "alice@example.org", "display_name": "alice"},
+    },
     "U2": {"name": "bob", "real_name": "Bob Hope", "tz": "America/Chicago"},
 }
 
@@ -48,14 +53,19 @@ def section(text: str) -> dict[str, Any]:
 
 
 def button(label: str, action_id: str) -> dict[str, Any]:
-    return {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id,
-            "value": action_id}
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": action_id,
+    }
 
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(token=TOKEN, users=USERS, channels={"C1": "general", "C2": "random"},
-                         member_of=["C1"]) as fake:
+    async with FakeSlack(
+        token=TOKEN, users=USERS, channels={"C1": "general", "C2": "random"}, member_of=["C1"]
+    ) as fake:
         yield fake
 
 
@@ -73,8 +83,9 @@ async def api_error(call: Any) -> SlackApiError:
 # -- recording and auth --------------------------------------------------------------------------
 
 
-async def test_every_call_is_recorded_with_its_arguments_and_token(slack: FakeSlack,
-                                                                   client: AsyncWebClient) -> None:
+async def test_every_call_is_recorded_with_its_arguments_and_token(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     before = time.monotonic()
     await client.chat_postMessage(channel="C1", text="hello", blocks=[section("hello")])
     await client.conversations_open(users="U1")  # POST with a query string
@@ -103,10 +114,14 @@ async def test_wrong_token_is_invalid_auth_and_missing_token_is_not_authed(slack
 
 
 async def test_auth_test_identifies_the_bot_so_bolt_treats_the_token_as_a_bot_token(
-        client: AsyncWebClient) -> None:
+    client: AsyncWebClient,
+) -> None:
     resp = await client.auth_test()
     assert {k: resp[k] for k in ("team_id", "user_id", "bot_id")} == {
-        "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
+        "team_id": "T1",
+        "user_id": "UBOT",
+        "bot_id": "B1",
+    }
     assert resp["url"].startswith("https://") and resp["team"] and resp["user"]
     assert "chat:write" in resp.headers["X-OAuth-Scopes"]
 
@@ -134,7 +149,8 @@ async def test_posted_metadata_comes_back_from_history_only_when_asked(client: A
 
 
 async def test_history_is_newest_first_with_increasing_ts_and_honours_oldest_and_limit(
-        client: AsyncWebClient) -> None:
+    client: AsyncWebClient,
+) -> None:
     tss = [(await client.chat_postMessage(channel="C1", text=f"m{i}"))["ts"] for i in range(4)]
     assert tss == sorted(tss, key=float) and len(set(tss)) == 4
     assert tss[0] == "1700000000.000100"
@@ -147,8 +163,9 @@ async def test_history_is_newest_first_with_increasing_ts_and_honours_oldest_and
 
     page = await client.conversations_history(channel="C1", limit=3)
     assert [m["text"] for m in page["messages"]] == ["m3", "m2", "m1"] and page["has_more"] is True
-    rest = await client.conversations_history(channel="C1", limit=3,
-                                              cursor=page["response_metadata"]["next_cursor"])
+    rest = await client.conversations_history(
+        channel="C1", limit=3, cursor=page["response_metadata"]["next_cursor"]
+    )
     assert [m["text"] for m in rest["messages"]] == ["m0"] and rest["has_more"] is False
 
 
@@ -164,10 +181,12 @@ async def test_update_changes_an_existing_message_and_rejects_an_unknown_ts(clie
 
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 async def test_post_needs_a_channel_the_bot_is_in_and_some_content(client: AsyncWebClient) -> None:
-    assert (await api_error(client.chat_postMessage(channel="C2", text="x"))).response["error"] == \
-        "not_in_channel"
-    assert (await api_error(client.chat_postMessage(channel="C404", text="x"))).response["error"] == \
-        "channel_not_found"
+    assert (await api_error(client.chat_postMessage(channel="C2", text="x"))).response[
+        "error"
+    ] == "not_in_channel"
+    assert (await api_error(client.chat_postMessage(channel="C404", text="x"))).response[
+        "error"
+    ] == "channel_not_found"
     assert (await api_error(client.chat_postMessage(channel="C1"))).response["error"] == "no_text"
 
     joined = await client.conversations_join(channel="C2")
@@ -199,11 +218,13 @@ async def test_users_info_answers_known_users_and_rejects_unknown(client: AsyncW
     assert err.response["error"] == "user_not_found"
 
 
-async def test_json_fields_sent_inside_a_form_arrive_as_objects(slack: FakeSlack,
-                                                                client: AsyncWebClient) -> None:
+async def test_json_fields_sent_inside_a_form_arrive_as_objects(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     blocks = [section("from a form")]
-    await client.api_call("chat.postMessage",
-                          data={"channel": "C1", "text": "x", "blocks": json.dumps(blocks)})
+    await client.api_call(
+        "chat.postMessage", data={"channel": "C1", "text": "x", "blocks": json.dumps(blocks)}
+    )
     assert slack.called("chat.postMessage")[0].args["blocks"] == blocks
     assert slack.messages("C1")[0]["blocks"][0]["text"]["text"] == "from a form"
 
@@ -219,12 +240,14 @@ async def test_ephemeral_message_returns_message_ts(slack: FakeSlack, client: As
 
 
 async def test_51_blocks_are_rejected_as_invalid_blocks_with_a_reason(client: AsyncWebClient) -> None:
-    err = await api_error(client.chat_postMessage(channel="C1", text="x",
-                                                  blocks=[section(str(i)) for i in range(51)]))
+    err = await api_error(
+        client.chat_postMessage(channel="C1", text="x", blocks=[section(str(i)) for i in range(51)])
+    )
     assert err.response["error"] == "invalid_blocks"
     assert err.response.status_code == 200
     assert err.response["response_metadata"]["messages"] == [
-        "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"]
+        "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+    ]
 
 
 async def test_a_76_character_button_is_rejected(client: AsyncWebClient) -> None:
@@ -249,28 +272,50 @@ async def test_a_message_exactly_at_every_limit_is_accepted(slack: FakeSlack, cl
     assert len(stored) == 50 and all(b.get("block_id") for b in stored)  # Slack fills in block_ids
 
 
-@pytest.mark.parametrize(("blocks", "pointer"), [
-    pytest.param([section("s" * 3001)], "/blocks/0/text/text", id="section-text-3001"),
-    pytest.param([{"type": "actions", "elements": [button("b", f"a{i}") for i in range(26)]}],
-                 "/blocks/0/elements", id="actions-26-elements"),
-    pytest.param([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
-                 "/blocks/0/elements", id="context-11-elements"),
-    pytest.param([{"type": "actions", "elements": [button("a", "cmd:0")]},
-                  {"type": "actions", "elements": [button("b", "cmd:0")]}],
-                 "/blocks/1/elements/0/action_id", id="repeated-action-id"),
-    pytest.param([{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
-                 "/blocks/0/text/text", id="header-151"),
-    pytest.param([{"type": "header", "text": {"type": "mrkdwn", "text": "*h*"}}],
-                 "/blocks/0/text/type", id="header-mrkdwn"),
-    pytest.param([section("")], "/blocks/0/text/text", id="empty-text"),
-])
-async def test_block_kit_limit_breaches_are_invalid_blocks(client: AsyncWebClient, blocks: list[Any],
-                                                           pointer: str) -> None:
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        pytest.param([section("s" * 3001)], "/blocks/0/text/text", id="section-text-3001"),
+        pytest.param(
+            [{"type": "actions", "elements": [button("b", f"a{i}") for i in range(26)]}],
+            "/blocks/0/elements",
+            id="actions-26-elements",
+        ),
+        pytest.param(
+            [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+            "/blocks/0/elements",
+            id="context-11-elements",
+        ),
+        pytest.param(
+            [
+                {"type": "actions", "elements": [button("a", "cmd:0")]},
+                {"type": "actions", "elements": [button("b", "cmd:0")]},
+            ],
+            "/blocks/1/elements/0/action_id",
+            id="repeated-action-id",
+        ),
+        pytest.param(
+            [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+            "/blocks/0/text/text",
+            id="header-151",
+        ),
+        pytest.param(
+            [{"type": "header", "text": {"type": "mrkdwn", "text": "*h*"}}],
+            "/blocks/0/text/type",
+            id="header-mrkdwn",
+        ),
+        pytest.param([section("")], "/blocks/0/text/text", id="empty-text"),
+    ],
+)
+async def test_block_kit_limit_breaches_are_invalid_blocks(
+    client: AsyncWebClient, blocks: list[Any], pointer: str
+) -> None:
     err = await api_error(client.chat_postMessage(channel="C1", text="x", blocks=blocks))
     assert err.response["error"] == "invalid_blocks"
     messages = err.response["response_metadata"]["messages"]
-    assert any(m.startswith("[ERROR] ") and m.endswith(f"[json-pointer:{pointer}]")
-               for m in messages), messages
+    assert any(m.startswith("[ERROR] ") and m.endswith(f"[json-pointer:{pointer}]") for m in messages), (
+        messages
+    )
     assert block_errors(blocks) == messages  # same verdict without HTTP, for renderer unit tests
 
 
@@ -283,16 +328,25 @@ async def test_top_level_text_over_40000_characters_is_msg_too_long(client: Asyn
 
 
 MODAL: dict[str, Any] = {
-    "type": "modal", "callback_id": "submit_work", "private_metadata": "window=7",
+    "type": "modal",
+    "callback_id": "submit_work",
+    "private_metadata": "window=7",
     "title": {"type": "plain_text", "text": "Submit work"},
     "submit": {"type": "plain_text", "text": "Submit"},
-    "blocks": [{"type": "input", "block_id": "link", "label": {"type": "plain_text", "text": "Link"},
-                "element": {"type": "plain_text_input", "action_id": "url"}}],
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "link",
+            "label": {"type": "plain_text", "text": "Link"},
+            "element": {"type": "plain_text_input", "action_id": "url"},
+        }
+    ],
 }
 
 
-async def test_views_open_needs_a_fresh_trigger_id_and_returns_the_view(slack: FakeSlack,
-                                                                        client: AsyncWebClient) -> None:
+async def test_views_open_needs_a_fresh_trigger_id_and_returns_the_view(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     opened = await client.views_open(trigger_id="111.222.abc", view=MODAL)
     view = opened["view"]
     assert view["id"].startswith("V") and view["callback_id"] == "submit_work"
@@ -331,15 +385,17 @@ async def test_response_url_posts_are_recorded(slack: FakeSlack) -> None:
     webhook = AsyncWebhookClient(slack.response_url("cmd-1"), timeout=5)
     resp = await webhook.send(text="done", response_type="ephemeral", replace_original=False)
     assert resp.status_code == 200
-    assert slack.responses == [("cmd-1", {"text": "done", "response_type": "ephemeral",
-                                          "replace_original": False})]
+    assert slack.responses == [
+        ("cmd-1", {"text": "done", "response_type": "ephemeral", "replace_original": False})
+    ]
 
     bad = await webhook.send(text="x", blocks=[section("s" * 3001)])
     assert bad.status_code == 400 and bad.body == "invalid_blocks"
 
 
-async def test_rate_limit_surfaces_as_429_with_retry_after_then_clears(slack: FakeSlack,
-                                                                       client: AsyncWebClient) -> None:
+async def test_rate_limit_surfaces_as_429_with_retry_after_then_clears(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     slack.rate_limit("chat.postMessage", retry_after=7)
     err = await api_error(client.chat_postMessage(channel="C1", text="x"))
     assert err.response.status_code == 429
@@ -413,14 +469,25 @@ async def test_bolt_parses_the_builders_as_slack_requests(slack: FakeSlack, clie
     async def on_home(event: dict[str, Any]) -> None:
         seen["event"] = event
 
-    command = slash_command_body("/cohort", "status spring & more", user_id="U2",
-                                 response_url=slack.response_url("c1"))
+    command = slash_command_body(
+        "/cohort", "status spring & more", user_id="U2", response_url=slack.response_url("c1")
+    )
     click = interaction_body(block_actions_payload("cmd:0", "status spring", user_id="U1"))
     opened = (await client.views_open(trigger_id="1.2.3", view=MODAL))["view"]
-    submit = interaction_body(view_submission_payload(
-        "submit_work", {"link": {"url": "https://example.org/w"}}, view=opened, user_id="U1"))
-    event = event_callback_body({"type": "app_home_opened", "user": "U1", "channel": "DU1", "tab": "home",
-                                 "event_ts": "1700000000.000100"})
+    submit = interaction_body(
+        view_submission_payload(
+            "submit_work", {"link": {"url": "https://example.org/w"}}, view=opened, user_id="U1"
+        )
+    )
+    event = event_callback_body(
+        {
+            "type": "app_home_opened",
+            "user": "U1",
+            "channel": "DU1",
+            "tab": "home",
+            "event_ts": "1700000000.000100",
+        }
+    )
 
     async with asyncio.timeout(10):
         for body in (command, click, submit, event):
@@ -449,23 +516,28 @@ async def test_bolt_parses_the_builders_as_slack_requests(slack: FakeSlack, clie
 # -- Socket Mode ---------------------------------------------------------------------------------
 
 
-async def test_apps_connections_open_takes_only_the_app_level_token(slack: FakeSlack,
-                                                                    client: AsyncWebClient) -> None:
+async def test_apps_connections_open_takes_only_the_app_level_token(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     anonymous = AsyncWebClient(base_url=slack.api_url, timeout=5)
     opened = await anonymous.apps_connections_open(app_token="xapp-test")
     assert opened["url"].startswith(f"ws://127.0.0.1:{slack.port}/socket-mode/")
     assert slack.called("apps.connections.open")[0].token == "xapp-test"  # a Bearer header
     assert (await api_error(anonymous.apps_connections_open(app_token=TOKEN))).response["error"] == (
-        "not_allowed_token_type")
+        "not_allowed_token_type"
+    )
     assert (await api_error(anonymous.apps_connections_open(app_token="xapp-other"))).response[
-        "error"] == "invalid_auth"
+        "error"
+    ] == "invalid_auth"
     app_level = AsyncWebClient(token="xapp-test", base_url=slack.api_url, timeout=5)
     assert (await api_error(app_level.chat_postMessage(channel="C1", text="x"))).response["error"] == (
-        "not_allowed_token_type")
+        "not_allowed_token_type"
+    )
 
 
 async def test_slack_sdks_socket_mode_client_gets_hello_envelopes_and_its_acks_are_recorded(
-        slack: FakeSlack) -> None:
+    slack: FakeSlack,
+) -> None:
     messages: list[dict[str, Any]] = []
     requests: list[SocketModeRequest] = []
 
@@ -477,22 +549,31 @@ async def test_slack_sdks_socket_mode_client_gets_hello_envelopes_and_its_acks_a
         payload = {"text": "ok"} if req.type == "slash_commands" else None
         await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, payload))
 
-    sdk = SocketModeClient(app_token="xapp-test",
-                           web_client=AsyncWebClient(base_url=slack.api_url, timeout=5),
-                           on_message_listeners=[on_message])
+    sdk = SocketModeClient(
+        app_token="xapp-test",
+        web_client=AsyncWebClient(base_url=slack.api_url, timeout=5),
+        on_message_listeners=[on_message],
+    )
     sdk.socket_mode_request_listeners.append(on_request)
     try:
         await asyncio.wait_for(sdk.connect(), 5)
         await slack.socket_connected(timeout=5)
-        command = await slack.socket_send("slash_commands", slash_command_body("/cohort", "status",
-                                                                               user_id="U2"))
+        command = await slack.socket_send(
+            "slash_commands", slash_command_body("/cohort", "status", user_id="U2")
+        )
         assert await slack.socket_ack(command) == {"envelope_id": command, "payload": {"text": "ok"}}
-        event = await slack.socket_send("events_api", event_callback_body(
-            {"type": "app_home_opened", "user": "U1", "tab": "home"}))
-        click = await slack.socket_send("interactive", interaction_body(
-            block_actions_payload("cmd:status", "status")))
-        submit = await slack.socket_send("interactive", view_submission_payload("f", {"a": {"a": "x"}}),
-                                         retry_attempt=1, retry_reason="timeout")
+        event = await slack.socket_send(
+            "events_api", event_callback_body({"type": "app_home_opened", "user": "U1", "tab": "home"})
+        )
+        click = await slack.socket_send(
+            "interactive", interaction_body(block_actions_payload("cmd:status", "status"))
+        )
+        submit = await slack.socket_send(
+            "interactive",
+            view_submission_payload("f", {"a": {"a": "x"}}),
+            retry_attempt=1,
+            retry_reason="timeout",
+        )
         for envelope_id in (event, click, submit):
             assert await slack.socket_ack(envelope_id) == {"envelope_id": envelope_id}
         assert slack.socket_ack_seconds(submit) < 3
@@ -501,8 +582,9 @@ async def test_slack_sdks_socket_mode_client_gets_hello_envelopes_and_its_acks_a
         await slack.socket_disconnect("refresh_requested")
         await slack.socket_connected(connections=2, timeout=5)
         assert len(slack.called("apps.connections.open")) == 2
-        again = await slack.socket_send("events_api", {"type": "event_callback", "team_id": "T1",
-                                                       "event": {"type": "app_mention"}})
+        again = await slack.socket_send(
+            "events_api", {"type": "event_callback", "team_id": "T1", "event": {"type": "app_mention"}}
+        )
         assert await slack.socket_ack(again) == {"envelope_id": again}
     finally:
         await asyncio.wait_for(sdk.close(), 5)

@@ -39,7 +39,8 @@ async def test_limits_are_off_by_default(slack: FakeSlack, client: AsyncWebClien
 
 
 async def test_a_burst_over_the_channel_limit_is_refused_with_retry_after_and_not_stored(
-        slack: FakeSlack, client: AsyncWebClient) -> None:
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     slack.enforce_limits(per_channel=(1.0, 3))
     assert [await post(client, "C1") for _ in range(5)] == [200, 200, 200, 429, 429]
     refused = slack.called("chat.postMessage")[-1]
@@ -60,8 +61,9 @@ async def test_the_channel_bucket_refills_at_its_rate(slack: FakeSlack, client: 
     assert await post(client, "C1") == 200
 
 
-async def test_a_user_id_and_its_dm_share_one_channel_bucket(slack: FakeSlack,
-                                                             client: AsyncWebClient) -> None:
+async def test_a_user_id_and_its_dm_share_one_channel_bucket(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     slack.enforce_limits(per_channel=(1.0, 1))
     assert [await post(client, "U1"), await post(client, "DU1")] == [200, 429]
 
@@ -86,7 +88,8 @@ async def test_in_flight_lists_calls_not_answered_yet(slack: FakeSlack, client: 
 
 
 async def test_a_dropped_call_is_carried_out_but_the_caller_gets_no_answer(
-        slack: FakeSlack, client: AsyncWebClient) -> None:
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
     slack.drop_next("chat.postMessage")
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await client.chat_postMessage(channel="C1", text="did it work?")

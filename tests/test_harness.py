@@ -18,7 +18,9 @@ from bot.config import Settings
 from bot.platforms.console import ConsoleChat
 from bot.storage.db import Database
 
-PROGRAMME = SPRING + """
+PROGRAMME = (
+    SPRING
+    + """
     @alice /submit https://example.org/unit?a=1&b=2 -- Tools & <materials> -- thanks @bob in #frl
     @dana /review claim R-1
     @dana /review revise R-1 reflection: not yet, say what students learned -- Lovely unit
@@ -33,6 +35,7 @@ PROGRAMME = SPRING + """
     @coord /cohort status spring
     :clock 2026-03-21T01:00Z
 """
+)
 SAVING = "📥 Got it. Saving your submission"  # Slack's ack of a /submit; its answer follows
 BADGE_SLUG = re.compile(r"(badges\.example\.org/badges/|badges%2F)[\w-]+")
 
@@ -46,7 +49,8 @@ def seen(chat: Conversation) -> dict[str, list[str]]:
 
 
 async def test_a_programme_reads_the_same_over_the_console_and_over_slack(
-        db: Database, settings: Settings, sqlite_template: Path, tmp_path: Path) -> None:
+    db: Database, settings: Settings, sqlite_template: Path, tmp_path: Path
+) -> None:
     start = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     async with slack_chat(settings, FakeClock(start)) as slack:
         await slack.run(PROGRAMME)

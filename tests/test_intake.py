@@ -46,21 +46,31 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield slack
 
 
-async def post(url: str, fake: FakeSlack, user: str, command: str, text: str,
-               trigger_id: str | None = None) -> httpx.Response:
+async def post(
+    url: str, fake: FakeSlack, user: str, command: str, text: str, trigger_id: str | None = None
+) -> httpx.Response:
     """A signed slash command, as Slack sends it; its response_url is named after the user."""
-    body = slash_command_body(command, text, user_id=user, channel_id="CFRL", channel_name="frl-spring",
-                              trigger_id=trigger_id, response_url=fake.response_url(user))
+    body = slash_command_body(
+        command,
+        text,
+        user_id=user,
+        channel_id="CFRL",
+        channel_name="frl-spring",
+        trigger_id=trigger_id,
+        response_url=fake.response_url(user),
+    )
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         response = await client.post("/slack/events", content=body, headers=signed_headers(body, SECRET))
     assert response.status_code == 200, response.text
     return response
 
 
-
 def receipts_by_dm(fake: FakeSlack, user: str) -> list[str]:
-    return [c.args["text"] for c in fake.called("chat.postMessage")
-            if c.args["channel"] == user and "Received S-" in c.args["text"]]
+    return [
+        c.args["text"]
+        for c in fake.called("chat.postMessage")
+        if c.args["channel"] == user and "Received S-" in c.args["text"]
+    ]
 
 
 async def set_up(runtime: Runtime, fake: FakeSlack) -> None:
@@ -71,7 +81,8 @@ async def set_up(runtime: Runtime, fake: FakeSlack) -> None:
 
 
 async def test_a_submission_acked_before_its_server_died_is_made_once_and_answered_by_dm(
-        fake: FakeSlack, settings: Settings, db: Database, db_url: str, tmp_path: Path) -> None:
+    fake: FakeSlack, settings: Settings, db: Database, db_url: str, tmp_path: Path
+) -> None:
     configured = slack_settings(settings, fake)
     await set_up(Runtime(configured), fake)
     # A fresh `cohortbot serve`: it has not looked Alice up yet, and Slack's users.info hangs,
@@ -82,8 +93,9 @@ async def test_a_submission_acked_before_its_server_died_is_made_once_and_answer
         async with serve_process(process_env(db_url, fake), tmp_path, log) as (server, url):
             ack = await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
             assert "Saving your submission" in ack.json()["text"]
-            await until(lambda: fake.in_flight("users.info"), 10, "the submission to be run", server,
-                        log_path)
+            await until(
+                lambda: fake.in_flight("users.info"), 10, "the submission to be run", server, log_path
+            )
             server.send_signal(signal.SIGKILL)
             await asyncio.wait_for(server.wait(), 10)
     assert await count(db, Submission) == 0
@@ -123,7 +135,8 @@ async def settle(runtime: Runtime) -> None:
 
 
 async def test_a_receipt_the_response_url_refused_goes_as_one_dm_after_a_grace(
-        served: tuple[Runtime, str], fake: FakeSlack, db: Database) -> None:
+    served: tuple[Runtime, str], fake: FakeSlack, db: Database
+) -> None:
     runtime, url = served
     fake.fail_next("respond/UALICE", status=500)
     await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
@@ -140,7 +153,8 @@ async def test_a_receipt_the_response_url_refused_goes_as_one_dm_after_a_grace(
 
 
 async def test_a_submission_refused_after_the_ack_says_why_on_the_response_url(
-        served: tuple[Runtime, str], fake: FakeSlack, db: Database) -> None:
+    served: tuple[Runtime, str], fake: FakeSlack, db: Database
+) -> None:
     runtime, url = served
     await post(url, fake, "UCOORD", "/window", "close spring creators")
     ack = await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
@@ -150,21 +164,31 @@ async def test_a_submission_refused_after_the_ack_says_why_on_the_response_url(
     assert len(answers) == 1 and "closed" in answers[0], answers
     assert await count(db, Submission) == 0
     async with db.transaction() as session:
-        assert await session.scalar(select(func.count()).select_from(Inbound).where(
-            Inbound.pending.isnot(None))) == 0
+        assert (
+            await session.scalar(select(func.count()).select_from(Inbound).where(Inbound.pending.isnot(None)))
+            == 0
+        )
     runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     await settle(runtime)
-    assert not [c for c in fake.called("chat.postMessage") if c.args["channel"] == "UALICE"
-                and "closed" in c.args["text"]]  # it arrived, so no stand-by DM
+    assert not [
+        c
+        for c in fake.called("chat.postMessage")
+        if c.args["channel"] == "UALICE" and "closed" in c.args["text"]
+    ]  # it arrived, so no stand-by DM
 
 
 async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
-        served: tuple[Runtime, str], fake: FakeSlack, settings: Settings, db: Database) -> None:
+    served: tuple[Runtime, str], fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     runtime, _ = served
     origin = Origin("slack", "T1", "UALICE", "CFRL")
-    taken = await runtime.bot.handle(origin, "/submit https://example.org/unit -- Reflection",
-                                     SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
-                                     request_key="slack:T1:trig-9", reply_to=fake.response_url("UALICE"))
+    taken = await runtime.bot.handle(
+        origin,
+        "/submit https://example.org/unit -- Reflection",
+        SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
+        request_key="slack:T1:trig-9",
+        reply_to=fake.response_url("UALICE"),
+    )
     assert taken.intake is not None
     others = [Database(settings.database_url) for _ in range(2)]
     try:
@@ -183,13 +207,17 @@ async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
 
 
 async def test_a_submission_that_cannot_be_run_yet_does_not_hold_up_the_others(
-        served: tuple[Runtime, str], fake: FakeSlack, settings: Settings, db: Database) -> None:
+    served: tuple[Runtime, str], fake: FakeSlack, settings: Settings, db: Database
+) -> None:
     runtime, _ = served
     for n, user in enumerate(("UALICE", "UDANA")):  # taken in by a server that then died
-        taken = await runtime.bot.handle(Origin("slack", "T1", user, "CFRL"),
-                                         f"/submit https://example.org/{user} -- Reflection",
-                                         SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
-                                         request_key=f"slack:T1:trig-{n}", reply_to=fake.response_url(user))
+        taken = await runtime.bot.handle(
+            Origin("slack", "T1", user, "CFRL"),
+            f"/submit https://example.org/{user} -- Reflection",
+            SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
+            request_key=f"slack:T1:trig-{n}",
+            reply_to=fake.response_url(user),
+        )
         assert taken.intake is not None
     worker = Runtime(runtime.settings, clock=FakeClock(runtime.clock.now() + timedelta(seconds=31)))
     await worker.start()
@@ -232,11 +260,16 @@ async def too_busy(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 
 async def test_a_submission_the_database_was_too_busy_to_run_waits_and_is_made_not_refused(
-        spring: ConsoleChat, settings: Settings, db: Database, db_url: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    spring: ConsoleChat, settings: Settings, db: Database, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     alice = Origin("console", "console", "alice")
-    taken = await spring.bot.handle(alice, "/submit https://example.org/unit -- Reflection",
-                                    spring.directory, request_key="k-1", reply_to="https://hooks.example/1")
+    taken = await spring.bot.handle(
+        alice,
+        "/submit https://example.org/unit -- Reflection",
+        spring.directory,
+        request_key="k-1",
+        reply_to="https://hooks.example/1",
+    )
     assert taken.intake is not None and "Saving your submission" in taken.message.text
     async with too_busy(db_url, monkeypatch) as busy:
         with pytest.raises(Unavailable):
@@ -252,14 +285,24 @@ async def test_a_submission_the_database_was_too_busy_to_run_waits_and_is_made_n
 
 
 async def test_a_command_answered_in_its_ack_goes_before_a_rush_of_submissions_still_to_run(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     learners = [f"l{i}" for i in range(60)]
     await spring.run("@coord /cohort add spring " + " ".join(f"@{u}" for u in learners))
-    taken = [await spring.bot.handle(Origin("console", "console", u), f"/submit https://example.org/{u}",
-                                     spring.directory, request_key=f"k-{u}", reply_to="https://hooks.example/")
-             for u in learners]
-    rush = [asyncio.create_task(spring.bot.finish(t.intake, spring.directory))  # type: ignore[arg-type]
-            for t in taken]
+    taken = [
+        await spring.bot.handle(
+            Origin("console", "console", u),
+            f"/submit https://example.org/{u}",
+            spring.directory,
+            request_key=f"k-{u}",
+            reply_to="https://hooks.example/",
+        )
+        for u in learners
+    ]
+    rush = [
+        asyncio.create_task(spring.bot.finish(t.intake, spring.directory))  # type: ignore[arg-type]
+        for t in taken
+    ]
     await asyncio.sleep(0.01)  # the rush is under way, and waiting for the database
     alice = Origin("console", "console", "alice")
     status = await spring.bot.handle(alice, "/submit status", spring.directory)

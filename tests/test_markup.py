@@ -11,10 +11,13 @@ from bot.platforms.console import render_text
 
 
 def test_the_bots_mentions_channels_and_links_become_slacks_and_the_rest_is_escaped() -> None:
-    text = (f"{markup.mention('U1')} in {markup.channel('C9')}: "
-            f"{markup.link('https://badges.example.org/b/1?a=1&b=2', 'your <badge>')} & <@U2>")
-    assert escape(text) == ("<@U1> in <#C9>: <https://badges.example.org/b/1?a=1&b=2|your &lt;badge&gt;>"
-                            " &amp; &lt;@U2&gt;")
+    text = (
+        f"{markup.mention('U1')} in {markup.channel('C9')}: "
+        f"{markup.link('https://badges.example.org/b/1?a=1&b=2', 'your <badge>')} & <@U2>"
+    )
+    assert escape(text) == (
+        "<@U1> in <#C9>: <https://badges.example.org/b/1?a=1&b=2|your &lt;badge&gt;> &amp; &lt;@U2&gt;"
+    )
 
 
 def test_the_console_shows_handles_channels_and_links_as_words() -> None:
@@ -31,8 +34,13 @@ def test_a_token_cut_in_half_by_a_length_limit_shows_nothing_strange() -> None:
 
 def test_a_message_stored_before_the_markup_is_read_as_the_bots_own() -> None:
     """An outbox row written by an earlier version spelled the bot's pieces Slack's way."""
-    old = {"text": "🎉 <@U1> earned it! <https://x.org/b|See it> in <#C2|frl>", "buttons": [],
-           "context": "for <@U3>", "fields": [["who", "<@U4>"]], "edit_of": None}
+    old = {
+        "text": "🎉 <@U1> earned it! <https://x.org/b|See it> in <#C2|frl>",
+        "buttons": [],
+        "context": "for <@U3>",
+        "fields": [["who", "<@U4>"]],
+        "edit_of": None,
+    }
     message = Message.from_dict(old)
     assert escape(message.text) == old["text"].replace("|frl", "")
     assert escape(message.context) == "for <@U3>" and escape(message.fields[0][1]) == "<@U4>"
@@ -41,8 +49,12 @@ def test_a_message_stored_before_the_markup_is_read_as_the_bots_own() -> None:
 
 
 def test_free_text_shows_typed_markup_as_the_words_it_showed() -> None:
-    assert free_text("thanks <@U1|ann>, <@123> and <#C1|frl> <!here> <!subteam^S1|@helpers>") == \
-        "thanks @ann, @123 and #frl @here @helpers"
-    assert free_text("see <https://evil.example.net|https://docs.google.com/x>") == \
-        "see https://evil.example.net"
+    assert (
+        free_text("thanks <@U1|ann>, <@123> and <#C1|frl> <!here> <!subteam^S1|@helpers>")
+        == "thanks @ann, @123 and #frl @here @helpers"
+    )
+    assert (
+        free_text("see <https://evil.example.net|https://docs.google.com/x>")
+        == "see https://evil.example.net"
+    )
     assert markup.OPEN not in free_text(f"forged {markup.mention('U1')}")

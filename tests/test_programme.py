@@ -45,8 +45,10 @@ async def test_window_opening_is_announced_in_the_cohort_channel(spring: Convers
 
 
 async def test_submission_gets_a_receipt_and_a_review_task(spring: Conversation) -> None:
-    await spring.run("@alice /submit https://example.org/unit https://example.org/reflection "
-                     "-- Grade 5 unit -- Students led the design")
+    await spring.run(
+        "@alice /submit https://example.org/unit https://example.org/reflection "
+        "-- Grade 5 unit -- Students led the design"
+    )
     receipt = spring.last("only @alice")
     assert "Received S-1 (version 1)" in receipt
     assert "https://example.org/unit" in receipt and "18 days left" in receipt
@@ -92,7 +94,8 @@ async def test_revision_feedback_names_met_and_unmet_criteria(spring: Conversati
 
 
 async def test_resubmission_goes_back_to_the_same_assessor_with_what_changed(
-        spring: Conversation, db: Database) -> None:
+    spring: Conversation, db: Database
+) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- first reflection
         @dana /review claim R-1
@@ -121,8 +124,7 @@ async def test_resubmission_without_a_change_note_is_refused(spring: Conversatio
     assert "Tell your assessor what changed" in spring.last("only @alice")
 
 
-async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(
-        spring: Conversation) -> None:
+async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(spring: Conversation) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- first
         @dana /review claim R-1
@@ -133,8 +135,9 @@ async def test_resubmission_goes_to_the_queue_when_the_assessor_has_left(
     assert spring.saw("#assessors", "Review task R-2: S-1 by @alice (version 2, a resubmission)")
 
 
-async def test_first_badge_waits_until_the_learner_confirms_the_address(spring: Conversation,
-                                                                       db: Database) -> None:
+async def test_first_badge_waits_until_the_learner_confirms_the_address(
+    spring: Conversation, db: Database
+) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- reflection
         @dana /review claim R-1
@@ -151,8 +154,7 @@ async def test_first_badge_waits_until_the_learner_confirms_the_address(spring: 
     assert "issued to alice.ng@school.org" in spring.last("DM @alice")
 
 
-async def test_approval_issues_a_badge_with_share_options(spring: Conversation,
-                                                          db: Database) -> None:
+async def test_approval_issues_a_badge_with_share_options(spring: Conversation, db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/unit -- reflection
         @dana /review claim R-1
@@ -184,8 +186,7 @@ async def test_autoshare_celebrates_in_the_channel_at_once(spring: Conversation)
     assert spring.saw("#frl", "@bob earned *Empowering Students as Creators*")
 
 
-async def test_badges_are_issued_to_the_address_the_learner_chose(spring: Conversation,
-                                                                 db: Database) -> None:
+async def test_badges_are_issued_to_the_address_the_learner_chose(spring: Conversation, db: Database) -> None:
     await spring.run("""
         @carol /badges email carol@school.org
         @carol /submit https://example.org/carol
@@ -220,8 +221,7 @@ async def test_release_puts_a_claim_back_in_the_queue(spring: Conversation) -> N
     assert "You claimed R-1 (S-1 by @alice)" in spring.last("only @erin")
 
 
-async def test_new_links_before_review_update_the_waiting_task(spring: Conversation,
-                                                                db: Database) -> None:
+async def test_new_links_before_review_update_the_waiting_task(spring: Conversation, db: Database) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @alice /submit https://example.org/a https://example.org/b
@@ -252,7 +252,8 @@ async def test_withdrawn_submission_leaves_the_queue(spring: Conversation) -> No
 
 
 async def test_extending_a_window_drops_nudges_planned_for_the_old_deadline(
-        spring: Conversation, db: Database) -> None:
+    spring: Conversation, db: Database
+) -> None:
     await spring.run("""
         :clock 2026-03-13T22:00Z
         @coord /window extend spring creators 2026-03-27T17:00
@@ -297,7 +298,8 @@ async def test_custom_reminder_posts_once_at_its_time(spring: Conversation) -> N
 
 
 async def test_reminders_missed_while_the_bot_was_down_are_sent_once_if_recent(
-        spring: Conversation, db: Database, settings: Settings) -> None:
+    spring: Conversation, db: Database, settings: Settings
+) -> None:
     """Real downtime (no console clock stepping through it): of a daily reminder's missed runs
     only the latest is sent, and only within REMINDER_GRACE; a one-off missed by days is not."""
     await spring.run("""
@@ -329,7 +331,8 @@ async def test_a_learner_lists_the_cohorts_they_are_in(spring: Conversation) -> 
     assert spring.last("only @alice").splitlines() == [
         "*Your cohorts*",
         "• *autumn* in #autumn — 0 learners, 0 open windows — you: assessor",
-        "• *spring* in #frl — 3 learners, 1 open window — you: learner"]
+        "• *spring* in #frl — 3 learners, 1 open window — you: learner",
+    ]
 
 
 async def test_cohort_status_shows_progress_to_coordinators(spring: Conversation) -> None:
@@ -351,8 +354,7 @@ async def test_every_change_is_audited(spring: Conversation, db: Database) -> No
     assert "window.open" in actions and actions[-1] == "submit"
 
 
-async def test_outbound_messages_are_written_with_the_change(spring: Conversation,
-                                                           db: Database) -> None:
+async def test_outbound_messages_are_written_with_the_change(spring: Conversation, db: Database) -> None:
     """The review task exists in the outbox exactly when the submission does."""
     await spring.run("@alice /submit https://example.org/a")
     assert await count(db, Version) == 1
@@ -376,8 +378,9 @@ async def test_unclaimed_review_is_posted_again_then_escalated_once(spring: Conv
     assert "Assign" not in escalations[0]  # coordinators have no command to assign a review
 
 
-async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(spring: Conversation,
-                                                                       db: Database) -> None:
+async def test_stale_claim_earns_a_reminder_then_goes_back_to_the_queue(
+    spring: Conversation, db: Database
+) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @dana /review claim R-1
@@ -430,7 +433,8 @@ async def test_a_nudge_due_before_the_deadline_is_never_held_past_it(spring: Con
 
 
 async def test_learner_gets_their_own_deadline_when_a_coordinator_grants_more_time(
-        spring: Conversation, db: Database) -> None:
+    spring: Conversation, db: Database
+) -> None:
     await spring.run("""
         :clock 2026-03-18T23:00Z
         @bob /submit extend Our testing week moved
@@ -442,7 +446,8 @@ async def test_learner_gets_their_own_deadline_when_a_coordinator_grants_more_ti
     await spring.run("@coord /window grant E-1")
     assert "Sat 21 Mar" not in spring.last("DM @bob")
     assert "your deadline for *Empowering Students as Creators* is now Fri 27 Mar 2026" in spring.last(
-        "DM @bob")
+        "DM @bob"
+    )
     await spring.run("""
         :clock 2026-03-21T15:00Z
         @alice /submit https://example.org/late

@@ -24,7 +24,8 @@ REVISE = "@dana /review revise R-1 reflection: not yet, say what students learne
 
 
 async def test_a_revision_requested_a_week_after_the_deadline_is_resubmitted_and_approved(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     await spring.run(f"""
         @alice /submit https://example.org/unit -- first reflection
         {A_WEEK_AFTER_THE_DEADLINE}
@@ -49,7 +50,8 @@ async def test_a_revision_requested_a_week_after_the_deadline_is_resubmitted_and
 
 
 async def test_a_revision_asked_for_before_the_close_is_due_by_the_close_when_that_is_later(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     await spring.run(f"""
         @alice /submit https://example.org/unit -- first reflection
         @dana /review claim R-1
@@ -91,8 +93,10 @@ async def test_revise_within_sets_how_long_a_learner_has_to_resubmit(chat: Conso
         @alice /submit https://example.org/unit https://example.org/v2 -- too late now
     """)
     refusal = chat.last("only @alice")
-    assert "Your own deadline for *Empowering Students as Creators* (spring) passed Mon 6 Apr 2026, " \
-           "10:00 CDT" in refusal
+    assert (
+        "Your own deadline for *Empowering Students as Creators* (spring) passed Mon 6 Apr 2026, "
+        "10:00 CDT" in refusal
+    )
     assert chat.errors == 1 and chat.crashes == 0
 
 
@@ -105,8 +109,9 @@ async def test_revise_within_must_be_a_length_of_time(chat: ConsoleChat) -> None
         @coord /window list
     """)
     refusals = chat.said("only @coord")[-3:-1]
-    assert all("is not a time for revisions; say how long after a request, like 10d or 2w" in r
-               for r in refusals), refusals
+    assert all(
+        "is not a time for revisions; say how long after a request, like 10d or 2w" in r for r in refusals
+    ), refusals
     assert "No windows yet" in chat.last("only @coord")
 
 
@@ -125,7 +130,8 @@ async def test_a_pending_revision_is_nudged_against_its_own_deadline(spring: Con
 
 
 async def test_status_shows_the_learner_and_the_coordinator_the_revision_deadline(
-        spring: ConsoleChat) -> None:
+    spring: ConsoleChat,
+) -> None:
     await spring.run(f"""
         @alice /submit https://example.org/unit -- first reflection
         {A_WEEK_AFTER_THE_DEADLINE}
@@ -134,8 +140,10 @@ async def test_status_shows_the_learner_and_the_coordinator_the_revision_deadlin
         @alice /submit status
         @coord /cohort status spring
     """)
-    assert ("S-1 *Empowering Students as Creators* (spring): revision requested, version 1 — "
-            "resubmit by Fri 10 Apr 2026, 10:00 CDT (14 days left).") in spring.last("only @alice")
+    assert (
+        "S-1 *Empowering Students as Creators* (spring): revision requested, version 1 — "
+        "resubmit by Fri 10 Apr 2026, 10:00 CDT (14 days left)."
+    ) in spring.last("only @alice")
     status = spring.last("only @coord")
     assert "own deadlines: @alice until Fri 10 Apr 2026, 15:00 UTC to resubmit (E-1)" in status
     assert "not submitted: @bob, @carol" in status
@@ -149,12 +157,16 @@ async def test_a_coordinator_moves_one_learners_revision_deadline(spring: Consol
         {REVISE}
         @coord /window grant E-1
     """)
-    assert ("E-1 was already approved: @alice has until Fri 10 Apr 2026, 15:00 UTC. To move that "
-            "deadline, say until when.") in spring.last("only @coord")
+    assert (
+        "E-1 was already approved: @alice has until Fri 10 Apr 2026, 15:00 UTC. To move that "
+        "deadline, say until when."
+    ) in spring.last("only @coord")
     await spring.run("@coord /window grant E-1 until 2026-04-20T17:00")
     assert "Moved E-1: @alice has until Mon 20 Apr 2026, 22:00 UTC to resubmit." in spring.last("only @coord")
-    assert ("Your deadline to resubmit for *Empowering Students as Creators* is now Mon 20 Apr 2026, "
-            "17:00 CDT (E-1).") in spring.last("DM @alice")
+    assert (
+        "Your deadline to resubmit for *Empowering Students as Creators* is now Mon 20 Apr 2026, "
+        "17:00 CDT (E-1)."
+    ) in spring.last("DM @alice")
     await spring.run("""
         :clock 2026-04-15T15:00Z
         @alice /submit https://example.org/unit https://example.org/v2 -- Added interviews
@@ -179,8 +191,7 @@ async def test_a_revision_is_accepted_after_a_window_closed_by_hand(spring: Cons
     assert "closed Tue 10 Mar 2026, 10:00 CDT" in spring.last("only @bob")
 
 
-async def test_closing_announcement_says_who_may_still_hand_in_and_until_when(
-        spring: ConsoleChat) -> None:
+async def test_closing_announcement_says_who_may_still_hand_in_and_until_when(spring: ConsoleChat) -> None:
     await spring.run("""
         @alice /submit https://example.org/a
         @bob /submit extend Our testing week moved
@@ -207,13 +218,15 @@ async def test_a_revision_requested_after_the_deadline_over_slack(app: SlackApp)
     told = last_post(app.fake, "DUALICE")["text"]
     assert "needs a revision" in told and "before Fri 10 Apr 2026, 10:00 CDT" in told
     app.runtime.clock.advance(timedelta(days=6))  # type: ignore[attr-defined]
-    answer = await app.say("UALICE", "/submit https://example.org/unit https://example.org/v2 "
-                                     "-- Added interviews")
+    answer = await app.say(
+        "UALICE", "/submit https://example.org/unit https://example.org/v2 -- Added interviews"
+    )
     assert "Received a new version of S-1 (version 2)" in answer
     evidence = last_post(app.fake, "DUDANA")
     assert "You claimed R-2" in evidence["text"] and "Added interviews" in evidence["text"]
     assert "earned *Empowering Students as Creators* (B-1)" in await app.say(
-        "UDANA", "/review approve R-2 -- Now it sings")
+        "UDANA", "/review approve R-2 -- Now it sings"
+    )
     assert "your badge will be issued to *alice@school.org*" in last_post(app.fake, "DUALICE")["text"]
 
 

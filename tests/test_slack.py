@@ -59,7 +59,8 @@ async def test_request_older_than_five_minutes_is_refused(app: SlackApp, db: Dat
 
 
 async def test_slack_not_configured_answers_clearly_and_health_still_works(
-        settings: Settings, db: Database) -> None:
+    settings: Settings, db: Database
+) -> None:
     async with serving(Runtime(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/healthz")).json() == {"ok": True, "database": "ok"}
         refused = await client.post("/slack/events", content=b"x")
@@ -98,11 +99,15 @@ async def test_mention_of_someone_outside_the_workspace_is_refused(app: SlackApp
 
 
 async def test_slash_submit_acks_at_once_then_answers_with_a_receipt_and_posts_a_claimable_task(
-        app: SlackApp, db: Database) -> None:
+    app: SlackApp, db: Database
+) -> None:
     await set_up(app)
     before = len(app.fake.responses)
-    response = await app.command("UALICE", "/submit", "<https://example.org/unit|example.org/unit> "
-                                 "-- Students designed their own tools")
+    response = await app.command(
+        "UALICE",
+        "/submit",
+        "<https://example.org/unit|example.org/unit> -- Students designed their own tools",
+    )
     assert response.status_code == 200
     ack = response.json()
     assert ack["response_type"] == "ephemeral"
@@ -114,8 +119,11 @@ async def test_slash_submit_acks_at_once_then_answers_with_a_receipt_and_posts_a
     assert block_errors(receipt["blocks"]) == []
     app.runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     await app.settle()  # the receipt arrived, so its stand-by DM never goes
-    assert not [c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "UALICE"
-                and "Received S-1" in c.args["text"]]
+    assert not [
+        c
+        for c in app.fake.called("chat.postMessage")
+        if c.args["channel"] == "UALICE" and "Received S-1" in c.args["text"]
+    ]
     task = last_post(app.fake, "CREV")
     assert "Review task R-1: S-1 by <@UALICE>" in task["text"]
     assert buttons_in(task)["Claim"]["value"] == "/review claim R-1"
@@ -130,8 +138,7 @@ async def test_a_slash_command_whose_text_says_payload_is_still_understood(app: 
 async def test_slack_retry_of_a_command_never_submits_twice(app: SlackApp, db: Database) -> None:
     await set_up(app)
     first = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1")
-    again = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1",
-                              retry=1)
+    again = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1", retry=1)
     assert first.status_code == again.status_code == 200
     assert "Saving your submission" in first.json()["text"]
     assert not again.content or "Saving" not in again.text
@@ -151,15 +158,17 @@ async def test_text_people_type_never_pings_anyone_or_disguises_a_link(app: Slac
     others read they are shown as the words the person saw, a link by its real address."""
     await set_up(app)
     disguised = "<https://evil.example.net/x|https://docs.google.com/safe>"
-    await app.say("UALICE", f"/submit https://example.org/a -- thanks <@UBOB|bob> <!channel> & all, "
-                            f"see {disguised}")
+    await app.say(
+        "UALICE", f"/submit https://example.org/a -- thanks <@UBOB|bob> <!channel> & all, see {disguised}"
+    )
     await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
     shown = json.dumps(last_post(app.fake, "DUDANA")["blocks"])
     assert "<@UBOB" not in shown and "<!channel>" not in shown and "docs.google.com" not in shown
     assert "thanks @bob @channel &amp; all, see https://evil.example.net/x" in shown
     assert "by <@UALICE>" in shown  # the bot's own mention of the learner still works
-    await app.say("UDANA", f"/review revise R-1 artifacts: not yet, compare {disguised} "
-                           "-- ask <@UBOB|bob> <!here>")
+    await app.say(
+        "UDANA", f"/review revise R-1 artifacts: not yet, compare {disguised} -- ask <@UBOB|bob> <!here>"
+    )
     told = json.dumps(last_post(app.fake, "DUALICE")["blocks"])
     assert "docs.google.com" not in told and "<@UBOB" not in told and "<!here>" not in told
     assert "https://evil.example.net/x" in told and "@bob @here" in told
@@ -189,13 +198,15 @@ async def test_learner_pressing_an_assessors_button_is_refused(app: SlackApp, db
     approve = buttons_in(last_post(app.fake, "DUDANA"))["Approve"]
     await app.click("UBOB", approve)
     assert app.fake.called("views.open") == []
-    assert any("claimed by another assessor" in r[1].get("text", "") for r in app.fake.responses
-               if r[0] == "UBOB")
+    assert any(
+        "claimed by another assessor" in r[1].get("text", "") for r in app.fake.responses if r[0] == "UBOB"
+    )
     assert await count(db, Badge) == 0
 
 
 async def test_a_button_from_another_workspace_is_refused_with_one_bot_token(
-        app: SlackApp, db: Database) -> None:
+    app: SlackApp, db: Database
+) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
     claim = buttons_in(last_post(app.fake, "CREV"))["Claim"]
@@ -207,7 +218,8 @@ async def test_a_button_from_another_workspace_is_refused_with_one_bot_token(
 
 
 async def test_a_command_from_another_workspace_is_refused_with_one_bot_token(
-        app: SlackApp, db: Database) -> None:
+    app: SlackApp, db: Database
+) -> None:
     """A request the app signed (Slack signs for every workspace an app is in) but naming a team
     other than the token's must not be served with that token, nor become a second workspace."""
     refused = await app.command("UCOORD", "/cohort", "create autumn <#CFRL|frl-spring>", team="T9")
@@ -220,7 +232,8 @@ async def test_a_command_from_another_workspace_is_refused_with_one_bot_token(
 
 
 async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
-        app: SlackApp, db: Database) -> None:
+    app: SlackApp, db: Database
+) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit -- reflection")
     await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
@@ -229,11 +242,15 @@ async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
     blocks = {b["block_id"] for b in opened["blocks"]}
     assert {"level:artifacts", "level:self-direction", "level:reflection", "feedback"} <= blocks
     view = next(iter(app.fake.views.values()))
-    values = {"level:artifacts": {"level:artifacts": {"type": "static_select",
-                                            "selected_option": {"value": "exceeds"}}},
-              "feedback": {"feedback": "A model unit!"}}
-    response = await app.post(interaction_body(view_submission_payload(
-        "decision_form", values, view=view, user_id="UDANA")))
+    values = {
+        "level:artifacts": {
+            "level:artifacts": {"type": "static_select", "selected_option": {"value": "exceeds"}}
+        },
+        "feedback": {"feedback": "A model unit!"},
+    }
+    response = await app.post(
+        interaction_body(view_submission_payload("decision_form", values, view=view, user_id="UDANA"))
+    )
     assert response.status_code == 200 and "errors" not in response.text
     async with db.transaction() as session:
         badge = await session.scalar(select(Badge))
@@ -252,9 +269,13 @@ async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
 async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(app: SlackApp) -> None:
     """`/badges share` answers only the learner; the DM's "Share to #frl-spring" button posts the
     celebration, once, and does nothing for anyone else who presses it."""
+
     def celebrations() -> list[str]:
-        return [c.args["text"] for c in app.fake.called("chat.postMessage")
-                if c.args.get("channel") == "CFRL" and "earned" in c.args.get("text", "")]
+        return [
+            c.args["text"]
+            for c in app.fake.called("chat.postMessage")
+            if c.args.get("channel") == "CFRL" and "earned" in c.args.get("text", "")
+        ]
 
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit -- what my students learned")
@@ -274,15 +295,19 @@ async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(a
     assert len(celebrations()) == 1
 
 
-async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(
-        app: SlackApp) -> None:
+async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(app: SlackApp) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
     await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
     await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Request revision"])
     view = next(iter(app.fake.views.values()))
-    response = await app.post(interaction_body(view_submission_payload(
-        "decision_form", {"feedback": {"feedback": "more please"}}, view=view, user_id="UDANA")))
+    response = await app.post(
+        interaction_body(
+            view_submission_payload(
+                "decision_form", {"feedback": {"feedback": "more please"}}, view=view, user_id="UDANA"
+            )
+        )
+    )
     answer = response.json()
     assert answer["response_action"] == "errors"
     assert "Say which criteria are not yet met" in next(iter(answer["errors"].values()))
@@ -295,16 +320,32 @@ async def test_bare_submit_opens_the_three_part_form(app: SlackApp, db: Database
     view = app.fake.called("views.open")[-1].args["view"]
     assert [b["block_id"] for b in view["blocks"]][:3] == ["overview", "links", "reflection"]
     stored = next(iter(app.fake.views.values()))
-    bad = await app.post(interaction_body(view_submission_payload(
-        "submit_form", {"links": {"links": "not a link"}, "reflection": {"reflection": "r"}},
-        view=stored, user_id="UALICE")))
+    bad = await app.post(
+        interaction_body(
+            view_submission_payload(
+                "submit_form",
+                {"links": {"links": "not a link"}, "reflection": {"reflection": "r"}},
+                view=stored,
+                user_id="UALICE",
+            )
+        )
+    )
     assert bad.json()["response_action"] == "errors"
     assert "is not a web link" in bad.json()["errors"]["links"]
-    good = await app.post(interaction_body(view_submission_payload(
-        "submit_form", {"overview": {"overview": "Grade 5"},
-                        "links": {"links": "https://example.org/a\nhttps://example.org/b"},
-                        "reflection": {"reflection": "Students led"}},
-        view=stored, user_id="UALICE")))
+    good = await app.post(
+        interaction_body(
+            view_submission_payload(
+                "submit_form",
+                {
+                    "overview": {"overview": "Grade 5"},
+                    "links": {"links": "https://example.org/a\nhttps://example.org/b"},
+                    "reflection": {"reflection": "Students led"},
+                },
+                view=stored,
+                user_id="UALICE",
+            )
+        )
+    )
     assert good.status_code == 200
     assert await count(db, Submission) == 1
     assert any("Received S-1" in e.get("text", "") for e in app.fake.ephemerals)
@@ -314,12 +355,14 @@ async def test_bare_submit_opens_the_three_part_form(app: SlackApp, db: Database
 
 
 async def test_app_mention_gets_help_and_home_tab_is_published(app: SlackApp) -> None:
-    mention = event_callback_body({"type": "app_mention", "user": "UALICE", "channel": "CFRL",
-                                   "text": "<@UBOT> help", "ts": "1.1"})
+    mention = event_callback_body(
+        {"type": "app_mention", "user": "UALICE", "channel": "CFRL", "text": "<@UBOT> help", "ts": "1.1"}
+    )
     assert (await app.post(mention)).status_code == 200
     assert "Cohort Bot" in app.fake.ephemerals[-1]["text"]
-    home = event_callback_body({"type": "app_home_opened", "user": "UALICE", "tab": "home",
-                                "channel": "DUALICE"})
+    home = event_callback_body(
+        {"type": "app_home_opened", "user": "UALICE", "tab": "home", "channel": "DUALICE"}
+    )
     assert (await app.post(home)).status_code == 200
     assert app.fake.called("views.publish")[-1].args["user_id"] == "UALICE"
 
@@ -373,24 +416,29 @@ def test_committed_manifest_matches_the_grammar_and_the_adapter() -> None:
 
 
 async def test_oauth_install_stores_the_workspace_token_and_commands_use_it(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
-    oauth = settings.model_copy(update={"slack_client_id": "client-id",
-                                        "slack_client_secret": "client-secret",
-                                        "slack_signing_secret": SECRET,
-                                        "slack_api_url": fake.api_url})
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
+    oauth = settings.model_copy(
+        update={
+            "slack_client_id": "client-id",
+            "slack_client_secret": "client-secret",
+            "slack_signing_secret": SECRET,
+            "slack_api_url": fake.api_url,
+        }
+    )
     runtime = Runtime(oauth, clock=FakeClock(datetime_utc(2026, 3, 2, 15)))
     async with serving(runtime) as url, httpx.AsyncClient(base_url=url, timeout=10) as browser:
         page = await browser.get("/slack/install")
         assert page.status_code == 200
-        authorize = html.unescape(re.search(r'href="(https://slack.com/oauth/v2/authorize[^"]+)"',
-                                            page.text).group(1))  # type: ignore[union-attr]
+        authorize = html.unescape(
+            re.search(r'href="(https://slack.com/oauth/v2/authorize[^"]+)"', page.text).group(1)
+        )  # type: ignore[union-attr]
         query = dict(parse_qsl(urlsplit(authorize).query))
         assert query["client_id"] == "client-id" and "chat:write" in query["scope"].split(",")
         state = query["state"]
         # the state cookie is Secure (production is https); a browser sends it back
         cookie = page.headers["set-cookie"].split(";", 1)[0]
-        done = await browser.get(f"/slack/oauth_redirect?code=c1&state={state}",
-                                 headers={"Cookie": cookie})
+        done = await browser.get(f"/slack/oauth_redirect?code=c1&state={state}", headers={"Cookie": cookie})
         assert done.status_code == 200, done.text
         assert fake.called("oauth.v2.access")
         app = SlackApp(runtime, url, fake)
@@ -403,11 +451,16 @@ async def test_oauth_install_stores_the_workspace_token_and_commands_use_it(
 
 
 async def test_oauth_callback_with_a_forged_state_installs_nothing(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
-    oauth = settings.model_copy(update={"slack_client_id": "client-id",
-                                        "slack_client_secret": "client-secret",
-                                        "slack_signing_secret": SECRET,
-                                        "slack_api_url": fake.api_url})
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
+    oauth = settings.model_copy(
+        update={
+            "slack_client_id": "client-id",
+            "slack_client_secret": "client-secret",
+            "slack_signing_secret": SECRET,
+            "slack_api_url": fake.api_url,
+        }
+    )
     async with serving(Runtime(oauth)) as url, httpx.AsyncClient(base_url=url) as browser:
         refused = await browser.get("/slack/oauth_redirect?code=c1&state=forged")
         assert refused.status_code >= 400
@@ -420,18 +473,27 @@ async def test_one_click_to_change_the_badge_address_opens_a_form(app: SlackApp,
     await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
     await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Approve"], channel="DUDANA")
     view = next(iter(app.fake.views.values()))
-    await app.post(interaction_body(view_submission_payload("decision_form", {}, view=view,
-                                                            user_id="UDANA")))
+    await app.post(interaction_body(view_submission_payload("decision_form", {}, view=view, user_id="UDANA")))
     ask = last_post(app.fake, "DUALICE")
     await app.click("UALICE", buttons_in(ask)["Use another address"], channel="DUALICE")
     form = app.fake.called("views.open")[-1].args["view"]
     assert form["callback_id"] == "one_field_form"
     stored = [v for v in app.fake.views.values() if v.get("callback_id") == "one_field_form"][-1]
-    bad = await app.post(interaction_body(view_submission_payload(
-        "one_field_form", {"value": {"value": "not an address"}}, view=stored, user_id="UALICE")))
+    bad = await app.post(
+        interaction_body(
+            view_submission_payload(
+                "one_field_form", {"value": {"value": "not an address"}}, view=stored, user_id="UALICE"
+            )
+        )
+    )
     assert "is not an e-mail address" in bad.json()["errors"]["value"]
-    good = await app.post(interaction_body(view_submission_payload(
-        "one_field_form", {"value": {"value": "alice.ng@school.org"}}, view=stored, user_id="UALICE")))
+    good = await app.post(
+        interaction_body(
+            view_submission_payload(
+                "one_field_form", {"value": {"value": "alice.ng@school.org"}}, view=stored, user_id="UALICE"
+            )
+        )
+    )
     assert good.status_code == 200
     assert "issued to alice.ng@school.org" in last_post(app.fake, "DUALICE")["text"]
     async with db.transaction() as session:
@@ -452,11 +514,15 @@ async def test_bare_submit_whose_form_slack_refused_tells_the_learner_what_to_do
 
 
 async def test_ampersands_and_angle_brackets_slack_escaped_are_stored_as_the_learner_typed_them(
-        app: SlackApp, db: Database) -> None:
+    app: SlackApp, db: Database
+) -> None:
     await set_up(app)
     # Slack sends &, < and > in a slash command's text as entities, inside its link markup too
-    seen = await app.say("UALICE", "/submit <https://example.org/unit?a=1&amp;b=2|example.org/unit?a=1&amp;b=2>"
-                                   " -- Tools &amp; materials, 3 &lt; 5 &gt; 2")
+    seen = await app.say(
+        "UALICE",
+        "/submit <https://example.org/unit?a=1&amp;b=2|example.org/unit?a=1&amp;b=2>"
+        " -- Tools &amp; materials, 3 &lt; 5 &gt; 2",
+    )
     assert "Received S-1" in seen
     async with db.transaction() as session:
         version = await session.scalar(select(Version))
@@ -473,10 +539,19 @@ async def test_a_button_this_version_does_not_know_is_answered_and_explained(app
     assert old.status_code == 200  # unanswered, Slack shows the person an error and counts it
     await app.settle()
     assert app.answers("UALICE", before) == [
-        "That button no longer does anything; type the command instead (`/help` lists them)."]
-    closed = await app.post(interaction_body({
-        "type": "view_closed", "team": {"id": "T1", "domain": "cohort-test"},
-        "user": {"id": "UALICE", "team_id": "T1"}, "api_app_id": "A1", "token": "verification-token",
-        "view": {"id": "V1", "type": "modal", "callback_id": "submit_form", "team_id": "T1"},
-        "is_cleared": False}))
+        "That button no longer does anything; type the command instead (`/help` lists them)."
+    ]
+    closed = await app.post(
+        interaction_body(
+            {
+                "type": "view_closed",
+                "team": {"id": "T1", "domain": "cohort-test"},
+                "user": {"id": "UALICE", "team_id": "T1"},
+                "api_app_id": "A1",
+                "token": "verification-token",
+                "view": {"id": "V1", "type": "modal", "callback_id": "submit_form", "team_id": "T1"},
+                "is_cleared": False,
+            }
+        )
+    )
     assert closed.status_code == 200

@@ -56,15 +56,24 @@ class SocketSlack(SlackWire):
         await self.settle(deliver=deliver)
         return ack
 
-    async def command(self, user: str, command: str, text: str = "", *, channel: str | None = None,
-                      trigger_id: str | None = None, retry_attempt: int | None = None,
-                      deliver: bool = True) -> dict[str, Any]:
+    async def command(
+        self,
+        user: str,
+        command: str,
+        text: str = "",
+        *,
+        channel: str | None = None,
+        trigger_id: str | None = None,
+        retry_attempt: int | None = None,
+        deliver: bool = True,
+    ) -> dict[str, Any]:
         body = self.slash(user, command, text, channel=channel or self.home, trigger_id=trigger_id)
         retry = {} if retry_attempt is None else {"retry_attempt": retry_attempt, "retry_reason": "timeout"}
         return await self.send("slash_commands", body, deliver=deliver, **retry)
 
-    async def typed(self, user: str, command: str, text: str = "", *, channel: str,
-                    deliver: bool = True, **kw: Any) -> dict[str, Any] | None:
+    async def typed(
+        self, user: str, command: str, text: str = "", *, channel: str, deliver: bool = True, **kw: Any
+    ) -> dict[str, Any] | None:
         ack = await self.command(user, command, text, channel=channel, deliver=deliver, **kw)
         return ack.get("payload")
 
@@ -97,9 +106,14 @@ async def socket_mode(runtime: Runtime, fake: FakeSlack) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterator[SocketSlack]:
-    configured = settings.model_copy(update={"slack_bot_token": BOT_TOKEN, "slack_app_token": APP_TOKEN,
-                                             "slack_signing_secret": None,
-                                             "slack_api_url": fake.api_url})
+    configured = settings.model_copy(
+        update={
+            "slack_bot_token": BOT_TOKEN,
+            "slack_app_token": APP_TOKEN,
+            "slack_signing_secret": None,
+            "slack_api_url": fake.api_url,
+        }
+    )
     runtime = Runtime(configured, clock=FakeClock(datetime(2026, 3, 2, 15, tzinfo=UTC)))
     async with socket_mode(runtime, fake):
         yield SocketSlack(runtime, fake)
@@ -119,8 +133,12 @@ def last_dm(fake: FakeSlack, user: str) -> dict[str, Any]:
 
 
 def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["text"]["text"]: e for b in message.get("blocks", []) if b["type"] == "actions"
-            for e in b["elements"]}
+    return {
+        e["text"]["text"]: e
+        for b in message.get("blocks", [])
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
 
 
 async def submissions(db: Database) -> int:
@@ -146,9 +164,15 @@ async def test_connects_with_the_app_level_token_and_no_signing_secret(app: Sock
 
 
 async def test_stop_is_honoured_while_the_app_token_is_refused(
-        fake: FakeSlack, settings: Settings, db: Database) -> None:
-    configured = settings.model_copy(update={"slack_bot_token": BOT_TOKEN, "slack_app_token": "xapp-revoked",
-                                             "slack_api_url": fake.api_url})
+    fake: FakeSlack, settings: Settings, db: Database
+) -> None:
+    configured = settings.model_copy(
+        update={
+            "slack_bot_token": BOT_TOKEN,
+            "slack_app_token": "xapp-revoked",
+            "slack_api_url": fake.api_url,
+        }
+    )
     runtime = Runtime(configured)
     await runtime.start()
     stop = asyncio.Event()
@@ -170,7 +194,8 @@ async def test_stop_is_honoured_while_the_app_token_is_refused(
 
 
 async def test_disconnect_message_makes_the_app_reconnect_and_envelopes_keep_flowing(
-        app: SocketSlack) -> None:
+    app: SocketSlack,
+) -> None:
     await app.fake.socket_disconnect("refresh_requested")
     await app.fake.socket_connected(connections=2, timeout=5)
     assert [c.token for c in app.fake.called("apps.connections.open")] == [APP_TOKEN, APP_TOKEN]
@@ -194,8 +219,7 @@ async def test_slash_command_is_answered_in_its_acknowledgement(app: SocketSlack
     assert "Only workspace admins and coordinators can create cohorts" in refused
 
 
-async def test_submit_is_received_the_review_task_posted_and_its_claim_button_works(
-        app: SocketSlack) -> None:
+async def test_submit_is_received_the_review_task_posted_and_its_claim_button_works(app: SocketSlack) -> None:
     await set_up(app)
     assert "Received S-1" in await app.say("UALICE", "/submit https://example.org/a -- reflection")
     await app.runtime.deliverer.deliver_due()
@@ -230,8 +254,9 @@ async def test_a_conversation_over_socket_mode_reads_as_it_does_over_http(app: S
     assert chat.saw("#general", "*Empowering Students as Creators* is open for submissions")
     assert "Received S-1 (version 1)" in chat.last("only @alice")
     assert chat.saw("#reviews", "Review task R-1: S-1 by @alice")
-    assert chat.saw("#reviews", "(edited) 📝 R-1: S-1 for *Empowering Students as Creators* — "
-                                "claimed by @dana")
+    assert chat.saw(
+        "#reviews", "(edited) 📝 R-1: S-1 for *Empowering Students as Creators* — claimed by @dana"
+    )
     evidence = chat.last("DM @dana")
     assert "https://example.org/a?x=1&y=2" in evidence and "Students & tools" in evidence
     assert "[Approve → /review approve R-1]" in evidence
@@ -240,8 +265,9 @@ async def test_a_conversation_over_socket_mode_reads_as_it_does_over_http(app: S
 async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Database) -> None:
     await set_up(app)
     first = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1")
-    again = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1",
-                              retry_attempt=1)
+    again = await app.command(
+        "UALICE", "/submit", "https://example.org/a", trigger_id="trig-1", retry_attempt=1
+    )
     assert "Saving your submission" in first["payload"]["text"]
     assert "Saving" not in json.dumps(again.get("payload", {}))
     assert len([p for name, p in app.fake.responses if "Received S-1" in p["text"]]) == 1
@@ -254,34 +280,49 @@ async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Data
 
 
 async def test_bare_submit_opens_the_form_and_its_submission_is_answered_in_the_ack(
-        app: SocketSlack, db: Database) -> None:
+    app: SocketSlack, db: Database
+) -> None:
     await set_up(app)
     ack = await app.command("UALICE", "/submit")
     assert "payload" not in ack
     stored = next(iter(app.fake.views.values()))
     assert stored["callback_id"] == "submit_form"
-    bad = await app.send("interactive", view_submission_payload(
-        "submit_form", {"links": {"links": "not a link"}, "reflection": {"reflection": "r"}},
-        view=stored, user_id="UALICE"))
+    bad = await app.send(
+        "interactive",
+        view_submission_payload(
+            "submit_form",
+            {"links": {"links": "not a link"}, "reflection": {"reflection": "r"}},
+            view=stored,
+            user_id="UALICE",
+        ),
+    )
     assert app.fake.socket_envelopes[-1]["accepts_response_payload"] is True
     assert bad["payload"]["response_action"] == "errors"
     assert "is not a web link" in bad["payload"]["errors"]["links"]
-    good = await app.send("interactive", view_submission_payload(
-        "submit_form", {"links": {"links": "https://example.org/a"}, "reflection": {"reflection": "led"}},
-        view=stored, user_id="UALICE"))
+    good = await app.send(
+        "interactive",
+        view_submission_payload(
+            "submit_form",
+            {"links": {"links": "https://example.org/a"}, "reflection": {"reflection": "led"}},
+            view=stored,
+            user_id="UALICE",
+        ),
+    )
     assert "payload" not in good
     assert await submissions(db) == 1
     assert any("Received S-1" in e.get("text", "") for e in app.fake.ephemerals)
 
 
 async def test_events_arrive_over_the_socket(app: SocketSlack) -> None:
-    mention = event_callback_body({"type": "app_mention", "user": "UALICE", "channel": "C1",
-                                   "text": "<@UBOT> help", "ts": "1.1"})
+    mention = event_callback_body(
+        {"type": "app_mention", "user": "UALICE", "channel": "C1", "text": "<@UBOT> help", "ts": "1.1"}
+    )
     ack = await app.send("events_api", mention)
     assert "payload" not in ack
     assert app.fake.socket_envelopes[-1]["retry_attempt"] == 0
     assert "Cohort Bot" in app.fake.ephemerals[-1]["text"]
-    home = event_callback_body({"type": "app_home_opened", "user": "UALICE", "tab": "home",
-                                "channel": "DUALICE"})
+    home = event_callback_body(
+        {"type": "app_home_opened", "user": "UALICE", "tab": "home", "channel": "DUALICE"}
+    )
     await app.send("events_api", home)
     assert app.fake.called("views.publish")[-1].args["user_id"] == "UALICE"

@@ -37,15 +37,17 @@ async def test_migrations_build_exactly_the_schema_the_models_describe(db: Datab
     """A model change without its migration (a column, an index) would reach production
     only half-made: alembic finds no difference between the two here. (Tables that bolt's
     OAuth stores make for themselves, in multi-workspace mode, are theirs, not ours.)"""
-    theirs = {*AsyncSQLAlchemyInstallationStore("id", db.engine).metadata.tables,
-              *AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine).metadata.tables}
+    theirs = {
+        *AsyncSQLAlchemyInstallationStore("id", db.engine).metadata.tables,
+        *AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine).metadata.tables,
+    }
 
     def ours(name: str | None, kind: str, parents: object) -> bool:
         return not (kind == "table" and name in theirs)
 
     def differences(conn: Connection) -> list[object]:
-        return compare_metadata(MigrationContext.configure(conn, opts={"include_name": ours}),
-                                Base.metadata)
+        return compare_metadata(MigrationContext.configure(conn, opts={"include_name": ours}), Base.metadata)
+
     async with db.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
 
@@ -57,8 +59,7 @@ async def test_upgrade_twice_changes_nothing(db: Database) -> None:
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
 
 
-async def test_burst_of_fifty_concurrent_submissions_all_succeed(chat: ConsoleChat,
-                                                                 db: Database) -> None:
+async def test_burst_of_fifty_concurrent_submissions_all_succeed(chat: ConsoleChat, db: Database) -> None:
     learners = " ".join(f"@l{i}" for i in range(50))
     await chat.run(f"""
         :admin @coord
@@ -67,25 +68,42 @@ async def test_burst_of_fifty_concurrent_submissions_all_succeed(chat: ConsoleCh
         @coord /window open big creators closes 2026-04-01
     """)
     assert chat.errors == 0
-    replies = await asyncio.gather(*(
-        chat.bot.handle(Origin("console", "console", f"l{i}"),
-                        f"/submit https://example.org/work/{i} -- reflection {i}", chat.directory)
-        for i in range(50)))
+    replies = await asyncio.gather(
+        *(
+            chat.bot.handle(
+                Origin("console", "console", f"l{i}"),
+                f"/submit https://example.org/work/{i} -- reflection {i}",
+                chat.directory,
+            )
+            for i in range(50)
+        )
+    )
     assert [r.ok for r in replies] == [True] * 50, [r.message.text for r in replies if not r.ok]
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Submission)) == 50
         assert await session.scalar(select(func.count()).select_from(Review)) == 50
-        assert await session.scalar(select(func.count()).select_from(Outbox).where(
-            Outbox.key.like("review:%:task"))) == 50
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.key.like("review:%:task"))
+            )
+            == 50
+        )
 
 
-async def test_the_same_submission_sent_twice_at_once_is_stored_once(spring: ConsoleChat,
-                                                                    db: Database) -> None:
+async def test_the_same_submission_sent_twice_at_once_is_stored_once(
+    spring: ConsoleChat, db: Database
+) -> None:
     """A double click (or a platform retry) racing the first request."""
-    replies = await asyncio.gather(*(
-        spring.bot.handle(Origin("console", "console", "alice"),
-                          "/submit https://example.org/a -- mine", spring.directory)
-        for _ in range(2)))
+    replies = await asyncio.gather(
+        *(
+            spring.bot.handle(
+                Origin("console", "console", "alice"),
+                "/submit https://example.org/a -- mine",
+                spring.directory,
+            )
+            for _ in range(2)
+        )
+    )
     assert not any(r.crashed for r in replies)
     texts = [r.message.text for r in replies]
     assert any("Received S-1 (version 1)" in t for t in texts)
@@ -94,12 +112,14 @@ async def test_the_same_submission_sent_twice_at_once_is_stored_once(spring: Con
         assert await session.scalar(select(func.count()).select_from(Review)) == 1
 
 
-async def test_two_assessors_racing_for_one_review_get_one_claim(spring: ConsoleChat,
-                                                                db: Database) -> None:
+async def test_two_assessors_racing_for_one_review_get_one_claim(spring: ConsoleChat, db: Database) -> None:
     await spring.run("@alice /submit https://example.org/a")
-    replies = await asyncio.gather(*(
-        spring.bot.handle(Origin("console", "console", who), "/review claim R-1", spring.directory)
-        for who in ("dana", "erin")))
+    replies = await asyncio.gather(
+        *(
+            spring.bot.handle(Origin("console", "console", who), "/review claim R-1", spring.directory)
+            for who in ("dana", "erin")
+        )
+    )
     assert sorted(r.ok for r in replies) == [False, True]
     loser = next(r for r in replies if not r.ok)
     assert "claimed" in loser.message.text
@@ -108,8 +128,9 @@ async def test_two_assessors_racing_for_one_review_get_one_claim(spring: Console
         assert review.state == "claimed"
 
 
-async def test_sqlite_writer_in_another_process_never_freezes_the_bot(tmp_path: Path,
-                                                                      sqlite_template: Path) -> None:
+async def test_sqlite_writer_in_another_process_never_freezes_the_bot(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     """SQLite statements run on the event loop's thread; waiting for a write lock that
     another process holds must still leave the loop free to answer everyone else."""
     path = tmp_path / "locked.db"
@@ -155,8 +176,7 @@ async def test_a_transaction_opened_inside_another_fails_at_once_on_sqlite(db: D
                 pass
 
 
-async def test_an_acks_write_on_sqlite_goes_before_background_writes_already_waiting(
-        tmp_path: Path) -> None:
+async def test_an_acks_write_on_sqlite_goes_before_background_writes_already_waiting(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
     order: list[str] = []
 
@@ -190,8 +210,12 @@ async def drop_every_connection(db: Database) -> None:
     other = Database(db.url)
     try:
         async with other.engine.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
     finally:
         await other.dispose()
 
@@ -210,8 +234,9 @@ async def test_an_ack_write_survives_postgresql_dropping_its_connections(db: Dat
     assert not await take("after")  # still taken once
 
 
-async def test_a_command_survives_postgresql_dropping_its_connections(spring: ConsoleChat,
-                                                                      db: Database) -> None:
+async def test_a_command_survives_postgresql_dropping_its_connections(
+    spring: ConsoleChat, db: Database
+) -> None:
     if db.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite has no server to drop connections")
     await spring.run("@alice /submit status")  # the pool holds connections now
@@ -221,8 +246,9 @@ async def test_a_command_survives_postgresql_dropping_its_connections(spring: Co
     assert spring.crashes == 0
 
 
-async def test_health_stays_ok_after_postgresql_dropped_its_connections(settings: Settings,
-                                                                       db: Database) -> None:
+async def test_health_stays_ok_after_postgresql_dropped_its_connections(
+    settings: Settings, db: Database
+) -> None:
     if db.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite has no server to drop connections")
     runtime = Runtime(settings)

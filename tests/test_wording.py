@@ -22,11 +22,15 @@ async def test_a_learner_with_more_time_reads_their_own_deadline_plainly(spring:
         @carol /submit status
     """)
     bob = spring.last("only @bob")
-    assert ("S-1 *Empowering Students as Creators* (spring): submitted, version 1 — your extended "
-            "deadline is Fri 27 Mar 2026, 17:00 CDT (25 days left).") in bob
+    assert (
+        "S-1 *Empowering Students as Creators* (spring): submitted, version 1 — your extended "
+        "deadline is Fri 27 Mar 2026, 17:00 CDT (25 days left)."
+    ) in bob
     assert "window your" not in bob
-    assert ("*Empowering Students as Creators* (spring): not submitted yet — the window closes "
-            "Fri 20 Mar 2026, 17:00 CDT (18 days left).") in spring.last("only @carol")
+    assert (
+        "*Empowering Students as Creators* (spring): not submitted yet — the window closes "
+        "Fri 20 Mar 2026, 17:00 CDT (18 days left)."
+    ) in spring.last("only @carol")
 
 
 async def test_a_closed_window_says_closed_once(spring: ConsoleChat) -> None:
@@ -50,8 +54,9 @@ async def test_an_open_and_an_upcoming_window_each_say_when(spring: ConsoleChat)
     """)
     listed = spring.last("only @coord")
     assert "• W-1 *creators* — spring, closes Fri 20 Mar 2026, 22:00 UTC (18 days left)" in listed
-    assert ("• W-2 *collection-dev* — spring, opens Wed 1 Apr 2026, 13:00 UTC, closes Thu 30 Apr 2026, "
-            "22:00 UTC") in listed
+    assert (
+        "• W-2 *collection-dev* — spring, opens Wed 1 Apr 2026, 13:00 UTC, closes Thu 30 Apr 2026, 22:00 UTC"
+    ) in listed
 
 
 async def test_a_task_posted_a_moment_ago_is_waiting_less_than_a_minute(spring: ConsoleChat) -> None:

@@ -59,9 +59,18 @@ log = logging.getLogger(__name__)
 COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
 PROFILE_TTL = 600.0
 REPLY_TIMEOUT = 10  # seconds for an answer on a response_url: inside service.REPLY_GRACE (15)
-PERMANENT_ERRORS = {"channel_not_found", "is_archived", "user_not_found", "account_inactive",
-                    "invalid_blocks", "msg_too_long", "no_text", "cannot_dm_bot",
-                    "user_disabled", "restricted_action"}
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "is_archived",
+    "user_not_found",
+    "account_inactive",
+    "invalid_blocks",
+    "msg_too_long",
+    "no_text",
+    "cannot_dm_bot",
+    "user_disabled",
+    "restricted_action",
+}
 
 
 # ------------------------------------------------------------------ directory
@@ -89,12 +98,21 @@ class SlackDirectory:
                 return None
             raise
         p = data.get("profile", {})
-        profile = None if data.get("deleted") else Profile(
-            user_id=user_id,
-            display_name=p.get("display_name") or p.get("real_name") or data.get("real_name")
-            or data.get("name") or user_id,
-            email=p.get("email"), tz=data.get("tz"),
-            is_admin=bool(data.get("is_admin") or data.get("is_owner")))
+        profile = (
+            None
+            if data.get("deleted")
+            else Profile(
+                user_id=user_id,
+                display_name=p.get("display_name")
+                or p.get("real_name")
+                or data.get("real_name")
+                or data.get("name")
+                or user_id,
+                email=p.get("email"),
+                tz=data.get("tz"),
+                is_admin=bool(data.get("is_admin") or data.get("is_owner")),
+            )
+        )
         self.cache[user_id] = (time.monotonic() + self.ttl, profile)
         return profile
 
@@ -122,10 +140,21 @@ class SlackTransport:
         Slack documents 1 a second) and the workspace's (learned from the setting up to
         SLACK_WORKSPACE_RATE_MAX: Slack publishes no figure)."""
         s, team = self.settings, workspace.external_id
-        return [Limit(f"slack:{team}:channel:{dest.target}", s.slack_channel_rate, s.slack_channel_burst,
-                      learn=f"slack:{team}:channel"),
-                Limit(f"slack:{team}:messages", s.slack_workspace_rate, s.slack_workspace_burst,
-                      learn=f"slack:{team}:messages", ceiling=s.slack_workspace_rate_max)]
+        return [
+            Limit(
+                f"slack:{team}:channel:{dest.target}",
+                s.slack_channel_rate,
+                s.slack_channel_burst,
+                learn=f"slack:{team}:channel",
+            ),
+            Limit(
+                f"slack:{team}:messages",
+                s.slack_workspace_rate,
+                s.slack_workspace_burst,
+                learn=f"slack:{team}:messages",
+                ceiling=s.slack_workspace_rate_max,
+            ),
+        ]
 
     def lookup_limits(self, workspace: Workspace) -> list[Limit]:
         """`find`'s own budget: conversations.history (and .open) are Tier 3, ~50 calls a minute."""
@@ -140,8 +169,9 @@ class SlackTransport:
                 channel = (await client.conversations_open(users=dest.target))["channel"]["id"]
             cursor = None
             for _ in range(self.HISTORY_PAGES):
-                page = await client.conversations_history(channel=channel, limit=200, cursor=cursor,
-                                                          include_all_metadata=True)
+                page = await client.conversations_history(
+                    channel=channel, limit=200, cursor=cursor, include_all_metadata=True
+                )
                 for msg in page.get("messages", []):
                     if (msg.get("metadata") or {}).get("event_payload", {}).get("key") == key:
                         return f"{channel}:{msg['ts']}"
@@ -152,8 +182,9 @@ class SlackTransport:
             raise as_delivery_error(exc) from exc
         return None
 
-    async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
-                   edit_ref: str | None = None) -> str:
+    async def send(
+        self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
+    ) -> str:
         try:
             client = await self.clients(workspace.external_id)
             channel = dest.target  # a user id posts to the app's DM with that person
@@ -170,18 +201,21 @@ class SlackTransport:
             raise DeliveryError(f"network: {exc!r}", unsure=True) from exc
 
     @staticmethod
-    async def post(client: AsyncWebClient, channel: str, text: str, blocks: list[dict[str, Any]],
-                   key: str) -> Any:
+    async def post(
+        client: AsyncWebClient, channel: str, text: str, blocks: list[dict[str, Any]], key: str
+    ) -> Any:
         metadata = {"event_type": "cohortbot_outbox", "event_payload": {"key": key}}
         try:
-            return await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                 metadata=metadata, unfurl_links=False)
+            return await client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
+            )
         except SlackApiError as exc:
             if exc.response.get("error") != "not_in_channel":
                 raise
             await client.conversations_join(channel=channel)
-            return await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                 metadata=metadata, unfurl_links=False)
+            return await client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
+            )
 
 
 def outbound_logger() -> logging.Logger:
@@ -235,18 +269,24 @@ class SlackAdapter:
             self.installations = AsyncSQLAlchemyInstallationStore(settings.slack_client_id, engine)
             self.oauth_states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
             oauth = AsyncOAuthSettings(
-                client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-                scopes=BOT_SCOPES, installation_store=self.installations,
-                state_store=self.oauth_states)
-            self.app = AsyncApp(signing_secret=settings.slack_signing_secret,
-                                client=AsyncWebClient(base_url=settings.slack_api_url),
-                                oauth_flow=AsyncOAuthFlow(
-                                    client=AsyncWebClient(base_url=settings.slack_api_url),
-                                    settings=oauth),
-                                process_before_response=True)
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=self.installations,
+                state_store=self.oauth_states,
+            )
+            self.app = AsyncApp(
+                signing_secret=settings.slack_signing_secret,
+                client=AsyncWebClient(base_url=settings.slack_api_url),
+                oauth_flow=AsyncOAuthFlow(
+                    client=AsyncWebClient(base_url=settings.slack_api_url), settings=oauth
+                ),
+                process_before_response=True,
+            )
         else:
-            self.app = AsyncApp(client=base, signing_secret=settings.slack_signing_secret,
-                                process_before_response=True)
+            self.app = AsyncApp(
+                client=base, signing_secret=settings.slack_signing_secret, process_before_response=True
+            )
         self.register()
 
     async def start(self) -> None:
@@ -265,16 +305,20 @@ class SlackAdapter:
             if self.installations is not None:
                 bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
                 if bot is None:
-                    raise DeliveryError(f"Cohort Bot is not installed in Slack workspace {team_id}",
-                                        permanent=True)
+                    raise DeliveryError(
+                        f"Cohort Bot is not installed in Slack workspace {team_id}", permanent=True
+                    )
                 token = bot.bot_token
             # Outbox delivery must not let slack_sdk resend a post after a dropped connection (it
             # may have arrived): the Deliverer retries, looking in the history first.
-            client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url,
-                                    timeout=self.settings.slack_timeout,
-                                    retry_handlers=[] if outbound else None,
-                                    session=self.outbound_session() if outbound else None,
-                                    logger=outbound_logger() if outbound else None)
+            client = AsyncWebClient(
+                token=token,
+                base_url=self.settings.slack_api_url,
+                timeout=self.settings.slack_timeout,
+                retry_handlers=[] if outbound else None,
+                session=self.outbound_session() if outbound else None,
+                logger=outbound_logger() if outbound else None,
+            )
             if not outbound:
                 client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
             self.clients[key] = client
@@ -294,7 +338,8 @@ class SlackAdapter:
         held = self.sessions.get(purpose)
         if held is None or held.closed:
             held = self.sessions[purpose] = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=0))
+                timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=0)
+            )
         return held
 
     async def close(self) -> None:
@@ -324,6 +369,7 @@ class SlackAdapter:
             self.tasks.discard(t)
             if not t.cancelled() and t.exception():
                 log.error("slack follow-up failed", exc_info=t.exception())
+
         task.add_done_callback(done)
 
     async def drain(self) -> None:
@@ -347,8 +393,9 @@ class SlackAdapter:
         app.event("app_home_opened")(self.on_home)
 
     @staticmethod
-    async def only_our_workspace(context: AsyncBoltContext,
-                                 next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+    async def only_our_workspace(
+        context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
         """With one bot token the bot serves that token's workspace alone (auth.test says
         which): a request well signed by the app but naming another team is refused, so it
         never becomes a second workspace here. OAuth mode finds each team's own token."""
@@ -363,28 +410,34 @@ class SlackAdapter:
     # -------------------------------------------------------------- commands
 
     @staticmethod
-    def origin(team_id: str, user_id: str, channel_id: str | None,
-               channel_name: str | None = None) -> Origin:
+    def origin(team_id: str, user_id: str, channel_id: str | None, channel_name: str | None = None) -> Origin:
         in_dm = channel_name == "directmessage" or (channel_id or "").startswith("D")
         return Origin("slack", team_id, user_id, None if in_dm else channel_id)
 
-    async def on_command(self, ack: Any, body: dict[str, Any], client: AsyncWebClient,
-                         respond: Any) -> None:
+    async def on_command(self, ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         team, user = body["team_id"], body["user_id"]
         text = unescape(body.get("text") or "").strip()
         if body["command"] == "/submit" and not text:
             await ack()
-            self.later(self.open_view(
-                Presser(client, body["user_id"], body.get("channel_id"), respond), body["trigger_id"],
-                submit_view(body.get("channel_id")),
-                again="type `/submit` again, or type it with your links: "
-                      "`/submit https://example.org/unit -- what you learned`."))
+            self.later(
+                self.open_view(
+                    Presser(client, body["user_id"], body.get("channel_id"), respond),
+                    body["trigger_id"],
+                    submit_view(body.get("channel_id")),
+                    again="type `/submit` again, or type it with your links: "
+                    "`/submit https://example.org/unit -- what you learned`.",
+                )
+            )
             return
         origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
         directory = self.directory(team, client)
-        reply = await self.bot.handle(origin, f"{body['command']} {text}", directory,
-                                      request_key=f"slack:{team}:{body.get('trigger_id')}",
-                                      reply_to=body.get("response_url"))
+        reply = await self.bot.handle(
+            origin,
+            f"{body['command']} {text}",
+            directory,
+            request_key=f"slack:{team}:{body.get('trigger_id')}",
+            reply_to=body.get("response_url"),
+        )
         await self.ack_with(ack, reply)
         if reply.intake is not None:
             self.later(self.finish(reply.intake, directory))
@@ -403,18 +456,26 @@ class SlackAdapter:
         if reply.duplicate:
             return
         try:
-            sent = await AsyncWebhookClient(intake.reply_to, retry_handlers=[],
-                                            session=self.session("replies", REPLY_TIMEOUT)).send(
-                text=fallback_text(reply.message), blocks=blocks_for(reply.message),
-                response_type="ephemeral", replace_original=False)
+            sent = await AsyncWebhookClient(
+                intake.reply_to, retry_handlers=[], session=self.session("replies", REPLY_TIMEOUT)
+            ).send(
+                text=fallback_text(reply.message),
+                blocks=blocks_for(reply.message),
+                response_type="ephemeral",
+                replace_original=False,
+            )
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             log.warning("answering %s on its response_url failed (%r); it goes as a DM", intake.key, exc)
         else:
             if sent.status_code == 200:
                 await self.bot.answered(intake)
             else:
-                log.warning("answering %s on its response_url failed (HTTP %s %s); it goes as a DM",
-                            intake.key, sent.status_code, sent.body[:100])
+                log.warning(
+                    "answering %s on its response_url failed (HTTP %s %s); it goes as a DM",
+                    intake.key,
+                    sent.status_code,
+                    sent.body[:100],
+                )
         await self.bot.run_followups(reply)
 
     async def finish_stale(self) -> int:
@@ -425,11 +486,13 @@ class SlackAdapter:
         for intake in stale:
             team = intake.origin.workspace
             try:  # one that cannot run now (Slack or the database failing) waits for the next round
-                reply = await self.bot.finish(intake, self.directory(team, await self.client_for(team)),
-                                              answer_after=timedelta())
+                reply = await self.bot.finish(
+                    intake, self.directory(team, await self.client_for(team)), answer_after=timedelta()
+                )
             except Exception:
-                log.warning("running %s, taken in earlier, failed; trying again later", intake.key,
-                            exc_info=True)
+                log.warning(
+                    "running %s, taken in earlier, failed; trying again later", intake.key, exc_info=True
+                )
                 continue
             await self.bot.run_followups(reply)
             done += 1
@@ -439,8 +502,9 @@ class SlackAdapter:
         if reply.duplicate:
             await ack()
             return
-        await ack(text=fallback_text(reply.message), blocks=blocks_for(reply.message),
-                  response_type="ephemeral")
+        await ack(
+            text=fallback_text(reply.message), blocks=blocks_for(reply.message), response_type="ephemeral"
+        )
 
     # -------------------------------------------------------------- buttons
 
@@ -449,14 +513,16 @@ class SlackAdapter:
         Slack still wants an answer."""
         await ack()
 
-    async def on_unknown_action(self, ack: Any, body: dict[str, Any], respond: Any,
-                                client: AsyncWebClient) -> None:
+    async def on_unknown_action(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
         """A control this version does not know (a message from an older version, say): answer
         it, as Slack shows an error for an unanswered one, and say what to do instead."""
         await ack()
-        self.say_only_to(self.presser(body, respond, client),
-                         "That button no longer does anything; type the command instead "
-                         "(`/help` lists them).")
+        self.say_only_to(
+            self.presser(body, respond, client),
+            "That button no longer does anything; type the command instead (`/help` lists them).",
+        )
 
     def presser(self, body: dict[str, Any], respond: Any, client: AsyncWebClient) -> Presser:
         return Presser(client, body["user"]["id"], (body.get("channel") or {}).get("id"), respond)
@@ -467,13 +533,20 @@ class SlackAdapter:
         are, or by DM."""
         message = Message(said) if isinstance(said, str) else said
         if presser.respond.response_url:
-            self.later(presser.respond(text=fallback_text(message), blocks=blocks_for(message),
-                                       response_type="ephemeral", replace_original=False))
+            self.later(
+                presser.respond(
+                    text=fallback_text(message),
+                    blocks=blocks_for(message),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+            )
         else:
             self.later(self.tell(presser.client, presser.user, presser.channel, message))
 
-    async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
-                        respond: Any, client: AsyncWebClient) -> None:
+    async def on_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
         await ack()
         presser = self.presser(body, respond, client)
         team, user, channel = body["team"]["id"], presser.user, presser.channel
@@ -490,22 +563,28 @@ class SlackAdapter:
         if decision:
             try:
                 review_id = parse_short_id(decision.group(2), "R")
-                _, rubric = await self.bot.query(origin, directory,
-                                                 lambda ctx: decision_form(ctx, review_id))
+                _, rubric = await self.bot.query(origin, directory, lambda ctx: decision_form(ctx, review_id))
             except UserError as exc:
                 self.say_only_to(presser, str(exc))
                 return
-            await self.open_view(presser, body["trigger_id"],
-                                 decision_view(review_id, decision.group(1), rubric, channel))
+            await self.open_view(
+                presser, body["trigger_id"], decision_view(review_id, decision.group(1), rubric, channel)
+            )
             return
-        reply = await self.bot.handle(origin, command, directory,
-                                      request_key=f"slack:{team}:{body.get('trigger_id')}")
+        reply = await self.bot.handle(
+            origin, command, directory, request_key=f"slack:{team}:{body.get('trigger_id')}"
+        )
         if not reply.duplicate:
             self.say_only_to(presser, reply.message)
         self.later(self.bot.run_followups(reply))
 
-    async def open_view(self, presser: Presser, trigger_id: str,
-                        view: dict[str, Any], again: str = "please press the button again.") -> None:
+    async def open_view(
+        self,
+        presser: Presser,
+        trigger_id: str,
+        view: dict[str, Any],
+        again: str = "please press the button again.",
+    ) -> None:
         """Open a modal; if Slack refuses (a trigger older than 3 s) or cannot be reached,
         say so instead of leaving the click or command unanswered."""
         try:
@@ -517,14 +596,19 @@ class SlackAdapter:
 
     # -------------------------------------------------------------- modals
 
-    async def answer_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient,
-                          command: Command | str, error_block: str) -> None:
+    async def answer_form(
+        self, ack: Any, body: dict[str, Any], client: AsyncWebClient, command: Command | str, error_block: str
+    ) -> None:
         view = body["view"]
         team, user = body["team"]["id"], body["user"]["id"]
         meta = json.loads(view.get("private_metadata") or "{}")
         origin = self.origin(team, user, meta.get("channel"))
-        reply = await self.bot.handle(origin, command, self.directory(team, client),
-                                      request_key=f"slack:{team}:view:{view['id']}:{view.get('hash')}")
+        reply = await self.bot.handle(
+            origin,
+            command,
+            self.directory(team, client),
+            request_key=f"slack:{team}:view:{view['id']}:{view.get('hash')}",
+        )
         if not reply.ok and not reply.crashed:
             # a form's error is plain text: the bot's mentions shown as words, not markup
             await ack(response_action="errors", errors={error_block: plain(reply.message.text)[:1900]})
@@ -541,8 +625,7 @@ class SlackAdapter:
         except UserError as exc:
             await ack(response_action="errors", errors={"links": str(exc)[:1900]})
             return
-        parts = [p for p in (values.get("overview", "").strip(),
-                             values.get("reflection", "").strip()) if p]
+        parts = [p for p in (values.get("overview", "").strip(), values.get("reflection", "").strip()) if p]
         window = values.get("window", "").strip().lower() or None
         command = Command("submit", "submit", {"window": window, "links": links, "parts": parts})
         await self.answer_form(ack, body, client, command, "links")
@@ -552,27 +635,29 @@ class SlackAdapter:
         value = " ".join(form_values(body["view"]).get("value", "").split())
         await self.answer_form(ack, body, client, f"{meta['command']} {value}", "value")
 
-    async def on_decision_form(self, ack: Any, body: dict[str, Any],
-                               client: AsyncWebClient) -> None:
+    async def on_decision_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         meta = json.loads(view.get("private_metadata") or "{}")
         values = form_values(view)
-        levels = {k.split(":", 1)[1]: (v, values.get(f"comment:{k.split(':', 1)[1]}", ""))
-                  for k, v in values.items() if k.startswith("level:")}
-        command = Command("review", meta["decision"], {"review": int(meta["review"]),
-                                                        "levels": levels,
-                                                        "feedback": values.get("feedback", "")})
+        levels = {
+            k.split(":", 1)[1]: (v, values.get(f"comment:{k.split(':', 1)[1]}", ""))
+            for k, v in values.items()
+            if k.startswith("level:")
+        }
+        command = Command(
+            "review",
+            meta["decision"],
+            {"review": int(meta["review"]), "levels": levels, "feedback": values.get("feedback", "")},
+        )
         first = next((k for k in values if k.startswith("level:")), "feedback")
         await self.answer_form(ack, body, client, command, first)
 
-    async def tell(self, client: AsyncWebClient, user: str, channel: str | None,
-                   message: Message) -> None:
+    async def tell(self, client: AsyncWebClient, user: str, channel: str | None, message: Message) -> None:
         """Answer a modal: ephemerally where it was opened, else in a DM."""
         blocks, text = blocks_for(message), fallback_text(message)
         if channel and not channel.startswith("D"):
             try:
-                await client.chat_postEphemeral(channel=channel, user=user, text=text,
-                                                blocks=blocks)
+                await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
                 return
             except SlackApiError:
                 log.info("ephemeral answer failed in %s; sending a DM", channel)
@@ -581,19 +666,30 @@ class SlackAdapter:
 
     # -------------------------------------------------------------- events
 
-    async def on_mention(self, ack: Any, event: dict[str, Any], body: dict[str, Any],
-                         client: AsyncWebClient) -> None:
+    async def on_mention(
+        self, ack: Any, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         await ack()
         origin = self.origin(body["team_id"], event["user"], event.get("channel"))
-        reply = await self.bot.handle(origin, "/help", self.directory(body["team_id"], client),
-                                      request_key=f"slack:{body['team_id']}:{body.get('event_id')}")
+        reply = await self.bot.handle(
+            origin,
+            "/help",
+            self.directory(body["team_id"], client),
+            request_key=f"slack:{body['team_id']}:{body.get('event_id')}",
+        )
         if not reply.duplicate and event.get("channel"):
-            self.later(client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], text=fallback_text(reply.message),
-                blocks=blocks_for(reply.message)))
+            self.later(
+                client.chat_postEphemeral(
+                    channel=event["channel"],
+                    user=event["user"],
+                    text=fallback_text(reply.message),
+                    blocks=blocks_for(reply.message),
+                )
+            )
 
-    async def on_home(self, ack: Any, event: dict[str, Any], body: dict[str, Any],
-                      client: AsyncWebClient) -> None:
+    async def on_home(
+        self, ack: Any, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         await ack()
         if event.get("tab") != "home":
             return
@@ -602,6 +698,4 @@ class SlackAdapter:
         status = await self.bot.handle(origin, "/submit status", directory)
         help_reply = await self.bot.handle(origin, "/help", directory)
         blocks = [*blocks_for(status.message), {"type": "divider"}, *blocks_for(help_reply.message)]
-        self.later(client.views_publish(user_id=event["user"],
-                                             view={"type": "home", "blocks": blocks[:100]}))
-
+        self.later(client.views_publish(user_id=event["user"], view={"type": "home", "blocks": blocks[:100]}))

@@ -24,9 +24,12 @@ URL_MAX = 3000
 FALLBACK_MAX = 3000
 CONTEXT_MAX = 2000
 
-SLACK = Renderer(text=lambda t: t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
-                 mention=lambda user: f"<@{user}>", channel=lambda chan: f"<#{chan}>",
-                 link=lambda url, label: f"<{url.replace('>', '%3E')}|{label}>")
+SLACK = Renderer(
+    text=lambda t: t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+    mention=lambda user: f"<@{user}>",
+    channel=lambda chan: f"<#{chan}>",
+    link=lambda url, label: f"<{url.replace('>', '%3E')}|{label}>",
+)
 
 
 def escape(text: str) -> str:
@@ -71,9 +74,10 @@ def chunks(text: str, limit: int = SECTION_MAX) -> list[str]:
 
 
 def button(b: Button, index: int) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "button",
-                               "text": {"type": "plain_text", "text": cut(b.label, BUTTON_TEXT_MAX),
-                                        "emoji": True}}
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": cut(b.label, BUTTON_TEXT_MAX), "emoji": True},
+    }
     if b.url:
         element["action_id"] = f"url:{index}"
         element["url"] = b.url[:URL_MAX]
@@ -89,16 +93,22 @@ def blocks_for(message: Message) -> list[dict[str, Any]]:
     text = escape(message.text)
     sections = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text)]
     if message.fields:
-        fields = [{"type": "mrkdwn", "text": cut(f"*{escape(k)}*\n{escape(v)}", 2000)}
-                  for k, v in message.fields[:10]]
+        fields = [
+            {"type": "mrkdwn", "text": cut(f"*{escape(k)}*\n{escape(v)}", 2000)}
+            for k, v in message.fields[:10]
+        ]
         sections.append({"type": "section", "fields": fields})
     tail: list[dict[str, Any]] = []
-    buttons = [button(b, i) for i, b in enumerate(message.buttons[:BUTTONS_PER_BLOCK * 2])]
+    buttons = [button(b, i) for i, b in enumerate(message.buttons[: BUTTONS_PER_BLOCK * 2])]
     for start in range(0, len(buttons), BUTTONS_PER_BLOCK):
-        tail.append({"type": "actions", "elements": buttons[start:start + BUTTONS_PER_BLOCK]})
+        tail.append({"type": "actions", "elements": buttons[start : start + BUTTONS_PER_BLOCK]})
     if message.context:
-        tail.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": cut(escape(message.context), CONTEXT_MAX)}]})
+        tail.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": cut(escape(message.context), CONTEXT_MAX)}],
+            }
+        )
     room = BLOCKS_MAX - len(tail)
     if len(sections) > room:
         dropped = len(sections) - room + 1

@@ -197,12 +197,16 @@ def check_shape(body: dict[str, Any], one_field_commands: Collection[str]) -> No
         for name in CONTEXT_OBJECTS:  # bolt's context reads `x.get("id")` of each it finds
             if name in body and body[name] is not None and not isinstance(body[name], dict | str):
                 raise Refused(400, f"`{name}` has the wrong type")
-        payload = SlashCommand.model_validate(body) if kind == "command" else \
-            SHAPES[kind].model_validate(body)
+        payload = (
+            SlashCommand.model_validate(body) if kind == "command" else SHAPES[kind].model_validate(body)
+        )
         if isinstance(payload, ViewPayload) and payload.type == "view_submission":
             _check_form(payload.view, one_field_commands)
-        if isinstance(payload, EventCallback) and payload.event.type in PEOPLE_EVENTS \
-                and payload.event.user is None:
+        if (
+            isinstance(payload, EventCallback)
+            and payload.event.type in PEOPLE_EVENTS
+            and payload.event.user is None
+        ):
             raise Refused(400, f"{payload.event.type} event without `user`")
     except ValidationError as exc:
         first = exc.errors()[0]

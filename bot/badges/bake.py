@@ -24,6 +24,7 @@ SVG_NAMESPACE = "http://openbadges.org"
 
 # --- PNG -----------------------------------------------------------------------------------------
 
+
 def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     """(type, data) of every chunk, checking structure and CRCs, up to and including IEND."""
     if not png.startswith(PNG_SIGNATURE):
@@ -31,12 +32,12 @@ def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     chunks: list[tuple[bytes, bytes]] = []
     pos = len(PNG_SIGNATURE)
     while pos + 12 <= len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind = png[pos + 4:pos + 8]
-        data = png[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        data = png[pos + 8 : pos + 8 + length]
         if len(data) != length or pos + 12 + length > len(png):
             raise ValueError(f"truncated PNG chunk {kind!r}")
-        (crc,) = struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])
+        (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
         if zlib.crc32(kind + data) != crc:
             raise ValueError(f"bad CRC in PNG chunk {kind!r}")
         chunks.append((kind, data))
@@ -61,13 +62,17 @@ def bake_png(png: bytes, assertion_json_or_url: str, *, keyword: str = PNG_KEYWO
     if not 1 <= len(keyword) <= 79:
         raise ValueError("a PNG text keyword has 1 to 79 characters")
     chunks = [c for c in _chunks(png) if _text_keyword(*c) != keyword]
-    itxt = b"".join([
-        keyword.encode("latin-1"), b"\0",
-        b"\0", b"\0",  # compression flag and method: uncompressed, as the baking spec requires
-        b"\0",  # empty language tag
-        b"\0",  # empty translated keyword
-        assertion_json_or_url.encode("utf-8"),
-    ])
+    itxt = b"".join(
+        [
+            keyword.encode("latin-1"),
+            b"\0",
+            b"\0",
+            b"\0",  # compression flag and method: uncompressed, as the baking spec requires
+            b"\0",  # empty language tag
+            b"\0",  # empty translated keyword
+            assertion_json_or_url.encode("utf-8"),
+        ]
+    )
     out = [PNG_SIGNATURE]
     for kind, data in chunks:
         if kind == b"IEND":
@@ -95,7 +100,8 @@ def unbake_png(png: bytes, *, keyword: str = PNG_KEYWORD) -> str | None:
 _ATTRS = r"""(?:[^>"']|"[^"]*"|'[^']*')*"""
 _SVG_START = re.compile(rf"<svg\b({_ATTRS}?)(/?)>")
 _OLD_ASSERTION = re.compile(
-    rf"\s*<openbadges:assertion\b{_ATTRS}?(?:/>|>.*?</openbadges:assertion\s*>)", re.DOTALL)
+    rf"\s*<openbadges:assertion\b{_ATTRS}?(?:/>|>.*?</openbadges:assertion\s*>)", re.DOTALL
+)
 
 
 _NOT_IN_XML = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
@@ -117,13 +123,15 @@ def bake_svg(svg: str, assertion: dict[str, Any], verify_url: str) -> str:
         attrs += f' xmlns:openbadges="{SVG_NAMESPACE}"'
     # "]]>" may only occur inside JSON strings; its escaped form parses back to the same text.
     body = json.dumps(assertion, indent=2).replace("]]>", "]]\\u003e")
-    element = (f'\n<openbadges:assertion verify="{_url_attr(verify_url)}"><![CDATA[\n{body}\n]]>'
-               f"</openbadges:assertion>")
-    rest = svg[match.end():]
+    element = (
+        f'\n<openbadges:assertion verify="{_url_attr(verify_url)}"><![CDATA[\n{body}\n]]>'
+        f"</openbadges:assertion>"
+    )
+    rest = svg[match.end() :]
     if self_closing:
         rest = "</svg>" + rest
     rest = _OLD_ASSERTION.sub("", rest, count=1)
-    return f"{svg[:match.start()]}<svg{attrs}>{element}{rest}"
+    return f"{svg[: match.start()]}<svg{attrs}>{element}{rest}"
 
 
 def unbake_svg(svg: str) -> str | None:

@@ -40,8 +40,13 @@ DUPLICATE = "duplicate"  # the ref of a badge Credly already had and we could no
 
 # Message.fields labels: the neutral payload of a Credly row (not shown to anyone).
 _UID, _TEMPLATE, _EMAIL, _FIRST, _LAST, _ISSUED = (
-    "badge_uid", "badge_template_id", "recipient_email", "issued_to_first_name",
-    "issued_to_last_name", "issued_at")
+    "badge_uid",
+    "badge_template_id",
+    "recipient_email",
+    "issued_to_first_name",
+    "issued_to_last_name",
+    "issued_at",
+)
 
 
 def credly_enabled(settings: Settings) -> bool:
@@ -61,9 +66,13 @@ class CredlyRequest:
     issued_at: datetime
 
     def body(self) -> dict[str, Any]:
-        return {"recipient_email": self.email, "issued_to_first_name": self.first_name,
-                "issued_to_last_name": self.last_name, "badge_template_id": self.template_id,
-                "issued_at": credly_time(self.issued_at)}
+        return {
+            "recipient_email": self.email,
+            "issued_to_first_name": self.first_name,
+            "issued_to_last_name": self.last_name,
+            "badge_template_id": self.template_id,
+            "issued_at": credly_time(self.issued_at),
+        }
 
 
 def credly_time(moment: datetime) -> str:
@@ -80,21 +89,35 @@ def split_name(display_name: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], parts[0])
 
 
-def credly_request(badge_uid: str, *, template_id: str, email: str, first_name: str, last_name: str,
-                   issued_at: datetime) -> Message:
+def credly_request(
+    badge_uid: str, *, template_id: str, email: str, first_name: str, last_name: str, issued_at: datetime
+) -> Message:
     """The outbox payload for issuing a badge on Credly (to `Destination("credly", badge_uid)`)."""
-    return Message(f"Issue badge {badge_uid} on Credly", fields=(
-        (_UID, badge_uid), (_TEMPLATE, template_id), (_EMAIL, email), (_FIRST, first_name),
-        (_LAST, last_name), (_ISSUED, as_utc(issued_at).isoformat())))
+    return Message(
+        f"Issue badge {badge_uid} on Credly",
+        fields=(
+            (_UID, badge_uid),
+            (_TEMPLATE, template_id),
+            (_EMAIL, email),
+            (_FIRST, first_name),
+            (_LAST, last_name),
+            (_ISSUED, as_utc(issued_at).isoformat()),
+        ),
+    )
 
 
 def parse_credly_request(message: Message) -> CredlyRequest:
     """The reverse of `credly_request`; ValueError when a field is missing."""
     fields = dict(message.fields)
     try:
-        return CredlyRequest(badge_uid=fields[_UID], template_id=fields[_TEMPLATE], email=fields[_EMAIL],
-                             first_name=fields[_FIRST], last_name=fields[_LAST],
-                             issued_at=datetime.fromisoformat(fields[_ISSUED]))
+        return CredlyRequest(
+            badge_uid=fields[_UID],
+            template_id=fields[_TEMPLATE],
+            email=fields[_EMAIL],
+            first_name=fields[_FIRST],
+            last_name=fields[_LAST],
+            issued_at=datetime.fromisoformat(fields[_ISSUED]),
+        )
     except KeyError as exc:
         raise ValueError(f"Credly request without {exc.args[0]}") from exc
 
@@ -135,11 +158,13 @@ class CredlyTransport:
     async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
         return None
 
-    async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
-                   edit_ref: str | None = None) -> str:
+    async def send(
+        self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
+    ) -> str:
         if not self.enabled:
-            raise DeliveryError("Credly is not configured (CREDLY_ORGANIZATION_ID, CREDLY_TOKEN)",
-                                permanent=True)
+            raise DeliveryError(
+                "Credly is not configured (CREDLY_ORGANIZATION_ID, CREDLY_TOKEN)", permanent=True
+            )
         try:
             request = parse_credly_request(message)
         except ValueError as exc:
@@ -149,8 +174,12 @@ class CredlyTransport:
             log.info("badge %s was revoked before it reached Credly: not issued", dest.target)
             return "revoked"
         path = f"/v1/organizations/{self.org}/badges"
-        async with httpx.AsyncClient(base_url=self.api_url, auth=(self.token, ""),
-                                     timeout=self.timeout, headers={"Accept": "application/json"}) as client:
+        async with httpx.AsyncClient(
+            base_url=self.api_url,
+            auth=(self.token, ""),
+            timeout=self.timeout,
+            headers={"Accept": "application/json"},
+        ) as client:
             try:
                 response = await client.post(path, json=request.body())
                 issued = self._issued(response)
@@ -192,8 +221,9 @@ class CredlyTransport:
             log.warning("Credly duplicate for badge %s; look-up failed: %r", request.badge_uid, exc)
             return None
         if not response.is_success:
-            log.warning("Credly duplicate for badge %s; look-up answered %s", request.badge_uid,
-                        response.status_code)
+            log.warning(
+                "Credly duplicate for badge %s; look-up answered %s", request.badge_uid, response.status_code
+            )
             return None
         try:
             found = response.json().get("data") or []
@@ -207,13 +237,17 @@ class CredlyTransport:
 
     def _as_issued(self, data: dict[str, Any]) -> Issued:
         badge_id = str(data["id"])
-        return Issued(badge_id, str(data.get("state") or "pending"),
-                      data.get("accept_badge_url") or f"{web_url(self.api_url)}/badges/{badge_id}")
+        return Issued(
+            badge_id,
+            str(data.get("state") or "pending"),
+            data.get("accept_badge_url") or f"{web_url(self.api_url)}/badges/{badge_id}",
+        )
 
     async def _badge(self, workspace_id: int, uid: str) -> Badge | None:
         async with self.db.transaction() as session:
-            return await session.scalar(select(Badge).where(Badge.workspace_id == workspace_id,
-                                                            Badge.uid == uid))
+            return await session.scalar(
+                select(Badge).where(Badge.workspace_id == workspace_id, Badge.uid == uid)
+            )
 
     async def _tell_learner(self, badge: Badge, issued: Issued) -> None:
         """DM the accept link (once: the outbox key is the badge's) while the badge is pending."""
@@ -221,16 +255,27 @@ class CredlyTransport:
             return
         async with self.db.transaction() as session:
             member = await session.get(Member, badge.member_id)
-            cohort_id = await session.scalar(select(Window.cohort_id).join(
-                Submission, Submission.window_id == Window.id).where(Submission.id == badge.submission_id))
+            cohort_id = await session.scalar(
+                select(Window.cohort_id)
+                .join(Submission, Submission.window_id == Window.id)
+                .where(Submission.id == badge.submission_id)
+            )
             if member is None:
                 return
             message = Message(
                 f"Your *{badge.credential.name}* badge is on Credly too: "
                 f"{markup.link(issued.accept_url, 'accept it')} to add it to your Credly profile.",
-                buttons=(Button("Accept on Credly", url=issued.accept_url, style="primary"),))
-            await enqueue(session, badge.workspace_id, Destination.dm(member.user_id), message,
-                          f"badge:{badge.id}:credly-accept", self.clock.now(), cohort_id=cohort_id)
+                buttons=(Button("Accept on Credly", url=issued.accept_url, style="primary"),),
+            )
+            await enqueue(
+                session,
+                badge.workspace_id,
+                Destination.dm(member.user_id),
+                message,
+                f"badge:{badge.id}:credly-accept",
+                self.clock.now(),
+                cohort_id=cohort_id,
+            )
 
 
 def web_url(api_url: str) -> str:

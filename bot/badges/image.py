@@ -27,8 +27,13 @@ def _hue(name: str) -> int:
 
 def _palette(name: str) -> dict[str, str]:
     h = _hue(name)
-    return {"edge": f"hsl({h}, 50%, 28%)", "ring": f"hsl({h}, 60%, 95%)", "face": f"hsl({h}, 45%, 36%)",
-            "text": "#ffffff", "ribbon": f"hsl({(h + 30) % 360}, 55%, 30%)"}
+    return {
+        "edge": f"hsl({h}, 50%, 28%)",
+        "ring": f"hsl({h}, 60%, 95%)",
+        "face": f"hsl({h}, 45%, 36%)",
+        "text": "#ffffff",
+        "ribbon": f"hsl({(h + 30) % 360}, 55%, 30%)",
+    }
 
 
 def _rosette(scale: float = 1.0) -> list[tuple[float, float]]:
@@ -56,8 +61,8 @@ def _wrap_estimate(name: str) -> tuple[list[str], int]:
         lines = textwrap.wrap(name, width) or [""]
         if len(lines) <= _MAX_LINES:
             return lines, size
-    last = _ellipsize(" ".join(lines[_MAX_LINES - 1:]), lambda t: len(t) <= width)
-    return [*lines[:_MAX_LINES - 1], last], size
+    last = _ellipsize(" ".join(lines[_MAX_LINES - 1 :]), lambda t: len(t) <= width)
+    return [*lines[: _MAX_LINES - 1], last], size
 
 
 def badge_svg(name: str, issuer: str) -> str:
@@ -68,8 +73,10 @@ def badge_svg(name: str, issuer: str) -> str:
     line_height = size * 1.15
     top = c - 8 - line_height * (len(lines) - 1) / 2
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in _rosette())
-    tspans = "".join(f'<tspan x="{c:g}" y="{top + i * line_height:.1f}">{escape(line)}</tspan>'
-                     for i, line in enumerate(lines))
+    tspans = "".join(
+        f'<tspan x="{c:g}" y="{top + i * line_height:.1f}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_VIEW} {_VIEW}" width="{_VIEW}" '
         f'height="{_VIEW}" role="img" aria-label={quoteattr(name)}>\n'
@@ -133,8 +140,8 @@ def badge_png(name: str, issuer: str, size: int = 400) -> bytes:
         if len(lines) <= _MAX_LINES:
             break
     if len(lines) > _MAX_LINES:
-        tail = " ".join(lines[_MAX_LINES - 1:])
-        lines = [*lines[:_MAX_LINES - 1], _ellipsize(tail, lambda t: font.getlength(t) <= text_width)]
+        tail = " ".join(lines[_MAX_LINES - 1 :])
+        lines = [*lines[: _MAX_LINES - 1], _ellipsize(tail, lambda t: font.getlength(t) <= text_width)]
     line_height = points * scale * 1.15
     top = c - 8 * scale - line_height * (len(lines) - 1) / 2
     for i, line in enumerate(lines):

@@ -35,11 +35,16 @@ def installation_issuer(settings: Settings) -> IssuerFacts:
 
 def credential_facts(credential: Credential, settings: Settings) -> CredentialFacts:
     return CredentialFacts(
-        slug=credential.slug, name=credential.name, description=credential.description,
-        criteria=credential.criteria, image_url=credential.image,
-        issuer=IssuerFacts(credential.issuer_name, credential.issuer_url,
-                           credential.issuer_email or settings.issuer_email),
-        rubric_names=[c.name for c in rubric_from_data(credential.rubric)])
+        slug=credential.slug,
+        name=credential.name,
+        description=credential.description,
+        criteria=credential.criteria,
+        image_url=credential.image,
+        issuer=IssuerFacts(
+            credential.issuer_name, credential.issuer_url, credential.issuer_email or settings.issuer_email
+        ),
+        rubric_names=[c.name for c in rubric_from_data(credential.rubric)],
+    )
 
 
 async def badge_facts(session: AsyncSession, badge: Badge, settings: Settings) -> BadgeFacts:
@@ -47,14 +52,20 @@ async def badge_facts(session: AsyncSession, badge: Badge, settings: Settings) -
     review = await session.get_one(Review, badge.review_id)
     version = await session.get_one(Version, review.version_id)
     return BadgeFacts(
-        uid=badge.uid, short_id=short_id("B", badge.id), issued_at=badge.issued_at,
-        recipient_email=badge.recipient_email or "", salt=badge.salt,
-        earner_name=member.display_name, credential=credential_facts(badge.credential, settings),
+        uid=badge.uid,
+        short_id=short_id("B", badge.id),
+        issued_at=badge.issued_at,
+        recipient_email=badge.recipient_email or "",
+        salt=badge.salt,
+        earner_name=member.display_name,
+        credential=credential_facts(badge.credential, settings),
         # The reflection only with the learner's consent (`/badges reflection B-n show`); the
         # page, the OB 2.0 assertion, the OB 3.0 credential and the baked images all read it here.
         evidence_links=list(version.links),
         evidence_text=version.reflection if badge.reflection_public else "",
-        revoked_at=badge.revoked_at, revoked_reason=badge.revoked_reason)
+        revoked_at=badge.revoked_at,
+        revoked_reason=badge.revoked_reason,
+    )
 
 
 async def free_status_index(session: AsyncSession) -> int:
@@ -80,8 +91,11 @@ async def published_keys(db: Database, settings: Settings, now: datetime) -> lis
     so credentials signed before a rotation keep verifying."""
     async with db.transaction() as session:
         current = await _current_key(session, settings, now)
-        rows = list(await session.scalars(
-            select(PublishedKey).order_by(PublishedKey.published_at.desc(), PublishedKey.id.desc())))
+        rows = list(
+            await session.scalars(
+                select(PublishedKey).order_by(PublishedKey.published_at.desc(), PublishedKey.id.desc())
+            )
+        )
     return [row.jwk for row in sorted(rows, key=lambda row: row.thumbprint != current.thumbprint)]
 
 
@@ -98,8 +112,9 @@ async def rotate_signing_key(db: Database, now: datetime) -> tuple[Key, Key]:
     async with db.transaction() as session:
         old = await _stored_key(session, now)
         await _publish(session, old, now)
-        await session.execute(update(SigningKey).where(SigningKey.name == STORED_KEY)
-                              .values(pem=new.to_pem(), created_at=now))
+        await session.execute(
+            update(SigningKey).where(SigningKey.name == STORED_KEY).values(pem=new.to_pem(), created_at=now)
+        )
         await _publish(session, new, now)
     return old, new
 
@@ -119,8 +134,12 @@ async def _stored_key(session: AsyncSession, now: datetime) -> Key:
     """The generated key, made the first time one is needed (the unique name decides between racers)."""
     pem = await session.scalar(select(SigningKey.pem).where(SigningKey.name == STORED_KEY))
     if pem is None:
-        await insert_once(session, SigningKey, {"name": STORED_KEY, "pem": Key.generate().to_pem(),
-                                                "created_at": now}, ["name"])
+        await insert_once(
+            session,
+            SigningKey,
+            {"name": STORED_KEY, "pem": Key.generate().to_pem(), "created_at": now},
+            ["name"],
+        )
         pem = await session.scalar(select(SigningKey.pem).where(SigningKey.name == STORED_KEY))
     assert pem is not None
     return Key.from_pem(pem)
@@ -129,8 +148,12 @@ async def _stored_key(session: AsyncSession, now: datetime) -> Key:
 async def _publish(session: AsyncSession, key: Key, now: datetime) -> None:
     """Keep `key`'s public part for good (a look first: this runs for every JWT served)."""
     if await session.scalar(select(PublishedKey.id).where(PublishedKey.thumbprint == key.thumbprint)) is None:
-        await insert_once(session, PublishedKey, {"thumbprint": key.thumbprint, "jwk": key.public_members,
-                                                  "published_at": now}, ["thumbprint"])
+        await insert_once(
+            session,
+            PublishedKey,
+            {"thumbprint": key.thumbprint, "jwk": key.public_members, "published_at": now},
+            ["thumbprint"],
+        )
 
 
 async def revoked_indexes(session: AsyncSession) -> set[int]:

@@ -30,8 +30,9 @@ def issuer_profile(urls: Urls, issuer: IssuerFacts) -> dict[str, Any]:
     return doc
 
 
-def badge_class(urls: Urls, credential: CredentialFacts,
-                alignment: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def badge_class(
+    urls: Urls, credential: CredentialFacts, alignment: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """`alignment`: schema.org AlignmentObjects (targetName and targetUrl required), if any."""
     doc: dict[str, Any] = {
         "@context": CONTEXT,

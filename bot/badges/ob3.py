@@ -48,9 +48,14 @@ class InvalidCredential(ValueError):
 
 # --- documents ----------------------------------------------------------------------------------
 
+
 def profile(urls: Urls, issuer: IssuerFacts) -> dict[str, Any]:
-    doc: dict[str, Any] = {"id": urls.issuer(issuer), "type": ["Profile"], "name": issuer.name,
-                           "url": issuer.url}
+    doc: dict[str, Any] = {
+        "id": urls.issuer(issuer),
+        "type": ["Profile"],
+        "name": issuer.name,
+        "url": issuer.url,
+    }
     if issuer.email:
         doc["email"] = issuer.email
     return doc
@@ -63,8 +68,7 @@ def achievement(urls: Urls, credential: CredentialFacts) -> dict[str, Any]:
         "name": credential.name,
         "description": credential.description,
         "criteria": {"id": urls.criteria(credential.slug), "narrative": credential.criteria},
-        "image": {"id": credential.image_url or urls.credential_image_png(credential.slug),
-                  "type": "Image"},
+        "image": {"id": credential.image_url or urls.credential_image_png(credential.slug), "type": "Image"},
     }
     if credential.rubric_names:
         doc["tag"] = list(credential.rubric_names)
@@ -85,17 +89,25 @@ def status_entry(urls: Urls, index: int) -> dict[str, Any]:
 
 def achievement_credential(urls: Urls, badge: BadgeFacts, *, status_index: int) -> dict[str, Any]:
     """The OpenBadgeCredential for one badge, unsigned (sign with `sign_vc_jwt`)."""
-    identifiers: list[dict[str, Any]] = [{
-        "type": "IdentityObject",
-        "identityHash": hash_identity(badge.recipient_email, badge.salt),
-        "identityType": "emailAddress",
-        "hashed": True,
-        "salt": badge.salt,
-    }]
+    identifiers: list[dict[str, Any]] = [
+        {
+            "type": "IdentityObject",
+            "identityHash": hash_identity(badge.recipient_email, badge.salt),
+            "identityType": "emailAddress",
+            "hashed": True,
+            "salt": badge.salt,
+        }
+    ]
     if badge.earner_name.strip():
         # OB 3.0's recommended way to name the earner: a plain (unhashed) IdentityObject of type name.
-        identifiers.append({"type": "IdentityObject", "identityHash": badge.earner_name,
-                            "identityType": "name", "hashed": False})
+        identifiers.append(
+            {
+                "type": "IdentityObject",
+                "identityHash": badge.earner_name,
+                "identityType": "name",
+                "hashed": False,
+            }
+        )
     evidence: list[dict[str, Any]] = [{"id": link, "type": ["Evidence"]} for link in badge.evidence_links]
     if badge.evidence_text.strip():
         evidence.append({"type": ["Evidence"], "name": "Reflection", "narrative": badge.evidence_text})
@@ -122,6 +134,7 @@ def achievement_credential(urls: Urls, badge: BadgeFacts, *, status_index: int) 
 
 
 # --- keys -----------------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=8)
 def _import_pem(pem: bytes) -> RSAKey:
@@ -182,8 +195,9 @@ class SigningKey:
 
     def sign_jwt(self, claims: dict[str, Any], urls: Urls) -> str:
         """A compact JWS (RS256) of `claims`, its `kid` the URL of this key's public JWK."""
-        return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": self.kid(urls)}, claims, self._key,
-                          algorithms=["RS256"])
+        return jwt.encode(
+            {"alg": "RS256", "typ": "JWT", "kid": self.kid(urls)}, claims, self._key, algorithms=["RS256"]
+        )
 
 
 def public_jwk(members: Mapping[str, str], urls: Urls) -> dict[str, str]:
@@ -198,6 +212,7 @@ def jwks(published: Iterable[Mapping[str, str]], urls: Urls) -> dict[str, list[d
 
 
 # --- VC-JWT ---------------------------------------------------------------------------------------
+
 
 def _issuer_id(credential: dict[str, Any]) -> str:
     issuer = credential.get("issuer")
@@ -222,8 +237,11 @@ def jwt_claims(credential: dict[str, Any]) -> dict[str, Any]:
     """The registered claims OB 3.0 section 8.2.4 derives from the credential."""
     if not credential.get("id") or not _issuer_id(credential) or not credential.get("validFrom"):
         raise ValueError("a credential needs id, issuer and validFrom to be signed")
-    claims: dict[str, Any] = {"iss": _issuer_id(credential), "jti": credential["id"],
-                              "nbf": _timestamp(credential["validFrom"])}
+    claims: dict[str, Any] = {
+        "iss": _issuer_id(credential),
+        "jti": credential["id"],
+        "nbf": _timestamp(credential["validFrom"]),
+    }
     if (subject := _subject_id(credential)) is not None:
         claims["sub"] = subject
     if credential.get("validUntil"):
@@ -236,8 +254,13 @@ def sign_vc_jwt(credential: dict[str, Any], key: SigningKey, urls: Urls) -> str:
     return key.sign_jwt({**credential, **jwt_claims(credential)}, urls)
 
 
-def verify_vc_jwt(token: str, jwks: dict[str, Any], *, now: datetime | None = None,
-                  leeway: timedelta = timedelta(seconds=60)) -> dict[str, Any]:
+def verify_vc_jwt(
+    token: str,
+    jwks: dict[str, Any],
+    *,
+    now: datetime | None = None,
+    leeway: timedelta = timedelta(seconds=60),
+) -> dict[str, Any]:
     """The credential inside `token` if a key of `jwks` signed it and its claims agree (OB 3.0 8.2.6).
 
     Checks the proof and the validity period only; revocation is `is_revoked` on the status list.
@@ -265,16 +288,21 @@ def verify_vc_jwt(token: str, jwks: dict[str, Any], *, now: datetime | None = No
         raise InvalidCredential("signature does not verify")
 
     # VCDM 1.1-era tokens carry the credential in `vc`; OB 3.0 ones are the credential.
-    credential = payload["vc"] if isinstance(payload.get("vc"), dict) else {
-        k: v for k, v in payload.items() if k not in _JWT_CLAIMS}
+    credential = (
+        payload["vc"]
+        if isinstance(payload.get("vc"), dict)
+        else {k: v for k, v in payload.items() if k not in _JWT_CLAIMS}
+    )
     try:
         expected = jwt_claims(credential)
     except ValueError as error:
         raise InvalidCredential(str(error)) from error
     for claim in ("iss", "jti", "nbf", "sub", "exp"):
         if payload.get(claim) != expected.get(claim):
-            raise InvalidCredential(f"claim {claim}={payload.get(claim)!r} disagrees with the credential "
-                                    f"({expected.get(claim)!r})")
+            raise InvalidCredential(
+                f"claim {claim}={payload.get(claim)!r} disagrees with the credential "
+                f"({expected.get(claim)!r})"
+            )
     current = (now or datetime.now(UTC)).timestamp()
     if expected["nbf"] > current + leeway.total_seconds():
         raise InvalidCredential("credential is not valid yet")
@@ -284,6 +312,7 @@ def verify_vc_jwt(token: str, jwks: dict[str, Any], *, now: datetime | None = No
 
 
 # --- revocation (Bitstring Status List v1.0) -----------------------------------------------------
+
 
 def new_status_index(taken: Collection[int], size: int = STATUS_LIST_SIZE) -> int:
     """A free random index: the spec asks for random ones, so positions reveal no issue order."""
@@ -305,8 +334,9 @@ def encode_bitstring(revoked_indexes: Collection[int]) -> str:
     return "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bitstring), mtime=0)).rstrip(b"=").decode()
 
 
-def status_list(revoked_indexes: Collection[int], urls: Urls, issuer: IssuerFacts, *,
-                now: datetime) -> dict[str, Any]:
+def status_list(
+    revoked_indexes: Collection[int], urls: Urls, issuer: IssuerFacts, *, now: datetime
+) -> dict[str, Any]:
     """The BitstringStatusListCredential at `urls.status_list`; serve `sign_vc_jwt(...)` of it."""
     return {
         "@context": [VC_CONTEXT],

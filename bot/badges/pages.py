@@ -35,25 +35,34 @@ def badge_page(badge: BadgeFacts, urls: Urls, links: ShareLinks) -> str:
     name, issuer = escape(badge.credential.name), escape(badge.credential.issuer.name)
     earner = escape(badge.earner_name)
     title = f"Revoked: {earner}'s {name}" if badge.revoked else f"{earner} earned {name}"
-    description = escape(f"{badge.credential.description} Issued by {badge.credential.issuer.name}."
-                         .strip())
+    description = escape(f"{badge.credential.description} Issued by {badge.credential.issuer.name}.".strip())
     issued = badge.issued_at.strftime("%d %B %Y")
     if badge.revoked:
         revoked_on = badge.revoked_at.strftime("%d %B %Y") if badge.revoked_at else ""
-        status = (f'<p class="status revoked">Revoked on {revoked_on}: '
-                  f'{escape(badge.revoked_reason or "no reason given")}</p>'
-                  "<p>This badge is no longer valid. It is kept here so that links to it "
-                  "explain what happened.</p>")
+        status = (
+            f'<p class="status revoked">Revoked on {revoked_on}: '
+            f"{escape(badge.revoked_reason or 'no reason given')}</p>"
+            "<p>This badge is no longer valid. It is kept here so that links to it "
+            "explain what happened.</p>"
+        )
     else:
-        status = (f'<p class="status ok">✓ Verified: issued by {issuer} on {issued}</p>'
-                  f'<p>Check it yourself: <a href="{escape(urls.assertion(badge.uid))}">Open Badges '
-                  f'2.0 assertion</a> · <a href="{escape(urls.credential_jwt(badge.uid))}">signed '
-                  'Open Badges 3.0 credential</a></p>')
-    evidence = "".join(f'<li><a href="{escape(link)}" rel="nofollow noopener">{escape(link)}</a></li>'
-                       for link in badge.evidence_links)
-    reflection = (f"<dt>Reflection</dt><dd>{escape(badge.evidence_text)}</dd>"
-                  if badge.evidence_text.strip() else "")
-    share = "" if badge.revoked else f"""
+        status = (
+            f'<p class="status ok">✓ Verified: issued by {issuer} on {issued}</p>'
+            f'<p>Check it yourself: <a href="{escape(urls.assertion(badge.uid))}">Open Badges '
+            f'2.0 assertion</a> · <a href="{escape(urls.credential_jwt(badge.uid))}">signed '
+            "Open Badges 3.0 credential</a></p>"
+        )
+    evidence = "".join(
+        f'<li><a href="{escape(link)}" rel="nofollow noopener">{escape(link)}</a></li>'
+        for link in badge.evidence_links
+    )
+    reflection = (
+        f"<dt>Reflection</dt><dd>{escape(badge.evidence_text)}</dd>" if badge.evidence_text.strip() else ""
+    )
+    share = (
+        ""
+        if badge.revoked
+        else f"""
 <section class="share"><h2>Share</h2>
 <a href="{escape(links.add_to_linkedin)}">Add to LinkedIn profile</a>
 <a href="{escape(links.linkedin)}">Share on LinkedIn</a>
@@ -65,6 +74,7 @@ def badge_page(badge: BadgeFacts, urls: Urls, links: ShareLinks) -> str:
 <textarea readonly rows="3" aria-label="Embed code">{escape(links.embed_html)}</textarea>
 <p>For your backpack: <code>{escape(urls.assertion(badge.uid))}</code></p>
 </section>"""
+    )
     image = escape(urls.badge_png(badge.uid))
     page = escape(urls.page(badge.uid))
     return f"""<!doctype html>

@@ -20,18 +20,27 @@ class ShareLinks:
     image: str
 
 
-def share_links(*, base_url: str, uid: str, badge_id: str, name: str, issuer: str,
-                issued_at: datetime, image_url: str) -> ShareLinks:
+def share_links(
+    *, base_url: str, uid: str, badge_id: str, name: str, issuer: str, issued_at: datetime, image_url: str
+) -> ShareLinks:
     base = base_url.rstrip("/")
     page = f"{base}/badges/{uid}"
-    add = "https://www.linkedin.com/profile/add?" + urlencode({
-        "startTask": "CERTIFICATION_NAME", "name": name, "organizationName": issuer,
-        "issueYear": issued_at.year, "issueMonth": issued_at.month, "certUrl": page,
-        "certId": badge_id,
-    })
+    add = "https://www.linkedin.com/profile/add?" + urlencode(
+        {
+            "startTask": "CERTIFICATION_NAME",
+            "name": name,
+            "organizationName": issuer,
+            "issueYear": issued_at.year,
+            "issueMonth": issued_at.month,
+            "certUrl": page,
+            "certId": badge_id,
+        }
+    )
     text = f"I earned the {name} badge from {issuer}!"
-    embed = (f'<a href="{escape(page)}"><img src="{escape(image_url)}" alt="{escape(name)} badge" '
-             f'width="160" height="160"></a>')
+    embed = (
+        f'<a href="{escape(page)}"><img src="{escape(image_url)}" alt="{escape(name)} badge" '
+        f'width="160" height="160"></a>'
+    )
     return ShareLinks(
         page=page,
         add_to_linkedin=add,

@@ -45,8 +45,12 @@ JWT = "application/vc+jwt"
 def json_ld(request: Request, doc: dict[str, Any], status: int = 200) -> Response:
     accept = request.headers.get("accept", "")
     media = "application/json" if "application/json" in accept and LD_JSON not in accept else LD_JSON
-    return Response(json.dumps(doc, indent=2), status_code=status, media_type=media,
-                    headers={"Access-Control-Allow-Origin": "*"})
+    return Response(
+        json.dumps(doc, indent=2),
+        status_code=status,
+        media_type=media,
+        headers={"Access-Control-Allow-Origin": "*"},
+    )
 
 
 @lru_cache(maxsize=64)
@@ -80,9 +84,15 @@ class BadgeSite:
         if found is None:
             return HTMLResponse("<h1>No such badge</h1>", status_code=404)
         _, facts = found
-        links = share_links(base_url=self.urls.base_url, uid=facts.uid, badge_id=facts.short_id,
-                            name=facts.credential.name, issuer=facts.credential.issuer.name,
-                            issued_at=facts.issued_at, image_url=self.urls.badge_png(facts.uid))
+        links = share_links(
+            base_url=self.urls.base_url,
+            uid=facts.uid,
+            badge_id=facts.short_id,
+            name=facts.credential.name,
+            issuer=facts.credential.issuer.name,
+            issued_at=facts.issued_at,
+            image_url=self.urls.badge_png(facts.uid),
+        )
         return HTMLResponse(badge_page(facts, self.urls, links))
 
     async def assertion(self, request: Request) -> Response:
@@ -99,8 +109,7 @@ class BadgeSite:
         if found is None:
             return JSONResponse({"error": "no such badge"}, status_code=404)
         badge, facts = found
-        return json_ld(request, ob3.achievement_credential(self.urls, facts,
-                                                           status_index=badge.status_index))
+        return json_ld(request, ob3.achievement_credential(self.urls, facts, status_index=badge.status_index))
 
     async def credential_jwt(self, request: Request) -> Response:
         found = await self.badge(request.path_params["uid"])
@@ -108,26 +117,37 @@ class BadgeSite:
             return JSONResponse({"error": "no such badge"}, status_code=404)
         badge, facts = found
         doc = ob3.achievement_credential(self.urls, facts, status_index=badge.status_index)
-        return Response(ob3.sign_vc_jwt(doc, await self.key(), self.urls), media_type=JWT,
-                        headers={"Access-Control-Allow-Origin": "*"})
+        return Response(
+            ob3.sign_vc_jwt(doc, await self.key(), self.urls),
+            media_type=JWT,
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
 
     async def image_png(self, request: Request) -> Response:
         found = await self.badge(request.path_params["uid"])
         if found is None:
             return Response(status_code=404)
         _, facts = found
-        baked = bake_png(plain_png(facts.credential.name, facts.credential.issuer.name),
-                         json.dumps(ob2.assertion(self.urls, facts)))
-        return Response(baked, media_type="image/png", headers={
-            "Content-Disposition": f'inline; filename="{slug(facts.credential.name)}.png"'})
+        baked = bake_png(
+            plain_png(facts.credential.name, facts.credential.issuer.name),
+            json.dumps(ob2.assertion(self.urls, facts)),
+        )
+        return Response(
+            baked,
+            media_type="image/png",
+            headers={"Content-Disposition": f'inline; filename="{slug(facts.credential.name)}.png"'},
+        )
 
     async def image_svg(self, request: Request) -> Response:
         found = await self.badge(request.path_params["uid"])
         if found is None:
             return Response(status_code=404)
         _, facts = found
-        baked = bake_svg(badge_svg(facts.credential.name, facts.credential.issuer.name),
-                         ob2.assertion(self.urls, facts), self.urls.assertion(facts.uid))
+        baked = bake_svg(
+            badge_svg(facts.credential.name, facts.credential.issuer.name),
+            ob2.assertion(self.urls, facts),
+            self.urls.assertion(facts.uid),
+        )
         return Response(baked, media_type="image/svg+xml")
 
     # ------------------------------------------------------------------ classes and issuers
@@ -186,10 +206,12 @@ class BadgeSite:
     async def revocations(self, request: Request) -> Response:
         async with self.db.transaction() as session:
             revoked = await revoked_indexes(session)
-        doc = ob3.status_list(revoked, self.urls, installation_issuer(self.settings),
-                              now=self.clock.now())
-        return Response(ob3.sign_vc_jwt(doc, await self.key(), self.urls), media_type=JWT,
-                        headers={"Cache-Control": "max-age=60", "Access-Control-Allow-Origin": "*"})
+        doc = ob3.status_list(revoked, self.urls, installation_issuer(self.settings), now=self.clock.now())
+        return Response(
+            ob3.sign_vc_jwt(doc, await self.key(), self.urls),
+            media_type=JWT,
+            headers={"Cache-Control": "max-age=60", "Access-Control-Allow-Origin": "*"},
+        )
 
     def routes(self) -> list[Route]:
         return [

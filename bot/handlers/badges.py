@@ -30,34 +30,47 @@ from bot.storage.models import Outbox
 def links_for(ctx: Context, badge: Badge) -> ShareLinks:
     urls: Urls = urls_for(ctx.settings)
     cred = badge.credential
-    return share_links(base_url=urls.base_url, uid=badge.uid, badge_id=short_id("B", badge.id),
-                       name=cred.name, issuer=cred.issuer_name, issued_at=badge.issued_at,
-                       image_url=urls.badge_png(badge.uid))
+    return share_links(
+        base_url=urls.base_url,
+        uid=badge.uid,
+        badge_id=short_id("B", badge.id),
+        name=cred.name,
+        issuer=cred.issuer_name,
+        issued_at=badge.issued_at,
+        image_url=urls.badge_png(badge.uid),
+    )
 
 
 def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
-    return (Button("View badge", url=links.page, style="primary"),
-            Button("Add to LinkedIn profile", url=links.add_to_linkedin),
-            Button("Share on LinkedIn", url=links.linkedin),
-            Button("Share on X", url=links.x),
-            Button("Share on Facebook", url=links.facebook),
-            Button("Download badge image", url=links.image))
+    return (
+        Button("View badge", url=links.page, style="primary"),
+        Button("Add to LinkedIn profile", url=links.add_to_linkedin),
+        Button("Share on LinkedIn", url=links.linkedin),
+        Button("Share on X", url=links.x),
+        Button("Share on Facebook", url=links.facebook),
+        Button("Download badge image", url=links.image),
+    )
 
 
 def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message:
-    return Message(f"🎉 {markup.mention(member_user_id)} earned *{badge.credential.name}*! "
-                   f"Congratulations!", buttons=share_buttons(links),
-                   context=short_id("B", badge.id))
+    return Message(
+        f"🎉 {markup.mention(member_user_id)} earned *{badge.credential.name}*! Congratulations!",
+        buttons=share_buttons(links),
+        context=short_id("B", badge.id),
+    )
 
 
-async def celebrate(ctx: Context, badge: Badge, learner: Member, cohort: Cohort,
-                    links: ShareLinks) -> None:
+async def celebrate(ctx: Context, badge: Badge, learner: Member, cohort: Cohort, links: ShareLinks) -> None:
     """Post the badge in the cohort channel, with the learner's consent; once (the outbox key
     holds even when two presses of the button race)."""
     assert cohort.channel_id
     badge.shared_at = ctx.now
-    await ctx.send(Destination.channel(cohort.channel_id), celebration(badge, learner.user_id, links),
-                   f"badge:{badge.id}:celebrate", cohort=cohort)
+    await ctx.send(
+        Destination.channel(cohort.channel_id),
+        celebration(badge, learner.user_id, links),
+        f"badge:{badge.id}:celebrate",
+        cohort=cohort,
+    )
 
 
 def channel_name(cohort: Cohort) -> str:
@@ -69,8 +82,7 @@ def share_to_channel(badge: Badge, cohort: Cohort) -> tuple[Button, ...]:
     if not cohort.channel_id or badge.shared_at is not None:
         return ()
     name = channel_name(cohort)
-    return (Button(f"Share to #{name}"[:75],
-                   command=f"/badges share {short_id('B', badge.id)} #{name}"),)
+    return (Button(f"Share to #{name}"[:75], command=f"/badges share {short_id('B', badge.id)} #{name}"),)
 
 
 def is_channel_of(ref: ChannelRef, cohort: Cohort) -> bool:
@@ -90,16 +102,22 @@ async def reflection_of(ctx: Context, badge: Badge) -> str:
 def reflection_line(badge: Badge) -> str:
     bid = short_id("B", badge.id)
     if badge.reflection_public:
-        return (f"Your badge's public page shows your evidence links and your reflection "
-                f"(hide it: `/badges reflection {bid} hide`).")
-    return (f"Your badge's public page shows your evidence links; your reflection stays private "
-            f"unless you choose to show it (`/badges reflection {bid} show`).")
+        return (
+            f"Your badge's public page shows your evidence links and your reflection "
+            f"(hide it: `/badges reflection {bid} hide`)."
+        )
+    return (
+        f"Your badge's public page shows your evidence links; your reflection stays private "
+        f"unless you choose to show it (`/badges reflection {bid} show`)."
+    )
 
 
 def reflection_choice(badge: Badge) -> tuple[Button, ...]:
     bid = short_id("B", badge.id)
-    return (Button("Show my reflection on the public page", command=f"/badges reflection {bid} show"),
-            Button("Keep it private", command=f"/badges reflection {bid} hide"))
+    return (
+        Button("Show my reflection on the public page", command=f"/badges reflection {bid} show"),
+        Button("Keep it private", command=f"/badges reflection {bid} hide"),
+    )
 
 
 async def cohort_of(ctx: Context, badge: Badge) -> Cohort:
@@ -114,55 +132,84 @@ async def issue_badge(ctx: Context, submission: Submission, review: Review, corr
     learner = submission.member
     address = learner.badge_email or learner.email
     ready = bool(learner.badge_email_confirmed and address)
-    badge = Badge(uid=secrets.token_urlsafe(16), workspace_id=ctx.workspace.id,
-                  member_id=learner.id, credential_id=submission.window.credential_id,
-                  submission_id=submission.id, review_id=review.id, recipient_email=address,
-                  state="issued" if ready else "awaiting address", salt=new_salt(),
-                  status_index=await free_status_index(ctx.session), issued_at=ctx.now)
+    badge = Badge(
+        uid=secrets.token_urlsafe(16),
+        workspace_id=ctx.workspace.id,
+        member_id=learner.id,
+        credential_id=submission.window.credential_id,
+        submission_id=submission.id,
+        review_id=review.id,
+        recipient_email=address,
+        state="issued" if ready else "awaiting address",
+        salt=new_salt(),
+        status_index=await free_status_index(ctx.session),
+        issued_at=ctx.now,
+    )
     ctx.session.add(badge)
     await ctx.session.flush()
     await ctx.session.refresh(badge, ["credential"])
     if ready:
-        await announce(ctx, badge, learner, feedback=review.feedback, ask_reflection=True,
-                       correction=correction)
+        await announce(
+            ctx, badge, learner, feedback=review.feedback, ask_reflection=True, correction=correction
+        )
     else:
-        await ask_for_address(ctx, badge, learner, address, feedback=review.feedback,
-                              correction=correction)
+        await ask_for_address(ctx, badge, learner, address, feedback=review.feedback, correction=correction)
     return badge
 
 
-async def ask_for_address(ctx: Context, badge: Badge, learner: Member, address: str | None,
-                          feedback: str = "", correction: str = "") -> None:
-    lines = [*filter(None, [correction]),
-             f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)})."]
+async def ask_for_address(
+    ctx: Context, badge: Badge, learner: Member, address: str | None, feedback: str = "", correction: str = ""
+) -> None:
+    lines = [
+        *filter(None, [correction]),
+        f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}).",
+    ]
     if feedback:
         lines.append(f"*Feedback:* {feedback}")
     if address:
-        lines.append(f"Before I issue it: your badge will be issued to *{address}*. Use the address "
-                     "you use on LinkedIn or in your badge backpack, or the badge may not land there.")
-        buttons = (Button(f"Issue it to {address}"[:75], command="/badges confirm", style="primary"),
-                   Button("Use another address", command="/badges email"))
+        lines.append(
+            f"Before I issue it: your badge will be issued to *{address}*. Use the address "
+            "you use on LinkedIn or in your badge backpack, or the badge may not land there."
+        )
+        buttons = (
+            Button(f"Issue it to {address}"[:75], command="/badges confirm", style="primary"),
+            Button("Use another address", command="/badges email"),
+        )
         lines.append("Another address? `/badges email you@school.org`")
     else:
-        lines.append("Where should I issue it? Tell me the address you use on LinkedIn or in your "
-                     "badge backpack: `/badges email you@school.org`")
+        lines.append(
+            "Where should I issue it? Tell me the address you use on LinkedIn or in your "
+            "badge backpack: `/badges email you@school.org`"
+        )
         buttons = ()
     if await reflection_of(ctx, badge):
         lines.append(reflection_line(badge))
         buttons += reflection_choice(badge)
-    await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
-                   f"badge:{badge.id}:address", cohort=await cohort_of(ctx, badge))
+    await ctx.send(
+        Destination.dm(learner.user_id),
+        Message("\n".join(lines), buttons=buttons),
+        f"badge:{badge.id}:address",
+        cohort=await cohort_of(ctx, badge),
+    )
 
 
-async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = "",
-                   ask_reflection: bool = False, correction: str = "") -> None:
+async def announce(
+    ctx: Context,
+    badge: Badge,
+    learner: Member,
+    feedback: str = "",
+    ask_reflection: bool = False,
+    correction: str = "",
+) -> None:
     """The learner's DM with every way to share; a celebration when they consented. It asks
     whether to show the reflection unless the address step already did (`ask_reflection`)."""
     cohort = await cohort_of(ctx, badge)
     links = links_for(ctx, badge)
-    lines = [*filter(None, [correction]),
-             f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
-             f"issued to {badge.recipient_email}."]
+    lines = [
+        *filter(None, [correction]),
+        f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
+        f"issued to {badge.recipient_email}.",
+    ]
     if feedback:
         lines.append(f"*Feedback:* {feedback}")
     lines.append(f"Your badge: {links.page}")
@@ -176,27 +223,50 @@ async def announce(ctx: Context, badge: Badge, learner: Member, feedback: str = 
         await celebrate(ctx, badge, learner, cohort, links)
         lines.append(f"(Shared in {markup.channel(cohort.channel_id)}, as you asked with autoshare.)")
     elif cohort.channel_id:
-        lines.append(f"Nothing is posted in {markup.channel(cohort.channel_id)} unless you press "
-                     f"*Share to #{channel_name(cohort)}*.")
+        lines.append(
+            f"Nothing is posted in {markup.channel(cohort.channel_id)} unless you press "
+            f"*Share to #{channel_name(cohort)}*."
+        )
         buttons += share_to_channel(badge, cohort)
-    await ctx.send(Destination.dm(learner.user_id), Message("\n".join(lines), buttons=buttons),
-                   f"badge:{badge.id}:issued", cohort=cohort)
+    await ctx.send(
+        Destination.dm(learner.user_id),
+        Message("\n".join(lines), buttons=buttons),
+        f"badge:{badge.id}:issued",
+        cohort=cohort,
+    )
     if ctx.settings.credly_enabled and badge.credential.credly_template_id and badge.recipient_email:
         from bot.badges.credly import credly_request, split_name
 
         first, last = split_name(learner.display_name)
-        await insert_once(ctx.session, Outbox, outbox_row(
-            ctx.workspace.id, Destination("credly", badge.uid), credly_request(
-                badge.uid, template_id=badge.credential.credly_template_id,
-                email=badge.recipient_email, first_name=first, last_name=last,
-                issued_at=badge.issued_at),
-            f"badge:{badge.id}:credly", ctx.now, cohort_id=cohort.id), ["key"])
+        await insert_once(
+            ctx.session,
+            Outbox,
+            outbox_row(
+                ctx.workspace.id,
+                Destination("credly", badge.uid),
+                credly_request(
+                    badge.uid,
+                    template_id=badge.credential.credly_template_id,
+                    email=badge.recipient_email,
+                    first_name=first,
+                    last_name=last,
+                    issued_at=badge.issued_at,
+                ),
+                f"badge:{badge.id}:credly",
+                ctx.now,
+                cohort_id=cohort.id,
+            ),
+            ["key"],
+        )
 
 
 async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
     """Badges that waited for the learner to confirm their address go out now."""
-    waiting = list(await ctx.session.scalars(select(Badge).where(
-        Badge.member_id == ctx.actor.id, Badge.state == "awaiting address")))
+    waiting = list(
+        await ctx.session.scalars(
+            select(Badge).where(Badge.member_id == ctx.actor.id, Badge.state == "awaiting address")
+        )
+    )
     for badge in waiting:
         badge.state, badge.recipient_email = "issued", address
         review = await ctx.session.get_one(Review, badge.review_id)
@@ -205,8 +275,11 @@ async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
 
 
 async def my_badge(ctx: Context, badge_id: int) -> Badge:
-    badge = await ctx.session.scalar(select(Badge).where(
-        Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id, Badge.state != "cancelled"))
+    badge = await ctx.session.scalar(
+        select(Badge).where(
+            Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id, Badge.state != "cancelled"
+        )
+    )
     if badge is None or badge.member_id != ctx.actor.id:
         raise UserError(f"You have no badge {short_id('B', badge_id)}.", "/badges")
     return badge
@@ -214,26 +287,48 @@ async def my_badge(ctx: Context, badge_id: int) -> Badge:
 
 @handles("badges", "list")
 async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
-    badges = list(await ctx.session.scalars(select(Badge).where(
-        Badge.workspace_id == ctx.workspace.id, Badge.member_id == ctx.actor.id,
-        Badge.state != "cancelled").order_by(Badge.issued_at)))
+    badges = list(
+        await ctx.session.scalars(
+            select(Badge)
+            .where(
+                Badge.workspace_id == ctx.workspace.id,
+                Badge.member_id == ctx.actor.id,
+                Badge.state != "cancelled",
+            )
+            .order_by(Badge.issued_at)
+        )
+    )
     address = ctx.actor.badge_email or ctx.actor.email
     lines = []
     for badge in badges:
         if badge.state == "awaiting address":
-            lines.append(f"• {short_id('B', badge.id)} *{badge.credential.name}* — waiting for you to "
-                         "confirm your address: `/badges confirm`")
+            lines.append(
+                f"• {short_id('B', badge.id)} *{badge.credential.name}* — waiting for you to "
+                "confirm your address: `/badges confirm`"
+            )
             continue
-        state = (" (replaced by a corrected badge)" if badge.replaced_by else
-                 " (revoked)" if badge.revoked_at else "")
-        lines.append(f"• {short_id('B', badge.id)} *{badge.credential.name}*{state}, issued "
-                     f"{format_time(badge.issued_at, ctx.tz)} — {links_for(ctx, badge).page}")
-    head = "*Your badges*" if badges else "You have no badges yet; they arrive when an assessor " \
-                                          "approves a submission."
+        state = (
+            " (replaced by a corrected badge)"
+            if badge.replaced_by
+            else " (revoked)"
+            if badge.revoked_at
+            else ""
+        )
+        lines.append(
+            f"• {short_id('B', badge.id)} *{badge.credential.name}*{state}, issued "
+            f"{format_time(badge.issued_at, ctx.tz)} — {links_for(ctx, badge).page}"
+        )
+    head = (
+        "*Your badges*"
+        if badges
+        else "You have no badges yet; they arrive when an assessor approves a submission."
+    )
     confirmed = "confirmed" if ctx.actor.badge_email_confirmed else "not confirmed yet"
-    footer = (f"Badges are issued to {address or 'no address yet'} ({confirmed}; change it with "
-              "`/badges email you@school.org`). "
-              f"Auto-share is {'on' if ctx.actor.autoshare else 'off'}.")
+    footer = (
+        f"Badges are issued to {address or 'no address yet'} ({confirmed}; change it with "
+        "`/badges email you@school.org`). "
+        f"Auto-share is {'on' if ctx.actor.autoshare else 'off'}."
+    )
     return Reply.text("\n".join([head, *lines, footer]))
 
 
@@ -250,33 +345,45 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_of(ctx, badge)
     if args["channel"] is not None:
         return await share_in_channel(ctx, badge, cohort, args["channel"], links)
-    lines = [f"Share *{badge.credential.name}* ({bid}): {links.page}",
-             f"Embed: `{links.embed_html}`", f"For your backpack: {links.assertion}"]
+    lines = [
+        f"Share *{badge.credential.name}* ({bid}): {links.page}",
+        f"Embed: `{links.embed_html}`",
+        f"For your backpack: {links.assertion}",
+    ]
     if await reflection_of(ctx, badge):
         lines.append(reflection_line(badge))
     if cohort.channel_id and badge.shared_at is not None:
-        lines.append(f"Celebrated in {markup.channel(cohort.channel_id)} on "
-                     f"{format_time(badge.shared_at, ctx.tz)}.")
+        lines.append(
+            f"Celebrated in {markup.channel(cohort.channel_id)} on {format_time(badge.shared_at, ctx.tz)}."
+        )
     elif cohort.channel_id:
-        lines.append(f"Only you see this. Nothing is posted in {markup.channel(cohort.channel_id)} "
-                     f"unless you press *Share to #{channel_name(cohort)}* (or type "
-                     f"`/badges share {bid} #{channel_name(cohort)}`).")
+        lines.append(
+            f"Only you see this. Nothing is posted in {markup.channel(cohort.channel_id)} "
+            f"unless you press *Share to #{channel_name(cohort)}* (or type "
+            f"`/badges share {bid} #{channel_name(cohort)}`)."
+        )
     return Reply(Message("\n".join(lines), buttons=share_buttons(links) + share_to_channel(badge, cohort)))
 
 
-async def share_in_channel(ctx: Context, badge: Badge, cohort: Cohort, ref: ChannelRef,
-                           links: ShareLinks) -> Reply:
+async def share_in_channel(
+    ctx: Context, badge: Badge, cohort: Cohort, ref: ChannelRef, links: ShareLinks
+) -> Reply:
     bid = short_id("B", badge.id)
     if not cohort.channel_id:
-        raise UserError(f"{cohort.name} has no channel to celebrate in; share your badge's page "
-                        "instead.", f"/badges share {bid}")
+        raise UserError(
+            f"{cohort.name} has no channel to celebrate in; share your badge's page instead.",
+            f"/badges share {bid}",
+        )
     if not is_channel_of(ref, cohort):
-        raise UserError(f"{bid} can be celebrated only in your cohort's channel, "
-                        f"{markup.channel(cohort.channel_id)}.",
-                        f"/badges share {bid} #{channel_name(cohort)}")
+        raise UserError(
+            f"{bid} can be celebrated only in your cohort's channel, {markup.channel(cohort.channel_id)}.",
+            f"/badges share {bid} #{channel_name(cohort)}",
+        )
     if badge.shared_at is not None:
-        return Reply.text(f"{bid} was already celebrated in {markup.channel(cohort.channel_id)} on "
-                          f"{format_time(badge.shared_at, ctx.tz)}; I didn't post it again.")
+        return Reply.text(
+            f"{bid} was already celebrated in {markup.channel(cohort.channel_id)} on "
+            f"{format_time(badge.shared_at, ctx.tz)}; I didn't post it again."
+        )
     await celebrate(ctx, badge, ctx.actor, cohort, links)
     ctx.audit("badges.share", bid)
     return Reply.text(f"🎉 Celebrated {bid} in {markup.channel(cohort.channel_id)}.")
@@ -288,19 +395,28 @@ async def reflection(ctx: Context, args: dict[str, Any]) -> Reply:
     badge = await my_badge(ctx, args["badge"])
     bid = short_id("B", badge.id)
     if not await reflection_of(ctx, badge):
-        raise UserError(f"{bid} was earned without a reflection; its public page shows your "
-                        "evidence links only.", f"/badges share {bid}")
+        raise UserError(
+            f"{bid} was earned without a reflection; its public page shows your evidence links only.",
+            f"/badges share {bid}",
+        )
     badge.reflection_public = args["show"]
     ctx.audit("badges.reflection", bid, show=args["show"])
     page = links_for(ctx, badge).page
     if not args["show"]:
-        return Reply.text(f"Your reflection is private: it is not on {bid}'s public page nor in its "
-                          f"Open Badges documents; your evidence links still are. Show it again: "
-                          f"`/badges reflection {bid} show`.")
-    where = (f"{bid}'s public page ({page})" if badge.state == "issued"
-             else f"{bid}'s public page once it is issued")
-    return Reply.text(f"Your reflection is shown on {where} and in its Open Badges documents. "
-                      f"Hide it any time: `/badges reflection {bid} hide`.")
+        return Reply.text(
+            f"Your reflection is private: it is not on {bid}'s public page nor in its "
+            f"Open Badges documents; your evidence links still are. Show it again: "
+            f"`/badges reflection {bid} show`."
+        )
+    where = (
+        f"{bid}'s public page ({page})"
+        if badge.state == "issued"
+        else f"{bid}'s public page once it is issued"
+    )
+    return Reply.text(
+        f"Your reflection is shown on {where} and in its Open Badges documents. "
+        f"Hide it any time: `/badges reflection {bid} hide`."
+    )
 
 
 @handles("badges", "autoshare")
@@ -308,8 +424,9 @@ async def autoshare(ctx: Context, args: dict[str, Any]) -> Reply:
     ctx.actor.autoshare = args["on"]
     ctx.audit("badges.autoshare", "on" if args["on"] else "off")
     if args["on"]:
-        return Reply.text("Auto-share is on: new badges are celebrated in your cohort channel "
-                          "as soon as they are issued.")
+        return Reply.text(
+            "Auto-share is on: new badges are celebrated in your cohort channel as soon as they are issued."
+        )
     return Reply.text("Auto-share is off: when you earn a badge I'll ask before sharing it.")
 
 
@@ -318,22 +435,29 @@ async def email(ctx: Context, args: dict[str, Any]) -> Reply:
     ctx.actor.badge_email, ctx.actor.badge_email_confirmed = args["email"], True
     ctx.audit("badges.email", "")
     issued = await issue_waiting(ctx, args["email"])
-    done = (f" Issued {', '.join(short_id('B', b.id) for b in issued)} to it." if issued else "")
-    return Reply.text(f"Your badges will be issued to {args['email']}.{done} Use the address you use "
-                      "on LinkedIn or in your backpack.")
+    done = f" Issued {', '.join(short_id('B', b.id) for b in issued)} to it." if issued else ""
+    return Reply.text(
+        f"Your badges will be issued to {args['email']}.{done} Use the address you use "
+        "on LinkedIn or in your backpack."
+    )
 
 
 @handles("badges", "confirm")
 async def confirm(ctx: Context, args: dict[str, Any]) -> Reply:
     address = ctx.actor.badge_email or ctx.actor.email
     if not address:
-        raise UserError("I don't know your e-mail address; tell me where to issue your badges.",
-                        "/badges email you@school.org")
+        raise UserError(
+            "I don't know your e-mail address; tell me where to issue your badges.",
+            "/badges email you@school.org",
+        )
     ctx.actor.badge_email, ctx.actor.badge_email_confirmed = address, True
     issued = await issue_waiting(ctx, address)
     ctx.audit("badges.confirm", "")
-    what = (f"Issued {', '.join(short_id('B', b.id) for b in issued)} to {address}." if issued
-            else f"Your badges will be issued to {address}.")
+    what = (
+        f"Issued {', '.join(short_id('B', b.id) for b in issued)} to {address}."
+        if issued
+        else f"Your badges will be issued to {address}."
+    )
     return Reply.text(f"Confirmed. {what}")
 
 
@@ -341,11 +465,14 @@ async def coordinated_badge(ctx: Context, badge_id: int) -> Badge:
     badge = await by_id(ctx, Badge, badge_id, "B", "/badges revoke B-3 <reason>")
     await require_coordinator(ctx, await cohort_of(ctx, badge))
     if badge.state == "cancelled":
-        raise UserError(f"{short_id('B', badge.id)} was never issued: the approval it came from was "
-                        "corrected to a revision request.")
+        raise UserError(
+            f"{short_id('B', badge.id)} was never issued: the approval it came from was "
+            "corrected to a revision request."
+        )
     if badge.revoked_at:
-        raise UserError(f"{short_id('B', badge.id)} is already revoked "
-                        f"({badge.revoked_reason or 'no reason given'}).")
+        raise UserError(
+            f"{short_id('B', badge.id)} is already revoked ({badge.revoked_reason or 'no reason given'})."
+        )
     return badge
 
 
@@ -354,18 +481,32 @@ async def revoke(ctx: Context, args: dict[str, Any]) -> Reply:
     badge = await coordinated_badge(ctx, args["badge"])
     badge.revoked_at, badge.revoked_reason = ctx.now, args["reason"]
     learner = await ctx.session.get_one(Member, badge.member_id)
-    await ctx.send(Destination.dm(learner.user_id), Message(
-        f"Your badge *{badge.credential.name}* ({short_id('B', badge.id)}) was revoked: "
-        f"{args['reason']}. Ask your coordinator if you have questions."),
-        f"badge:{badge.id}:revoked", cohort=await cohort_of(ctx, badge))
-    ctx.audit("badges.revoke", short_id("B", badge.id), reason=args["reason"],
-              **({"note": args["note"]} if args.get("note") else {}))
-    note = ("Your private note is kept in the audit log only, never published." if args.get("note")
-            else "(A private note for the audit log goes after ` -- `; it is never published.)")
-    return Reply.text(f"Revoked {short_id('B', badge.id)}. Its page, its Open Badges assertion "
-                      "(410 Gone) and the signed revocation list all say so now; it is kept, never "
-                      f"deleted. The reason is public: the learner and anyone checking the badge "
-                      f"read \"{args['reason']}\". {note}")
+    await ctx.send(
+        Destination.dm(learner.user_id),
+        Message(
+            f"Your badge *{badge.credential.name}* ({short_id('B', badge.id)}) was revoked: "
+            f"{args['reason']}. Ask your coordinator if you have questions."
+        ),
+        f"badge:{badge.id}:revoked",
+        cohort=await cohort_of(ctx, badge),
+    )
+    ctx.audit(
+        "badges.revoke",
+        short_id("B", badge.id),
+        reason=args["reason"],
+        **({"note": args["note"]} if args.get("note") else {}),
+    )
+    note = (
+        "Your private note is kept in the audit log only, never published."
+        if args.get("note")
+        else "(A private note for the audit log goes after ` -- `; it is never published.)"
+    )
+    return Reply.text(
+        f"Revoked {short_id('B', badge.id)}. Its page, its Open Badges assertion "
+        "(410 Gone) and the signed revocation list all say so now; it is kept, never "
+        f"deleted. The reason is public: the learner and anyone checking the badge "
+        f'read "{args["reason"]}". {note}'
+    )
 
 
 @handles("badges", "correct")
@@ -373,14 +514,25 @@ async def correct(ctx: Context, args: dict[str, Any]) -> Reply:
     """A badge issued to the wrong address is re-issued; the old one is revoked as replaced."""
     old = await coordinated_badge(ctx, args["badge"])
     if old.shared_at is not None:
-        raise UserError(f"{short_id('B', old.id)} was already shared, so its address can't be "
-                        "corrected; revoke it and approve again instead.",
-                        f"/badges revoke {short_id('B', old.id)} issued to the wrong address")
-    new = Badge(uid=secrets.token_urlsafe(16), workspace_id=old.workspace_id, member_id=old.member_id,
-                credential_id=old.credential_id, submission_id=old.submission_id,
-                review_id=old.review_id, recipient_email=args["email"], state="issued",
-                salt=new_salt(), status_index=await free_status_index(ctx.session),
-                issued_at=old.issued_at, reflection_public=old.reflection_public)
+        raise UserError(
+            f"{short_id('B', old.id)} was already shared, so its address can't be "
+            "corrected; revoke it and approve again instead.",
+            f"/badges revoke {short_id('B', old.id)} issued to the wrong address",
+        )
+    new = Badge(
+        uid=secrets.token_urlsafe(16),
+        workspace_id=old.workspace_id,
+        member_id=old.member_id,
+        credential_id=old.credential_id,
+        submission_id=old.submission_id,
+        review_id=old.review_id,
+        recipient_email=args["email"],
+        state="issued",
+        salt=new_salt(),
+        status_index=await free_status_index(ctx.session),
+        issued_at=old.issued_at,
+        reflection_public=old.reflection_public,
+    )
     ctx.session.add(new)
     await ctx.session.flush()
     await ctx.session.refresh(new, ["credential"])
@@ -388,5 +540,7 @@ async def correct(ctx: Context, args: dict[str, Any]) -> Reply:
     learner = await ctx.session.get_one(Member, old.member_id)
     await announce(ctx, new, learner)
     ctx.audit("badges.correct", short_id("B", old.id), new=short_id("B", new.id))
-    return Reply.text(f"Re-issued {short_id('B', old.id)} as {short_id('B', new.id)} to "
-                      f"{args['email']}; {short_id('B', old.id)} is revoked as replaced.")
+    return Reply.text(
+        f"Re-issued {short_id('B', old.id)} as {short_id('B', new.id)} to "
+        f"{args['email']}; {short_id('B', old.id)} is revoked as replaced."
+    )

@@ -50,40 +50,59 @@ async def create(ctx: Context, args: dict[str, Any]) -> Reply:
     elif here := ctx.channel or ctx.directory.channel_named(args["name"]):
         channel_id, channel_name = here, here  # where it was typed (the console: #<name>)
     else:
-        raise UserError("You typed this in a direct message: say which channel the cohort meets in, "
-                        "or type the command in that channel.",
-                        f"/cohort create {args['name']} #{args['name']}")
-    exists = await ctx.session.scalar(select(Cohort.id).where(
-        Cohort.workspace_id == ctx.workspace.id, Cohort.name == args["name"]))
+        raise UserError(
+            "You typed this in a direct message: say which channel the cohort meets in, "
+            "or type the command in that channel.",
+            f"/cohort create {args['name']} #{args['name']}",
+        )
+    exists = await ctx.session.scalar(
+        select(Cohort.id).where(Cohort.workspace_id == ctx.workspace.id, Cohort.name == args["name"])
+    )
     if exists:
-        raise UserError(f"There is already a cohort called '{args['name']}'.",
-                        f"/cohort status {args['name']}")
+        raise UserError(
+            f"There is already a cohort called '{args['name']}'.", f"/cohort status {args['name']}"
+        )
     reviews = args["reviews"]
-    cohort = Cohort(workspace_id=ctx.workspace.id, name=args["name"], channel_id=channel_id,
-                    channel_name=channel_name,
-                    reviews_channel_id=reviews.channel_id if reviews else None,
-                    reviews_channel_name=reviews.name if reviews else None,
-                    tz=args["tz"] or ctx.actor.tz or ctx.settings.default_timezone,
-                    created_by=ctx.actor.id, created_at=ctx.now)
+    cohort = Cohort(
+        workspace_id=ctx.workspace.id,
+        name=args["name"],
+        channel_id=channel_id,
+        channel_name=channel_name,
+        reviews_channel_id=reviews.channel_id if reviews else None,
+        reviews_channel_name=reviews.name if reviews else None,
+        tz=args["tz"] or ctx.actor.tz or ctx.settings.default_timezone,
+        created_by=ctx.actor.id,
+        created_at=ctx.now,
+    )
     ctx.session.add(cohort)
     await ctx.session.flush()
-    ctx.session.add(Enrolment(cohort_id=cohort.id, member_id=ctx.actor.id,
-                              role=Role.COORDINATOR, added_at=ctx.now))
+    ctx.session.add(
+        Enrolment(cohort_id=cohort.id, member_id=ctx.actor.id, role=Role.COORDINATOR, added_at=ctx.now)
+    )
     ctx.audit("cohort.create", cohort.name)
-    await ctx.send(Destination.channel(channel_id), Message(
-        f"👋 This is the home of cohort *{cohort.name}*. Coordinator: {markup.mention(ctx.actor.user_id)}. "
-        "Deadlines, reminders and badge celebrations will appear here."),
-        f"cohort:{cohort.id}:hello", cohort=cohort)
-    review_where = (f"review tasks go to {markup.channel(cohort.reviews_channel_id)}" if reviews
-                    else "review tasks go to each assessor by DM")
+    await ctx.send(
+        Destination.channel(channel_id),
+        Message(
+            f"👋 This is the home of cohort *{cohort.name}*. "
+            f"Coordinator: {markup.mention(ctx.actor.user_id)}. "
+            "Deadlines, reminders and badge celebrations will appear here."
+        ),
+        f"cohort:{cohort.id}:hello",
+        cohort=cohort,
+    )
+    review_where = (
+        f"review tasks go to {markup.channel(cohort.reviews_channel_id)}"
+        if reviews
+        else "review tasks go to each assessor by DM"
+    )
     return Reply.text(
         f"Created cohort *{cohort.name}* in {markup.channel(channel_id)} ({cohort.tz}); {review_where}.\n"
         f"Next: `/cohort add {cohort.name} @learner…` and "
-        f"`/cohort add {cohort.name} @assessor as assessor`.")
+        f"`/cohort add {cohort.name} @assessor as assessor`."
+    )
 
 
-ROLE_PLURAL = {Role.LEARNER: "learners", Role.ASSESSOR: "assessors",
-               Role.COORDINATOR: "coordinators"}
+ROLE_PLURAL = {Role.LEARNER: "learners", Role.ASSESSOR: "assessors", Role.COORDINATOR: "coordinators"}
 
 
 @handles("cohort", "add")
@@ -97,33 +116,37 @@ async def add(ctx: Context, args: dict[str, Any]) -> Reply:
         if role in await roles_in(ctx, cohort, member):
             already.append(member)
             continue
-        enrolment = Enrolment(cohort_id=cohort.id, member_id=member.id, role=role,
-                              added_at=ctx.now)
+        enrolment = Enrolment(cohort_id=cohort.id, member_id=member.id, role=role, added_at=ctx.now)
         ctx.session.add(enrolment)
         await ctx.session.flush()
         added.append(member)
-        await ctx.send(Destination.dm(member.user_id), welcome(cohort, role),
-                       f"enrol:{enrolment.id}", cohort=cohort)
+        await ctx.send(
+            Destination.dm(member.user_id), welcome(cohort, role), f"enrol:{enrolment.id}", cohort=cohort
+        )
     ctx.audit("cohort.add", cohort.name, role=role.value, members=[m.user_id for m in added])
     parts = []
     if added:
-        parts.append(f"Added {', '.join(markup.mention(m.user_id) for m in added)} to *{cohort.name}* "
-                     f"as {ROLE_PLURAL[role] if len(added) > 1 else role.value}.")
+        parts.append(
+            f"Added {', '.join(markup.mention(m.user_id) for m in added)} to *{cohort.name}* "
+            f"as {ROLE_PLURAL[role] if len(added) > 1 else role.value}."
+        )
     if already:
-        parts.append(f"{', '.join(markup.mention(m.user_id) for m in already)} "
-                     f"{'was' if len(already) == 1 else 'were'} already "
-                     f"{'a ' + role.value if len(already) == 1 else ROLE_PLURAL[role]}.")
+        parts.append(
+            f"{', '.join(markup.mention(m.user_id) for m in already)} "
+            f"{'was' if len(already) == 1 else 'were'} already "
+            f"{'a ' + role.value if len(already) == 1 else ROLE_PLURAL[role]}."
+        )
     return Reply.text(" ".join(parts))
 
 
 def welcome(cohort: Cohort, role: Role) -> Message:
     what = {
         Role.LEARNER: "Hand in evidence with `/submit <links> -- <reflection>` while a window is "
-                      "open; `/submit status` shows where you stand.",
+        "open; `/submit status` shows where you stand.",
         Role.ASSESSOR: "Review tasks will reach you; `/review queue` lists them and "
-                       "`/review claim R-<id>` takes one.",
+        "`/review claim R-<id>` takes one.",
         Role.COORDINATOR: "`/window open` starts a submission window; `/cohort status "
-                          f"{cohort.name}` shows progress.",
+        f"{cohort.name}` shows progress.",
     }[role]
     return Message(f"Welcome to cohort *{cohort.name}* as {role.value}. {what}")
 
@@ -136,26 +159,36 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
     removed, absent = [], []
     for mention in args["people"]:
         member = await member_for(ctx, mention)
-        query = delete(Enrolment).where(Enrolment.cohort_id == cohort.id,
-                                        Enrolment.member_id == member.id)
+        query = delete(Enrolment).where(Enrolment.cohort_id == cohort.id, Enrolment.member_id == member.id)
         if role is not None:
             query = query.where(Enrolment.role == role)
         result = await ctx.session.execute(query)
         (removed if result.rowcount else absent).append(member)  # type: ignore[attr-defined]
     if not removed:
-        raise UserError(f"{', '.join(markup.mention(m.user_id) for m in absent)} had no such role in "
-                        f"{cohort.name}, so nobody was removed.", f"/cohort remove {cohort.name} @bob")
-    if role in (None, Role.COORDINATOR) and not await members_with_role(
-            ctx, cohort, Role.COORDINATOR) and not ctx.actor.is_admin:
-        raise UserError(f"{cohort.name} would be left without a coordinator; add another first.",
-                        f"/cohort add {cohort.name} @someone as coordinator")
-    ctx.audit("cohort.remove", cohort.name, role=role.value if role else "all",
-              members=[m.user_id for m in removed])
+        raise UserError(
+            f"{', '.join(markup.mention(m.user_id) for m in absent)} had no such role in "
+            f"{cohort.name}, so nobody was removed.",
+            f"/cohort remove {cohort.name} @bob",
+        )
+    if (
+        role in (None, Role.COORDINATOR)
+        and not await members_with_role(ctx, cohort, Role.COORDINATOR)
+        and not ctx.actor.is_admin
+    ):
+        raise UserError(
+            f"{cohort.name} would be left without a coordinator; add another first.",
+            f"/cohort add {cohort.name} @someone as coordinator",
+        )
+    ctx.audit(
+        "cohort.remove", cohort.name, role=role.value if role else "all", members=[m.user_id for m in removed]
+    )
     what = f"as {role.value}" if role else "from the cohort"
     parts = []
     if removed:
-        parts.append(f"Removed {', '.join(markup.mention(m.user_id) for m in removed)} {what} "
-                     f"in *{cohort.name}*. Their past submissions and badges are kept.")
+        parts.append(
+            f"Removed {', '.join(markup.mention(m.user_id) for m in removed)} {what} "
+            f"in *{cohort.name}*. Their past submissions and badges are kept."
+        )
     if absent:
         parts.append(f"{', '.join(markup.mention(m.user_id) for m in absent)} had no such role there.")
     return Reply.text(" ".join(parts))
@@ -166,23 +199,35 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
     query = select(Cohort).where(Cohort.workspace_id == ctx.workspace.id).order_by(Cohort.name)
     if not ctx.actor.is_admin:
         # not a DISTINCT join: PostgreSQL cannot compare a cohort's JSON column (quiet days)
-        query = query.where(Cohort.id.in_(select(Enrolment.cohort_id).where(
-            Enrolment.member_id == ctx.actor.id)))
+        query = query.where(
+            Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.member_id == ctx.actor.id))
+        )
     cohorts = list(await ctx.session.scalars(query))
     if not cohorts:
-        hint = (" Create one with `/cohort create spring #frl-spring`." if ctx.actor.is_admin
-                else " A coordinator adds you to one.")
+        hint = (
+            " Create one with `/cohort create spring #frl-spring`."
+            if ctx.actor.is_admin
+            else " A coordinator adds you to one."
+        )
         return Reply.text("You are not in any cohort yet." + hint)
     lines = ["*Your cohorts*" if not ctx.actor.is_admin else "*Cohorts in this workspace*"]
     for cohort in cohorts:
         roles = sorted(r.value for r in await roles_in(ctx, cohort))
-        size = await ctx.session.scalar(select(func.count()).select_from(Enrolment).where(
-            Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER))
-        open_windows = [w for w in await ctx.session.scalars(
-            select(Window).where(Window.cohort_id == cohort.id)) if phase_of(w, ctx.now) == "open"]
-        lines.append(f"• *{cohort.name}* in {where(cohort)} — {size} learners, "
-                     f"{len(open_windows)} open window{'s' * (len(open_windows) != 1)}"
-                     + (f" — you: {', '.join(roles)}" if roles else ""))
+        size = await ctx.session.scalar(
+            select(func.count())
+            .select_from(Enrolment)
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER)
+        )
+        open_windows = [
+            w
+            for w in await ctx.session.scalars(select(Window).where(Window.cohort_id == cohort.id))
+            if phase_of(w, ctx.now) == "open"
+        ]
+        lines.append(
+            f"• *{cohort.name}* in {where(cohort)} — {size} learners, "
+            f"{len(open_windows)} open window{'s' * (len(open_windows) != 1)}"
+            + (f" — you: {', '.join(roles)}" if roles else "")
+        )
     return Reply.text("\n".join(lines))
 
 
@@ -191,19 +236,23 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_named(ctx, args["name"])
     await require_coordinator(ctx, cohort)
     counts = {role: len(await members_with_role(ctx, cohort, role)) for role in Role}
-    lines = [f"*{cohort.name}* in {where(cohort)} — "
-             + ", ".join(plural(counts[r], r.value) for r in Role)]
-    windows = list(await ctx.session.scalars(
-        select(Window).where(Window.cohort_id == cohort.id).order_by(Window.closes_at)))
+    lines = [f"*{cohort.name}* in {where(cohort)} — " + ", ".join(plural(counts[r], r.value) for r in Role)]
+    windows = list(
+        await ctx.session.scalars(
+            select(Window).where(Window.cohort_id == cohort.id).order_by(Window.closes_at)
+        )
+    )
     if not windows:
         lines.append(f"No windows yet: `/window open {cohort.name} <credential> closes <when>`.")
     for window in windows:
         counts = await window_counts(ctx.session, window)
         phase = phase_of(window, ctx.now)
-        lines.append(f"• {short_id('W', window.id)} *{window.credential.slug}* "
-                     f"{window_when(window, ctx.tz, ctx.now)}: "
-                     f"{progress_line(counts)}, {counts.in_review} in review, "
-                     f"{counts.revising} revising")
+        lines.append(
+            f"• {short_id('W', window.id)} *{window.credential.slug}* "
+            f"{window_when(window, ctx.tz, ctx.now)}: "
+            f"{progress_line(counts)}, {counts.in_review} in review, "
+            f"{counts.revising} revising"
+        )
         if (counts.missing or counts.revising) and phase != "upcoming":
             owing = await who_owes(ctx.session, window, ctx.now, limit=15)
             if owing.missing:
@@ -211,23 +260,44 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
             if owing.own:
                 lines.append(f"    own deadlines: {own_deadlines_line(owing.own, ctx.tz, detail=True)}")
     waiting = await ctx.session.scalar(
-        select(func.count()).select_from(Review).join(Submission).join(Window).where(
-            Window.cohort_id == cohort.id, Review.state == "open"))
+        select(func.count())
+        .select_from(Review)
+        .join(Submission)
+        .join(Window)
+        .where(Window.cohort_id == cohort.id, Review.state == "open")
+    )
     claimed = await ctx.session.scalar(
-        select(func.count()).select_from(Review).join(Submission).join(Window).where(
-            Window.cohort_id == cohort.id, Review.state == "claimed"))
+        select(func.count())
+        .select_from(Review)
+        .join(Submission)
+        .join(Window)
+        .where(Window.cohort_id == cohort.id, Review.state == "claimed")
+    )
     lines.append(f"Reviews: {waiting} waiting for an assessor, {claimed} claimed.")
-    dead_total = await ctx.session.scalar(select(func.count()).select_from(Outbox).where(
-        Outbox.cohort_id == cohort.id, Outbox.state == "dead")) or 0
-    dead = list(await ctx.session.scalars(select(Outbox).where(
-        Outbox.cohort_id == cohort.id, Outbox.state == "dead").order_by(Outbox.id).limit(5)))
+    dead_total = (
+        await ctx.session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.cohort_id == cohort.id, Outbox.state == "dead")
+        )
+        or 0
+    )
+    dead = list(
+        await ctx.session.scalars(
+            select(Outbox)
+            .where(Outbox.cohort_id == cohort.id, Outbox.state == "dead")
+            .order_by(Outbox.id)
+            .limit(5)
+        )
+    )
     if dead:
         more = f"; and {dead_total - len(dead)} more" if dead_total > len(dead) else ""
-        lines.append(f"⚠️ {dead_total} message(s) could not be delivered: "
-                     + "; ".join(f"{d.key} ({(d.last_error or '')[:80]})" for d in dead)
-                     + f"{more}. Retry with `cohortbot outbox retry`.")
+        lines.append(
+            f"⚠️ {dead_total} message(s) could not be delivered: "
+            + "; ".join(f"{d.key} ({(d.last_error or '')[:80]})" for d in dead)
+            + f"{more}. Retry with `cohortbot outbox retry`."
+        )
     return Reply.text("\n".join(lines))
-
 
 
 @handles("cohort", "quiet")
@@ -245,7 +315,11 @@ async def quiet(ctx: Context, args: dict[str, Any]) -> Reply:
         ctx.audit("cohort.quiet", cohort.name, days=[d.isoformat() for d in added])
     upcoming = [d for d in cohort.quiet_days if d >= ctx.now.date().isoformat()]
     if not upcoming:
-        return Reply.text(f"{cohort.name} has no quiet days coming up. Add some with "
-                          f"`/cohort quiet {cohort.name} next monday..friday`.")
-    return Reply.text(f"Quiet days for *{cohort.name}* (no nudges; what falls due moves to the next "
-                      f"day, unless the deadline comes first): {', '.join(upcoming)}.")
+        return Reply.text(
+            f"{cohort.name} has no quiet days coming up. Add some with "
+            f"`/cohort quiet {cohort.name} next monday..friday`."
+        )
+    return Reply.text(
+        f"Quiet days for *{cohort.name}* (no nudges; what falls due moves to the next "
+        f"day, unless the deadline comes first): {', '.join(upcoming)}."
+    )

@@ -37,26 +37,35 @@ from bot.storage import Extension, Outbox, Review, Submission, Window
 DEFAULT_EXTENSION = timedelta(days=7)
 
 
-OWN_DEADLINES = (select(Extension.window_id, func.max(Extension.closes_at))  # built once
-                 .where(Extension.window_id.in_(bindparam("windows", expanding=True)), *GRANTED)
-                 .group_by(Extension.window_id))
+OWN_DEADLINES = (
+    select(Extension.window_id, func.max(Extension.closes_at))  # built once
+    .where(Extension.window_id.in_(bindparam("windows", expanding=True)), *GRANTED)
+    .group_by(Extension.window_id)
+)
 
 
-async def own_deadlines(ctx: Context, window_ids: list[int], member_id: int | None = None
-                        ) -> dict[int, datetime]:
+async def own_deadlines(
+    ctx: Context, window_ids: list[int], member_id: int | None = None
+) -> dict[int, datetime]:
     """A learner's (the actor's, unless named) own deadlines, granted or given by a revision
     request, by window."""
-    rows = await ctx.session.execute(OWN_DEADLINES, {"member": member_id or ctx.actor.id,
-                                                     "windows": window_ids})
+    rows = await ctx.session.execute(
+        OWN_DEADLINES, {"member": member_id or ctx.actor.id, "windows": window_ids}
+    )
     return {w: c for w, c in rows.all() if c is not None}
 
 
 async def cancel_member_nudges(ctx: Context, window: Window, member_id: int, why: str) -> None:
     """Nudges queued for a learner's old deadline must not go out; new ones are planned."""
-    await ctx.session.execute(update(Outbox).where(
-        Outbox.window_id == window.id, Outbox.state.in_(UNSENT),
-        Outbox.key.like(f"nudge:{window.id}:member:{member_id}:%"))
-        .values(state="cancelled", last_error=why))
+    await ctx.session.execute(
+        update(Outbox)
+        .where(
+            Outbox.window_id == window.id,
+            Outbox.state.in_(UNSENT),
+            Outbox.key.like(f"nudge:{window.id}:member:{member_id}:%"),
+        )
+        .values(state="cancelled", last_error=why)
+    )
 
 
 async def give_revision_time(ctx: Context, submission: Submission, review: Review) -> datetime:
@@ -70,61 +79,106 @@ async def give_revision_time(ctx: Context, submission: Submission, review: Revie
     due = ctx.now + parse_duration(window.revise_within)
     if due <= current:
         return current
-    ctx.session.add(Extension(
-        workspace_id=ctx.workspace.id, window_id=window.id, member_id=submission.member_id,
-        reason=f"revision asked in {short_id('R', review.id)}", state="approved",
-        requested_at=ctx.now, decided_at=ctx.now, decided_by=ctx.actor.id, closes_at=due,
-        review_id=review.id))
+    ctx.session.add(
+        Extension(
+            workspace_id=ctx.workspace.id,
+            window_id=window.id,
+            member_id=submission.member_id,
+            reason=f"revision asked in {short_id('R', review.id)}",
+            state="approved",
+            requested_at=ctx.now,
+            decided_at=ctx.now,
+            decided_by=ctx.actor.id,
+            closes_at=due,
+            review_id=review.id,
+        )
+    )
     await cancel_member_nudges(ctx, window, submission.member_id, "revision deadline set")
     return due
 
 
 @handles("submit", "extend")
 async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
-    windows = [w for w in await learner_windows(ctx) if phase_of(w, ctx.now) != Phase.UPCOMING
-               and w.closed_at is None]
+    windows = [
+        w
+        for w in await learner_windows(ctx)
+        if phase_of(w, ctx.now) != Phase.UPCOMING and w.closed_at is None
+    ]
     if args["window"]:
         wanted = args["window"]
         windows = [w for w in windows if wanted in (short_id("W", w.id).lower(), w.credential.slug)]
-    approved = set(await ctx.session.scalars(select(Submission.window_id).where(
-        Submission.member_id == ctx.actor.id, Submission.state == SubmissionState.APPROVED)))
+    approved = set(
+        await ctx.session.scalars(
+            select(Submission.window_id).where(
+                Submission.member_id == ctx.actor.id, Submission.state == SubmissionState.APPROVED
+            )
+        )
+    )
     windows = [w for w in windows if w.id not in approved]
     if not windows:
         raise UserError("You have no window to ask more time for.", "/submit status")
     if len(windows) > 1:
         ids = ", ".join(short_id("W", w.id) for w in windows)
-        raise UserError(f"You have several windows ({ids}); say which one.",
-                        f"/submit extend {short_id('W', windows[0].id)} <reason>")
+        raise UserError(
+            f"You have several windows ({ids}); say which one.",
+            f"/submit extend {short_id('W', windows[0].id)} <reason>",
+        )
     window = windows[0]
-    earlier = await ctx.session.scalar(select(Extension).where(  # a pending one first, else the latest
-        Extension.window_id == window.id, Extension.member_id == ctx.actor.id,
-        Extension.state.in_(["pending", "approved"]))
-        .order_by(Extension.closes_at.is_not(None), Extension.closes_at.desc()).limit(1))
+    earlier = await ctx.session.scalar(
+        select(Extension)
+        .where(  # a pending one first, else the latest
+            Extension.window_id == window.id,
+            Extension.member_id == ctx.actor.id,
+            Extension.state.in_(["pending", "approved"]),
+        )
+        .order_by(Extension.closes_at.is_not(None), Extension.closes_at.desc())
+        .limit(1)
+    )
     if earlier is not None and earlier.state == "pending":
-        raise UserError(f"Your request {short_id('E', earlier.id)} is waiting for a coordinator; "
-                        "you'll hear back by DM.", "/submit status")
+        raise UserError(
+            f"Your request {short_id('E', earlier.id)} is waiting for a coordinator; you'll hear back by DM.",
+            "/submit status",
+        )
     if earlier is not None and earlier.closes_at is not None:
-        raise UserError(f"You already have until {format_time(earlier.closes_at, ctx.tz)} "
-                        f"({short_id('E', earlier.id)}); ask your coordinator directly if you "
-                        "need longer.", "/submit status")
-    request = Extension(workspace_id=ctx.workspace.id, window_id=window.id, member_id=ctx.actor.id,
-                        reason=args["reason"], state="pending", requested_at=ctx.now)
+        raise UserError(
+            f"You already have until {format_time(earlier.closes_at, ctx.tz)} "
+            f"({short_id('E', earlier.id)}); ask your coordinator directly if you "
+            "need longer.",
+            "/submit status",
+        )
+    request = Extension(
+        workspace_id=ctx.workspace.id,
+        window_id=window.id,
+        member_id=ctx.actor.id,
+        reason=args["reason"],
+        state="pending",
+        requested_at=ctx.now,
+    )
     ctx.session.add(request)
     await ctx.session.flush()
     eid = short_id("E", request.id)
     cohort = window.cohort
     for coordinator in await members_with_role(ctx, cohort, Role.COORDINATOR):
-        await ctx.send(Destination.dm(coordinator.user_id), Message(
-            f"🕒 {markup.mention(ctx.actor.user_id)} asks for more time on *{window.credential.name}* "
-            f"({cohort.name}, closes {format_time(window.closes_at, tz_of(coordinator, ctx.settings))}): "
-            f"{args['reason']}",
-            buttons=(Button("Grant a week", command=f"/window grant {eid}", style="primary"),
-                     Button("Deny", command=f"/window deny {eid}", style="danger")),
-            context=f"{eid} · or `/window grant {eid} until <when>`"),
-            f"extension:{request.id}:asked:{coordinator.id}", cohort=cohort)
+        await ctx.send(
+            Destination.dm(coordinator.user_id),
+            Message(
+                f"🕒 {markup.mention(ctx.actor.user_id)} asks for more time on *{window.credential.name}* "
+                f"({cohort.name}, closes {format_time(window.closes_at, tz_of(coordinator, ctx.settings))}): "
+                f"{args['reason']}",
+                buttons=(
+                    Button("Grant a week", command=f"/window grant {eid}", style="primary"),
+                    Button("Deny", command=f"/window deny {eid}", style="danger"),
+                ),
+                context=f"{eid} · or `/window grant {eid} until <when>`",
+            ),
+            f"extension:{request.id}:asked:{coordinator.id}",
+            cohort=cohort,
+        )
     ctx.audit("submit.extend", eid, window=short_id("W", window.id))
-    return Reply.text(f"Asked your coordinators for more time on *{window.credential.name}* ({eid}); "
-                      "you'll hear back by DM.")
+    return Reply.text(
+        f"Asked your coordinators for more time on *{window.credential.name}* ({eid}); "
+        "you'll hear back by DM."
+    )
 
 
 async def pending_request(ctx: Context, extension_id: int) -> Extension:
@@ -146,34 +200,44 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     learner = request.member
     moving = request.state == "approved" and request.closes_at is not None
     if moving and not args["until"]:  # a second press of "Grant a week" changes nothing
-        raise UserError(f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
-                        f"{format_time(request.closes_at, ctx.tz)}. To move that deadline, say "
-                        "until when.", f"/window grant {eid} until next friday")
+        raise UserError(
+            f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
+            f"{format_time(request.closes_at, ctx.tz)}. To move that deadline, say "
+            "until when.",
+            f"/window grant {eid} until next friday",
+        )
     if request.state != "pending" and not moving:
         raise UserError(f"{eid} was already {request.state}.")
     tz = args["tz"] or window.tz  # as typed: parse_when holds EST and the like to their season
     floor = max(window.ends_at, ctx.now)
-    closes_at = (parse_when(args["until"], tz, ctx.now) if args["until"]
-                 else floor + DEFAULT_EXTENSION)
+    closes_at = parse_when(args["until"], tz, ctx.now) if args["until"] else floor + DEFAULT_EXTENSION
     if closes_at <= floor:
-        raise UserError("The new deadline must be later than the window's and still to come.",
-                        f"/window grant {eid} until next friday")
+        raise UserError(
+            "The new deadline must be later than the window's and still to come.",
+            f"/window grant {eid} until next friday",
+        )
     request.state, request.closes_at = "approved", closes_at
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
     await cancel_member_nudges(ctx, window, request.member_id, "deadline extended")
     when = format_time(closes_at, tz_of(learner, ctx.settings))
     revision = " to resubmit" if request.review_id is not None else ""
     if moving:
-        text, key = (f"📅 Your deadline{revision} for *{window.credential.name}* is now {when} ({eid}).",
-                     f"extension:{request.id}:moved:{stamp(closes_at)}")
+        text, key = (
+            f"📅 Your deadline{revision} for *{window.credential.name}* is now {when} ({eid}).",
+            f"extension:{request.id}:moved:{stamp(closes_at)}",
+        )
     else:
-        text, key = (f"✅ More time granted: your deadline for *{window.credential.name}* is now "
-                     f"{when} ({eid}).", f"extension:{request.id}:granted")
+        text, key = (
+            f"✅ More time granted: your deadline for *{window.credential.name}* is now {when} ({eid}).",
+            f"extension:{request.id}:granted",
+        )
     await ctx.send(Destination.dm(learner.user_id), Message(text), key, cohort=window.cohort)
     ctx.audit("window.grant", eid, until=closes_at.isoformat())
-    return Reply.text(f"{'Moved' if moving else 'Granted'} {eid}: {markup.mention(learner.user_id)} "
-                      f"has until {format_time(closes_at, ctx.tz)}{revision}. Their reminders are "
-                      "planned for the new deadline.")
+    return Reply.text(
+        f"{'Moved' if moving else 'Granted'} {eid}: {markup.mention(learner.user_id)} "
+        f"has until {format_time(closes_at, ctx.tz)}{revision}. Their reminders are "
+        "planned for the new deadline."
+    )
 
 
 @handles("window", "deny")
@@ -182,10 +246,15 @@ async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
     request.state, request.decided_at, request.decided_by = "denied", ctx.now, ctx.actor.id
     learner, window = request.member, request.window
     why = f" {args['reason']}" if args["reason"] else ""
-    await ctx.send(Destination.dm(learner.user_id), Message(
-        f"Your request for more time on *{window.credential.name}* ({short_id('E', request.id)}) "
-        f"was not granted.{why} The window closes "
-        f"{format_time(window.closes_at, tz_of(learner, ctx.settings))}."),
-        f"extension:{request.id}:denied", cohort=window.cohort)
+    await ctx.send(
+        Destination.dm(learner.user_id),
+        Message(
+            f"Your request for more time on *{window.credential.name}* ({short_id('E', request.id)}) "
+            f"was not granted.{why} The window closes "
+            f"{format_time(window.closes_at, tz_of(learner, ctx.settings))}."
+        ),
+        f"extension:{request.id}:denied",
+        cohort=window.cohort,
+    )
     ctx.audit("window.deny", short_id("E", request.id))
     return Reply.text(f"Denied {short_id('E', request.id)}; {markup.mention(learner.user_id)} was told.")

@@ -27,8 +27,10 @@ def cron_trigger(expression: str, tz: str) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(expression, timezone=zone(tz))
     except ValueError as exc:
-        raise UserError(f"'{expression}' is not a cron schedule ({exc}); use five fields: "
-                        "minute hour day month weekday.", CRON_EXAMPLE) from None
+        raise UserError(
+            f"'{expression}' is not a cron schedule ({exc}); use five fields: minute hour day month weekday.",
+            CRON_EXAMPLE,
+        ) from None
 
 
 def fire_times(trigger: CronTrigger, after: datetime) -> Iterator[datetime]:
@@ -40,8 +42,9 @@ def fire_times(trigger: CronTrigger, after: datetime) -> Iterator[datetime]:
         yield moment
 
 
-def shortest_interval(trigger: CronTrigger, after: datetime,
-                      fires: int = INTERVAL_SAMPLE) -> timedelta | None:
+def shortest_interval(
+    trigger: CronTrigger, after: datetime, fires: int = INTERVAL_SAMPLE
+) -> timedelta | None:
     """The shortest time between two successive of the next `fires` fire times (in real time,
     so a fall-back hour counts as the hour it is); None if it fires fewer than twice."""
     return min((b - a for a, b in pairwise(islice(fire_times(trigger, after), fires))), default=None)
@@ -53,9 +56,12 @@ def check_interval(expression: str, trigger: CronTrigger, now: datetime) -> None
     if interval is not None and interval < MIN_INTERVAL:
         minutes = int(interval.total_seconds() // 60)
         within = "a minute" if minutes <= 1 else f"{minutes} minutes"
-        raise UserError(f"'{expression}' would post to the channel twice within {within}; a reminder "
-                        "can go out at most once an hour, such as \"0 * * * *\" (hourly) or "
-                        "\"0 9 * * mon\" (Mondays at 9:00).", CRON_EXAMPLE)
+        raise UserError(
+            f"'{expression}' would post to the channel twice within {within}; a reminder "
+            'can go out at most once an hour, such as "0 * * * *" (hourly) or '
+            '"0 9 * * mon" (Mondays at 9:00).',
+            CRON_EXAMPLE,
+        )
 
 
 def next_run(reminder: Reminder, after: datetime) -> datetime | None:
@@ -75,8 +81,13 @@ def next_run(reminder: Reminder, after: datetime) -> datetime | None:
 def describe(reminder: Reminder, now: datetime) -> str:
     tz = zone(reminder.tz)
     upcoming = next_run(reminder, now)
-    when = (f"cron `{reminder.cron}` ({reminder.tz})" if reminder.cron
-            else f"once, {format_time(reminder.run_at, tz)}" if reminder.run_at else "once")
+    when = (
+        f"cron `{reminder.cron}` ({reminder.tz})"
+        if reminder.cron
+        else f"once, {format_time(reminder.run_at, tz)}"
+        if reminder.run_at
+        else "once"
+    )
     nxt = f", next {format_time(upcoming, tz)}" if upcoming and reminder.cron else ""
     return f"{short_id('M', reminder.id)} {when}{nxt}: {reminder.text}"
 
@@ -89,8 +100,14 @@ async def remind(ctx: Context, args: dict[str, Any]) -> Reply:
         raise UserError(f"{cohort.name} has no channel to post reminders in.")
     typed_tz = args["tz"] or cohort.tz  # as typed: parse_when holds EST and the like to their season
     tz = zone(typed_tz).key
-    reminder = Reminder(workspace_id=ctx.workspace.id, cohort_id=cohort.id, tz=tz,
-                        text=args["text"], created_by=ctx.actor.id, created_at=ctx.now)
+    reminder = Reminder(
+        workspace_id=ctx.workspace.id,
+        cohort_id=cohort.id,
+        tz=tz,
+        text=args["text"],
+        created_by=ctx.actor.id,
+        created_at=ctx.now,
+    )
     if args["cron"]:
         check_interval(args["cron"], cron_trigger(args["cron"], tz), ctx.now)
         reminder.cron = args["cron"]
@@ -99,32 +116,42 @@ async def remind(ctx: Context, args: dict[str, Any]) -> Reply:
     ctx.session.add(reminder)
     await ctx.session.flush()
     ctx.audit("cohort.remind", short_id("M", reminder.id))
-    return Reply.text(f"Reminder set for {markup.channel(cohort.channel_id)}: {describe(reminder, ctx.now)}. "
-                      f"Cancel it with `/cohort unremind {short_id('M', reminder.id)}`.")
+    return Reply.text(
+        f"Reminder set for {markup.channel(cohort.channel_id)}: {describe(reminder, ctx.now)}. "
+        f"Cancel it with `/cohort unremind {short_id('M', reminder.id)}`."
+    )
 
 
 @handles("cohort", "reminders")
 async def reminders(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_named(ctx, args["name"])
     await require_coordinator(ctx, cohort)
-    rows = [r for r in await ctx.session.scalars(
-        select(Reminder).where(Reminder.cohort_id == cohort.id, Reminder.cancelled_at.is_(None))
-        .order_by(Reminder.id)) if r.cron or r.last_run_at is None]
+    rows = [
+        r
+        for r in await ctx.session.scalars(
+            select(Reminder)
+            .where(Reminder.cohort_id == cohort.id, Reminder.cancelled_at.is_(None))
+            .order_by(Reminder.id)
+        )
+        if r.cron or r.last_run_at is None
+    ]
     if not rows:
         return Reply.text(f"{cohort.name} has no upcoming custom reminders.")
-    return Reply.text("\n".join([f"*Reminders for {cohort.name}*",
-                                 *(f"• {describe(r, ctx.now)}" for r in rows)]))
+    return Reply.text(
+        "\n".join([f"*Reminders for {cohort.name}*", *(f"• {describe(r, ctx.now)}" for r in rows)])
+    )
 
 
 @handles("cohort", "unremind")
 async def unremind(ctx: Context, args: dict[str, Any]) -> Reply:
-    reminder = await ctx.session.scalar(select(Reminder).where(
-        Reminder.workspace_id == ctx.workspace.id, Reminder.id == args["reminder"]))
+    reminder = await ctx.session.scalar(
+        select(Reminder).where(Reminder.workspace_id == ctx.workspace.id, Reminder.id == args["reminder"])
+    )
     if reminder is None or reminder.cancelled_at is not None:
-        raise UserError(f"There is no active reminder {short_id('M', args['reminder'])}.",
-                        "/cohort reminders spring")
+        raise UserError(
+            f"There is no active reminder {short_id('M', args['reminder'])}.", "/cohort reminders spring"
+        )
     await require_coordinator(ctx, reminder.cohort)
     reminder.cancelled_at = ctx.now
     ctx.audit("cohort.unremind", short_id("M", reminder.id))
     return Reply.text(f"Cancelled {short_id('M', reminder.id)}.")
-

@@ -78,13 +78,21 @@ def task_message(review: Review, version: Version, submission: Submission) -> Me
         f"📝 Review task {short_id('R', review.id)}: {short_id('S', submission.id)} by "
         f"{who(submission)}{again} for *{window.credential.name}* ({window.cohort.name}), "
         f"{len(version.links)} link{'s' * (len(version.links) != 1)}{late}.",
-        buttons=(Button("Claim", command=f"/review claim {short_id('R', review.id)}",
-                        style="primary"),),
-        context=f"submitted {format_time(version.submitted_at, window_tz(window))}")
+        buttons=(Button("Claim", command=f"/review claim {short_id('R', review.id)}", style="primary"),),
+        context=f"submitted {format_time(version.submitted_at, window_tz(window))}",
+    )
 
 
-async def post_task(session: AsyncSession, now: datetime, review: Review, version: Version,
-                    submission: Submission, *, again: str = "", note: str = "") -> None:
+async def post_task(
+    session: AsyncSession,
+    now: datetime,
+    review: Review,
+    version: Version,
+    submission: Submission,
+    *,
+    again: str = "",
+    note: str = "",
+) -> None:
     """Announce a review task to the assessors' channel, or to each assessor by DM.
 
     Takes a session rather than a Context so scheduled sweeps re-announce the same way.
@@ -95,23 +103,44 @@ async def post_task(session: AsyncSession, now: datetime, review: Review, versio
         message = replace(message, text=f"{note}\n{message.text}")
     key = f"review:{review.id}:task{again}"
     if cohort.reviews_channel_id:
-        await enqueue(session, review.workspace_id, Destination.channel(cohort.reviews_channel_id),
-                      message, key, now, cohort_id=cohort.id)
+        await enqueue(
+            session,
+            review.workspace_id,
+            Destination.channel(cohort.reviews_channel_id),
+            message,
+            key,
+            now,
+            cohort_id=cohort.id,
+        )
         return
     assessors = await session.scalars(
-        select(Member).join(Enrolment, Enrolment.member_id == Member.id)
-        .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.ASSESSOR))
+        select(Member)
+        .join(Enrolment, Enrolment.member_id == Member.id)
+        .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.ASSESSOR)
+    )
     for assessor in assessors:
         if assessor.id != submission.member_id:
-            await enqueue(session, review.workspace_id, Destination.dm(assessor.user_id), message,
-                          f"{key}:{assessor.id}", now, cohort_id=cohort.id)
+            await enqueue(
+                session,
+                review.workspace_id,
+                Destination.dm(assessor.user_id),
+                message,
+                f"{key}:{assessor.id}",
+                now,
+                cohort_id=cohort.id,
+            )
 
 
-async def new_review(ctx: Context, submission: Submission, version: Version, *,
-                     post: bool = True) -> Review:
+async def new_review(ctx: Context, submission: Submission, version: Version, *, post: bool = True) -> Review:
     """A review task for `version`, queued now (and announced unless someone takes it at once)."""
-    review = Review(workspace_id=ctx.workspace.id, submission=submission, version_id=version.id,
-                    state="open", created_at=ctx.now, queued_at=ctx.now)
+    review = Review(
+        workspace_id=ctx.workspace.id,
+        submission=submission,
+        version_id=version.id,
+        state="open",
+        created_at=ctx.now,
+        queued_at=ctx.now,
+    )
     ctx.session.add(review)
     await ctx.session.flush()
     if post:
@@ -119,14 +148,15 @@ async def new_review(ctx: Context, submission: Submission, version: Version, *,
     return review
 
 
-def evidence(review: Review, submission: Submission, version: Version,
-             previous: Version | None) -> Message:
+def evidence(review: Review, submission: Submission, version: Version, previous: Version | None) -> Message:
     """Everything an assessor needs to decide, in one DM."""
     window = submission.window
     cred = window.credential
     rid = short_id("R", review.id)
-    lines = [f"🔍 You claimed {rid}: {short_id('S', submission.id)} by {who(submission)} "
-             f"(version {version.number}) for *{cred.name}* ({window.cohort.name})."]
+    lines = [
+        f"🔍 You claimed {rid}: {short_id('S', submission.id)} by {who(submission)} "
+        f"(version {version.number}) for *{cred.name}* ({window.cohort.name})."
+    ]
     if version.overview:
         lines.append(f"*Overview:* {version.overview}")
     lines.append("*Artifacts:*")
@@ -135,8 +165,7 @@ def evidence(review: Review, submission: Submission, version: Version,
         lines.append(f"*Reflection:* {version.reflection}")
     if previous is not None:
         added, removed = what_changed(previous.links, version.links)
-        lines.append(f"*What changed since version {previous.number}:* "
-                     f"{version.change_note or '(no note)'}")
+        lines.append(f"*What changed since version {previous.number}:* {version.change_note or '(no note)'}")
         if added:
             lines.append("  added: " + ", ".join(added))
         if removed:
@@ -146,88 +175,136 @@ def evidence(review: Review, submission: Submission, version: Version,
     rubric = rubric_from_data(cred.rubric)
     if rubric:
         lines.append("*Rubric:*")
-        lines.extend(f"• `{c.key}` {c.name} — {' / '.join(lv.name for lv in c.levels)}"
-                     for c in rubric)
+        lines.extend(f"• `{c.key}` {c.name} — {' / '.join(lv.name for lv in c.levels)}" for c in rubric)
     example = rubric[0].key if rubric else "reflection"
-    lines.append(f"Decide with `/review approve {rid} -- feedback` or "
-                 f"`/review revise {rid} {example}: not yet, what to add -- feedback`.")
-    return Message("\n".join(lines), buttons=(
-        Button("Approve", command=f"/review approve {rid}", style="primary"),
-        Button("Request revision", command=f"/review revise {rid}", style="danger")))
+    lines.append(
+        f"Decide with `/review approve {rid} -- feedback` or "
+        f"`/review revise {rid} {example}: not yet, what to add -- feedback`."
+    )
+    return Message(
+        "\n".join(lines),
+        buttons=(
+            Button("Approve", command=f"/review approve {rid}", style="primary"),
+            Button("Request revision", command=f"/review revise {rid}", style="danger"),
+        ),
+    )
 
 
 async def version_of(ctx: Context, review: Review) -> tuple[Version, Version | None]:
     version = await ctx.session.get_one(Version, review.version_id)
-    previous = await ctx.session.scalar(select(Version).where(
-        Version.submission_id == review.submission_id, Version.number == version.number - 1))
+    previous = await ctx.session.scalar(
+        select(Version).where(
+            Version.submission_id == review.submission_id, Version.number == version.number - 1
+        )
+    )
     return version, previous
 
 
 async def open_claims(ctx: Context, member: Member) -> int:
-    return await ctx.session.scalar(select(func.count()).select_from(Review).where(
-        Review.assessor_id == member.id, Review.state == "claimed")) or 0
+    return (
+        await ctx.session.scalar(
+            select(func.count())
+            .select_from(Review)
+            .where(Review.assessor_id == member.id, Review.state == "claimed")
+        )
+        or 0
+    )
 
 
 async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
     """Give `review` to `assessor` and send them the evidence."""
     submission = review.submission
     cohort = submission.window.cohort
-    check_claim(assessor_id=assessor.id, learner_id=submission.member_id,
-                is_assessor=Role.ASSESSOR in await roles_in(ctx, cohort, assessor),
-                claimed_by=review.assessor_id if review.state == "claimed" else None,
-                open_claims=await open_claims(ctx, assessor), cap=ctx.settings.max_open_claims,
-                review_label=short_id("R", review.id))
+    check_claim(
+        assessor_id=assessor.id,
+        learner_id=submission.member_id,
+        is_assessor=Role.ASSESSOR in await roles_in(ctx, cohort, assessor),
+        claimed_by=review.assessor_id if review.state == "claimed" else None,
+        open_claims=await open_claims(ctx, assessor),
+        cap=ctx.settings.max_open_claims,
+        review_label=short_id("R", review.id),
+    )
     result = await ctx.session.execute(
-        update(Review).where(Review.id == review.id, Review.state == "open")
+        update(Review)
+        .where(Review.id == review.id, Review.state == "open")
         .values(state="claimed", assessor_id=assessor.id, claimed_at=ctx.now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise UserError(f"{short_id('R', review.id)} was just claimed by another assessor.",
-                        "/review queue")
+        raise UserError(f"{short_id('R', review.id)} was just claimed by another assessor.", "/review queue")
     await ctx.session.refresh(review)
     submission.state = advance(SubmissionState(submission.state), "claim")
     submission.updated_at = ctx.now
     version, previous = await version_of(ctx, review)
-    await ctx.send(Destination.dm(assessor.user_id), evidence(review, submission, version, previous),
-                   f"review:{review.id}:evidence:{assessor.id}:{stamp(review.claimed_at)}",
-                   cohort=cohort)
+    await ctx.send(
+        Destination.dm(assessor.user_id),
+        evidence(review, submission, version, previous),
+        f"review:{review.id}:evidence:{assessor.id}:{stamp(review.claimed_at)}",
+        cohort=cohort,
+    )
     if cohort.reviews_channel_id:
-        await ctx.send(Destination.channel(cohort.reviews_channel_id), Message(
-            f"📝 {short_id('R', review.id)}: {short_id('S', submission.id)} for "
-            f"*{submission.window.credential.name}* — claimed by {markup.mention(assessor.user_id)}.",
-            edit_of=f"review:{review.id}:task"),
-            f"review:{review.id}:claimed:{assessor.id}:{stamp(review.claimed_at)}", cohort=cohort)
+        await ctx.send(
+            Destination.channel(cohort.reviews_channel_id),
+            Message(
+                f"📝 {short_id('R', review.id)}: {short_id('S', submission.id)} for "
+                f"*{submission.window.credential.name}* — claimed by {markup.mention(assessor.user_id)}.",
+                edit_of=f"review:{review.id}:task",
+            ),
+            f"review:{review.id}:claimed:{assessor.id}:{stamp(review.claimed_at)}",
+            cohort=cohort,
+        )
 
 
 @handles("review", "queue")
 async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
-    cohorts = select(Enrolment.cohort_id).where(Enrolment.member_id == ctx.actor.id,
-                                                Enrolment.role == Role.ASSESSOR)
-    base = select(Review).join(Submission).join(Window).where(
-        Review.workspace_id == ctx.workspace.id, Window.cohort_id.in_(cohorts))
-    waiting = list(await ctx.session.scalars(
-        base.where(Review.state == "open", Submission.member_id != ctx.actor.id)
-        .order_by(Review.created_at, Review.id).limit(16)))
-    mine = list(await ctx.session.scalars(
-        base.where(Review.state == "claimed", Review.assessor_id == ctx.actor.id)
-        .order_by(Review.claimed_at)))
-    if not await ctx.session.scalar(select(func.count()).select_from(Enrolment).where(
-            Enrolment.member_id == ctx.actor.id, Enrolment.role == Role.ASSESSOR)):
+    cohorts = select(Enrolment.cohort_id).where(
+        Enrolment.member_id == ctx.actor.id, Enrolment.role == Role.ASSESSOR
+    )
+    base = (
+        select(Review)
+        .join(Submission)
+        .join(Window)
+        .where(Review.workspace_id == ctx.workspace.id, Window.cohort_id.in_(cohorts))
+    )
+    waiting = list(
+        await ctx.session.scalars(
+            base.where(Review.state == "open", Submission.member_id != ctx.actor.id)
+            .order_by(Review.created_at, Review.id)
+            .limit(16)
+        )
+    )
+    mine = list(
+        await ctx.session.scalars(
+            base.where(Review.state == "claimed", Review.assessor_id == ctx.actor.id).order_by(
+                Review.claimed_at
+            )
+        )
+    )
+    if not await ctx.session.scalar(
+        select(func.count())
+        .select_from(Enrolment)
+        .where(Enrolment.member_id == ctx.actor.id, Enrolment.role == Role.ASSESSOR)
+    ):
         raise await refusal(ctx, "You are not an assessor in any cohort; a coordinator adds you as one.")
     lines = []
     if mine:
         lines.append(f"*Your claims* ({len(mine)} of {ctx.settings.max_open_claims}):")
-        lines.extend(f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
-                     f"{who(r.submission)} — {r.submission.window.credential.slug}, claimed "
-                     f"{format_age(ctx.now - r.claimed_at)} ago"
-                     for r in mine if r.claimed_at)
+        lines.extend(
+            f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
+            f"{who(r.submission)} — {r.submission.window.credential.slug}, claimed "
+            f"{format_age(ctx.now - r.claimed_at)} ago"
+            for r in mine
+            if r.claimed_at
+        )
     if waiting:
         lines.append("*Waiting for an assessor* (oldest first):")
-        lines.extend(f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
-                     f"{who(r.submission)} — {r.submission.window.credential.slug} "
-                     f"({r.submission.window.cohort.name}), waiting "
-                     f"{format_age(ctx.now - r.created_at)}"
-                     for r in waiting[:15])
+        lines.extend(
+            f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
+            f"{who(r.submission)} — {r.submission.window.credential.slug} "
+            f"({r.submission.window.cohort.name}), waiting "
+            f"{format_age(ctx.now - r.created_at)}"
+            for r in waiting[:15]
+        )
         if len(waiting) > 15:
             lines.append("…and more; claim these first.")
         lines.append(f"Claim one with `/review claim {short_id('R', waiting[0].id)}`.")
@@ -237,9 +314,11 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 DECIDED = {"approved": "approved", "revise": "sent back for revision"}
-NO_OPEN_REVIEW = {SubmissionState.APPROVED: "it was approved",
-                  SubmissionState.REVISION_REQUESTED: "it waits for the learner's revision",
-                  SubmissionState.WITHDRAWN: "it was withdrawn"}
+NO_OPEN_REVIEW = {
+    SubmissionState.APPROVED: "it was approved",
+    SubmissionState.REVISION_REQUESTED: "it waits for the learner's revision",
+    SubmissionState.WITHDRAWN: "it was withdrawn",
+}
 
 
 async def review_for(ctx: Context, args: dict[str, Any], action: str) -> Review:
@@ -251,13 +330,18 @@ async def review_for(ctx: Context, args: dict[str, Any], action: str) -> Review:
         return await review_by_id(ctx, args["review"])
     submission = await by_id(ctx, Submission, args["submission"], "S", "/review queue")
     sid = short_id("S", submission.id)
-    reviews = list(await ctx.session.scalars(select(Review).where(
-        Review.submission_id == submission.id).order_by(Review.id)))
+    reviews = list(
+        await ctx.session.scalars(
+            select(Review).where(Review.submission_id == submission.id).order_by(Review.id)
+        )
+    )
     live = [r for r in reviews if r.state in ("open", "claimed")]
     if len(live) > 1:
         ids = ", ".join(short_id("R", r.id) for r in live)
-        raise UserError(f"{sid} has {len(live)} open reviews ({ids}); say which one you mean.",
-                        f"/review {action} {short_id('R', live[0].id)}")
+        raise UserError(
+            f"{sid} has {len(live)} open reviews ({ids}); say which one you mean.",
+            f"/review {action} {short_id('R', live[0].id)}",
+        )
     decided = [r for r in reviews if r.state == "decided"]
     if live or (decided and action in ("approve", "revise")):
         return (live or decided)[-1]
@@ -274,20 +358,28 @@ def took(review: Review) -> str:
 async def claim(ctx: Context, args: dict[str, Any]) -> Reply:
     review = await review_for(ctx, args, "claim")
     if review.state in ("decided", "cancelled"):
-        raise UserError(f"{short_id('R', review.id)} is no longer open "
-                        f"({review.decision or 'withdrawn'}).", "/review queue")
+        raise UserError(
+            f"{short_id('R', review.id)} is no longer open ({review.decision or 'withdrawn'}).",
+            "/review queue",
+        )
     if Role.ASSESSOR not in await roles_in(ctx, review.submission.window.cohort):
         raise await refusal(ctx, NOT_ASSESSOR)  # with what they may do instead
     await claim_for(ctx, review, ctx.actor)
     ctx.audit("review.claim", short_id("R", review.id))
-    return Reply.text(f"You claimed {took(review)} for *{review.submission.window.credential.name}*; "
-                      "the evidence and rubric are in your DMs.")
+    return Reply.text(
+        f"You claimed {took(review)} for *{review.submission.window.credential.name}*; "
+        "the evidence and rubric are in your DMs."
+    )
 
 
 async def badge_of(ctx: Context, review: Review) -> Badge | None:
     """The badge an approval made (not one a correction cancelled)."""
-    return await ctx.session.scalar(select(Badge).where(
-        Badge.review_id == review.id, Badge.state != "cancelled").order_by(Badge.id.desc()).limit(1))
+    return await ctx.session.scalar(
+        select(Badge)
+        .where(Badge.review_id == review.id, Badge.state != "cancelled")
+        .order_by(Badge.id.desc())
+        .limit(1)
+    )
 
 
 async def what_came_of(ctx: Context, review: Review) -> str | None:
@@ -297,14 +389,16 @@ async def what_came_of(ctx: Context, review: Review) -> str | None:
         badge = await badge_of(ctx, review)
         if badge is not None and badge.state != "awaiting address":
             bid = short_id("B", badge.id)
-            return (f"its badge {bid} is issued (a coordinator can revoke it: "
-                    f"`/badges revoke {bid} <reason>`)")
+            return f"its badge {bid} is issued (a coordinator can revoke it: `/badges revoke {bid} <reason>`)"
         return None
     state = SubmissionState(review.submission.state)
     if state == SubmissionState.REVISION_REQUESTED:
         return None
-    return ("the learner withdrew the submission" if state == SubmissionState.WITHDRAWN
-            else "the learner has resubmitted")
+    return (
+        "the learner withdrew the submission"
+        if state == SubmissionState.WITHDRAWN
+        else "the learner has resubmitted"
+    )
 
 
 async def decidable(ctx: Context, review: Review) -> Review:
@@ -313,9 +407,14 @@ async def decidable(ctx: Context, review: Review) -> Review:
     rid = short_id("R", review.id)
     if review.state == "decided":
         assert review.decision is not None and review.decided_at is not None
-        check_correction(label=rid, decision=DECIDED[review.decision], decided_at=review.decided_at,
-                         now=ctx.now, own=review.assessor_id == ctx.actor.id,
-                         settled=await what_came_of(ctx, review))
+        check_correction(
+            label=rid,
+            decision=DECIDED[review.decision],
+            decided_at=review.decided_at,
+            now=ctx.now,
+            own=review.assessor_id == ctx.actor.id,
+            settled=await what_came_of(ctx, review),
+        )
     elif review.state != "claimed" or review.assessor_id is None:
         raise UserError(f"Claim {rid} before deciding it.", f"/review claim {rid}")
     elif review.assessor_id != ctx.actor.id:
@@ -339,16 +438,18 @@ class Earlier:
 def decide(ctx: Context, review: Review, decision: str, assessment: Assessment) -> Earlier | None:
     """Record a decision, or (the review already decided) the one correcting it; returns the
     one corrected."""
-    earlier = (Earlier(review.decision or "", list(review.scores or []), review.feedback)
-               if review.state == "decided" else None)
+    earlier = (
+        Earlier(review.decision or "", list(review.scores or []), review.feedback)
+        if review.state == "decided"
+        else None
+    )
     if earlier is None:
         review.state, review.decided_at = "decided", ctx.now  # a correction keeps the grace's start
     review.decision, review.feedback = decision, assessment.feedback
     review.scores = [s.to_data() for s in assessment.scores]
     submission = review.submission
     event = "approve" if decision == "approved" else "revise"
-    submission.state = advance(SubmissionState(submission.state),
-                               f"{event} instead" if earlier else event)
+    submission.state = advance(SubmissionState(submission.state), f"{event} instead" if earlier else event)
     submission.updated_at = ctx.now
     return earlier
 
@@ -359,8 +460,9 @@ def score_line(s: Score, criterion: Criterion | None) -> str:
     if s.passing is None:
         return f"➖ {name} — not judged"
     default = "" if s.mentioned else " (not mentioned; counts as met for this credential)"
-    return (f"{'✅' if s.passing else '❌'} {name} — {level_name(s, criterion)}{default}"
-            + (f": {s.comment}" if s.comment else ""))
+    return f"{'✅' if s.passing else '❌'} {name} — {level_name(s, criterion)}{default}" + (
+        f": {s.comment}" if s.comment else ""
+    )
 
 
 def scores_lines(review: Review, cohort_rubric: list[dict]) -> list[str]:
@@ -374,8 +476,9 @@ def not_yet_met(review: Review, cohort_rubric: list[dict]) -> str:
     return ", ".join(names.get(key, key) for key in unmet_criteria(review.scores))
 
 
-def assessment_of(args: dict[str, Any], rubric: tuple[Criterion, ...], decision: str,
-                  ref: str = "R-7") -> Assessment:
+def assessment_of(
+    args: dict[str, Any], rubric: tuple[Criterion, ...], decision: str, ref: str = "R-7"
+) -> Assessment:
     """Typed text (`body`) or a form's chosen levels (`levels`, `feedback`)."""
     if "levels" in args:
         return score(rubric, args["levels"], args.get("feedback", ""), decision, ref)
@@ -391,8 +494,11 @@ async def decision_form(ctx: Context, review_id: int) -> tuple[Review, tuple[Cri
 def learner_sees_change(earlier: Earlier, review: Review) -> bool:
     """Would the learner read anything new? Another decision, other feedback, or other levels
     in a revision request (an approval's message shows no levels)."""
-    return (earlier.decision != review.decision or earlier.feedback != review.feedback
-            or (review.decision == "revise" and earlier.scores != review.scores))
+    return (
+        earlier.decision != review.decision
+        or earlier.feedback != review.feedback
+        or (review.decision == "revise" and earlier.scores != review.scores)
+    )
 
 
 async def take_back_news(ctx: Context, review: Review, earlier: Earlier, badge: Badge | None) -> Earlier:
@@ -402,12 +508,19 @@ async def take_back_news(ctx: Context, review: Review, earlier: Earlier, badge: 
     `told` when a message about it went out or may have."""
     keys = [f"review:{review.id}:revise", *([f"badge:{badge.id}:address"] if badge else [])]
     about = or_(Outbox.key.in_(keys), Outbox.key.like(f"review:{review.id}:corrected:%"))
-    withdraw = (update(Outbox).values(state="cancelled", last_error="replaced by a corrected decision",
-                                      key=Outbox.key + ":replaced:" + cast(Outbox.id, String))
-                .execution_options(synchronize_session=False))
+    withdraw = (
+        update(Outbox)
+        .values(
+            state="cancelled",
+            last_error="replaced by a corrected decision",
+            key=Outbox.key + ":replaced:" + cast(Outbox.id, String),
+        )
+        .execution_options(synchronize_session=False)
+    )
     await ctx.session.execute(withdraw.where(about, Outbox.state == "pending"))
-    told = await ctx.session.scalar(select(func.count()).select_from(Outbox).where(
-        about, Outbox.state.in_(("sending", "sent", "dead"))))
+    told = await ctx.session.scalar(
+        select(func.count()).select_from(Outbox).where(about, Outbox.state.in_(("sending", "sent", "dead")))
+    )
     await ctx.session.execute(withdraw.where(about, Outbox.state == "dead"))
     return replace(earlier, told=bool(told))
 
@@ -423,8 +536,11 @@ def correction_note(review: Review, earlier: Earlier, cohort_rubric: list[dict])
     what changed."""
     ref = decision_ref(review)
     if earlier.decision != review.decision:
-        now = ("it is approved after all, so there is nothing to revise" if review.decision == "approved"
-               else "it needs a revision after all, and no badge is issued for it")
+        now = (
+            "it is approved after all, so there is nothing to revise"
+            if review.decision == "approved"
+            else "it needs a revision after all, and no badge is issued for it"
+        )
         return f"✏️ *Correction:* your assessor changed their decision on {ref}: {now}."
     rubric = {c.key: c for c in rubric_from_data(cohort_rubric)}
     before = {s.criterion: s for s in map(Score.from_data, earlier.scores)}
@@ -433,19 +549,26 @@ def correction_note(review: Review, earlier: Earlier, cohort_rubric: list[dict])
         old, criterion = before.get(s.criterion), rubric.get(s.criterion)
         if old != s:
             name = criterion.name if criterion else s.criterion
-            changed.append(f"{name}: {level_name(old, criterion)} → {level_name(s, criterion)}"
-                           if old is not None and old.level != s.level else f"{name}: a new comment")
+            changed.append(
+                f"{name}: {level_name(old, criterion)} → {level_name(s, criterion)}"
+                if old is not None and old.level != s.level
+                else f"{name}: a new comment"
+            )
     if earlier.feedback != review.feedback:
         changed.append("the feedback")
     what = "approval" if review.decision == "approved" else "revision request"
-    return (f"✏️ *Correction:* your assessor corrected their {what} for {ref}"
-            + (f" ({'; '.join(changed)})" if changed else "") + "; this replaces their earlier message.")
+    return (
+        f"✏️ *Correction:* your assessor corrected their {what} for {ref}"
+        + (f" ({'; '.join(changed)})" if changed else "")
+        + "; this replaces their earlier message."
+    )
 
 
 async def correction_key(ctx: Context, review: Review) -> str:
     """The outbox key of the next correction's message (withdrawn ones keep theirs, renamed)."""
-    earlier = await ctx.session.scalar(select(func.count()).select_from(Outbox).where(
-        Outbox.key.like(f"review:{review.id}:corrected:%")))
+    earlier = await ctx.session.scalar(
+        select(func.count()).select_from(Outbox).where(Outbox.key.like(f"review:{review.id}:corrected:%"))
+    )
     return f"review:{review.id}:corrected:{(earlier or 0) + 1}"
 
 
@@ -459,26 +582,33 @@ async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -
     deadline = given or await give_revision_time(ctx, submission, review)  # once per review
     lines = [correction_note(review, earlier, rubric)] if earlier and earlier.told else []
     unjudged = any(s.passing is None for s in map(Score.from_data, review.scores or []))
-    lines += [f"✏️ Your submission {short_id('S', submission.id)} for *{window.credential.name}* "
-              f"needs a revision ({short_id('R', review.id)}).",
-              f"*Not yet met:* {not_yet_met(review, rubric)}; work on these."
-              + (" Criteria marked ➖ were not judged this time." if unjudged else ""),
-              *scores_lines(review, rubric)]
+    lines += [
+        f"✏️ Your submission {short_id('S', submission.id)} for *{window.credential.name}* "
+        f"needs a revision ({short_id('R', review.id)}).",
+        f"*Not yet met:* {not_yet_met(review, rubric)}; work on these."
+        + (" Criteria marked ➖ were not judged this time." if unjudged else ""),
+        *scores_lines(review, rubric),
+    ]
     if review.feedback:
         lines.append(f"*Feedback:* {review.feedback}")
-    lines.append(f"Resubmit with `/submit <links> -- what changed` before "
-                 f"{format_time(deadline, tz_of(submission.member, ctx.settings))}.")
+    lines.append(
+        f"Resubmit with `/submit <links> -- what changed` before "
+        f"{format_time(deadline, tz_of(submission.member, ctx.settings))}."
+    )
     key = f"review:{review.id}:revise" if earlier is None else await correction_key(ctx, review)
-    await ctx.send(Destination.dm(submission.member.user_id), Message("\n".join(lines)), key,
-                   cohort=window.cohort)
+    await ctx.send(
+        Destination.dm(submission.member.user_id), Message("\n".join(lines)), key, cohort=window.cohort
+    )
 
 
 def until_final(ctx: Context, review: Review, verb: str, unless: str) -> str:
     """How the assessor may still correct the decision they just made."""
     assert review.decided_at is not None
     until = format_time(as_utc(review.decided_at) + CORRECTION_GRACE, ctx.tz)
-    return (f"To correct it, decide again (e.g. `/review {verb} {short_id('R', review.id)} …`) before "
-            f"{until}, unless {unless} first; the learner then hears the corrected result only.")
+    return (
+        f"To correct it, decide again (e.g. `/review {verb} {short_id('R', review.id)} …`) before "
+        f"{until}, unless {unless} first; the learner then hears the corrected result only."
+    )
 
 
 @handles("review", "approve")
@@ -490,32 +620,70 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
     earlier = decide(ctx, review, "approved", assessment)
     if earlier and earlier.decision == "approved" and not learner_sees_change(earlier, review):
         ctx.audit("review.correct", short_id("R", review.id), was=earlier.decision)
-        return Reply.text("\n".join([f"{decision_ref(review)} stays approved, with these levels now; the "
-                                     "learner's message is unchanged.", *scores_lines(review, cred.rubric)]))
+        return Reply.text(
+            "\n".join(
+                [
+                    f"{decision_ref(review)} stays approved, with these levels now; the "
+                    "learner's message is unchanged.",
+                    *scores_lines(review, cred.rubric),
+                ]
+            )
+        )
     badge = await badge_of(ctx, review)
     if earlier:
         earlier = await take_back_news(ctx, review, earlier, badge)
     if badge is None:
-        badge = await issue_badge(ctx, submission, review, correction=correction_note(
-            review, earlier, cred.rubric) if earlier and earlier.told else "")
+        badge = await issue_badge(
+            ctx,
+            submission,
+            review,
+            correction=correction_note(review, earlier, cred.rubric) if earlier and earlier.told else "",
+        )
     elif earlier and earlier.told:  # its address question went out: one note of what changed
-        await ctx.send(Destination.dm(submission.member.user_id), Message("\n".join(filter(None, [
-            correction_note(review, earlier, cred.rubric),
-            f"*Feedback:* {review.feedback}" if review.feedback else "",
-            f"{short_id('B', badge.id)} still waits for you to confirm its address: `/badges confirm`."]))),
-            await correction_key(ctx, review), cohort=submission.window.cohort)
+        await ctx.send(
+            Destination.dm(submission.member.user_id),
+            Message(
+                "\n".join(
+                    filter(
+                        None,
+                        [
+                            correction_note(review, earlier, cred.rubric),
+                            f"*Feedback:* {review.feedback}" if review.feedback else "",
+                            f"{short_id('B', badge.id)} still waits for you to confirm its address: "
+                            "`/badges confirm`.",
+                        ],
+                    )
+                )
+            ),
+            await correction_key(ctx, review),
+            cohort=submission.window.cohort,
+        )
     else:  # its address question had not gone out: it goes now, as it stands
         await ask_for_address(ctx, badge, submission.member, badge.recipient_email, feedback=review.feedback)
     bid = short_id("B", badge.id)
-    ctx.audit("review.correct" if earlier else "review.approve", short_id("R", review.id), badge=bid,
-              **({"was": earlier.decision} if earlier else {}))
+    ctx.audit(
+        "review.correct" if earlier else "review.approve",
+        short_id("R", review.id),
+        badge=bid,
+        **({"was": earlier.decision} if earlier else {}),
+    )
     head = corrected(review, earlier, "approved") if earlier else f"Approved {decision_ref(review)}"
-    final = (f"{bid} is issued once they confirm their address. " + until_final(
-        ctx, review, "revise", "they confirm it") if badge.state == "awaiting address"
-             else f"{bid} is issued, so this decision is final.")
-    return Reply.text("\n".join([
-        f"{head}; {who(submission)} earned *{cred.name}* ({bid}).", *scores_lines(review, cred.rubric),
-        *([told_how(earlier)] if earlier else []), final]))
+    final = (
+        f"{bid} is issued once they confirm their address. "
+        + until_final(ctx, review, "revise", "they confirm it")
+        if badge.state == "awaiting address"
+        else f"{bid} is issued, so this decision is final."
+    )
+    return Reply.text(
+        "\n".join(
+            [
+                f"{head}; {who(submission)} earned *{cred.name}* ({bid}).",
+                *scores_lines(review, cred.rubric),
+                *([told_how(earlier)] if earlier else []),
+                final,
+            ]
+        )
+    )
 
 
 def decision_ref(review: Review) -> str:
@@ -530,9 +698,11 @@ def corrected(review: Review, earlier: Earlier, now: str) -> str:
 
 
 def told_how(earlier: Earlier) -> str:
-    return ("The learner had the earlier decision, so they get one message saying what changed."
-            if earlier.told else "The earlier decision had not reached the learner yet; this one "
-            "replaces it.")
+    return (
+        "The learner had the earlier decision, so they get one message saying what changed."
+        if earlier.told
+        else "The earlier decision had not reached the learner yet; this one replaces it."
+    )
 
 
 @handles("review", "revise")
@@ -550,15 +720,27 @@ async def revise(ctx: Context, args: dict[str, Any]) -> Reply:
         if badge is not None:  # an approval corrected: its badge is never issued
             badge.state = "cancelled"
     await tell_revision(ctx, review, earlier)
-    ctx.audit("review.correct" if earlier else "review.revise", short_id("R", review.id),
-              **({"was": earlier.decision} if earlier else {}))
-    head = (corrected(review, earlier, "sent back for revision") if earlier
-            else f"Sent {decision_ref(review)} back for revision")
-    return Reply.text("\n".join([
-        f"{head}. Not yet met: {not_yet_met(review, rubric)}.", *scores_lines(review, rubric),
-        *([told_how(earlier)] if earlier else []),
-        f"It comes back to you when {who(submission)} resubmits. "
-        + until_final(ctx, review, "approve", "they resubmit")]))
+    ctx.audit(
+        "review.correct" if earlier else "review.revise",
+        short_id("R", review.id),
+        **({"was": earlier.decision} if earlier else {}),
+    )
+    head = (
+        corrected(review, earlier, "sent back for revision")
+        if earlier
+        else f"Sent {decision_ref(review)} back for revision"
+    )
+    return Reply.text(
+        "\n".join(
+            [
+                f"{head}. Not yet met: {not_yet_met(review, rubric)}.",
+                *scores_lines(review, rubric),
+                *([told_how(earlier)] if earlier else []),
+                f"It comes back to you when {who(submission)} resubmits. "
+                + until_final(ctx, review, "approve", "they resubmit"),
+            ]
+        )
+    )
 
 
 @handles("review", "release")
@@ -570,15 +752,13 @@ async def release(ctx: Context, args: dict[str, Any]) -> Reply:
     if review.state != "claimed":
         raise UserError(f"{rid} is not claimed, so there is nothing to release.")
     if review.assessor_id != ctx.actor.id and not await is_coordinator(ctx, cohort):
-        raise UserError(f"{rid} is claimed by another assessor; only they or a coordinator "
-                        "can release it.")
+        raise UserError(f"{rid} is claimed by another assessor; only they or a coordinator can release it.")
     await release_claim(ctx.session, ctx.now, review)
     ctx.audit("review.release", rid)
     return Reply.text(f"Released {took(review)}; it is back in the queue for another assessor.")
 
 
-async def release_claim(session: AsyncSession, now: datetime, review: Review,
-                        note: str = "") -> None:
+async def release_claim(session: AsyncSession, now: datetime, review: Review, note: str = "") -> None:
     """Put a claimed task back in the queue and announce it again."""
     claimed_at = review.claimed_at
     review.state, review.assessor_id, review.claimed_at, review.queued_at = "open", None, None, now
@@ -586,15 +766,25 @@ async def release_claim(session: AsyncSession, now: datetime, review: Review,
     submission = review.submission
     submission.state = release_state(version.number)
     submission.updated_at = now
-    await post_task(session, now, review, version, submission, note=note,
-                    again=f":released:{stamp(claimed_at)}" if claimed_at else ":released")
+    await post_task(
+        session,
+        now,
+        review,
+        version,
+        submission,
+        note=note,
+        again=f":released:{stamp(claimed_at)}" if claimed_at else ":released",
+    )
 
 
 async def reopen_for_revision(ctx: Context, submission: Submission, version: Version) -> Review:
     """A resubmission goes back to the assessor who asked for it, when they still can take it."""
-    last = await ctx.session.scalar(select(Review).where(
-        Review.submission_id == submission.id, Review.decision == "revise")
-        .order_by(Review.id.desc()).limit(1))
+    last = await ctx.session.scalar(
+        select(Review)
+        .where(Review.submission_id == submission.id, Review.decision == "revise")
+        .order_by(Review.id.desc())
+        .limit(1)
+    )
     review = await new_review(ctx, submission, version, post=False)
     if last is not None and last.assessor_id is not None:
         assessor = await ctx.session.get_one(Member, last.assessor_id)

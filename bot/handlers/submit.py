@@ -48,50 +48,75 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
     mine = await learner_windows(ctx)
     windows = list(mine)
     if not windows:
-        if await ctx.session.scalar(select(Enrolment.id).join(Cohort).where(
-                Cohort.workspace_id == ctx.workspace.id, Enrolment.member_id == ctx.actor.id,
-                Enrolment.role == Role.LEARNER).limit(1)):
-            raise UserError("Your cohort has no submission window yet; your coordinator opens one.",
-                            "/submit status")
+        if await ctx.session.scalar(
+            select(Enrolment.id)
+            .join(Cohort)
+            .where(
+                Cohort.workspace_id == ctx.workspace.id,
+                Enrolment.member_id == ctx.actor.id,
+                Enrolment.role == Role.LEARNER,
+            )
+            .limit(1)
+        ):
+            raise UserError(
+                "Your cohort has no submission window yet; your coordinator opens one.", "/submit status"
+            )
         raise await refusal(ctx, "You are not a learner in any cohort yet; a coordinator adds you to one.")
     if name is not None:
-        matches = [w for w in windows if name in (short_id("W", w.id).lower(), w.credential.slug,
-                                                  w.cohort.name)]
+        matches = [
+            w for w in windows if name in (short_id("W", w.id).lower(), w.credential.slug, w.cohort.name)
+        ]
         if not matches:
             names = ", ".join(sorted({w.credential.slug for w in windows}))
-            raise UserError(f"You have no window called '{name}'. Yours: {names}.",
-                            f"/submit {windows[0].credential.slug} https://example.org/a")
+            raise UserError(
+                f"You have no window called '{name}'. Yours: {names}.",
+                f"/submit {windows[0].credential.slug} https://example.org/a",
+            )
         windows = matches
     own = {w.id: deadline for w, deadline in mine.items() if deadline is not None}
     usable = [(w, late) for w in windows for ok, late in [accepts(w, ctx, own.get(w.id))] if ok]
     if not usable:
         last = max(windows, key=lambda w: w.closes_at)
         if phase_of(last, ctx.now) == Phase.UPCOMING:
-            raise UserError(f"*{last.credential.name}* opens {format_time(last.opens_at, ctx.tz)}; "
-                            "submit then.")
+            raise UserError(
+                f"*{last.credential.name}* opens {format_time(last.opens_at, ctx.tz)}; submit then."
+            )
         if (mine := own_deadline(last.ends_at, own.get(last.id))) is not None:
-            raise UserError(f"Your own deadline for *{last.credential.name}* ({last.cohort.name}) "
-                            f"passed {format_time(mine, ctx.tz)}. Ask your coordinator if you need "
-                            "more time.", "/submit status")
+            raise UserError(
+                f"Your own deadline for *{last.credential.name}* ({last.cohort.name}) "
+                f"passed {format_time(mine, ctx.tz)}. Ask your coordinator if you need "
+                "more time.",
+                "/submit status",
+            )
         closed = last.closed_at or last.closes_at
         late = LatePolicy.parse(last.late_policy)
-        after = (f"and its {late} for late work has passed" if late.kind == "grace"
-                 and last.closed_at is None else "and does not take late submissions")
-        raise UserError(f"The window for *{last.credential.name}* ({last.cohort.name}) closed "
-                        f"{format_time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
-                        "more time.", "/submit status")
+        after = (
+            f"and its {late} for late work has passed"
+            if late.kind == "grace" and last.closed_at is None
+            else "and does not take late submissions"
+        )
+        raise UserError(
+            f"The window for *{last.credential.name}* ({last.cohort.name}) closed "
+            f"{format_time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
+            "more time.",
+            "/submit status",
+        )
     on_time = [(w, late) for w, late in usable if not late]
     usable = on_time or usable
     if len(usable) > 1:
         names = ", ".join(w.credential.slug for w, _ in usable)
-        raise UserError(f"You have {len(usable)} open windows ({names}); say which one.",
-                        f"/submit {usable[0][0].credential.slug} https://example.org/a -- reflection")
+        raise UserError(
+            f"You have {len(usable)} open windows ({names}); say which one.",
+            f"/submit {usable[0][0].credential.slug} https://example.org/a -- reflection",
+        )
     window, late = usable[0]
     return window, late, own.get(window.id)
 
 
-SUBMISSION_OF = select(Submission).where(Submission.window_id == bindparam("window"),  # built once
-                                         Submission.member_id == bindparam("member"))
+SUBMISSION_OF = select(Submission).where(
+    Submission.window_id == bindparam("window"),  # built once
+    Submission.member_id == bindparam("member"),
+)
 
 
 @handles("submit", "submit")
@@ -101,69 +126,108 @@ async def submit(ctx: Context, args: dict[str, Any]) -> Reply:
     parts: list[str] = args["parts"]
     submission = await ctx.session.scalar(SUBMISSION_OF, {"window": window.id, "member": ctx.actor.id})
     if submission is None:
-        submission = Submission(workspace_id=ctx.workspace.id, window=window, member=ctx.actor,
-                                state=SubmissionState.SUBMITTED,
-                                code="".join(secrets.choice(CODE_ALPHABET) for _ in range(6)),
-                                created_at=ctx.now, updated_at=ctx.now)
+        submission = Submission(
+            workspace_id=ctx.workspace.id,
+            window=window,
+            member=ctx.actor,
+            state=SubmissionState.SUBMITTED,
+            code="".join(secrets.choice(CODE_ALPHABET) for _ in range(6)),
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
         ctx.session.add(submission)
         await ctx.session.flush()
-        overview, reflection = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0] if parts
-                                                                            else "")
+        overview, reflection = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0] if parts else "")
         version = await add_version(ctx, submission, 1, links, overview, reflection, "", late)
         await new_review(ctx, submission, version)
         return receipt(ctx, submission, version, window, own)
     return await new_version(ctx, submission, window, links, parts, late, own)
 
 
-async def add_version(ctx: Context, submission: Submission, number: int, links: list[str],
-                      overview: str, reflection: str, change_note: str, late: bool) -> Version:
-    version = Version(submission_id=submission.id, number=number, links=links, overview=overview,
-                      reflection=reflection, change_note=change_note, submitted_at=ctx.now,
-                      late=late)
+async def add_version(
+    ctx: Context,
+    submission: Submission,
+    number: int,
+    links: list[str],
+    overview: str,
+    reflection: str,
+    change_note: str,
+    late: bool,
+) -> Version:
+    version = Version(
+        submission_id=submission.id,
+        number=number,
+        links=links,
+        overview=overview,
+        reflection=reflection,
+        change_note=change_note,
+        submitted_at=ctx.now,
+        late=late,
+    )
     ctx.session.add(version)
     await ctx.session.flush()
     ctx.audit("submit", short_id("S", submission.id), version=number, links=len(links))
     if ctx.settings.link_check:
-        ctx.followups.append(lambda: warn_about_links(ctx.db, ctx.settings, ctx.workspace.id,
-                                                      version.id))
+        ctx.followups.append(lambda: warn_about_links(ctx.db, ctx.settings, ctx.workspace.id, version.id))
     return version
 
 
-async def new_version(ctx: Context, submission: Submission, window: Window, links: list[str],
-                      parts: list[str], late: bool, own: datetime | None) -> Reply:
+async def new_version(
+    ctx: Context,
+    submission: Submission,
+    window: Window,
+    links: list[str],
+    parts: list[str],
+    late: bool,
+    own: datetime | None,
+) -> Reply:
     sid = short_id("S", submission.id)
     state = SubmissionState(submission.state)
     try:
         next_state = advance(state, "new version")
     except UserError as exc:
         raise UserError(f"You already submitted {sid}. {exc.message}", "/submit status") from None
-    latest = await ctx.session.scalar(select(Version).where(Version.submission_id == submission.id)
-                                      .order_by(Version.number.desc()).limit(1))
+    latest = await ctx.session.scalar(
+        select(Version).where(Version.submission_id == submission.id).order_by(Version.number.desc()).limit(1)
+    )
     assert latest is not None
     revising = state == SubmissionState.REVISION_REQUESTED
     if revising:
         if not parts:
-            raise UserError("Tell your assessor what changed after `--`.",
-                            "/submit https://example.org/v2 -- Added student interviews")
+            raise UserError(
+                "Tell your assessor what changed after `--`.",
+                "/submit https://example.org/v2 -- Added student interviews",
+            )
         change_note, reflection = parts[0], parts[1] if len(parts) > 1 else latest.reflection
         overview = latest.overview
     else:
         change_note = ""
-        overview, reflection = ((parts[0], parts[1]) if len(parts) > 1 else
-                                (latest.overview, parts[0] if parts else latest.reflection))
-    if sorted(links) == sorted(latest.links) and reflection == latest.reflection and (
-            overview == latest.overview):
-        raise UserError(f"That is the same as version {latest.number} of {sid} (same links, same "
-                        "reflection), so it is not a new version.", "/submit status")
-    version = await add_version(ctx, submission, latest.number + 1, links, overview, reflection,
-                                change_note, late)
+        overview, reflection = (
+            (parts[0], parts[1])
+            if len(parts) > 1
+            else (latest.overview, parts[0] if parts else latest.reflection)
+        )
+    if (
+        sorted(links) == sorted(latest.links)
+        and reflection == latest.reflection
+        and (overview == latest.overview)
+    ):
+        raise UserError(
+            f"That is the same as version {latest.number} of {sid} (same links, same "
+            "reflection), so it is not a new version.",
+            "/submit status",
+        )
+    version = await add_version(
+        ctx, submission, latest.number + 1, links, overview, reflection, change_note, late
+    )
     submission.state = next_state
     submission.updated_at = ctx.now
     if revising:
         await reopen_for_revision(ctx, submission, version)
     else:
-        review = await ctx.session.scalar(select(Review).where(
-            Review.submission_id == submission.id, Review.state == "open"))
+        review = await ctx.session.scalar(
+            select(Review).where(Review.submission_id == submission.id, Review.state == "open")
+        )
         if review is not None:  # still waiting: the assessor will see the newest version
             review.version_id = version.id
         else:  # withdrawn before: a fresh task
@@ -171,33 +235,44 @@ async def new_version(ctx: Context, submission: Submission, window: Window, link
     return receipt(ctx, submission, version, window, own)
 
 
-def receipt(ctx: Context, submission: Submission, version: Version, window: Window,
-            own: datetime | None = None) -> Reply:
+def receipt(
+    ctx: Context, submission: Submission, version: Version, window: Window, own: datetime | None = None
+) -> Reply:
     """What the learner sees: the links as stored and the deadline that applies to them
     (their own, when a coordinator granted more time)."""
     sid = short_id("S", submission.id)
     what = "Received" if version.number == 1 else "Received a new version of"
-    lines = [f"✅ {what} {sid} (version {version.number}) for *{window.credential.name}* "
-             f"({window.cohort.name}):"]
+    lines = [
+        f"✅ {what} {sid} (version {version.number}) for *{window.credential.name}* ({window.cohort.name}):"
+    ]
     lines.extend(f"• {link}" for link in version.links)
     if version.late:
         lines.append("This is a late submission; your coordinator will see it marked late.")
     elif own is not None and own_deadline(window.ends_at, own) is not None:
-        lines.append(f"Your extended deadline is {format_time(own, ctx.tz)} "
-                     f"({format_left(own - ctx.now)}).")
+        lines.append(f"Your extended deadline is {format_time(own, ctx.tz)} ({format_left(own - ctx.now)}).")
     else:
-        lines.append(f"The window closes {format_time(window.closes_at, ctx.tz)} "
-                     f"({format_left(window.closes_at - ctx.now)}).")
-    lines.append("An assessor will review it; you'll get a DM with the decision. "
-                 "`/submit status` shows where it stands.")
+        lines.append(
+            f"The window closes {format_time(window.closes_at, ctx.tz)} "
+            f"({format_left(window.closes_at - ctx.now)})."
+        )
+    lines.append(
+        "An assessor will review it; you'll get a DM with the decision. "
+        "`/submit status` shows where it stands."
+    )
     return Reply.text("\n".join(lines))
 
 
 @handles("submit", "status")
 async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     windows = list(await learner_windows(ctx))
-    subs = {s.window_id: s for s in await ctx.session.scalars(select(Submission).where(
-        Submission.workspace_id == ctx.workspace.id, Submission.member_id == ctx.actor.id))}
+    subs = {
+        s.window_id: s
+        for s in await ctx.session.scalars(
+            select(Submission).where(
+                Submission.workspace_id == ctx.workspace.id, Submission.member_id == ctx.actor.id
+            )
+        )
+    }
     if not windows and not subs:
         return Reply.text("You have no submissions and no open windows yet.")
     lines = ["*Your submissions*"]
@@ -208,68 +283,91 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         sub = subs.get(window_id)
         phase = phase_of(window, ctx.now)
         mine = own_deadline(max(window.ends_at, ctx.now), own.get(window_id))
-        when = (f"your extended deadline is {format_time(mine, ctx.tz)} "
-                f"({format_left(mine - ctx.now)})" if mine
-                else f"the window {window_when(window, ctx.tz, ctx.now)}")
+        when = (
+            f"your extended deadline is {format_time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+            if mine
+            else f"the window {window_when(window, ctx.tz, ctx.now)}"
+        )
         if sub is None:
             if phase != Phase.CLOSED or mine:
-                lines.append(f"• *{window.credential.name}* ({window.cohort.name}): not submitted "
-                             f"yet — {when}.")
+                lines.append(
+                    f"• *{window.credential.name}* ({window.cohort.name}): not submitted yet — {when}."
+                )
             else:
-                lines.append(f"• *{window.credential.name}* ({window.cohort.name}): not submitted; "
-                             "the window is closed.")
+                lines.append(
+                    f"• *{window.credential.name}* ({window.cohort.name}): not submitted; "
+                    "the window is closed."
+                )
             continue
-        count = len(list(await ctx.session.scalars(
-            select(Version.id).where(Version.submission_id == sub.id))))
+        count = len(
+            list(await ctx.session.scalars(select(Version.id).where(Version.submission_id == sub.id)))
+        )
         revising = sub.state == SubmissionState.REVISION_REQUESTED
-        when = (f"resubmit by {format_time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
-                if revising and mine else when)
-        lines.append(f"• {short_id('S', sub.id)} *{window.credential.name}* ({window.cohort.name}): "
-                     f"{sub.state}, version {count} — {when}.")
+        when = (
+            f"resubmit by {format_time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+            if revising and mine
+            else when
+        )
+        lines.append(
+            f"• {short_id('S', sub.id)} *{window.credential.name}* ({window.cohort.name}): "
+            f"{sub.state}, version {count} — {when}."
+        )
         if revising:
-            review = await ctx.session.scalar(select(Review).where(
-                Review.submission_id == sub.id, Review.decision == "revise")
-                .order_by(Review.id.desc()).limit(1))
+            review = await ctx.session.scalar(
+                select(Review)
+                .where(Review.submission_id == sub.id, Review.decision == "revise")
+                .order_by(Review.id.desc())
+                .limit(1)
+            )
             if review is not None:
-                lines.extend("    " + line for line in
-                             scores_lines(review, window.credential.rubric))
+                lines.extend("    " + line for line in scores_lines(review, window.credential.rubric))
                 if review.feedback:
                     lines.append(f"    Feedback: {review.feedback}")
         if sub.state == SubmissionState.APPROVED:
-            badge = await ctx.session.scalar(select(Badge).where(Badge.submission_id == sub.id,
-                                                                 Badge.state != "cancelled"))
+            badge = await ctx.session.scalar(
+                select(Badge).where(Badge.submission_id == sub.id, Badge.state != "cancelled")
+            )
             if badge is not None:
-                lines.append(f"    Badge {short_id('B', badge.id)}: `/badges share "
-                             f"{short_id('B', badge.id)}`")
+                lines.append(
+                    f"    Badge {short_id('B', badge.id)}: `/badges share {short_id('B', badge.id)}`"
+                )
     return Reply.text("\n".join(lines))
 
 
 @handles("submit", "withdraw")
 async def withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
-    query = select(Submission).where(Submission.workspace_id == ctx.workspace.id,
-                                     Submission.member_id == ctx.actor.id)
+    query = select(Submission).where(
+        Submission.workspace_id == ctx.workspace.id, Submission.member_id == ctx.actor.id
+    )
     if args["submission"] is not None:
         query = query.where(Submission.id == args["submission"])
     else:
-        query = query.where(Submission.state.in_(
-            [SubmissionState.SUBMITTED, SubmissionState.RESUBMITTED,
-             SubmissionState.REVISION_REQUESTED]))
+        query = query.where(
+            Submission.state.in_(
+                [SubmissionState.SUBMITTED, SubmissionState.RESUBMITTED, SubmissionState.REVISION_REQUESTED]
+            )
+        )
     subs = list(await ctx.session.scalars(query))
     if not subs:
-        raise UserError("You have no submission to withdraw." if args["submission"] is None else
-                        f"You have no submission {short_id('S', args['submission'])}.",
-                        "/submit status")
+        raise UserError(
+            "You have no submission to withdraw."
+            if args["submission"] is None
+            else f"You have no submission {short_id('S', args['submission'])}.",
+            "/submit status",
+        )
     if len(subs) > 1:
-        raise UserError("You have several submissions; say which to withdraw: "
-                        + ", ".join(short_id("S", s.id) for s in subs) + ".",
-                        f"/submit withdraw {short_id('S', subs[0].id)}")
+        raise UserError(
+            "You have several submissions; say which to withdraw: "
+            + ", ".join(short_id("S", s.id) for s in subs)
+            + ".",
+            f"/submit withdraw {short_id('S', subs[0].id)}",
+        )
     sub = subs[0]
     sub.state = advance(SubmissionState(sub.state), "withdraw")
     sub.updated_at = ctx.now
-    for review in await ctx.session.scalars(select(Review).where(
-            Review.submission_id == sub.id, Review.state == "open")):
+    for review in await ctx.session.scalars(
+        select(Review).where(Review.submission_id == sub.id, Review.state == "open")
+    ):
         review.state = "cancelled"
     ctx.audit("submit.withdraw", short_id("S", sub.id))
-    return Reply.text(f"Withdrew {short_id('S', sub.id)}. You can submit again while the window "
-                      "is open.")
-
+    return Reply.text(f"Withdrew {short_id('S', sub.id)}. You can submit again while the window is open.")

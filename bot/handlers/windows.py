@@ -45,16 +45,22 @@ from bot.storage import Cohort, Enrolment, Outbox, Window
 
 async def announce(ctx: Context, window: Window, message: Message, key: str) -> None:
     if window.cohort.channel_id:
-        await ctx.send(Destination.channel(window.cohort.channel_id), message,
-                       f"window:{window.id}:{key}", cohort=window.cohort, window_id=window.id)
+        await ctx.send(
+            Destination.channel(window.cohort.channel_id),
+            message,
+            f"window:{window.id}:{key}",
+            cohort=window.cohort,
+            window_id=window.id,
+        )
 
 
 async def cancel_planned_nudges(ctx: Context, window: Window) -> int:
     """Nudges queued for an old deadline must never go out after it moved."""
     result = await ctx.session.execute(
-        update(Outbox).where(Outbox.window_id == window.id, Outbox.state.in_(UNSENT),
-                             Outbox.key.like("nudge:%"))
-        .values(state="cancelled", last_error="deadline changed"))
+        update(Outbox)
+        .where(Outbox.window_id == window.id, Outbox.state.in_(UNSENT), Outbox.key.like("nudge:%"))
+        .values(state="cancelled", last_error="deadline changed")
+    )
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
@@ -65,24 +71,38 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
     cred = await credential_named(ctx, args["credential"])
     typed_tz = args["tz"] or cohort.tz  # as typed: parse_when holds EST and the like to their season
     tz_name = zone(typed_tz).key
-    opens_at = (parse_when(args["opens"], typed_tz, ctx.now, day_at=START_OF_DAY, future=False)
-                if args["opens"] else ctx.now)
+    opens_at = (
+        parse_when(args["opens"], typed_tz, ctx.now, day_at=START_OF_DAY, future=False)
+        if args["opens"]
+        else ctx.now
+    )
     closes_at = parse_when(args["closes"], typed_tz, ctx.now)
     check_window_times(opens_at, closes_at, ctx.now)
-    for other in await ctx.session.scalars(select(Window).where(
-            Window.cohort_id == cohort.id, Window.credential_id == cred.id)):
+    for other in await ctx.session.scalars(
+        select(Window).where(Window.cohort_id == cohort.id, Window.credential_id == cred.id)
+    ):
         if phase_of(other, ctx.now) != Phase.CLOSED:
             raise UserError(
                 f"{cohort.name} already has a window for {cred.slug} "
                 f"({short_id('W', other.id)}, {deadline_line(other, ctx.tz, ctx.now)}).",
-                f"/window extend {short_id('W', other.id)} next friday 5pm")
+                f"/window extend {short_id('W', other.id)} next friday 5pm",
+            )
     offsets = args["offsets"] or [parse_duration(o) for o in DEFAULT_NUDGE_OFFSETS]
     late: LatePolicy = args["late"] or LatePolicy()
     revise_within = format_duration(args["revise_within"] or DEFAULT_REVISE_WITHIN)
-    window = Window(workspace_id=ctx.workspace.id, cohort_id=cohort.id, credential_id=cred.id,
-                    opens_at=opens_at, closes_at=closes_at, tz=tz_name,
-                    nudge_offsets=[format_duration(o) for o in offsets], late_policy=str(late),
-                    revise_within=revise_within, created_by=ctx.actor.id, created_at=ctx.now)
+    window = Window(
+        workspace_id=ctx.workspace.id,
+        cohort_id=cohort.id,
+        credential_id=cred.id,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        tz=tz_name,
+        nudge_offsets=[format_duration(o) for o in offsets],
+        late_policy=str(late),
+        revise_within=revise_within,
+        created_by=ctx.actor.id,
+        created_at=ctx.now,
+    )
     ctx.session.add(window)
     await ctx.session.flush()
     await ctx.session.refresh(window, ["cohort", "credential"])
@@ -91,17 +111,21 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
         await announce(ctx, window, window_opened(window, ctx.now), "opened")
     ctx.audit("window.open", short_id("W", window.id), closes=closes_at.isoformat())
     skipped = [format_duration(o) for o in offsets if closes_at - o < opens_at]
-    note = (f" Reminders {', '.join(skipped)} before the deadline are skipped: that moment "
-            "passes before the window opens." if skipped else "")
-    starts = ("It is open now." if opens_at <= ctx.now
-              else f"It opens {format_time(opens_at, ctx.tz)}.")
+    note = (
+        f" Reminders {', '.join(skipped)} before the deadline are skipped: that moment "
+        "passes before the window opens."
+        if skipped
+        else ""
+    )
+    starts = "It is open now." if opens_at <= ctx.now else f"It opens {format_time(opens_at, ctx.tz)}."
     return Reply.text(
         f"Opened {short_id('W', window.id)}: *{cred.name}* for *{cohort.name}*, "
         f"closes {format_time(closes_at, zone(tz_name))}"
         + (f" ({format_time(closes_at, ctx.tz)} your time)" if ctx.tz.key != tz_name else "")
         + f". {starts} Reminders {', '.join(window.nudge_offsets)} before the deadline; "
         f"late submissions: {late}; revisions: due within {revise_within} of the request, even "
-        f"after the close.{note}")
+        f"after the close.{note}"
+    )
 
 
 @handles("window", "extend")
@@ -116,16 +140,23 @@ async def extend(ctx: Context, args: dict[str, Any]) -> Reply:
     window.closed_at = None
     window.close_announced_at = None
     cancelled = await cancel_planned_nudges(ctx, window)
-    ctx.audit("window.extend", short_id("W", window.id), closes=closes_at.isoformat(),
-              was=before.isoformat())
+    ctx.audit("window.extend", short_id("W", window.id), closes=closes_at.isoformat(), was=before.isoformat())
     if window.open_announced_at is not None:
-        await announce(ctx, window, Message(
-            f"📅 New deadline for *{window.credential.name}*: "
-            f"{deadline_line(window, zone(tz_name), ctx.now)}.",
-            context=short_id("W", window.id)), f"extend:{closes_at:%Y%m%dT%H%M}")
+        await announce(
+            ctx,
+            window,
+            Message(
+                f"📅 New deadline for *{window.credential.name}*: "
+                f"{deadline_line(window, zone(tz_name), ctx.now)}.",
+                context=short_id("W", window.id),
+            ),
+            f"extend:{closes_at:%Y%m%dT%H%M}",
+        )
     dropped = f" {cancelled} queued reminder(s) for the old deadline were dropped." if cancelled else ""
-    return Reply.text(f"{short_id('W', window.id)} now {deadline_line(window, ctx.tz, ctx.now)}. "
-                      f"Reminders are planned again for the new deadline.{dropped}")
+    return Reply.text(
+        f"{short_id('W', window.id)} now {deadline_line(window, ctx.tz, ctx.now)}. "
+        f"Reminders are planned again for the new deadline.{dropped}"
+    )
 
 
 @handles("window", "close")
@@ -133,17 +164,25 @@ async def close(ctx: Context, args: dict[str, Any]) -> Reply:
     window = await window_by_ref(ctx, args)
     await require_coordinator(ctx, window.cohort)
     if phase_of(window, ctx.now) == Phase.CLOSED:
-        raise UserError(f"{short_id('W', window.id)} is already closed "
-                        f"({format_time(window.closed_at or window.closes_at, ctx.tz)}).")
+        raise UserError(
+            f"{short_id('W', window.id)} is already closed "
+            f"({format_time(window.closed_at or window.closes_at, ctx.tz)})."
+        )
     window.closed_at = ctx.now
     await cancel_planned_nudges(ctx, window)
     counts = await window_counts(ctx.session, window)
     window.close_announced_at = ctx.now
-    await announce(ctx, window, window_closed(window, counts, await who_owes(
-        ctx.session, window, ctx.now), ctx.now), "closed")
+    await announce(
+        ctx,
+        window,
+        window_closed(window, counts, await who_owes(ctx.session, window, ctx.now), ctx.now),
+        "closed",
+    )
     ctx.audit("window.close", short_id("W", window.id))
-    return Reply.text(f"Closed {short_id('W', window.id)} ({window.credential.slug}, "
-                      f"{window.cohort.name}): {counts.submitted} of {counts.total} submitted.")
+    return Reply.text(
+        f"Closed {short_id('W', window.id)} ({window.credential.slug}, "
+        f"{window.cohort.name}): {counts.submitted} of {counts.total} submitted."
+    )
 
 
 @handles("window", "list")
@@ -152,16 +191,23 @@ async def list_windows(ctx: Context, args: dict[str, Any]) -> Reply:
     if args["cohort"]:
         query = query.where(Window.cohort_id == (await cohort_named(ctx, args["cohort"])).id)
     if not ctx.actor.is_admin:
-        query = query.where(Window.cohort_id.in_(
-            select(Enrolment.cohort_id).where(Enrolment.member_id == ctx.actor.id)))
+        query = query.where(
+            Window.cohort_id.in_(select(Enrolment.cohort_id).where(Enrolment.member_id == ctx.actor.id))
+        )
     windows = list(await ctx.session.scalars(query.order_by(Window.closes_at).limit(50)))
     if not windows:
-        return Reply.text("No windows yet."
-                          + (" Open one with `/window open <cohort> <credential> closes <when>`."
-                             if ctx.actor.is_admin else ""))
+        return Reply.text(
+            "No windows yet."
+            + (
+                " Open one with `/window open <cohort> <credential> closes <when>`."
+                if ctx.actor.is_admin
+                else ""
+            )
+        )
     lines = ["*Windows*"]
     for w in windows:
-        lines.append(f"• {short_id('W', w.id)} *{w.credential.slug}* — {w.cohort.name}, "
-                     f"{window_when(w, ctx.tz, ctx.now)}")
+        lines.append(
+            f"• {short_id('W', w.id)} *{w.credential.slug}* — {w.cohort.name}, "
+            f"{window_when(w, ctx.tz, ctx.now)}"
+        )
     return Reply.text("\n".join(lines))
-

@@ -8,7 +8,8 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - offline SQL generation is not supported
     raise RuntimeError("run migrations with `cohortbot db upgrade`")
 
-context.configure(connection=connection, target_metadata=Base.metadata,
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=connection.dialect.name == "sqlite"
+)
 with context.begin_transaction():
     context.run_migrations()

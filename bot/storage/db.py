@@ -85,8 +85,9 @@ class InlineConnection(aiosqlite.Connection):
 
 
 def connect_inline(database: str) -> InlineConnection:
-    return InlineConnection(partial(sqlite3.connect, database, timeout=SPIN, isolation_level=None,
-                                    check_same_thread=False))
+    return InlineConnection(
+        partial(sqlite3.connect, database, timeout=SPIN, isolation_level=None, check_same_thread=False)
+    )
 
 
 def begin_immediate(conn: Connection) -> None:
@@ -120,8 +121,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     database = parsed.database or ""
     if database and database != ":memory:":
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, async_creator=partial(connect_inline, database or ":memory:"),
-                                 **kwargs)
+    engine = create_async_engine(url, async_creator=partial(connect_inline, database or ":memory:"), **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -217,12 +217,16 @@ class Database:
             finally:
                 self._writer_task = None
 
-    async def insert_once_alone(self, model: type[DeclarativeBase], values: dict[str, Any],
-                                unique: list[str]) -> bool:
+    async def insert_once_alone(
+        self, model: type[DeclarativeBase], values: dict[str, Any], unique: list[str]
+    ) -> bool:
         """`insert_once` committed on its own, for a write an acknowledgement waits for (see
         `write_alone`): True when this call added the row."""
-        stmt = _insert_ignoring(model.__table__, self.engine.dialect.name,  # type: ignore[attr-defined]
-                                tuple(unique))
+        stmt = _insert_ignoring(
+            model.__table__,
+            self.engine.dialect.name,  # type: ignore[attr-defined]
+            tuple(unique),
+        )
         return bool(await self.write_alone(stmt, values, ack=True))
 
     async def write_alone(self, stmt: Executable, values: dict[str, Any], *, ack: bool = False) -> int:
@@ -242,13 +246,16 @@ class Database:
             async with engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return int((await conn.execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
+
         return await once_more_if_dropped(run)
 
     async def ping(self) -> None:
         """SELECT 1, for health checks; raises if the database cannot be reached."""
+
         async def run() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+
         await once_more_if_dropped(run)
 
     async def upgrade(self) -> None:
@@ -282,8 +289,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def run_migrations(connection: Connection, direction: str = "upgrade",
-                   revision: str | None = None) -> None:
+def run_migrations(connection: Connection, direction: str = "upgrade", revision: str | None = None) -> None:
     cfg = alembic_config(connection)
     if direction == "upgrade":
         command.upgrade(cfg, revision or "head")
@@ -300,22 +306,30 @@ def _insert_ignoring(table: Table, dialect: str, unique: tuple[str, ...], return
     return stmt if returning is None else stmt.returning(returning)
 
 
-async def insert_once(session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any],
-                      unique: list[str]) -> bool:
+async def insert_once(
+    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any], unique: list[str]
+) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when this call added the row.
 
     The database's unique index, not a prior SELECT, decides, so two processes
     racing for the same row can never both win.
     """
-    stmt = _insert_ignoring(model.__table__, session.get_bind().dialect.name,  # type: ignore[attr-defined]
-                            tuple(unique))
+    stmt = _insert_ignoring(
+        model.__table__,
+        session.get_bind().dialect.name,  # type: ignore[attr-defined]
+        tuple(unique),
+    )
     result = await (await session.connection()).execute(stmt, values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def insert_many_once(session: AsyncSession, model: type[DeclarativeBase],
-                           rows: list[dict[str, Any]], unique: list[str],
-                           returning: Any) -> list[Any]:
+async def insert_many_once(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    rows: list[dict[str, Any]],
+    unique: list[str],
+    returning: Any,
+) -> list[Any]:
     """Bulk INSERT … ON CONFLICT DO NOTHING RETURNING `returning`: what this call added.
 
     One statement run with executemany: SQLAlchemy compiles it once (cached) and sends
@@ -325,7 +339,11 @@ async def insert_many_once(session: AsyncSession, model: type[DeclarativeBase],
     """
     if not rows:
         return []
-    stmt = _insert_ignoring(model.__table__, session.get_bind().dialect.name,  # type: ignore[attr-defined]
-                            tuple(unique), returning)
+    stmt = _insert_ignoring(
+        model.__table__,
+        session.get_bind().dialect.name,  # type: ignore[attr-defined]
+        tuple(unique),
+        returning,
+    )
     result = await (await session.connection()).execute(stmt, rows)
     return list(result.scalars())

@@ -60,8 +60,7 @@ UTC = UTCDateTime()
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTC, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTC, dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Workspace(Base):
@@ -369,9 +368,12 @@ class Inbound(Base):
     at: Mapped[datetime]
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL once run
 
-    __table_args__ = (Index("ix_inbound_pending", "at", sqlite_where=pending.isnot(None),
-                            postgresql_where=pending.isnot(None)),
-                      Index("ix_inbound_at", "at"))  # forgetting old requests (`forget_requests`)
+    __table_args__ = (
+        Index(
+            "ix_inbound_pending", "at", sqlite_where=pending.isnot(None), postgresql_where=pending.isnot(None)
+        ),
+        Index("ix_inbound_at", "at"),
+    )  # forgetting old requests (`forget_requests`)
 
 
 class SigningKey(Base):

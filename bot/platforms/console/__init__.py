@@ -4,5 +4,12 @@ conversation harness of the tests."""
 from bot.platforms.console.chat import ConsoleChat, ConsoleTransport, Said, interactive, render, render_text
 from bot.platforms.console.directory import ConsoleDirectory
 
-__all__ = ["ConsoleChat", "ConsoleDirectory", "ConsoleTransport", "Said", "interactive", "render",
-           "render_text"]
+__all__ = [
+    "ConsoleChat",
+    "ConsoleDirectory",
+    "ConsoleTransport",
+    "Said",
+    "interactive",
+    "render",
+    "render_text",
+]

@@ -51,8 +51,9 @@ def render_text(text: str) -> str:
 def render(message: Message) -> str:
     lines = [render_text(message.text)]
     lines.extend(f"{label}: {render_text(value)}" for label, value in message.fields)
-    buttons = [f"[{b.label} → {b.command}]" if b.command else f"[{b.label}: {b.url}]"
-               for b in message.buttons]
+    buttons = [
+        f"[{b.label} → {b.command}]" if b.command else f"[{b.label}: {b.url}]" for b in message.buttons
+    ]
     if buttons:
         lines.append(" ".join(buttons))
     if message.context:
@@ -73,8 +74,9 @@ class ConsoleTransport:
         self.say = say
         self.count = 0
 
-    async def send(self, workspace: Workspace, dest: Destination, message: Message, key: str,
-                   edit_ref: str | None = None) -> str:
+    async def send(
+        self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
+    ) -> str:
         where = f"#{dest.target}" if dest.kind == "channel" else f"DM @{dest.target}"
         text = render(message)
         self.say(where, f"(edited) {text}" if edit_ref else text)
@@ -93,15 +95,23 @@ PROFILE_FIELDS = {"name": "display_name", "tz": "tz", "email": "email"}
 
 
 class ConsoleChat:
-    def __init__(self, db: Database, settings: Settings, *, clock: FakeClock | None = None,
-                 out: Callable[[str], None] | None = print, echo: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: FakeClock | None = None,
+        out: Callable[[str], None] | None = print,
+        echo: bool = False,
+    ) -> None:
         self.db, self.settings = db, settings
         self.clock = clock or FakeClock(datetime.now(UTC).replace(second=0, microsecond=0))
         self.directory = ConsoleDirectory(settings.default_timezone)
         self.bot = CohortBot(db, settings, self.clock)
         self.transport = ConsoleTransport(self.say)
-        self.deliverer = Deliverer(db, {"console": self.transport,
-                                        "credly": CredlyTransport(settings, db, self.clock)}, self.clock)
+        self.deliverer = Deliverer(
+            db, {"console": self.transport, "credly": CredlyTransport(settings, db, self.clock)}, self.clock
+        )
         self.out = out
         self.echo = echo  # show each line as it runs (a script, piped input)
         self.restored = False
@@ -150,8 +160,10 @@ class ConsoleChat:
             elif text.startswith("@"):
                 await self.command(text)
             else:
-                raise UserError("Start a line with @name and a command, or a :directive.",
-                                "@alice /submit https://example.org/unit -- my reflection")
+                raise UserError(
+                    "Start a line with @name and a command, or a :directive.",
+                    "@alice /submit https://example.org/unit -- my reflection",
+                )
         except UserError as exc:
             self.errors += 1
             self.say("console", str(exc))
@@ -159,8 +171,7 @@ class ConsoleChat:
     async def command(self, text: str) -> None:
         user, _, command = text.partition(" ")
         user_id = self.user_id(user)
-        reply = await self.bot.handle(Origin("console", WORKSPACE, user_id), command,
-                                      self.directory)
+        reply = await self.bot.handle(Origin("console", WORKSPACE, user_id), command, self.directory)
         self.reply(user_id, reply)
         await self.bot.run_followups(reply)
         await self.deliver()
@@ -186,8 +197,10 @@ class ConsoleChat:
         """`@Alice`, `alice` or `@alice` -> `alice`: handles are case-insensitive."""
         m = CONSOLE_MENTION_RE.fullmatch("@" + word.removeprefix("@"))
         if m is None:
-            raise UserError(f"'{word}' is not a user name; a handle is letters or digits, then "
-                            "also . _ or -.", "@alice /submit status")
+            raise UserError(
+                f"'{word}' is not a user name; a handle is letters or digits, then also . _ or -.",
+                "@alice /submit status",
+            )
         return handle(m.group(1))
 
     async def restore(self) -> None:
@@ -195,12 +208,16 @@ class ConsoleChat:
         still knows Alice's name, zone, address and who is an admin."""
         self.restored = True
         async with self.db.transaction() as session:
-            members = await session.scalars(select(Member).join(Workspace).where(
-                Workspace.platform == "console", Workspace.external_id == WORKSPACE))
+            members = await session.scalars(
+                select(Member)
+                .join(Workspace)
+                .where(Workspace.platform == "console", Workspace.external_id == WORKSPACE)
+            )
             for m in members:
                 if m.user_id not in self.directory.profiles:
-                    self.directory.update(m.user_id, display_name=m.display_name, email=m.email,
-                                          tz=m.tz, is_admin=m.is_admin)
+                    self.directory.update(
+                        m.user_id, display_name=m.display_name, email=m.email, tz=m.tz, is_admin=m.is_admin
+                    )
 
     async def remember(self, profile: Profile) -> None:
         """A profile set with :user or :admin is the member's, in the database as on a real
@@ -208,11 +225,19 @@ class ConsoleChat:
         console's workspace keeps it even for someone who has not said anything yet."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            await session.execute(update(Member).where(
-                Member.user_id == profile.user_id,
-                Member.workspace_id.in_(select(Workspace.id).where(Workspace.platform == "console")))
-                .values(display_name=profile.display_name, email=profile.email,
-                        tz=profile.tz or self.settings.default_timezone, is_admin=profile.is_admin))
+            await session.execute(
+                update(Member)
+                .where(
+                    Member.user_id == profile.user_id,
+                    Member.workspace_id.in_(select(Workspace.id).where(Workspace.platform == "console")),
+                )
+                .values(
+                    display_name=profile.display_name,
+                    email=profile.email,
+                    tz=profile.tz or self.settings.default_timezone,
+                    is_admin=profile.is_admin,
+                )
+            )
             workspace = await workspace_for(session, Origin("console", WORKSPACE, profile.user_id), now)
             await upsert_member(session, workspace, profile, now, self.settings.default_timezone)
 
@@ -247,8 +272,15 @@ class ConsoleChat:
             elif rest.startswith("+"):
                 await self.pass_time(self.clock.now() + parse_duration(rest[1:]))
             else:
-                await self.pass_time(parse_when(rest, zone(self.settings.default_timezone),
-                                                self.clock.now(), day_at=START_OF_DAY, future=False))
+                await self.pass_time(
+                    parse_when(
+                        rest,
+                        zone(self.settings.default_timezone),
+                        self.clock.now(),
+                        day_at=START_OF_DAY,
+                        future=False,
+                    )
+                )
         elif name == "admin":
             users = [self.user_id(word) for word in rest.split()]
             if not users:
@@ -268,23 +300,26 @@ class ConsoleChat:
                 key, _, value = pair.partition("=")
                 field = PROFILE_FIELDS.get(key)
                 if field is None or not value:
-                    raise UserError(f"'{pair}' is not a profile setting; use name=, tz= or email=.",
-                                    ':user @alice tz=America/Chicago')
+                    raise UserError(
+                        f"'{pair}' is not a profile setting; use name=, tz= or email=.",
+                        ":user @alice tz=America/Chicago",
+                    )
                 if field == "tz":
                     zone(value)
                 changes[field] = value
             profile = self.directory.update(user_id, **changes)
             await self.remember(profile)
             admin = ", workspace admin" if profile.is_admin else ""
-            self.tell(f"@{user_id} is {profile.display_name}, time zone "
-                      f"{profile.tz or self.settings.default_timezone}, e-mail {profile.email}{admin}.")
+            self.tell(
+                f"@{user_id} is {profile.display_name}, time zone "
+                f"{profile.tz or self.settings.default_timezone}, e-mail {profile.email}{admin}."
+            )
         elif name == "deliver":
             await self.deliver()
         elif name in ("help", "?"):
             self.say("console", __doc__ or "")
         else:
-            raise UserError(f"Unknown directive ':{name}'; use :clock, :admin, :user or :help.",
-                            ":clock +2d")
+            raise UserError(f"Unknown directive ':{name}'; use :clock, :admin, :user or :help.", ":clock +2d")
 
 
 async def interactive(chat: ConsoleChat) -> None:
@@ -293,8 +328,7 @@ async def interactive(chat: ConsoleChat) -> None:
 
     typing = sys.stdin.isatty()
     chat.echo = not typing
-    print("Cohort Bot console. Act as anyone: `@coord /help`. `:help` for directives, "
-          "Ctrl-D to leave.")
+    print("Cohort Bot console. Act as anyone: `@coord /help`. `:help` for directives, Ctrl-D to leave.")
     while True:
         try:
             line = await asyncio.to_thread(input, "> " if typing else "")

@@ -22,7 +22,8 @@ class ConsoleDirectory:
 
     def _get(self, user_id: str) -> Profile:
         return self.profiles.get(user_id) or Profile(
-            user_id, user_id, f"{user_id}@example.org", self.default_tz)
+            user_id, user_id, f"{user_id}@example.org", self.default_tz
+        )
 
     def channel_named(self, name: str) -> str | None:
         return name  # every channel the console names exists, as `#<name>`
