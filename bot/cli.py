@@ -13,14 +13,19 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from bot.catalogue import BUNDLED, CatalogueError, catalogue_is_empty, load_catalogue
-from bot.clock import Clock, SystemClock
-from bot.config import Settings, get_settings
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, get_settings
+from bot.platforms import chats_configured
 from bot.storage import Outbox
 from bot.storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,10 +83,9 @@ async def ensure_catalogue(db: Database, say: bool = True) -> None:
 
 
 @asynccontextmanager
-async def badge_pages(settings: Settings, clock: Clock, db_url: str) -> AsyncIterator[None]:
+async def badge_pages(runtime: Runtime) -> AsyncIterator[None]:
     """The console serves the same web app on localhost, so the badge links it prints open."""
-    from bot.runtime import Runtime
-
+    settings = runtime.settings
     with socket.socket() as probe:
         try:
             probe.bind((settings.host, settings.port))
@@ -92,7 +96,6 @@ async def badge_pages(settings: Settings, clock: Clock, db_url: str) -> AsyncIte
             )
             yield
             return
-    runtime = Runtime(settings.model_copy(update={"database_url": db_url}), clock=clock)
     stop = asyncio.Event()
     server = asyncio.create_task(runtime.serve(stop, settings.host, settings.port))
     print(f"Badge pages: {settings.public_base_url} (served on {settings.host}:{settings.port}).")
@@ -102,7 +105,6 @@ async def badge_pages(settings: Settings, clock: Clock, db_url: str) -> AsyncIte
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server, 10)
-        await runtime.stop()
 
 
 async def console(settings: Settings, script: Path | None, db_url: str | None) -> int:
@@ -117,7 +119,7 @@ async def console(settings: Settings, script: Path | None, db_url: str | None) -
         await ensure_catalogue(db, say=script is None)
         chat = ConsoleChat(db, settings, echo=True)
         if script is None:
-            async with badge_pages(settings, chat.clock, db_url or settings.database_url):
+            async with badge_pages(chat.runtime):
                 await interactive(chat)
             return 0
         try:
@@ -236,7 +238,7 @@ async def until_signalled(parts: list[Callable[[asyncio.Event], Awaitable[None]]
 async def serve_parts(
     settings: Settings, parts: set[str], host: str | None = None, port: int | None = None
 ) -> int:
-    from bot.runtime import ConfigError, Runtime, settle_heap
+    from bot.runtime import Runtime, settle_heap
 
     try:
         runtime = Runtime(settings)
@@ -250,22 +252,18 @@ async def serve_parts(
         jobs.append(lambda stop: runtime.serve(stop, host or settings.host, port or settings.port))
         print(
             f"Serving on http://{host or settings.host}:{port or settings.port} "
-            f"(Slack {'on' if runtime.slack else 'not configured'})."
+            f"({', '.join(runtime.platforms) or 'no chat platform configured'})."
         )
     if "worker" in parts:
         jobs.append(runtime.deliver_forever)
     if "clock" in parts:
         jobs.append(runtime.lead_clock)
-    if "socket" in parts and runtime.slack is not None and settings.slack_app_token:
-        jobs.append(runtime.socket_mode)
+    if "socket" in parts:  # the platforms' own connections: Slack's Socket Mode, say
+        jobs.extend(runtime.runners())
     try:
         return await until_signalled(jobs)
     finally:
         await runtime.stop()
-
-
-def chats_configured(settings: Settings) -> bool:
-    return bool(settings.slack_bot_token or settings.slack_client_id or settings.discord_token)
 
 
 def configure_logging(settings: Settings, chatting: bool) -> None:
@@ -296,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chatting=args.command == "console" or (args.command == "run" and not chats_configured(settings)),
     )
     if args.command == "slack-manifest":
-        from bot.adapters.slack_manifest import render
+        from bot.platforms.slack.manifest import render
 
         print(render(args.url or settings.public_base_url), end="")
         return 0

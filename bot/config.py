@@ -67,3 +67,7 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class ConfigError(Exception):
+    """Settings that would run the bot unsafely or not at all; the message says which."""

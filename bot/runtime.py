@@ -17,14 +17,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.badges.credly import CredlyTransport
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.intake import finish_stale
 from bot.leader import Leadership
 from bot.outbox import Deliverer, Transport
+from bot.platforms import build as build_platforms
+from bot.platforms import check_settings
 from bot.scheduler import ReminderJobs, run_due
 from bot.service import CohortBot
 from bot.storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.adapters.slack import SlackAdapter
+    from bot.platforms.base import Platform, Runner
 
 log = logging.getLogger(__name__)
 
@@ -57,47 +60,31 @@ async def repeat(job: Callable[[], Awaitable[object]], stop: asyncio.Event, inte
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-class ConfigError(Exception):
-    """Settings that would run the bot unsafely or not at all; the message says which."""
-
-
-def slack_configured(settings: Settings) -> bool:
-    return bool(settings.slack_bot_token or settings.slack_client_id)
-
-
-def check_settings(settings: Settings) -> None:
-    if settings.slack_bot_token and not (settings.slack_signing_secret or settings.slack_app_token):
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests "
-            "could not be verified. Set SLACK_SIGNING_SECRET (HTTP) or "
-            "SLACK_APP_TOKEN (Socket Mode)."
-        )
-    if settings.slack_client_id and not (settings.slack_client_secret and settings.slack_signing_secret):
-        raise ConfigError(
-            "SLACK_CLIENT_ID is set: OAuth installs also need SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET."
-        )
-    if settings.discord_token and not slack_configured(settings):
-        raise ConfigError(
-            "DISCORD_TOKEN is set, but this version of Cohort Bot cannot talk to "
-            "Discord yet (the Discord adapter is on its way). Unset DISCORD_TOKEN to "
-            "use the console chat, or set Slack's settings (README: Slack)."
-        )
-
-
 class Runtime:
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
-        check_settings(settings)
+    """The one composition root: database, clock, service, deliverer and the platforms, for
+    `run`, `serve`, `worker`, `clock` and the console alike. `platforms` given (the console)
+    replaces the ones the settings configure."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        db: Database | None = None,
+        platforms: Callable[[CohortBot], list[Platform]] | None = None,
+    ) -> None:
+        if platforms is None:
+            check_settings(settings)
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.db = Database(settings.database_url)
+        self.db = db or Database(settings.database_url)
         self.bot = CohortBot(self.db, settings, self.clock)
-        self.slack: SlackAdapter | None = None
-        transports: dict[str, Transport] = {}
-        if slack_configured(settings):
-            from bot.adapters.slack import SlackAdapter
-
-            self.slack = SlackAdapter(self.bot, settings, engine=self.db.engine)
-            transports["slack"] = self.slack.transport()
+        self.platforms: dict[str, Platform] = (
+            {p.name: p for p in platforms(self.bot)}
+            if platforms is not None
+            else build_platforms(settings, self.bot, self.db)
+        )
+        transports: dict[str, Transport] = {name: p.transport() for name, p in self.platforms.items()}
         # always present: Credly rows then wait visibly (dead letters) instead of going nowhere
         transports["credly"] = CredlyTransport(settings, self.db, self.clock)
         self.deliverer = Deliverer(
@@ -110,13 +97,12 @@ class Runtime:
 
     async def start(self) -> None:
         await self.db.upgrade()
-        if self.slack is not None:
-            await self.slack.start()
+        for platform in self.platforms.values():
+            await platform.start()
 
     async def stop(self) -> None:
-        if self.slack is not None:
-            await self.slack.drain()
-            await self.slack.close()
+        for platform in self.platforms.values():
+            await platform.stop()
         await self.db.dispose()
 
     async def deliver_forever(self, stop: asyncio.Event, interval: float = 1.0) -> None:
@@ -124,10 +110,15 @@ class Runtime:
         in but not run, each every `interval` until told to stop. Two loops, not one: a
         delivery round lasts until the outbox is empty (minutes of a long backlog at a
         channel's 1 a second), and an acknowledged command must not wait for it."""
-        jobs: list[Callable[[], Awaitable[object]]] = [self.deliverer.deliver_due]
-        if self.slack is not None:
-            jobs.append(self.slack.finish_stale)
+        jobs: list[Callable[[], Awaitable[object]]] = [self.deliverer.deliver_due, self.finish_stale]
         await asyncio.gather(*(repeat(job, stop, interval) for job in jobs))
+
+    async def finish_stale(self) -> int:
+        return await finish_stale(self.bot, self.platforms)
+
+    def runners(self) -> list[Runner]:
+        """The platforms' long-lived connections (Socket Mode, a gateway)."""
+        return [runner for platform in self.platforms.values() for runner in platform.runners()]
 
     async def tick(self) -> None:
         await run_due(self.db, self.settings, self.clock.now())
@@ -194,19 +185,3 @@ class Runtime:
         await stop.wait()
         server.should_exit = True
         await task
-
-    async def socket_mode(self, stop: asyncio.Event) -> None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        assert self.slack is not None and self.settings.slack_app_token
-        handler = AsyncSocketModeHandler(self.slack.app, self.settings.slack_app_token)
-        # connect_async() retries a refused token or an unreachable Slack forever: never wait
-        # on it alone, or SIGTERM could not stop the process.
-        connecting = asyncio.create_task(handler.connect_async())
-        try:
-            await stop.wait()
-        finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
-            await handler.close_async()

@@ -27,13 +27,13 @@ import pytest
 from fakeslack import FakeSlack
 from slack_app import SlackWire, served_app
 
-from bot.adapters.slack import COMMANDS
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.directory import Profile
 from bot.domain import UserError
 from bot.messages import Reply
 from bot.platforms.console import ConsoleChat, Said
+from bot.platforms.slack.app import COMMANDS
 from bot.storage.db import Database
 
 
@@ -165,8 +165,7 @@ class SlackChat(ConsoleChat):
         """:user and :admin change the person's Slack profile. The app caches profiles for ten
         minutes; the harness lets that pass, so the next lookup sees the change."""
         self.fake.add_user(self.person(profile.user_id), **self.slack_profile(profile))
-        assert self.app.runtime.slack is not None
-        for directory in self.app.runtime.slack.directories.values():
+        for directory in self.app.runtime.platforms["slack"].directories.values():
             directory.cache.pop(self.users[profile.user_id], None)
 
     async def restore(self) -> None:

@@ -103,8 +103,7 @@ class SlackWire:
         if deliver:
             await settle(self.runtime)
         else:
-            assert self.runtime.slack is not None
-            await self.runtime.slack.drain()
+            await self.runtime.platforms["slack"].drain()
 
 
 class SlackApp(SlackWire):
@@ -162,10 +161,9 @@ class SlackApp(SlackWire):
 
 async def settle(runtime: Runtime) -> None:
     """Let follow-ups finish and the outbox deliver, as the worker would."""
-    assert runtime.slack is not None
-    await runtime.slack.drain()
+    await runtime.platforms["slack"].drain()
     await runtime.deliverer.deliver_due()
-    await runtime.slack.drain()
+    await runtime.platforms["slack"].drain()
 
 
 @pytest.fixture

@@ -24,11 +24,12 @@ from delivery_kit import (
 from fakeslack import FakeSlack
 from sqlalchemy import select, update
 
-from bot.adapters.slack import SlackDirectory, SlackTransport
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Destination, Message
 from bot.outbox import MAX_ATTEMPTS, enqueue_many, outbox_row
+from bot.platforms.slack.directory import SlackDirectory
+from bot.platforms.slack.transport import SlackTransport
 from bot.runtime import Runtime
 from bot.service import Origin
 from bot.storage import Outbox
@@ -336,7 +337,6 @@ async def worker_died_while_sending(
 async def test_a_message_slack_got_before_its_worker_died_is_found_in_history_not_sent_again(
     fake: FakeSlack, runtime: Runtime, clock: FakeClock
 ) -> None:
-    assert runtime.slack is not None
     ws = await slack_workspace(runtime.db)
     keys = await seed(
         runtime.db,
@@ -349,7 +349,7 @@ async def test_a_message_slack_got_before_its_worker_died_is_found_in_history_no
         clock.now(),
     )
     await worker_died_while_sending(runtime.db, keys, clock.now())
-    client = await runtime.slack.client_for(TEAM, outbound=True)
+    client = await runtime.platforms["slack"].client_for(TEAM, outbound=True)
     fake.seed_message("DUALICE", "an older message", user="UALICE")
     arrived = {  # posted the way SlackTransport posts, outbox key in the metadata
         "DUALICE": await SlackTransport.post(client, "UALICE", "message dm:arrived", [], "dm:arrived"),
@@ -427,11 +427,10 @@ async def test_history_lookups_keep_to_their_own_limit_and_hold_up_no_other_dest
 async def test_a_failed_history_lookup_after_a_crash_still_looks_again_before_sending(
     fake: FakeSlack, runtime: Runtime, clock: FakeClock
 ) -> None:
-    assert runtime.slack is not None
     ws = await slack_workspace(runtime.db)
     keys = await seed(runtime.db, ws, [(Destination.channel("C6"), "announce:maybe")], clock.now())
     await worker_died_while_sending(runtime.db, keys, clock.now())
-    client = await runtime.slack.client_for(TEAM, outbound=True)
+    client = await runtime.platforms["slack"].client_for(TEAM, outbound=True)
     await SlackTransport.post(client, "C6", "message announce:maybe", [], "announce:maybe")
     fake.rate_limit("conversations.history", retry_after=1)
     await runtime.deliverer.deliver_due()
@@ -462,8 +461,7 @@ def cohortbot(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedP
 async def test_a_channel_that_no_longer_exists_is_a_dead_letter_coordinators_see_and_can_retry(
     fake: FakeSlack, runtime: Runtime, clock: FakeClock, tmp_path: Path
 ) -> None:
-    assert runtime.slack is not None
-    directory = SlackDirectory(runtime.slack.client)
+    directory = SlackDirectory(runtime.platforms["slack"].client)
 
     async def say(user: str, line: str) -> str:
         reply = await runtime.bot.handle(Origin("slack", TEAM, user, "C1"), line, directory)

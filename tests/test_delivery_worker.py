@@ -14,10 +14,10 @@ from counting import count
 from delivery_kit import seed, slack_settings, slack_workspace, until
 from fakeslack import SCHOOL_USERS, FakeSlack
 
-from bot.adapters.slack import SlackDirectory
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Destination
+from bot.platforms.slack.directory import SlackDirectory
 from bot.runtime import Runtime
 from bot.service import Origin
 from bot.storage import Submission
@@ -36,8 +36,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
 async def taken_in_before_a_crash(runtime: Runtime, fake: FakeSlack) -> None:
     """A cohort whose learners each typed a `/submit` that a server acknowledged (took in)
     and then died before running."""
-    assert runtime.slack is not None
-    directory = SlackDirectory(await runtime.slack.client_for("T1"))
+    directory = SlackDirectory(await runtime.platforms["slack"].client_for("T1"))
     coordinator = Origin("slack", "T1", "UCOORD", "CFRL")
     for line in (
         "/cohort create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>",

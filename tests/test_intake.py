@@ -22,10 +22,10 @@ from serving import serve_process, serving
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.adapters.slack import SlackDirectory
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.platforms.console import ConsoleChat
+from bot.platforms.slack.directory import SlackDirectory
 from bot.runtime import Runtime
 from bot.service import CohortBot, Origin, Unavailable
 from bot.storage import Inbound, Outbox, Review, Submission
@@ -106,9 +106,9 @@ async def test_a_submission_acked_before_its_server_died_is_made_once_and_answer
     worker = Runtime(configured, clock=FakeClock(datetime.now(UTC) + timedelta(seconds=31)))
     await worker.start()
     try:
-        assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
+        assert await worker.finish_stale() == 1  # type: ignore[union-attr]
         await worker.deliverer.deliver_due()
-        assert await worker.slack.finish_stale() == 0  # type: ignore[union-attr]
+        assert await worker.finish_stale() == 0  # type: ignore[union-attr]
         await worker.deliverer.deliver_due()
     finally:
         await worker.stop()
@@ -129,8 +129,7 @@ async def served(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIter
 
 
 async def settle(runtime: Runtime) -> None:
-    assert runtime.slack is not None
-    await runtime.slack.drain()
+    await runtime.platforms["slack"].drain()
     await runtime.deliverer.deliver_due()
 
 
@@ -185,7 +184,7 @@ async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
     taken = await runtime.bot.handle(
         origin,
         "/submit https://example.org/unit -- Reflection",
-        SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
+        SlackDirectory(await runtime.platforms["slack"].client_for("T1")),  # type: ignore[union-attr]
         request_key="slack:T1:trig-9",
         reply_to=fake.response_url("UALICE"),
     )
@@ -193,7 +192,7 @@ async def test_two_processes_finishing_one_taken_in_submission_make_it_once(
     others = [Database(settings.database_url) for _ in range(2)]
     try:
         bots = [CohortBot(other, runtime.settings, runtime.clock) for other in others]
-        directory = SlackDirectory(await runtime.slack.client_for("T1"))  # type: ignore[union-attr]
+        directory = SlackDirectory(await runtime.platforms["slack"].client_for("T1"))  # type: ignore[union-attr]
         replies = await asyncio.gather(*(bot.finish(taken.intake, directory) for bot in bots))
     finally:
         for other in others:
@@ -214,7 +213,7 @@ async def test_a_submission_that_cannot_be_run_yet_does_not_hold_up_the_others(
         taken = await runtime.bot.handle(
             Origin("slack", "T1", user, "CFRL"),
             f"/submit https://example.org/{user} -- Reflection",
-            SlackDirectory(await runtime.slack.client_for("T1")),  # type: ignore[union-attr]
+            SlackDirectory(await runtime.platforms["slack"].client_for("T1")),  # type: ignore[union-attr]
             request_key=f"slack:T1:trig-{n}",
             reply_to=fake.response_url(user),
         )
@@ -223,9 +222,9 @@ async def test_a_submission_that_cannot_be_run_yet_does_not_hold_up_the_others(
     await worker.start()
     try:
         fake.fail_next("users.info", status=500)  # Slack fails the first one's profile lookup
-        assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
+        assert await worker.finish_stale() == 1  # type: ignore[union-attr]
         assert await count(db, Submission) == 1
-        assert await worker.slack.finish_stale() == 1  # type: ignore[union-attr]
+        assert await worker.finish_stale() == 1  # type: ignore[union-attr]
         assert await count(db, Submission) == 2
         await worker.deliverer.deliver_due()
     finally:

@@ -4,10 +4,10 @@ and what people typed reaches every platform as text."""
 from __future__ import annotations
 
 from bot import markup
-from bot.adapters.slack_blocks import blocks_for, escape
 from bot.grammar import free_text
 from bot.messages import Message
 from bot.platforms.console import render_text
+from bot.platforms.slack.blocks import blocks_for, escape
 
 
 def test_the_bots_mentions_channels_and_links_become_slacks_and_the_rest_is_escaped() -> None:

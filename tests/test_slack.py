@@ -25,10 +25,10 @@ from serving import serving
 from slack_app import SECRET, SETUP, SlackApp, buttons_in, datetime_utc, last_post, set_up
 from sqlalchemy import select
 
-from bot.adapters.slack_blocks import blocks_for
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.messages import Button, Message
+from bot.platforms.slack.blocks import blocks_for
 from bot.runtime import Runtime
 from bot.storage import Badge, Cohort, Submission, Version, Workspace
 from bot.storage.db import Database
@@ -399,8 +399,8 @@ def test_committed_manifest_matches_the_grammar_and_the_adapter() -> None:
 
     import yaml
 
-    from bot.adapters.slack import COMMANDS
-    from bot.adapters.slack_manifest import render
+    from bot.platforms.slack.app import COMMANDS
+    from bot.platforms.slack.manifest import render
 
     committed = (Path(__file__).resolve().parent.parent / "slack-manifest.yml").read_text()
     assert committed == render("https://cohortbot.example.org")

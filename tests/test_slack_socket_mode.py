@@ -89,10 +89,10 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 @contextlib.asynccontextmanager
 async def socket_mode(runtime: Runtime, fake: FakeSlack) -> AsyncIterator[None]:
-    """Runtime.socket_mode as `cohortbot run` runs it, stopped (bounded) afterwards."""
+    """Socket Mode (the Slack platform's runner) as `cohortbot run` runs it, stopped (bounded) afterwards."""
     await runtime.start()
     stop = asyncio.Event()
-    task = asyncio.create_task(runtime.socket_mode(stop), name="socket-mode")
+    task = asyncio.create_task(runtime.runners()[0](stop), name="socket-mode")
     try:
         await fake.socket_connected(timeout=5)
         yield
@@ -176,7 +176,7 @@ async def test_stop_is_honoured_while_the_app_token_is_refused(
     runtime = Runtime(configured)
     await runtime.start()
     stop = asyncio.Event()
-    task = asyncio.create_task(runtime.socket_mode(stop), name="socket-mode")
+    task = asyncio.create_task(runtime.runners()[0](stop), name="socket-mode")
     try:
         for _ in range(250):  # at most 5 s
             if fake.called("apps.connections.open"):

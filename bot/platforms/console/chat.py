@@ -26,19 +26,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from starlette.routing import BaseRoute
 
 from bot import markup
-from bot.badges.credly import CredlyTransport
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.directory import Profile
 from bot.domain import START_OF_DAY, UserError, format_time, parse_duration, parse_when, zone
 from bot.grammar import CONSOLE_MENTION_RE, handle
 from bot.messages import Destination, Message, Reply
-from bot.outbox import Deliverer, Limit
+from bot.outbox import Limit
+from bot.platforms.base import Capabilities, Runner
 from bot.platforms.console.directory import ConsoleDirectory
+from bot.runtime import Runtime
 from bot.scheduler import next_reminder_due, run_due
-from bot.service import CohortBot, Origin, upsert_member, workspace_for
+from bot.service import Intake, Origin, upsert_member, workspace_for
 from bot.storage import Member, Workspace
 from bot.storage.db import Database
 
@@ -95,6 +97,13 @@ PROFILE_FIELDS = {"name": "display_name", "tz": "tz", "email": "email"}
 
 
 class ConsoleChat:
+    """The console as a platform (see `bot.platforms.base`): one workspace, one person at the
+    keyboard acting as anyone, messages printed as they are delivered."""
+
+    name = "console"
+    # Its transport prints: nothing to find after a crash, and an edit prints anew.
+    capabilities = Capabilities(email=True, timezone=True)
+
     def __init__(
         self,
         db: Database,
@@ -107,17 +116,42 @@ class ConsoleChat:
         self.db, self.settings = db, settings
         self.clock = clock or FakeClock(datetime.now(UTC).replace(second=0, microsecond=0))
         self.directory = ConsoleDirectory(settings.default_timezone)
-        self.bot = CohortBot(db, settings, self.clock)
-        self.transport = ConsoleTransport(self.say)
-        self.deliverer = Deliverer(
-            db, {"console": self.transport, "credly": CredlyTransport(settings, db, self.clock)}, self.clock
-        )
+        self.console_transport = ConsoleTransport(self.say)
+        self.runtime = Runtime(settings, self.clock, db=db, platforms=lambda bot: [self])
+        self.bot, self.deliverer = self.runtime.bot, self.runtime.deliverer
         self.out = out
         self.echo = echo  # show each line as it runs (a script, piped input)
         self.restored = False
         self.transcript: list[Said] = []
         self.crashes = 0
         self.errors = 0
+
+    # -------------------------------------------------------------- as a platform
+
+    def transport(self) -> ConsoleTransport:
+        return self.console_transport
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    def own_paths(self) -> tuple[str, ...]:
+        return ()
+
+    def runners(self) -> list[Runner]:
+        return []
+
+    async def directory_for(self, workspace: str) -> ConsoleDirectory:
+        return self.directory
+
+    async def answer(self, intake: Intake, message: Message) -> bool:
+        self.say(f"only @{intake.origin.user_id}", render(message))
+        return True
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
 
     # -------------------------------------------------------------- output
 

@@ -13,10 +13,8 @@ import asyncio
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -32,9 +30,20 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import BaseRoute
 
-from bot.adapters.slack_blocks import blocks_for, fallback_text, unescape
-from bot.adapters.slack_forms import (
+from bot.config import Settings
+from bot.domain import UserError, check_links, parse_short_id
+from bot.grammar import Command
+from bot.handlers.reviews import decision_form
+from bot.intake import finish as finish_intake
+from bot.markup import plain
+from bot.messages import Message, Reply
+from bot.outbox import DeliveryError
+from bot.platforms.base import Capabilities, Runner
+from bot.platforms.slack.blocks import blocks_for, fallback_text, unescape
+from bot.platforms.slack.directory import SlackDirectory
+from bot.platforms.slack.forms import (
     DECISION_RE,
     ONE_FIELD,
     decision_view,
@@ -42,203 +51,15 @@ from bot.adapters.slack_forms import (
     one_field_view,
     submit_view,
 )
-from bot.adapters.slack_manifest import BOT_SCOPES
-from bot.config import Settings
-from bot.directory import Profile
-from bot.domain import UserError, check_links, parse_short_id
-from bot.grammar import Command
-from bot.handlers.reviews import decision_form
-from bot.markup import plain
-from bot.messages import Destination, Message, Reply
-from bot.outbox import DeliveryError, Limit
-from bot.service import CohortBot, Intake, Origin, Unavailable
-from bot.storage import Workspace
+from bot.platforms.slack.manifest import BOT_SCOPES
+from bot.platforms.slack.transport import SlackTransport, outbound_logger
+from bot.platforms.slack.web import slack_routes, socket_mode
+from bot.service import CohortBot, Intake, Origin
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
-PROFILE_TTL = 600.0
 REPLY_TIMEOUT = 10  # seconds for an answer on a response_url: inside service.REPLY_GRACE (15)
-PERMANENT_ERRORS = {
-    "channel_not_found",
-    "is_archived",
-    "user_not_found",
-    "account_inactive",
-    "invalid_blocks",
-    "msg_too_long",
-    "no_text",
-    "cannot_dm_bot",
-    "user_disabled",
-    "restricted_action",
-}
-
-
-# ------------------------------------------------------------------ directory
-
-
-class SlackDirectory:
-    """Profiles from `users.info`, cached for a few minutes per workspace."""
-
-    def __init__(self, client: AsyncWebClient, ttl: float = PROFILE_TTL) -> None:
-        self.client, self.ttl = client, ttl
-        self.cache: dict[str, tuple[float, Profile | None]] = {}
-
-    def channel_named(self, name: str) -> str | None:
-        return None  # people make Slack channels: a cohort is created in one, or names one
-
-    async def profile(self, user_id: str) -> Profile | None:
-        hit = self.cache.get(user_id)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        try:
-            data = (await self.client.users_info(user=user_id))["user"]
-        except SlackApiError as exc:
-            if exc.response.get("error") in ("user_not_found", "users_not_found"):
-                self.cache[user_id] = (time.monotonic() + self.ttl, None)
-                return None
-            raise
-        p = data.get("profile", {})
-        profile = (
-            None
-            if data.get("deleted")
-            else Profile(
-                user_id=user_id,
-                display_name=p.get("display_name")
-                or p.get("real_name")
-                or data.get("real_name")
-                or data.get("name")
-                or user_id,
-                email=p.get("email"),
-                tz=data.get("tz"),
-                is_admin=bool(data.get("is_admin") or data.get("is_owner")),
-            )
-        )
-        self.cache[user_id] = (time.monotonic() + self.ttl, profile)
-        return profile
-
-
-# ------------------------------------------------------------------ outbound
-
-
-class SlackTransport:
-    """Delivers outbox messages with the Web API.
-
-    DMs are posted with the user id as the channel (no conversations.open per person,
-    which is rate-limited far harder). The outbox key travels in the message's
-    `metadata`, so after a crash the worker can ask `conversations.history` whether a
-    message already arrived.
-    """
-
-    HISTORY_PAGES = 5
-
-    def __init__(self, clients: Callable[[str], Awaitable[AsyncWebClient]], settings: Settings) -> None:
-        self.clients = clients  # team id -> a client holding that workspace's bot token
-        self.settings = settings
-
-    def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
-        """A channel's (one rate learned for all of the workspace's, never above the setting:
-        Slack documents 1 a second) and the workspace's (learned from the setting up to
-        SLACK_WORKSPACE_RATE_MAX: Slack publishes no figure)."""
-        s, team = self.settings, workspace.external_id
-        return [
-            Limit(
-                f"slack:{team}:channel:{dest.target}",
-                s.slack_channel_rate,
-                s.slack_channel_burst,
-                learn=f"slack:{team}:channel",
-            ),
-            Limit(
-                f"slack:{team}:messages",
-                s.slack_workspace_rate,
-                s.slack_workspace_burst,
-                learn=f"slack:{team}:messages",
-                ceiling=s.slack_workspace_rate_max,
-            ),
-        ]
-
-    def lookup_limits(self, workspace: Workspace) -> list[Limit]:
-        """`find`'s own budget: conversations.history (and .open) are Tier 3, ~50 calls a minute."""
-        s = self.settings
-        return [Limit(f"slack:{workspace.external_id}:history", s.slack_lookup_rate, s.slack_lookup_burst)]
-
-    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
-        try:
-            client = await self.clients(workspace.external_id)
-            channel = dest.target
-            if dest.kind == "dm":
-                channel = (await client.conversations_open(users=dest.target))["channel"]["id"]
-            cursor = None
-            for _ in range(self.HISTORY_PAGES):
-                page = await client.conversations_history(
-                    channel=channel, limit=200, cursor=cursor, include_all_metadata=True
-                )
-                for msg in page.get("messages", []):
-                    if (msg.get("metadata") or {}).get("event_payload", {}).get("key") == key:
-                        return f"{channel}:{msg['ts']}"
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return None
-        except SlackApiError as exc:
-            raise as_delivery_error(exc) from exc
-        return None
-
-    async def send(
-        self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
-    ) -> str:
-        try:
-            client = await self.clients(workspace.external_id)
-            channel = dest.target  # a user id posts to the app's DM with that person
-            blocks, text = blocks_for(message), fallback_text(message)
-            if edit_ref:
-                ref_channel, ts = edit_ref.split(":", 1)
-                await client.chat_update(channel=ref_channel, ts=ts, text=text, blocks=blocks)
-                return edit_ref
-            posted = await self.post(client, channel, text, blocks, key)
-            return f"{posted['channel']}:{posted['ts']}"
-        except SlackApiError as exc:
-            raise as_delivery_error(exc) from exc
-        except (TimeoutError, OSError, aiohttp.ClientError) as exc:  # it may have reached Slack
-            raise DeliveryError(f"network: {exc!r}", unsure=True) from exc
-
-    @staticmethod
-    async def post(
-        client: AsyncWebClient, channel: str, text: str, blocks: list[dict[str, Any]], key: str
-    ) -> Any:
-        metadata = {"event_type": "cohortbot_outbox", "event_payload": {"key": key}}
-        try:
-            return await client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
-            )
-        except SlackApiError as exc:
-            if exc.response.get("error") != "not_in_channel":
-                raise
-            await client.conversations_join(channel=channel)
-            return await client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
-            )
-
-
-def outbound_logger() -> logging.Logger:
-    """slack_sdk's logger for outbox calls, with its level set. slack_sdk formats a debug line
-    of every request and answer (the whole message, its headers) whenever its logger's own
-    level is unset, DEBUG enabled or not: a tenth of a delivery's CPU. Set to the level in
-    effect, so DEBUG logging still shows them when it is turned on."""
-    logger = logging.getLogger("slack_sdk.web.async_client.outbox")
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logger.getEffectiveLevel())
-    return logger
-
-
-def as_delivery_error(exc: SlackApiError) -> DeliveryError:
-    status = exc.response.status_code
-    error = exc.response.get("error") or f"HTTP {status}"
-    if status == 429:
-        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-        return DeliveryError(f"rate limited: {error}", retry_after=float(retry or 1))
-    return DeliveryError(error, permanent=error in PERMANENT_ERRORS, unsure=status >= 500)
-
-
-# ------------------------------------------------------------------ the app
 
 
 @dataclass(frozen=True)
@@ -251,10 +72,13 @@ class Presser:
     respond: Any  # bolt's respond(): its response_url, when Slack gave one
 
 
-class SlackAdapter:
+class SlackPlatform:
     """One Slack app. Single-workspace token mode by default; with SLACK_CLIENT_ID and
     SLACK_CLIENT_SECRET it installs into many workspaces with OAuth, keeping each
     workspace's bot token in bolt's SQLAlchemy installation store in our database."""
+
+    name = "slack"
+    capabilities = Capabilities(find_by_key=True, edit_in_place=True, email=True, timezone=True)
 
     def __init__(self, bot: CohortBot, settings: Settings, engine: AsyncEngine | None = None) -> None:
         self.bot, self.settings = bot, settings
@@ -342,10 +166,24 @@ class SlackAdapter:
             )
         return held
 
-    async def close(self) -> None:
-        """Close the HTTP sessions (their kept-alive connections)."""
+    async def stop(self) -> None:
+        """Let follow-ups finish (at most 10 s), then close the kept-alive HTTP sessions."""
+        await self.drain()
         for held in self.sessions.values():
             await held.close()
+
+    def routes(self) -> list[BaseRoute]:
+        return slack_routes(self, self.settings)
+
+    def own_paths(self) -> tuple[str, ...]:
+        return ("/slack/",)  # bolt's install page shows Slack's own button image
+
+    def runners(self) -> list[Runner]:
+        app_token = self.settings.slack_app_token
+        return [lambda stop: socket_mode(self.app, app_token, stop)] if app_token else []
+
+    async def directory_for(self, workspace: str) -> SlackDirectory:
+        return self.directory(workspace, await self.client_for(workspace))
 
     @property
     def client(self) -> AsyncWebClient:
@@ -440,63 +278,32 @@ class SlackAdapter:
         )
         await self.ack_with(ack, reply)
         if reply.intake is not None:
-            self.later(self.finish(reply.intake, directory))
+            self.later(finish_intake(self.bot, self, reply.intake, directory))
         self.later(self.bot.run_followups(reply))
 
-    async def finish(self, intake: Intake, directory: SlackDirectory) -> None:
-        """Run a command taken in, and answer it on its response_url. If that answer fails,
-        the DM `finish` queued goes instead, after `REPLY_GRACE`. If the database cannot run
-        it now (a rush outlasting the connection pool's wait), it stays taken in: the worker
-        runs it later and the receipt comes as a DM."""
-        try:
-            reply = await self.bot.finish(intake, directory)
-        except Unavailable as exc:
-            log.warning("%s; the worker runs it later", exc)
-            return
-        if reply.duplicate:
-            return
+    async def answer(self, intake: Intake, message: Message) -> bool:
+        """Answer a command taken in on its response_url (the DM goes if this fails)."""
         try:
             sent = await AsyncWebhookClient(
-                intake.reply_to, retry_handlers=[], session=self.session("replies", REPLY_TIMEOUT)
+                intake.reply_to or "", retry_handlers=[], session=self.session("replies", REPLY_TIMEOUT)
             ).send(
-                text=fallback_text(reply.message),
-                blocks=blocks_for(reply.message),
+                text=fallback_text(message),
+                blocks=blocks_for(message),
                 response_type="ephemeral",
                 replace_original=False,
             )
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             log.warning("answering %s on its response_url failed (%r); it goes as a DM", intake.key, exc)
-        else:
-            if sent.status_code == 200:
-                await self.bot.answered(intake)
-            else:
-                log.warning(
-                    "answering %s on its response_url failed (HTTP %s %s); it goes as a DM",
-                    intake.key,
-                    sent.status_code,
-                    sent.body[:100],
-                )
-        await self.bot.run_followups(reply)
-
-    async def finish_stale(self) -> int:
-        """The worker's share: run commands taken in whose process died before running them;
-        how many ran. Their answers go as DMs (a response_url lasts 30 minutes, a DM stays)."""
-        stale = await self.bot.stale_intakes()
-        done = 0
-        for intake in stale:
-            team = intake.origin.workspace
-            try:  # one that cannot run now (Slack or the database failing) waits for the next round
-                reply = await self.bot.finish(
-                    intake, self.directory(team, await self.client_for(team)), answer_after=timedelta()
-                )
-            except Exception:
-                log.warning(
-                    "running %s, taken in earlier, failed; trying again later", intake.key, exc_info=True
-                )
-                continue
-            await self.bot.run_followups(reply)
-            done += 1
-        return done
+            return False
+        if sent.status_code != 200:
+            log.warning(
+                "answering %s on its response_url failed (HTTP %s %s); it goes as a DM",
+                intake.key,
+                sent.status_code,
+                sent.body[:100],
+            )
+            return False
+        return True
 
     async def ack_with(self, ack: Any, reply: Reply) -> None:
         if reply.duplicate:

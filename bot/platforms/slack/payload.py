@@ -18,15 +18,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.edge import Refused
+
 MAX_AGE = 300  # seconds a signed request stays valid (Slack's own advice: five minutes)
-
-
-class Refused(Exception):
-    """A request we will not serve; `status` is its 4xx, the message the short reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 def verify_signature(
