@@ -82,7 +82,7 @@ class Command:
 MENTION_RE = re.compile(r"<@!?([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 CHANNEL_RE = re.compile(r"<#([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
-SLACK_LABEL_RE = re.compile(r"<((?:https?|mailto):[^>|\s]*)\|[^>]*>", re.IGNORECASE)
+LABELLED_LINK_RE = re.compile(r"<((?:https?|mailto):[^>|\s]*)\|[^>]*>", re.IGNORECASE)
 SPECIAL_RE = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")  # <!here>, <!subteam^S1|@team>
 # A handle as typed in the console (`@alice`, `@zoë`, `@ana.m`): any letters or digits, then
 # also `.`, `_` or `-`. Handles are case-insensitive, so `@Alice` is `@alice`.
@@ -874,7 +874,7 @@ def parse(text: str) -> Command:
     if not sep and head.endswith(" --"):
         head = head[:-3]
     note = free_text(note).strip() or None
-    words = split_words(SLACK_LABEL_RE.sub(r"<\1>", head))  # a link's label may hold spaces
+    words = split_words(LABELLED_LINK_RE.sub(r"<\1>", head))  # a link's label may hold spaces
     verb = words[0].lstrip("/").lower() if words else ""
     if verb not in VERBS:
         typed = check_visible(words[0] if words else text, example="/help")
