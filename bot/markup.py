@@ -1,8 +1,9 @@
-"""Neutral markup: the mentions, channels and links the bot itself writes into a message.
+"""Neutral markup: the mentions, channels, links, bold words and times the bot itself writes.
 
-Handlers never write a platform's syntax (`<@U1>` is Slack's, `<@123>` Discord's). They call
-`mention`, `channel` and `link`, which wrap the target in two private-use characters that
-typed text can never hold (`domain.clean_text` drops them). Each platform renders the message
+Handlers never write a platform's syntax (`<@U1>` and `*bold*` are Slack's, `<@123>` and
+`**bold**` Discord's). They call `mention`, `channel`, `link`, `bold` and `time`, which wrap
+the piece in two private-use characters that typed text can never hold (`domain.clean_text`
+drops them). Each platform renders the message
 with `render`: the bot's own pieces become its mentions and links, and every other character,
 whatever a person typed, is shown as text. So a learner's `<@U…>` or
 `<https://evil.example|https://docs.google.com/…>` reaches nobody as a ping or a disguised
@@ -14,9 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain import as_utc, format_time
 
 OPEN, CLOSE = "\ue000", "\ue001"
-TOKEN_RE = re.compile(f"{OPEN}([@#>])([^{OPEN}{CLOSE}|]*)(?:\\|([^{OPEN}{CLOSE}]*))?{CLOSE}")
+TOKEN_RE = re.compile(f"{OPEN}([@#>*~])([^{OPEN}{CLOSE}|]*)(?:\\|([^{OPEN}{CLOSE}]*))?{CLOSE}")
 
 
 def mention(user_id: str) -> str:
@@ -33,15 +38,30 @@ def link(url: str, label: str | None = None) -> str:
     return f"{OPEN}>{url.replace('|', '%7C')}|{(label or url).replace(CLOSE, '')}{CLOSE}"
 
 
+def bold(text: str) -> str:
+    """Words the reader's eye should find first (a cohort's or a credential's name)."""
+    return f"{OPEN}*|{_loose(text)}{CLOSE}"
+
+
+def time(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment, shown in the reader's own zone where the platform knows it (Slack's and
+    Discord's dates), else as `format_time` writes it in `tz` (the reader's, as far as the
+    bot knows, or the cohort's)."""
+    return f"{OPEN}~{int(as_utc(moment).timestamp())}|{format_time(moment, tz)}{CLOSE}"
+
+
 @dataclass(frozen=True)
 class Renderer:
     """How one platform shows each piece: its text (escaped for the platform), a mention, a
-    channel, and a link with its label (the label already rendered as text)."""
+    channel, a link with its label, bold words, and a moment (its Unix time and the words
+    for it in the zone the bot chose); labels and words already rendered as text."""
 
     text: Callable[[str], str]
     mention: Callable[[str], str]
     channel: Callable[[str], str]
     link: Callable[[str, str], str]
+    bold: Callable[[str], str] = lambda words: f"*{words}*"
+    time: Callable[[int, str], str] = lambda unix, words: words
 
 
 def render(text: str, renderer: Renderer) -> str:
@@ -53,6 +73,10 @@ def render(text: str, renderer: Renderer) -> str:
             out.append(renderer.mention(target))
         elif kind == "#":
             out.append(renderer.channel(target))
+        elif kind == "*":
+            out.append(renderer.bold(renderer.text(label or "")))
+        elif kind == "~":
+            out.append(renderer.time(int(target), renderer.text(label or "")))
         else:
             out.append(renderer.link(target, renderer.text(label or target)))
         last = m.end()

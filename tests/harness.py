@@ -272,7 +272,8 @@ class SlackChat(ConsoleChat):
 
     def text(self, mrkdwn: str) -> str:
         """mrkdwn as the console shows it: `<@U…>` as @handle, `<#C…>` as #name, a link by
-        its label (and address, where they differ), entities as the characters."""
+        its label (and address, where they differ), a `<!date…>` by its words, entities as
+        the characters."""
 
         def piece(m: re.Match[str]) -> str:
             sigil, target, label = m.groups()
@@ -280,6 +281,8 @@ class SlackChat(ConsoleChat):
                 return f"@{self.handles.get(target, target)}"
             if sigil == "#":
                 return f"#{self.names.get(target, label or target)}"
+            if sigil == "!" and target.startswith("date^"):  # a date: its words, as the console has them
+                return unentities(label or "")
             if sigil == "!":
                 return f"@{label or target}"
             shown = unentities(label) if label is not None else target

@@ -58,3 +58,17 @@ def test_free_text_shows_typed_markup_as_the_words_it_showed() -> None:
         == "see https://evil.example.net"
     )
     assert markup.OPEN not in free_text(f"forged {markup.mention('U1')}")
+
+
+def test_bold_words_and_times_are_each_platforms_own() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    deadline = datetime(2026, 3, 27, 22, 0, tzinfo=UTC)
+    text = f"{markup.bold('spring <cohort>')} closes {markup.time(deadline, ZoneInfo('America/Los_Angeles'))}"
+    assert render_text(text) == "*spring <cohort>* closes Fri 27 Mar 2026, 15:00 PDT"
+    assert escape(text) == (
+        "*spring &lt;cohort&gt;* closes "
+        "<!date^1774648800^{date_short_pretty} at {time}|Fri 27 Mar 2026, 15:00 PDT>"
+    )
+    assert markup.plain(markup.bold("a|b")) == "*a|b*"  # a bar in a name stays part of it

@@ -29,6 +29,9 @@ SLACK = Renderer(
     mention=lambda user: f"<@{user}>",
     channel=lambda chan: f"<#{chan}>",
     link=lambda url, label: f"<{url.replace('>', '%3E')}|{label}>",
+    bold=lambda words: f"*{words}*",
+    # the reader's own zone and clock (Slack falls back to the words where it cannot)
+    time=lambda unix, words: f"<!date^{unix}^{{date_short_pretty}} at {{time}}|{words}>",
 )
 
 
