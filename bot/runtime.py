@@ -22,6 +22,7 @@ from bot.leader import Leadership
 from bot.outbox import Deliverer, Transport
 from bot.platforms import build as build_platforms
 from bot.platforms import check_settings
+from bot.platforms.base import Coping
 from bot.scheduler import ReminderJobs, run_due
 from bot.service import CohortBot
 from bot.storage.db import Database
@@ -84,7 +85,9 @@ class Runtime:
             if platforms is not None
             else build_platforms(settings, self.bot, self.db)
         )
-        transports: dict[str, Transport] = {name: p.transport() for name, p in self.platforms.items()}
+        transports: dict[str, Transport] = {
+            name: Coping(p.transport(), p.capabilities) for name, p in self.platforms.items()
+        }
         # always present: Credly rows then wait visibly (dead letters) instead of going nowhere
         transports["credly"] = CredlyTransport(settings, self.db, self.clock)
         self.deliverer = Deliverer(

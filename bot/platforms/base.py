@@ -16,9 +16,10 @@ from typing import Protocol
 from starlette.routing import BaseRoute
 
 from bot.directory import Directory
-from bot.messages import Message
-from bot.outbox import Transport
+from bot.messages import Destination, Message
+from bot.outbox import Limit, Transport, lookup_limits
 from bot.service import Intake
+from bot.storage import Workspace
 
 Runner = Callable[[asyncio.Event], Awaitable[None]]
 """A long-lived connection (Socket Mode, a gateway): runs until the event is set."""
@@ -43,6 +44,30 @@ class Capabilities:
     edit_in_place: bool = False
     email: bool = False
     timezone: bool = False
+
+
+class Coping:
+    """A platform's transport as the deliverer uses it, coping with what the platform lacks:
+    an edit goes as a new message where nothing can be edited in place, and a message that
+    cannot be looked up is never looked for (so it is sent again after a crash)."""
+
+    def __init__(self, inner: Transport, capabilities: Capabilities) -> None:
+        self.inner, self.capabilities = inner, capabilities
+
+    async def send(
+        self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
+    ) -> str | None:
+        edit = edit_ref if self.capabilities.edit_in_place else None
+        return await self.inner.send(workspace, dest, message, key, edit)
+
+    def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
+        return self.inner.limits(workspace, dest)
+
+    def lookup_limits(self, workspace: Workspace) -> list[Limit]:
+        return lookup_limits(self.inner, workspace) if self.capabilities.find_by_key else []
+
+    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+        return await self.inner.find(workspace, dest, key) if self.capabilities.find_by_key else None
 
 
 class Platform(Protocol):

@@ -101,8 +101,8 @@ class ConsoleChat:
     keyboard acting as anyone, messages printed as they are delivered."""
 
     name = "console"
-    # Its transport prints: nothing to find after a crash, and an edit prints anew.
-    capabilities = Capabilities(email=True, timezone=True)
+    # Its transport prints: nothing to find after a crash; an edit prints again, marked "(edited)".
+    capabilities = Capabilities(edit_in_place=True, email=True, timezone=True)
 
     def __init__(
         self,
