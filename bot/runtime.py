@@ -136,20 +136,14 @@ class Runtime:
             timezone=UTC, job_defaults={"coalesce": True, "misfire_grace_time": 300, "max_instances": 1}
         )
         reminders = ReminderJobs(self.db, scheduler, self.clock)
-        scheduler.add_job(
-            self.tick,
-            IntervalTrigger(seconds=60),
-            id="run_due",
-            next_run_time=self.clock.now(),
-            replace_existing=True,
-        )
-        scheduler.add_job(
-            reminders.sync,
-            IntervalTrigger(seconds=30),
-            id="sync_reminders",
-            next_run_time=self.clock.now(),
-            replace_existing=True,
-        )
+        for job, seconds, job_id in ((self.tick, 60, "run_due"), (reminders.sync, 30, "sync_reminders")):
+            scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=seconds),
+                id=job_id,
+                next_run_time=self.clock.now(),
+                replace_existing=True,
+            )
         return scheduler, reminders
 
     async def lead_clock(self, stop: asyncio.Event, *, retry: float = 5.0) -> None:

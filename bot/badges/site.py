@@ -7,7 +7,9 @@ Nothing here ever shows a learner's e-mail: documents carry it hashed and salted
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
@@ -58,6 +60,36 @@ def plain_png(name: str, issuer: str) -> bytes:
     return badge_png(name, issuer)
 
 
+BadgeView = Callable[["BadgeSite", Request, Badge, BadgeFacts], Awaitable[Response]]
+
+
+def no_page() -> Response:
+    return HTMLResponse("<h1>No such badge</h1>", status_code=404)
+
+
+def no_document() -> Response:
+    return JSONResponse({"error": "no such badge"}, status_code=404)
+
+
+def no_image() -> Response:
+    return Response(status_code=404)
+
+
+def of_badge(missing: Callable[[], Response]) -> Callable[[BadgeView], Callable[..., Awaitable[Response]]]:
+    """A route about one issued badge (`{uid}` in its path): the view gets the badge and its
+    facts, and a badge that is not there (or not issued) gets `missing`."""
+
+    def wrap(view: BadgeView) -> Callable[..., Awaitable[Response]]:
+        @functools.wraps(view)
+        async def endpoint(site: BadgeSite, request: Request) -> Response:
+            found = await site.badge(request.path_params["uid"])
+            return missing() if found is None else await view(site, request, *found)
+
+        return endpoint
+
+    return wrap
+
+
 class BadgeSite:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
@@ -79,11 +111,8 @@ class BadgeSite:
 
     # ------------------------------------------------------------------ badges
 
-    async def page(self, request: Request) -> Response:
-        found = await self.badge(request.path_params["uid"])
-        if found is None:
-            return HTMLResponse("<h1>No such badge</h1>", status_code=404)
-        _, facts = found
+    @of_badge(no_page)
+    async def page(self, request: Request, badge: Badge, facts: BadgeFacts) -> Response:
         links = share_links(
             base_url=self.urls.base_url,
             uid=facts.uid,
@@ -95,27 +124,18 @@ class BadgeSite:
         )
         return HTMLResponse(badge_page(facts, self.urls, links))
 
-    async def assertion(self, request: Request) -> Response:
-        found = await self.badge(request.path_params["uid"])
-        if found is None:
-            return JSONResponse({"error": "no such badge"}, status_code=404)
-        _, facts = found
+    @of_badge(no_document)
+    async def assertion(self, request: Request, badge: Badge, facts: BadgeFacts) -> Response:
         if facts.revoked:
             return json_ld(request, ob2.revoked_assertion(self.urls, facts), status=410)
         return json_ld(request, ob2.assertion(self.urls, facts))
 
-    async def credential_json(self, request: Request) -> Response:
-        found = await self.badge(request.path_params["uid"])
-        if found is None:
-            return JSONResponse({"error": "no such badge"}, status_code=404)
-        badge, facts = found
+    @of_badge(no_document)
+    async def credential_json(self, request: Request, badge: Badge, facts: BadgeFacts) -> Response:
         return json_ld(request, ob3.achievement_credential(self.urls, facts, status_index=badge.status_index))
 
-    async def credential_jwt(self, request: Request) -> Response:
-        found = await self.badge(request.path_params["uid"])
-        if found is None:
-            return JSONResponse({"error": "no such badge"}, status_code=404)
-        badge, facts = found
+    @of_badge(no_document)
+    async def credential_jwt(self, request: Request, badge: Badge, facts: BadgeFacts) -> Response:
         doc = ob3.achievement_credential(self.urls, facts, status_index=badge.status_index)
         return Response(
             ob3.sign_vc_jwt(doc, await self.key(), self.urls),
@@ -123,11 +143,8 @@ class BadgeSite:
             headers={"Access-Control-Allow-Origin": "*"},
         )
 
-    async def image_png(self, request: Request) -> Response:
-        found = await self.badge(request.path_params["uid"])
-        if found is None:
-            return Response(status_code=404)
-        _, facts = found
+    @of_badge(no_image)
+    async def image_png(self, request: Request, badge: Badge, facts: BadgeFacts) -> Response:
         baked = bake_png(
             plain_png(facts.credential.name, facts.credential.issuer.name),
             json.dumps(ob2.assertion(self.urls, facts)),
@@ -138,11 +155,8 @@ class BadgeSite:
             headers={"Content-Disposition": f'inline; filename="{slug(facts.credential.name)}.png"'},
         )
 
-    async def image_svg(self, request: Request) -> Response:
-        found = await self.badge(request.path_params["uid"])
-        if found is None:
-            return Response(status_code=404)
-        _, facts = found
+    @of_badge(no_image)
+    async def image_svg(self, request: Request, badge: Badge, facts: BadgeFacts) -> Response:
         baked = bake_svg(
             badge_svg(facts.credential.name, facts.credential.issuer.name),
             ob2.assertion(self.urls, facts),
