@@ -1362,11 +1362,3 @@ def plan_nudges(
         if f"{target}|{key}" not in planned:
             plan.nudges.append(Nudge(window.window_id, target, key, mine, learner.member_id))
     return plan
-    key = nudge_key(offset, window.closes_at)
-    if f"channel|{key}" not in planned:
-        plan.nudges.append(Nudge(window.window_id, "channel", key, offset))
-    for learner in learners:
-        target = f"member:{learner.member_id}"
-        if learner.owes_work and f"{target}|{key}" not in planned:
-            plan.nudges.append(Nudge(window.window_id, target, key, offset, learner.member_id))
-    return plan
