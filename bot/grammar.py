@@ -856,6 +856,15 @@ SPECS: list[Spec] = [
 
 BY_KEY = {(s.verb, s.action): s for s in SPECS}
 VERBS = ("submit", "cohort", "window", "review", "badges", "help")
+# The verbs each platform registers as its own commands, with the line it shows beside each
+# (help is asked with `<verb> help` or a mention); Slack's manifest and Discord's app commands.
+APP_COMMANDS = {
+    "submit": "Hand in evidence for your cohort's open window; see your submissions",
+    "cohort": "Cohorts, rosters, progress and custom reminders",
+    "window": "Open, extend, close and list submission windows",
+    "review": "The review queue: claim, approve, request revisions",
+    "badges": "Your badges, sharing, auto-share and badge e-mail",
+}
 DEFAULT_ACTION = {"submit": "submit", "badges": "list", "help": "help"}
 
 
@@ -976,7 +985,7 @@ def help_text(topic: str | None = None) -> str:
         topic = topic.lstrip("/").lower()
         specs = [s for s in SPECS if s.verb == topic]
         if not specs:
-            guess = closest(topic, VERBS[:-1])
+            guess = closest(topic, tuple(APP_COMMANDS))
             raise UserError(
                 f"There is no /{topic} command."
                 + (f" Did you mean /{guess}?" if guess else "")
@@ -988,7 +997,7 @@ def help_text(topic: str | None = None) -> str:
             lines.append(f"• `{s.usage}` — {s.summary}\n    e.g. `{s.example}`")
         return "\n".join(lines)
     lines = ["*Cohort Bot* — type `<command> help` for details:"]
-    for verb in VERBS[:-1]:
+    for verb in APP_COMMANDS:
         who = {s.role for s in SPECS if s.verb == verb} - {"anyone"}
         lines.append(
             f"• `/{verb}` ({', '.join(sorted(who)) or 'anyone'}): "

@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute
 
 from bot.config import Settings
 from bot.domain import UserError, check_links, parse_short_id
-from bot.grammar import Command
+from bot.grammar import APP_COMMANDS, Command
 from bot.handlers.reviews import decision_form
 from bot.intake import finish as finish_intake
 from bot.markup import plain
@@ -58,7 +58,7 @@ from bot.service import CohortBot, Intake, Origin
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("/submit", "/cohort", "/window", "/review", "/badges")
+COMMANDS = tuple(f"/{verb}" for verb in APP_COMMANDS)
 REPLY_TIMEOUT = 10  # seconds for an answer on a response_url: inside service.REPLY_GRACE (15)
 
 
@@ -219,7 +219,7 @@ class SlackPlatform:
         app = self.app
         if self.installations is None:
             app.use(self.only_our_workspace)
-        app.command(re.compile(r"^/(submit|cohort|window|review|badges)$"))(self.on_command)
+        app.command(re.compile(f"^({'|'.join(map(re.escape, COMMANDS))})$"))(self.on_command)
         app.action(re.compile(r"^cmd:"))(self.on_button)
         app.action(re.compile(r"^url:"))(self.only_answer)
         app.action(re.compile(r".*"))(self.on_unknown_action)  # last: bolt runs the first match

@@ -7,15 +7,8 @@ from typing import Any
 
 import yaml
 
-from bot.grammar import DEFAULT_ACTION, SPECS
+from bot.grammar import APP_COMMANDS, DEFAULT_ACTION, SPECS
 
-DESCRIPTIONS = {
-    "submit": "Hand in evidence for your cohort's open window; see your submissions",
-    "cohort": "Cohorts, rosters, progress and custom reminders",
-    "window": "Open, extend, close and list submission windows",
-    "review": "The review queue: claim, approve, request revisions",
-    "badges": "Your badges, sharing, auto-share and badge e-mail",
-}
 BOT_SCOPES = [
     "app_mentions:read",
     "channels:history",
@@ -65,7 +58,7 @@ def manifest(base_url: str) -> dict[str, Any]:
                     "usage_hint": usage_hint(verb),
                     "should_escape": True,
                 }
-                for verb, text in DESCRIPTIONS.items()
+                for verb, text in APP_COMMANDS.items()
             ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
