@@ -2,7 +2,7 @@
 
 Starts, as separate processes on 127.0.0.1: our `cohortbot serve` (SQLite, or
 PostgreSQL with --database-url) and a bare bolt app that only acks; both talk
-to the fake Slack Web API from tests/fakeslack.py. Then fires signed `/submit`
+to the fake Slack Web API from tests/fakes/slack_server.py. Then fires signed `/submit`
 requests through the full path (signature check, parse, the database commit
 that takes the submission in, ack) and prints latency percentiles; for ours
 also the time until the receipt reached the command's response_url (the
@@ -40,7 +40,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from fakeslack import FakeSlack, signed_headers, slash_command_body  # noqa: E402
+from fakes.slack_payloads import signed_headers, slash_command_body  # noqa: E402
+from fakes.slack_server import FakeSlack  # noqa: E402
 from serving import until_healthy  # noqa: E402
 
 from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402

@@ -1,5 +1,5 @@
 """Our Slack app as Slack sees it, for tests over the wire: `cohortbot serve`'s app on
-127.0.0.1 taking signed requests, and a fake Slack Web API (tests/fakeslack.py) recording
+127.0.0.1 taking signed requests, and a fake Slack Web API (tests/fakes/slack_server.py) recording
 what went out. The `fake` and `app` fixtures, and the steps most conversations start with."""
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fakeslack import SCHOOL_USERS as USERS
-from fakeslack import (
-    FakeSlack,
-    block_actions_payload,
-    interaction_body,
-    signed_headers,
-    slash_command_body,
-)
+from fakes.slack_payloads import block_actions_payload, interaction_body, signed_headers, slash_command_body
+from fakes.slack_server import FakeSlack
+from fakes.slack_workspace import SCHOOL_USERS as USERS
 from serving import serving
 
 from bot.clock import FakeClock

@@ -21,7 +21,7 @@ from delivery_kit import (
     slack_workspace,
     stored_keys,
 )
-from fakeslack import FakeSlack
+from fakes.slack_server import FakeSlack
 from sqlalchemy import select, update
 
 from bot.clock import FakeClock

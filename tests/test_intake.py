@@ -17,7 +17,9 @@ import httpx
 import pytest
 from counting import count
 from delivery_kit import SECRET, process_env, slack_settings, until
-from fakeslack import SCHOOL_USERS, FakeSlack, signed_headers, slash_command_body
+from fakes.slack_payloads import signed_headers, slash_command_body
+from fakes.slack_server import FakeSlack
+from fakes.slack_workspace import SCHOOL_USERS
 from serving import serve_process, serving
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url

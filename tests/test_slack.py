@@ -1,5 +1,5 @@
 """Slack over its real wire format: signed HTTP requests into the app served on
-127.0.0.1, and a fake Slack Web API (tests/fakeslack.py) recording what went out."""
+127.0.0.1, and a fake Slack Web API (tests/fakes/slack_server.py) recording what went out."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from counting import count
-from fakeslack import (
-    FakeSlack,
+from fakes.blockkit import block_errors
+from fakes.slack_payloads import (
     block_actions_payload,
-    block_errors,
     event_callback_body,
     interaction_body,
     slash_command_body,
     view_submission_payload,
 )
+from fakes.slack_server import FakeSlack
 from serving import serving
 from slack_app import SECRET, SETUP, SlackApp, buttons_in, datetime_utc, last_post, set_up
 from sqlalchemy import select

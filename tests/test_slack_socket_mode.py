@@ -1,6 +1,6 @@
 """Slack in Socket Mode over the real wire protocol: the Runtime's bolt AsyncSocketModeHandler
 calls apps.connections.open with the app-level token, dials the WebSocket URL it gets, and
-answers envelopes pushed by the fake Slack (tests/fakeslack.py) with acknowledgements.
+answers envelopes pushed by the fake Slack (tests/fakes/slack_server.py) with acknowledgements.
 Nothing of ours is patched: only the settings point at the fake."""
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakeslack import (
-    SCHOOL_USERS as USERS,
-)
-from fakeslack import (
-    FakeSlack,
-    block_errors,
-    event_callback_body,
-    view_submission_payload,
-)
+from fakes.blockkit import block_errors
+from fakes.slack_payloads import event_callback_body, view_submission_payload
+from fakes.slack_server import FakeSlack
+from fakes.slack_workspace import SCHOOL_USERS as USERS
 from harness import SlackChat
 from slack_app import SlackWire
 from sqlalchemy import func, select
