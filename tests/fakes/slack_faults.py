@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,7 @@ class Faults:
     """FakeSlack's failure injection and rate limits (a part of FakeSlack, not used alone)."""
 
     calls: list[Call]
-    users: dict[str, dict[str, Any]]
+    conversation: Callable[[Any], str]  # the workspace's
 
     def _init_faults(self) -> None:
         self.throttled = 0  # calls refused with 429 by enforce_limits
@@ -132,9 +132,7 @@ class Faults:
         if method in self._method_limits:
             specs[f"method:{method}"] = self._method_limits[method]
         elif method == "chat.postMessage" and self._limit_specs:
-            channel = str(args.get("channel") or "")
-            if channel[:1] in ("U", "W") and channel in self.users:
-                channel = "D" + channel  # a user id posts to that person's DM: the same conversation
+            channel = self.conversation(args.get("channel"))  # a user id and their DM: one bucket
             for scope, spec in self._limit_specs.items():
                 specs[f"channel:{channel}" if scope == "channel" else "workspace"] = spec
         if not specs:

@@ -1,7 +1,7 @@
 """What Slack sends to an app: signed slash-command, interactivity (block_actions,
 view_submission) and Events API requests, with the fields Slack really sends (cross-checked
-with slack_bolt's own scenario tests and its request parsing). ``FakeSlack.socket_send``
-takes their output as it is."""
+with slack_bolt's own scenario tests and its request parsing), and ``post_signed`` to send
+one as Slack does. ``FakeSlack.socket_send`` takes their output as it is."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
+
 from .slack_api import short_hash
+
+EVENTS_PATH = "/slack/events"  # where the app's manifest sends commands, clicks and events
 
 _ids = itertools.count(1)
 
@@ -47,6 +51,21 @@ def signed_headers(
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": f"v0={digest}",
     }
+
+
+async def post_signed(
+    http: httpx.AsyncClient,
+    body: bytes,
+    secret: str,
+    *,
+    timestamp: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """POST ``body`` to the app's Request URL (``/slack/events`` at the client's base URL) as
+    Slack does: signed with ``secret`` (as of ``timestamp``), with any further ``headers``
+    (a retry's)."""
+    sent = signed_headers(body, secret, timestamp) | dict(headers or {})
+    return await http.post(EVENTS_PATH, content=body, headers=sent)
 
 
 def slash_command_body(

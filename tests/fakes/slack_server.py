@@ -165,6 +165,22 @@ class FakeSlack(Workspace, Views, SocketMode, Faults):
         """Calls of ``method`` so far, oldest first."""
         return [c for c in self.calls if c.method == method]
 
+    def posted(self, channel: str) -> list[dict[str, Any]]:
+        """What the app asked chat.postMessage to post to ``channel`` (the arguments, answered
+        or not), oldest first; a DM is found by its D… id or the person's user id alike."""
+        where = self.conversation(channel)
+        return [
+            c.args
+            for c in self.called("chat.postMessage")
+            if self.conversation(c.args.get("channel")) == where
+        ]
+
+    def last_post(self, channel: str) -> dict[str, Any]:
+        """The newest of ``posted(channel)``; AssertionError if there is none."""
+        posts = self.posted(channel)
+        assert posts, f"nothing was posted to {channel}"
+        return posts[-1]
+
     # -- HTTP -----------------------------------------------------------------------------
 
     async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:

@@ -120,6 +120,12 @@ class Workspace:
             raise SlackError("user_not_found")
         return user_id
 
+    def conversation(self, channel: Any) -> str:
+        """The conversation a ``channel`` argument names, unchecked: a known user's id names
+        their DM ("D" + id), as when the bot posts to a person; anything else is itself."""
+        channel = str(channel or "")
+        return "D" + channel if channel[:1] in ("U", "W") and channel in self.users else channel
+
     def _dm_for(self, user_id: str) -> str:
         channel = "D" + self._require_user(user_id)
         self._open_dms.add(channel)
