@@ -12,8 +12,8 @@ views.* methods, form or query string for the rest) or GET with a query string
 (conversations.history, users.info, team.info), the token in an ``Authorization: Bearer``
 header (or a ``token`` form/query field). Answers are Slack's shapes, always HTTP 200 with
 ``ok`` true or false, except 429 for rate limits, 404 for unknown methods and whatever a
-test injects. Every call is recorded (``called``, ``calls``), and every post to a
-``response_url`` (``responses``).
+test injects. Every call is recorded (``called``, ``calls``; what the app posted where:
+``posted``, ``last_post``), and every post to a ``response_url`` (``responses``).
 
 This module is the server: how a request is read, authorised, recorded and answered. What
 the methods do is in its parts: ``slack_workspace`` (people, channels, messages),
