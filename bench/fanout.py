@@ -8,7 +8,7 @@ and must not be nudged. The database is filled with bulk Core inserts, then:
   (a) planning: one `run_due(now)`, a second one (must plan 0), and `plan_due_nudges`
       alone on a reset ledger; seconds and µs per learner for every size in --sizes;
   (b) delivery of what `run_due` planned (--deliver-size learners) through the real
-      Runtime -> Deliverer -> SlackTransport, against tests/fakeslack.py with Slack-like
+      Runtime -> Deliverer -> SlackTransport, against tests/fakes/slack_server.py with Slack-like
       rate limits; measured time over the minimum the limits allow, duplicates, losses;
   (c) memory: ru_maxrss of the process, and the tracemalloc peak while planning.
 
@@ -64,7 +64,7 @@ for extra in (ROOT, ROOT / "tests"):
 
 import httpx  # noqa: E402
 import sqlalchemy  # noqa: E402
-from fakeslack import FakeSlack  # noqa: E402
+from fakes.slack_server import FakeSlack  # noqa: E402
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402
@@ -433,7 +433,7 @@ def profile_summary(profiler: cProfile.Profile, lines: int = 25) -> str:
 class SlackRateLimits:
     """ASGI middleware in front of FakeSlack: chat.postMessage is limited per channel and per
     workspace with token buckets, answered like Slack (429, `Retry-After`) when over. Used
-    when tests/fakeslack.py has no `enforce_limits` of its own."""
+    when tests/fakes/slack_server.py has no `enforce_limits` of its own."""
 
     def __init__(self, app: Any, per_channel: tuple[float, int], per_workspace: tuple[float, int]) -> None:
         self.app = app
@@ -567,7 +567,7 @@ def fake_report(fake: FakeSlack, limiter: SlackRateLimits | None, n: int) -> dic
         "cpu_s": cpu_s,
         "posts": posts,
         "lookups": [c.at for c in fake.called("conversations.history")],
-        "limits": "bench middleware" if limiter else "fakeslack enforce_limits",
+        "limits": "bench middleware" if limiter else "fake Slack enforce_limits",
     }
 
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from serving import post_raw  # noqa: E402
+from serving import free_port, post_raw  # noqa: E402
 
-from bench.slack_ack import SECRET, fake_apart, free_port, fresh_pg_database, percentiles, process, steady  # noqa: E402
+from bench.slack_ack import SECRET, fake_apart, fresh_pg_database, percentiles, process, steady  # noqa: E402
 
 BODY = 40 * 1024 * 1024
 CHUNK = b"payload=" + b"x" * (256 * 1024 - 8)

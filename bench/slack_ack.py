@@ -2,7 +2,7 @@
 
 Starts, as separate processes on 127.0.0.1: our `cohortbot serve` (SQLite, or
 PostgreSQL with --database-url) and a bare bolt app that only acks; both talk
-to the fake Slack Web API from tests/fakeslack.py. Then fires signed `/submit`
+to the fake Slack Web API from tests/fakes/slack_server.py. Then fires signed `/submit`
 requests through the full path (signature check, parse, the database commit
 that takes the submission in, ack) and prints latency percentiles; for ours
 also the time until the receipt reached the command's response_url (the
@@ -25,7 +25,6 @@ import contextlib
 import gc
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -40,19 +39,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from fakeslack import FakeSlack, signed_headers, slash_command_body  # noqa: E402
-from serving import until_healthy  # noqa: E402
+from fakes.slack_payloads import post_signed, signed_headers, slash_command_body  # noqa: E402
+from fakes.slack_server import FakeSlack  # noqa: E402
+from serving import free_port, until_healthy  # noqa: E402
 
 from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402
 
 SECRET = "bench-secret"
 Result = tuple[list[float], int, list[float]]  # ack latencies (ms), errors, receipt latencies (ms)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
@@ -179,9 +173,7 @@ async def steady(
             body = slash_command_body("/submit", "status", user_id="UL00000", trigger_id=f"{tag}{n}")
             start = time.perf_counter()
             try:
-                response = await client.post(
-                    "/slack/events", content=body, headers=signed_headers(body, SECRET)
-                )
+                response = await post_signed(client, body, SECRET)
                 wrong = response.status_code != 200 or expect not in response.text
                 why = f"HTTP {response.status_code} {response.text[:200]}"
             except httpx.HTTPError as exc:
@@ -298,7 +290,7 @@ async def set_up_programme(url: str, learners: list[str]) -> None:
     async def say(text: str, command: str, expect: str) -> None:
         body = slash_command_body(command, text, user_id="UADMIN", channel_id="CFRL", channel_name="frl")
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            response = await client.post("/slack/events", content=body, headers=signed_headers(body, SECRET))
+            response = await post_signed(client, body, SECRET)
             response.raise_for_status()
             if expect not in response.text:
                 raise SystemExit(f"set-up failed at `{command} {text[:60]}`: {response.text[:300]}")

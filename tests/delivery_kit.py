@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fakeslack import FakeSlack
+from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
 
 from bot.config import Settings

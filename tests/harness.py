@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import pytest
-from fakeslack import FakeSlack
+from fakes.slack_server import FakeSlack
 from slack_app import SlackWire, served_app
 
 from bot.clock import FakeClock

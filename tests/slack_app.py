@@ -1,6 +1,6 @@
 """Our Slack app as Slack sees it, for tests over the wire: `cohortbot serve`'s app on
-127.0.0.1 taking signed requests, and a fake Slack Web API (tests/fakeslack.py) recording
-what went out. The `fake` and `app` fixtures, and the steps most conversations start with."""
+127.0.0.1 taking signed requests, and a fake Slack Web API (tests/fakes/) recording what
+went out. The `fake` and `app` fixtures, and the steps most conversations start with."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fakeslack import SCHOOL_USERS as USERS
-from fakeslack import (
-    FakeSlack,
-    block_actions_payload,
-    interaction_body,
-    signed_headers,
-    slash_command_body,
-)
+from delivery_kit import SECRET, slack_settings
+from fakes.slack_payloads import block_actions_payload, interaction_body, post_signed, slash_command_body
+from fakes.slack_server import FakeSlack
+from fakes.slack_workspace import SCHOOL_USERS as USERS
 from serving import serving
 
 from bot.clock import FakeClock
@@ -25,7 +21,6 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from bot.storage.db import Database
 
-SECRET = "test-signing-secret"
 CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
 
 
@@ -124,10 +119,10 @@ class SlackApp(SlackWire):
         deliver: bool = True,
     ) -> httpx.Response:
         """Send a signed request, then settle."""
-        headers = signed_headers(body, secret, timestamp)
-        if retry is not None:
-            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        response = await self.http.post("/slack/events", content=body, headers=headers)
+        retried = (
+            {} if retry is None else {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        )
+        response = await post_signed(self.http, body, secret, timestamp=timestamp, headers=retried)
         await self.settle(deliver=deliver)
         return response
 
@@ -181,10 +176,7 @@ async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterato
 @asynccontextmanager
 async def served_app(fake: FakeSlack, settings: Settings, clock: FakeClock) -> AsyncIterator[SlackApp]:
     """The app configured for `fake`, served on a free port, running on `clock`."""
-    configured = settings.model_copy(
-        update={"slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET, "slack_api_url": fake.api_url}
-    )
-    runtime = Runtime(configured, clock=clock)
+    runtime = Runtime(slack_settings(settings, fake), clock=clock)
     async with serving(runtime) as url:
         slack_app = SlackApp(runtime, url, fake)
         try:
@@ -199,26 +191,6 @@ def datetime_utc(*parts: int) -> Any:
     return datetime(*parts, tzinfo=UTC)
 
 
-def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
-    """The newest message posted to `channel`; a DM "D<user>" may be addressed by user id."""
-    posts = [
-        c
-        for c in fake.called("chat.postMessage")
-        if channel in (c.args.get("channel"), f"D{c.args.get('channel')}")
-    ]
-    assert posts, f"nothing was posted to {channel}"
-    return posts[-1].args
-
-
-def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        e["text"]["text"]: e
-        for b in message.get("blocks", [])
-        if b["type"] == "actions"
-        for e in b["elements"]
-    }
-
-
 SETUP = [
     ("UCOORD", "/cohort create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>"),
     ("UCOORD", "/cohort add spring <@UALICE|alice> <@UBOB|bob>"),
@@ -227,7 +199,9 @@ SETUP = [
 ]
 
 
-async def set_up(app: SlackApp) -> None:
-    for user, line in SETUP:
+async def set_up(app: SlackWire, steps: list[tuple[str, str]] = SETUP) -> None:
+    """A cohort, its roster and an open window, typed by its coordinator (`steps`, as who
+    typed what); stops at the first answer that refuses."""
+    for user, line in steps:
         answer = await app.say(user, line)
         assert "Only" not in answer and "There is no" not in answer, answer

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fakecredly import FakeCredly
+from fakes.credly import FakeCredly
 from sqlalchemy import select, update
 
 from bot.badges.credly import (

@@ -18,7 +18,7 @@ from typing import IO
 
 import pytest
 from delivery_kit import copies, key_of, process_env, seed, slack_workspace, states, tail, until
-from fakeslack import FakeSlack
+from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
 
 from bot.messages import Destination

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from delivery_kit import copies, deliver_until_settled, seed, slack_settings, slack_workspace, stored_keys
-from fakeslack import FakeSlack
+from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock

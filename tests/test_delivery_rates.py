@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 from delivery_kit import copies, deliver_until_settled, seed, slack_settings, slack_workspace
-from fakeslack import Call, FakeSlack
+from fakes.slack_api import Call
+from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
 
 from bot.config import Settings

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from counting import count
 from delivery_kit import seed, slack_settings, slack_workspace, until
-from fakeslack import SCHOOL_USERS, FakeSlack
+from fakes.slack_server import FakeSlack
+from fakes.slack_workspace import SCHOOL_USERS
 
 from bot.clock import FakeClock
 from bot.config import Settings

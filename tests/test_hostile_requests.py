@@ -13,7 +13,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from fakeslack import block_actions_payload, interaction_body, signed_headers, view_submission_payload
+from fakes.slack_payloads import (
+    block_actions_payload,
+    interaction_body,
+    signed_headers,
+    view_submission_payload,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serving import post_raw

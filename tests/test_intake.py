@@ -17,8 +17,10 @@ import httpx
 import pytest
 from counting import count
 from delivery_kit import SECRET, process_env, slack_settings, until
-from fakeslack import SCHOOL_USERS, FakeSlack, signed_headers, slash_command_body
+from fakes.slack_payloads import post_signed, slash_command_body
+from fakes.slack_server import FakeSlack
 from serving import serve_process, serving
+from slack_app import settle
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -32,18 +34,11 @@ from bot.storage import Inbound, Outbox, Review, Submission
 from bot.storage import db as storage_db
 from bot.storage.db import Database
 
-CHANNELS = {"CFRL": "frl-spring", "CREV": "frl-assessors"}
 SET_UP = [
     ("UCOORD", "/cohort", "create spring <#CFRL|frl-spring> reviews <#CREV|frl-assessors>"),
     ("UCOORD", "/cohort", "add spring <@UALICE|alice> <@UDANA|dana>"),
     ("UCOORD", "/window", "open spring creators closes +30d"),
 ]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(users=SCHOOL_USERS, channels=CHANNELS) as slack:
-        yield slack
 
 
 async def post(
@@ -60,17 +55,13 @@ async def post(
         response_url=fake.response_url(user),
     )
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        response = await client.post("/slack/events", content=body, headers=signed_headers(body, SECRET))
+        response = await post_signed(client, body, SECRET)
     assert response.status_code == 200, response.text
     return response
 
 
 def receipts_by_dm(fake: FakeSlack, user: str) -> list[str]:
-    return [
-        c.args["text"]
-        for c in fake.called("chat.postMessage")
-        if c.args["channel"] == user and "Received S-" in c.args["text"]
-    ]
+    return [m["text"] for m in fake.posted(user) if "Received S-" in m["text"]]
 
 
 async def set_up(runtime: Runtime, fake: FakeSlack) -> None:
@@ -116,8 +107,8 @@ async def test_a_submission_acked_before_its_server_died_is_made_once_and_answer
     assert await count(db, Review) == 1
     [receipt] = receipts_by_dm(fake, "UALICE")
     assert "Received S-1 (version 1)" in receipt and "https://example.org/unit" in receipt
-    tasks = [c for c in fake.called("chat.postMessage") if c.args["channel"] == "CREV"]
-    assert len(tasks) == 1 and "Review task R-1: S-1" in tasks[0].args["text"]
+    tasks = fake.posted("CREV")
+    assert len(tasks) == 1 and "Review task R-1: S-1" in tasks[0]["text"]
 
 
 @pytest.fixture
@@ -126,11 +117,6 @@ async def served(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIter
     await set_up(runtime, fake)
     async with serving(runtime) as url:
         yield runtime, url
-
-
-async def settle(runtime: Runtime) -> None:
-    await runtime.platforms["slack"].drain()
-    await runtime.deliverer.deliver_due()
 
 
 async def test_a_receipt_the_response_url_refused_goes_as_one_dm_after_a_grace(
@@ -169,11 +155,7 @@ async def test_a_submission_refused_after_the_ack_says_why_on_the_response_url(
         )
     runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     await settle(runtime)
-    assert not [
-        c
-        for c in fake.called("chat.postMessage")
-        if c.args["channel"] == "UALICE" and "closed" in c.args["text"]
-    ]  # it arrived, so no stand-by DM
+    assert not [m for m in fake.posted("UALICE") if "closed" in m["text"]]  # it arrived, so no stand-by DM
 
 
 async def test_two_processes_finishing_one_taken_in_submission_make_it_once(

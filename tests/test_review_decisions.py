@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from counting import count
-from slack_app import SlackApp, buttons_in, last_post, set_up
+from fakes.blockkit import buttons_in
+from slack_app import SlackApp, set_up
 from sqlalchemy import select
 
 from bot.catalogue import load_catalogue
@@ -102,7 +103,7 @@ async def test_slack_claim_by_submission_id_says_which_review_it_took(app: Slack
     await app.settle()
     update_ = app.fake.called("chat.update")[-1].args
     assert update_["ts"] == task_ts and "claimed by <@UDANA>" in update_["text"]
-    assert set(buttons_in(last_post(app.fake, "DUDANA"))) == {"Approve", "Request revision"}
+    assert set(buttons_in(app.fake.last_post("DUDANA"))) == {"Approve", "Request revision"}
 
 
 # --------------------------------------------------------------------------- rubric levels and criteria

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from slack_app import SlackApp, buttons_in, last_post, set_up
+from fakes.blockkit import buttons_in
+from slack_app import SlackApp, set_up
 
 from bot.domain import own_deadline
 from bot.platforms.console import ConsoleChat
@@ -213,21 +214,21 @@ async def test_a_revision_requested_after_the_deadline_over_slack(app: SlackApp)
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit -- first reflection")
     app.runtime.clock.advance(timedelta(days=25))  # type: ignore[attr-defined]  # 27 Mar, a week late
-    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
     await app.say("UDANA", "/review revise R-1 reflection: not yet, say what students learned")
-    told = last_post(app.fake, "DUALICE")["text"]
+    told = app.fake.last_post("DUALICE")["text"]
     assert "needs a revision" in told and "before Fri 10 Apr 2026, 10:00 CDT" in told
     app.runtime.clock.advance(timedelta(days=6))  # type: ignore[attr-defined]
     answer = await app.say(
         "UALICE", "/submit https://example.org/unit https://example.org/v2 -- Added interviews"
     )
     assert "Received a new version of S-1 (version 2)" in answer
-    evidence = last_post(app.fake, "DUDANA")
+    evidence = app.fake.last_post("DUDANA")
     assert "You claimed R-2" in evidence["text"] and "Added interviews" in evidence["text"]
     assert "earned *Empowering Students as Creators* (B-1)" in await app.say(
         "UDANA", "/review approve R-2 -- Now it sings"
     )
-    assert "your badge will be issued to *alice@school.org*" in last_post(app.fake, "DUALICE")["text"]
+    assert "your badge will be issued to *alice@school.org*" in app.fake.last_post("DUALICE")["text"]
 
 
 def test_an_own_deadline_counts_only_after_the_window_stops_taking_work() -> None:

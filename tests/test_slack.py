@@ -1,5 +1,5 @@
 """Slack over its real wire format: signed HTTP requests into the app served on
-127.0.0.1, and a fake Slack Web API (tests/fakeslack.py) recording what went out."""
+127.0.0.1, and a fake Slack Web API (tests/fakes/slack_server.py) recording what went out."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from counting import count
-from fakeslack import (
-    FakeSlack,
+from fakes.blockkit import block_errors, buttons_in
+from fakes.slack_payloads import (
     block_actions_payload,
-    block_errors,
     event_callback_body,
     interaction_body,
     slash_command_body,
     view_submission_payload,
 )
+from fakes.slack_server import FakeSlack
 from serving import serving
-from slack_app import SECRET, SETUP, SlackApp, buttons_in, datetime_utc, last_post, set_up
+from slack_app import SECRET, SETUP, SlackApp, datetime_utc, set_up
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -73,7 +73,7 @@ async def test_slack_not_configured_answers_clearly_and_health_still_works(
 async def test_workspace_admins_from_users_info_can_create_cohorts(app: SlackApp) -> None:
     answer = await app.say("UCOORD", SETUP[0][1])
     assert "Created cohort *spring* in <#CFRL>" in answer
-    hello = last_post(app.fake, "CFRL")
+    hello = app.fake.last_post("CFRL")
     assert "home of cohort *spring*" in hello["text"]
     assert hello["metadata"]["event_payload"]["key"] == "cohort:1:hello"
     refused = await app.say("UALICE", "/cohort create other <#CFRL|frl-spring>")
@@ -88,7 +88,7 @@ async def test_mentions_become_members_with_their_slack_profiles(app: SlackApp, 
         alice = await session.scalar(select(Member).where(Member.user_id == "UALICE"))
     assert alice is not None
     assert (alice.email, alice.tz, alice.display_name) == ("alice@school.org", "America/Chicago", "alice")
-    welcome = last_post(app.fake, "DUALICE")
+    welcome = app.fake.last_post("DUALICE")
     assert "Welcome to cohort *spring* as learner" in welcome["text"]
 
 
@@ -119,12 +119,8 @@ async def test_slash_submit_acks_at_once_then_answers_with_a_receipt_and_posts_a
     assert block_errors(receipt["blocks"]) == []
     app.runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     await app.settle()  # the receipt arrived, so its stand-by DM never goes
-    assert not [
-        c
-        for c in app.fake.called("chat.postMessage")
-        if c.args["channel"] == "UALICE" and "Received S-1" in c.args["text"]
-    ]
-    task = last_post(app.fake, "CREV")
+    assert not [m for m in app.fake.posted("UALICE") if "Received S-1" in m["text"]]
+    task = app.fake.last_post("CREV")
     assert "Review task R-1: S-1 by <@UALICE>" in task["text"]
     assert buttons_in(task)["Claim"]["value"] == "/review claim R-1"
 
@@ -144,7 +140,7 @@ async def test_slack_retry_of_a_command_never_submits_twice(app: SlackApp, db: D
     assert not again.content or "Saving" not in again.text
     assert len([a for a in app.answers("UALICE") if "Received S-1" in a]) == 1
     assert await count(db, Submission) == 1
-    assert len([c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "CREV"]) == 1
+    assert len(app.fake.posted("CREV")) == 1
 
 
 async def test_bad_input_answers_with_one_ephemeral_sentence(app: SlackApp) -> None:
@@ -161,15 +157,15 @@ async def test_text_people_type_never_pings_anyone_or_disguises_a_link(app: Slac
     await app.say(
         "UALICE", f"/submit https://example.org/a -- thanks <@UBOB|bob> <!channel> & all, see {disguised}"
     )
-    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
-    shown = json.dumps(last_post(app.fake, "DUDANA")["blocks"])
+    await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
+    shown = json.dumps(app.fake.last_post("DUDANA")["blocks"])
     assert "<@UBOB" not in shown and "<!channel>" not in shown and "docs.google.com" not in shown
     assert "thanks @bob @channel &amp; all, see https://evil.example.net/x" in shown
     assert "by <@UALICE>" in shown  # the bot's own mention of the learner still works
     await app.say(
         "UDANA", f"/review revise R-1 artifacts: not yet, compare {disguised} -- ask <@UBOB|bob> <!here>"
     )
-    told = json.dumps(last_post(app.fake, "DUALICE")["blocks"])
+    told = json.dumps(app.fake.last_post("DUALICE")["blocks"])
     assert "docs.google.com" not in told and "<@UBOB" not in told and "<!here>" not in told
     assert "https://evil.example.net/x" in told and "@bob @here" in told
 
@@ -181,11 +177,11 @@ async def test_claim_button_updates_the_task_in_place_and_dms_the_evidence(app: 
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit -- reflection")
     task_ts = app.fake.called("chat.postMessage")[-1].response["ts"]
-    response = await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
+    response = await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
     assert response.status_code == 200
     update = app.fake.called("chat.update")[-1].args
     assert update["ts"] == task_ts and "claimed by <@UDANA>" in update["text"]
-    evidence = last_post(app.fake, "DUDANA")
+    evidence = app.fake.last_post("DUDANA")
     assert "https://example.org/unit" in evidence["text"]
     assert set(buttons_in(evidence)) == {"Approve", "Request revision"}
     assert any("You claimed R-1 (S-1 by <@UALICE>)" in r[1].get("text", "") for r in app.fake.responses)
@@ -194,8 +190,8 @@ async def test_claim_button_updates_the_task_in_place_and_dms_the_evidence(app: 
 async def test_learner_pressing_an_assessors_button_is_refused(app: SlackApp, db: Database) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
-    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
-    approve = buttons_in(last_post(app.fake, "DUDANA"))["Approve"]
+    await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
+    approve = buttons_in(app.fake.last_post("DUDANA"))["Approve"]
     await app.click("UBOB", approve)
     assert app.fake.called("views.open") == []
     assert any(
@@ -209,7 +205,7 @@ async def test_a_button_from_another_workspace_is_refused_with_one_bot_token(
 ) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
-    claim = buttons_in(last_post(app.fake, "CREV"))["Claim"]
+    claim = buttons_in(app.fake.last_post("CREV"))["Claim"]
     refused = await app.click("UDANA", claim, team="T2")
     assert refused.status_code == 403 and "another Slack workspace" in refused.text
     async with db.transaction() as session:
@@ -236,8 +232,8 @@ async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
 ) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit -- reflection")
-    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
-    await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Approve"], channel="DUDANA")
+    await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(app.fake.last_post("DUDANA"))["Approve"], channel="DUDANA")
     opened = app.fake.called("views.open")[-1].args["view"]
     blocks = {b["block_id"] for b in opened["blocks"]}
     assert {"level:artifacts", "level:self-direction", "level:reflection", "feedback"} <= blocks
@@ -255,10 +251,10 @@ async def test_approve_opens_a_rubric_modal_and_the_decision_issues_a_badge(
     async with db.transaction() as session:
         badge = await session.scalar(select(Badge))
     assert badge is not None
-    ask = last_post(app.fake, "DUALICE")
+    ask = app.fake.last_post("DUALICE")
     assert "your badge will be issued to *alice@school.org*" in ask["text"]
     await app.click("UALICE", buttons_in(ask)["Issue it to alice@school.org"], channel="DUALICE")
-    dm = last_post(app.fake, "DUALICE")
+    dm = app.fake.last_post("DUALICE")
     assert "You earned *Empowering Students as Creators* (B-1), issued to alice@school.org" in dm["text"]
     links = buttons_in(dm)
     assert links["Add to LinkedIn profile"]["url"].startswith("https://www.linkedin.com/profile/add?")
@@ -271,18 +267,14 @@ async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(a
     celebration, once, and does nothing for anyone else who presses it."""
 
     def celebrations() -> list[str]:
-        return [
-            c.args["text"]
-            for c in app.fake.called("chat.postMessage")
-            if c.args.get("channel") == "CFRL" and "earned" in c.args.get("text", "")
-        ]
+        return [m["text"] for m in app.fake.posted("CFRL") if "earned" in m.get("text", "")]
 
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit -- what my students learned")
     await app.say("UDANA", "/review claim R-1")
     await app.say("UDANA", "/review approve R-1")
     await app.say("UALICE", "/badges confirm", channel="DUALICE")
-    button = buttons_in(last_post(app.fake, "DUALICE"))["Share to #frl-spring"]
+    button = buttons_in(app.fake.last_post("DUALICE"))["Share to #frl-spring"]
     options = await app.say("UALICE", "/badges share B-1", channel="DUALICE")
     assert "Only you see this" in options and celebrations() == []
     await app.click("UBOB", button, channel="CFRL")
@@ -298,8 +290,8 @@ async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(a
 async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(app: SlackApp) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
-    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
-    await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Request revision"])
+    await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(app.fake.last_post("DUDANA"))["Request revision"])
     view = next(iter(app.fake.views.values()))
     response = await app.post(
         interaction_body(
@@ -375,7 +367,7 @@ async def test_a_button_on_the_home_tab_is_answered_by_dm(app: SlackApp) -> None
     click = block_actions_payload("cmd:0", "/submit status", user_id="UALICE", view=home)
     assert "response_url" not in click
     assert (await app.post(interaction_body(click))).status_code == 200
-    assert "Your submissions" in last_post(app.fake, "DUALICE")["text"]
+    assert "Your submissions" in app.fake.last_post("DUALICE")["text"]
     assert app.fake.responses == []
 
 
@@ -444,7 +436,7 @@ async def test_oauth_install_stores_the_workspace_token_and_commands_use_it(
         app = SlackApp(runtime, url, fake)
         answer = await app.say("UCOORD", "/cohort create spring <#CFRL|frl-spring>")
         assert "Created cohort *spring*" in answer
-        assert last_post(fake, "CFRL")
+        assert fake.last_post("CFRL")
         assert {c.token for c in fake.called("users.info")} == {"xoxb-installed-c1"}
         assert {c.token for c in fake.called("chat.postMessage")} == {"xoxb-installed-c1"}
         await app.http.aclose()
@@ -470,11 +462,11 @@ async def test_oauth_callback_with_a_forged_state_installs_nothing(
 async def test_one_click_to_change_the_badge_address_opens_a_form(app: SlackApp, db: Database) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")
-    await app.click("UDANA", buttons_in(last_post(app.fake, "CREV"))["Claim"])
-    await app.click("UDANA", buttons_in(last_post(app.fake, "DUDANA"))["Approve"], channel="DUDANA")
+    await app.click("UDANA", buttons_in(app.fake.last_post("CREV"))["Claim"])
+    await app.click("UDANA", buttons_in(app.fake.last_post("DUDANA"))["Approve"], channel="DUDANA")
     view = next(iter(app.fake.views.values()))
     await app.post(interaction_body(view_submission_payload("decision_form", {}, view=view, user_id="UDANA")))
-    ask = last_post(app.fake, "DUALICE")
+    ask = app.fake.last_post("DUALICE")
     await app.click("UALICE", buttons_in(ask)["Use another address"], channel="DUALICE")
     form = app.fake.called("views.open")[-1].args["view"]
     assert form["callback_id"] == "one_field_form"
@@ -495,7 +487,7 @@ async def test_one_click_to_change_the_badge_address_opens_a_form(app: SlackApp,
         )
     )
     assert good.status_code == 200
-    assert "issued to alice.ng@school.org" in last_post(app.fake, "DUALICE")["text"]
+    assert "issued to alice.ng@school.org" in app.fake.last_post("DUALICE")["text"]
     async with db.transaction() as session:
         assert (await session.scalar(select(Badge))).recipient_email == "alice.ng@school.org"
 

@@ -1,6 +1,6 @@
 """Slack in Socket Mode over the real wire protocol: the Runtime's bolt AsyncSocketModeHandler
 calls apps.connections.open with the app-level token, dials the WebSocket URL it gets, and
-answers envelopes pushed by the fake Slack (tests/fakeslack.py) with acknowledgements.
+answers envelopes pushed by the fake Slack (tests/fakes/slack_server.py) with acknowledgements.
 Nothing of ours is patched: only the settings point at the fake."""
 
 from __future__ import annotations
@@ -13,18 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakeslack import (
-    SCHOOL_USERS as USERS,
-)
-from fakeslack import (
-    FakeSlack,
-    block_errors,
-    event_callback_body,
-    view_submission_payload,
-)
+from counting import count
+from fakes.blockkit import block_errors, buttons_in
+from fakes.slack_payloads import event_callback_body, view_submission_payload
+from fakes.slack_server import FakeSlack
+from fakes.slack_workspace import SCHOOL_USERS as USERS
 from harness import SlackChat
-from slack_app import SlackWire
-from sqlalchemy import func, select
+from slack_app import SlackWire, set_up
 
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -119,39 +114,6 @@ async def app(fake: FakeSlack, settings: Settings, db: Database) -> AsyncIterato
         yield SocketSlack(runtime, fake)
 
 
-def last_post(fake: FakeSlack, channel: str) -> dict[str, Any]:
-    posts = [c for c in fake.called("chat.postMessage") if c.args.get("channel") == channel]
-    assert posts, f"nothing was posted to {channel}"
-    return posts[-1].args
-
-
-def last_dm(fake: FakeSlack, user: str) -> dict[str, Any]:
-    """The newest message in the app's DM with ``user`` (posted to the user id or the D… id)."""
-    dms = fake.messages(f"D{user}")
-    assert dms, f"nothing was sent to {user} in a DM"
-    return dms[-1]
-
-
-def buttons_in(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        e["text"]["text"]: e
-        for b in message.get("blocks", [])
-        if b["type"] == "actions"
-        for e in b["elements"]
-    }
-
-
-async def submissions(db: Database) -> int:
-    async with db.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(Submission)) or 0
-
-
-async def set_up(app: SocketSlack) -> None:
-    for user, line in SETUP:
-        answer = await app.say(user, line)
-        assert "Only" not in answer and "There is no" not in answer, answer
-
-
 # ------------------------------------------------------------------ the connection
 
 
@@ -212,7 +174,7 @@ async def test_slash_command_is_answered_in_its_acknowledgement(app: SocketSlack
     assert answer["response_type"] == "ephemeral"
     assert "Created cohort *spring* in <#C1>" in answer["text"]
     assert block_errors(answer["blocks"]) == []
-    hello = last_post(app.fake, "C1")  # the outbox, delivered with the bot token
+    hello = app.fake.last_post("C1")  # the outbox, delivered with the bot token
     assert "home of cohort *spring*" in hello["text"]
     assert {c.token for c in app.fake.called("chat.postMessage")} == {BOT_TOKEN}
     refused = await app.say("UALICE", "/cohort create other <#C1|general>")
@@ -220,10 +182,10 @@ async def test_slash_command_is_answered_in_its_acknowledgement(app: SocketSlack
 
 
 async def test_submit_is_received_the_review_task_posted_and_its_claim_button_works(app: SocketSlack) -> None:
-    await set_up(app)
+    await set_up(app, SETUP)
     assert "Received S-1" in await app.say("UALICE", "/submit https://example.org/a -- reflection")
     await app.runtime.deliverer.deliver_due()
-    task = last_post(app.fake, "CREV")
+    task = app.fake.last_post("CREV")
     assert "Review task R-1: S-1 by <@UALICE>" in task["text"]
     claim = buttons_in(task)["Claim"]
     assert claim["value"] == "/review claim R-1"
@@ -232,7 +194,7 @@ async def test_submit_is_received_the_review_task_posted_and_its_claim_button_wo
     assert "payload" not in ack  # a button click is acknowledged empty; the answer follows
     update = app.fake.called("chat.update")[-1].args
     assert "claimed by <@UDANA>" in update["text"]
-    evidence = last_dm(app.fake, "UDANA")
+    evidence = app.fake.last_post("DUDANA")
     assert "https://example.org/a" in evidence["text"]
     assert set(buttons_in(evidence)) == {"Approve", "Request revision"}
     assert any("You claimed R-1" in r[1].get("text", "") for r in app.fake.responses if r[0] == "UDANA")
@@ -263,7 +225,7 @@ async def test_a_conversation_over_socket_mode_reads_as_it_does_over_http(app: S
 
 
 async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Database) -> None:
-    await set_up(app)
+    await set_up(app, SETUP)
     first = await app.command("UALICE", "/submit", "https://example.org/a", trigger_id="trig-1")
     again = await app.command(
         "UALICE", "/submit", "https://example.org/a", trigger_id="trig-1", retry_attempt=1
@@ -272,8 +234,8 @@ async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Data
     assert "Saving" not in json.dumps(again.get("payload", {}))
     assert len([p for name, p in app.fake.responses if "Received S-1" in p["text"]]) == 1
     assert app.fake.socket_envelopes[-1]["retry_attempt"] == 1
-    assert await submissions(db) == 1
-    assert len([c for c in app.fake.called("chat.postMessage") if c.args["channel"] == "CREV"]) == 1
+    assert await count(db, Submission) == 1
+    assert len(app.fake.posted("CREV")) == 1
 
 
 # ------------------------------------------------------------------ modals and events
@@ -282,7 +244,7 @@ async def test_a_retried_envelope_never_submits_twice(app: SocketSlack, db: Data
 async def test_bare_submit_opens_the_form_and_its_submission_is_answered_in_the_ack(
     app: SocketSlack, db: Database
 ) -> None:
-    await set_up(app)
+    await set_up(app, SETUP)
     ack = await app.command("UALICE", "/submit")
     assert "payload" not in ack
     stored = next(iter(app.fake.views.values()))
@@ -309,7 +271,7 @@ async def test_bare_submit_opens_the_form_and_its_submission_is_answered_in_the_
         ),
     )
     assert "payload" not in good
-    assert await submissions(db) == 1
+    assert await count(db, Submission) == 1
     assert any("Received S-1" in e.get("text", "") for e in app.fake.ephemerals)
 
 

@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from localserver import LocalServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from .local_server import LocalServer
 
 __all__ = ["CredlyCall", "FakeCredly"]
 
