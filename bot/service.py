@@ -33,8 +33,18 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.directory import Directory, Profile
 from bot.domain import UserError
+from bot.forms import (
+    Form,
+    FormRequest,
+    OneFieldRequest,
+    RubricRequest,
+    one_field_form,
+    rubric_form,
+    submit_form,
+)
 from bot.grammar import Command, Mention, clean_command, parse
 from bot.handlers import HANDLERS, Context
+from bot.handlers.reviews import decision_form
 from bot.messages import Destination, Message, Reply
 from bot.outbox import enqueue
 from bot.storage import Inbound, Member, Outbox, Workspace
@@ -440,6 +450,18 @@ class CohortBot:
         known = await Prefetched.fetch(directory, [origin.user_id])
         async with self.context(origin, known) as ctx:
             return await fn(ctx)
+
+    async def form(self, origin: Origin, directory: Directory, request: FormRequest) -> Form:
+        """The form a request opens, for any platform to render. A decision's rubric form is
+        built after the checks a typed decision gets (a UserError for anyone else); the
+        others need nothing from the database."""
+        if isinstance(request, RubricRequest):
+            review = request.review
+            _, rubric = await self.query(origin, directory, lambda ctx: decision_form(ctx, review))
+            return rubric_form(request, rubric)
+        if isinstance(request, OneFieldRequest):
+            return one_field_form(request)
+        return submit_form()
 
     async def run_followups(self, reply: Reply) -> None:
         """Slow work that waits until after the ack (link checks and the like)."""

@@ -10,7 +10,6 @@ go through the outbox and `SlackTransport`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -33,9 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
 from bot.config import Settings
-from bot.domain import UserError, check_links, parse_short_id
-from bot.grammar import APP_COMMANDS, Command
-from bot.handlers.reviews import decision_form
+from bot.domain import UserError
+from bot.edge import Refused
+from bot.forms import FieldError, FormKind, FormRequest, command_from, form_for_button, form_for_typed
+from bot.grammar import APP_COMMANDS
 from bot.intake import finish as finish_intake
 from bot.markup import plain
 from bot.messages import Message, Reply
@@ -43,15 +43,9 @@ from bot.outbox import DeliveryError
 from bot.platforms.base import Capabilities, Runner
 from bot.platforms.slack.blocks import blocks_for, fallback_text, unescape
 from bot.platforms.slack.directory import SlackDirectory
-from bot.platforms.slack.forms import (
-    DECISION_RE,
-    ONE_FIELD,
-    decision_view,
-    form_values,
-    one_field_view,
-    submit_view,
-)
+from bot.platforms.slack.forms import form_values, modal
 from bot.platforms.slack.manifest import BOT_SCOPES
+from bot.platforms.slack.payload import read_form
 from bot.platforms.slack.transport import SlackTransport, outbound_logger
 from bot.platforms.slack.web import slack_routes, socket_mode
 from bot.service import CohortBot, Intake, Origin
@@ -224,9 +218,8 @@ class SlackPlatform:
         app.action(re.compile(r"^url:"))(self.only_answer)
         app.action(re.compile(r".*"))(self.on_unknown_action)  # last: bolt runs the first match
         app.view_closed(re.compile(r".*"))(self.only_answer)
-        app.view("submit_form")(self.on_submit_form)
-        app.view("decision_form")(self.on_decision_form)
-        app.view("one_field_form")(self.on_one_field_form)
+        for kind in FormKind:
+            app.view(kind.value)(self.on_form)
         app.event("app_mention")(self.on_mention)
         app.event("app_home_opened")(self.on_home)
 
@@ -255,20 +248,22 @@ class SlackPlatform:
     async def on_command(self, ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         team, user = body["team_id"], body["user_id"]
         text = unescape(body.get("text") or "").strip()
-        if body["command"] == "/submit" and not text:
+        origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
+        directory = self.directory(team, client)
+        request = form_for_typed(f"{body['command']} {text}")
+        if request is not None:
             await ack()
             self.later(
-                self.open_view(
-                    Presser(client, body["user_id"], body.get("channel_id"), respond),
+                self.open_form(
+                    Presser(client, user, body.get("channel_id"), respond),
                     body["trigger_id"],
-                    submit_view(body.get("channel_id")),
+                    origin,
+                    request,
                     again="type `/submit` again, or type it with your links: "
                     "`/submit https://example.org/unit -- what you learned`.",
                 )
             )
             return
-        origin = self.origin(team, user, body.get("channel_id"), body.get("channel_name"))
-        directory = self.directory(team, client)
         reply = await self.bot.handle(
             origin,
             f"{body['command']} {text}",
@@ -360,23 +355,13 @@ class SlackPlatform:
         command = action.get("value") or ""
         origin = self.origin(team, user, channel)
         directory = self.directory(team, client)
-        if command == "/submit":
-            await self.open_view(presser, body["trigger_id"], submit_view(channel))
+        try:
+            request = form_for_button(command)
+        except UserError as exc:
+            self.say_only_to(presser, str(exc))
             return
-        if command in ONE_FIELD:
-            await self.open_view(presser, body["trigger_id"], one_field_view(command, channel))
-            return
-        decision = DECISION_RE.match(command)
-        if decision:
-            try:
-                review_id = parse_short_id(decision.group(2), "R")
-                _, rubric = await self.bot.query(origin, directory, lambda ctx: decision_form(ctx, review_id))
-            except UserError as exc:
-                self.say_only_to(presser, str(exc))
-                return
-            await self.open_view(
-                presser, body["trigger_id"], decision_view(review_id, decision.group(1), rubric, channel)
-            )
+        if request is not None:
+            await self.open_form(presser, body["trigger_id"], origin, request)
             return
         reply = await self.bot.handle(
             origin, command, directory, request_key=f"slack:{team}:{body.get('trigger_id')}"
@@ -385,17 +370,24 @@ class SlackPlatform:
             self.say_only_to(presser, reply.message)
         self.later(self.bot.run_followups(reply))
 
-    async def open_view(
+    async def open_form(
         self,
         presser: Presser,
         trigger_id: str,
-        view: dict[str, Any],
+        origin: Origin,
+        request: FormRequest,
         again: str = "please press the button again.",
     ) -> None:
-        """Open a modal; if Slack refuses (a trigger older than 3 s) or cannot be reached,
-        say so instead of leaving the click or command unanswered."""
+        """Open the form as a modal; if its checks refuse the presser, say why. If Slack refuses
+        (a trigger older than 3 s) or cannot be reached, say so instead of leaving the click or
+        command unanswered."""
         try:
-            await presser.client.views_open(trigger_id=trigger_id, view=view)
+            form = await self.bot.form(origin, self.directory(origin.workspace, presser.client), request)
+        except UserError as exc:
+            self.say_only_to(presser, str(exc))
+            return
+        try:
+            await presser.client.views_open(trigger_id=trigger_id, view=modal(form, presser.channel))
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             why = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
             log.warning("views.open failed: %s", why)
@@ -403,61 +395,39 @@ class SlackPlatform:
 
     # -------------------------------------------------------------- modals
 
-    async def answer_form(
-        self, ack: Any, body: dict[str, Any], client: AsyncWebClient, command: Command | str, error_block: str
-    ) -> None:
+    async def on_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A form sent: its values make the command typed text would (`bot.forms`), run as
+        the sender. A refusal shows in the form, beside the field it concerns."""
         view = body["view"]
         team, user = body["team"]["id"], body["user"]["id"]
-        meta = json.loads(view.get("private_metadata") or "{}")
-        origin = self.origin(team, user, meta.get("channel"))
+        try:  # checked at the HTTP edge already; Socket Mode's requests come here unchecked
+            opened = read_form(view.get("callback_id") or "", view.get("private_metadata"))
+        except Refused as refused:
+            log.warning("refused a form from %s: %s", user, refused.reason)
+            opened = None
+        if opened is None:
+            await ack()
+            return
+        request, channel = opened
+        try:
+            filled = command_from(request, form_values(view))
+        except FieldError as exc:
+            await ack(response_action="errors", errors={exc.field: str(exc)[:1900]})
+            return
         reply = await self.bot.handle(
-            origin,
-            command,
+            self.origin(team, user, channel),
+            filled.command,
             self.directory(team, client),
             request_key=f"slack:{team}:view:{view['id']}:{view.get('hash')}",
         )
         if not reply.ok and not reply.crashed:
             # a form's error is plain text: the bot's mentions shown as words, not markup
-            await ack(response_action="errors", errors={error_block: plain(reply.message.text)[:1900]})
+            await ack(response_action="errors", errors={filled.field: plain(reply.message.text)[:1900]})
             return
         await ack()
         if not reply.duplicate:
-            self.later(self.tell(client, user, meta.get("channel"), reply.message))
+            self.later(self.tell(client, user, channel, reply.message))
         self.later(self.bot.run_followups(reply))
-
-    async def on_submit_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        values = form_values(body["view"])
-        try:
-            links = check_links(values.get("links", "").split())
-        except UserError as exc:
-            await ack(response_action="errors", errors={"links": str(exc)[:1900]})
-            return
-        parts = [p for p in (values.get("overview", "").strip(), values.get("reflection", "").strip()) if p]
-        window = values.get("window", "").strip().lower() or None
-        command = Command("submit", "submit", {"window": window, "links": links, "parts": parts})
-        await self.answer_form(ack, body, client, command, "links")
-
-    async def on_one_field_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        meta = json.loads(body["view"].get("private_metadata") or "{}")
-        value = " ".join(form_values(body["view"]).get("value", "").split())
-        await self.answer_form(ack, body, client, f"{meta['command']} {value}", "value")
-
-    async def on_decision_form(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body["view"]
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = form_values(view)
-        levels = {
-            k.split(":", 1)[1]: (v, values.get(f"comment:{k.split(':', 1)[1]}", ""))
-            for k, v in values.items()
-            if k.startswith("level:")
-        }
-        command = Command(
-            "review",
-            meta["decision"],
-            {"review": int(meta["review"]), "levels": levels, "feedback": values.get("feedback", "")},
-        )
-        first = next((k for k in values if k.startswith("level:")), "feedback")
-        await self.answer_form(ack, body, client, command, first)
 
     async def tell(self, client: AsyncWebClient, user: str, channel: str | None, message: Message) -> None:
         """Answer a modal: ephemerally where it was opened, else in a DM."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Collection
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bot.edge import Refused
+from bot.forms import REQUESTS, FormRequest
 
 MAX_AGE = 300  # seconds a signed request stays valid (Slack's own advice: five minutes)
 
@@ -130,17 +130,8 @@ class ViewPayload(_Shape):
     view: _View
 
 
-class _SubmitMeta(_Shape):
-    channel: str | None = None
-
-
-class _DecisionMeta(_SubmitMeta):
-    review: int
-    decision: Literal["approve", "revise"]
-
-
-class _OneFieldMeta(_SubmitMeta):
-    command: str
+class _Opened(_Shape):
+    channel: str | None = None  # where the form was opened: its answer goes there
 
 
 class _Event(_Shape):
@@ -169,16 +160,12 @@ SHAPES: dict[str, type[_Shape]] = {
     "event_callback": EventCallback,
     "url_verification": UrlVerification,
 }
-FORM_META: dict[str, type[_Shape]] = {
-    "submit_form": _SubmitMeta,
-    "decision_form": _DecisionMeta,
-    "one_field_form": _OneFieldMeta,
-}
+FORM_META: dict[str, TypeAdapter[Any]] = {kind.value: TypeAdapter(shape) for kind, shape in REQUESTS.items()}
 PEOPLE_EVENTS = ("app_mention", "app_home_opened")  # events whose listener needs `user`
 CONTEXT_OBJECTS = ("team", "user", "channel", "enterprise", "container", "view", "event")
 
 
-def check_shape(body: dict[str, Any], one_field_commands: Collection[str]) -> None:
+def check_shape(body: dict[str, Any]) -> None:
     """Refuse a payload this app has no listener for (404) or whose fields our listeners or
     bolt's context would misread (400). Only kinds we take go on to bolt, whose own code (its
     logging of an unhandled request, say) trusts Slack's shapes."""
@@ -195,7 +182,7 @@ def check_shape(body: dict[str, Any], one_field_commands: Collection[str]) -> No
             SlashCommand.model_validate(body) if kind == "command" else SHAPES[kind].model_validate(body)
         )
         if isinstance(payload, ViewPayload) and payload.type == "view_submission":
-            _check_form(payload.view, one_field_commands)
+            read_form(payload.view.callback_id, payload.view.private_metadata)
         if (
             isinstance(payload, EventCallback)
             and payload.event.type in PEOPLE_EVENTS
@@ -208,16 +195,22 @@ def check_shape(body: dict[str, Any], one_field_commands: Collection[str]) -> No
         raise Refused(400, f"{kind} payload: `{where}` {first['msg'].lower()}") from None
 
 
-def _check_form(view: _View, one_field_commands: Collection[str]) -> None:
-    meta_shape = FORM_META.get(view.callback_id)
-    if meta_shape is None:
-        return  # not one of our forms: bolt answers 404
+def read_form(callback_id: str, private_metadata: str | None) -> tuple[FormRequest, str | None] | None:
+    """The request a submitted form answers (`bot.forms`) and the channel it was opened in,
+    from what `forms.modal` wrote; None if the form is not ours (bolt answers 404). Metadata
+    we did not write is refused: the request's own shape is the only one taken."""
+    shape = FORM_META.get(callback_id)
+    if shape is None:
+        return None
     try:
-        meta = json.loads(view.private_metadata or "{}")
+        meta = json.loads(private_metadata or "{}")
     except (ValueError, RecursionError):
         raise Refused(400, "form metadata is not ours") from None
     if not isinstance(meta, dict):
         raise Refused(400, "form metadata is not ours")
-    checked = meta_shape.model_validate(meta)
-    if isinstance(checked, _OneFieldMeta) and checked.command not in one_field_commands:
-        raise Refused(400, "form metadata is not ours")
+    try:
+        return shape.validate_python(meta), _Opened.model_validate(meta).channel
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "metadata"
+        raise Refused(400, f"form metadata: `{where}` {first['msg'].lower()}") from None

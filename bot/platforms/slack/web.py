@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
@@ -19,7 +18,6 @@ from starlette.routing import BaseRoute, Route
 
 from bot.config import Settings
 from bot.edge import Refused, read_capped, refuse
-from bot.platforms.slack.forms import ONE_FIELD
 from bot.platforms.slack.payload import as_text, check_shape, read_body, verify_signature
 
 if TYPE_CHECKING:
@@ -28,9 +26,7 @@ if TYPE_CHECKING:
 NOT_CONFIGURED = "Slack is not configured on this server: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."
 
 
-async def to_bolt_request(
-    request: Request, settings: Settings, *, signed: bool = True, one_field_commands: Collection[str] = ()
-) -> AsyncBoltRequest:
+async def to_bolt_request(request: Request, settings: Settings, *, signed: bool = True) -> AsyncBoltRequest:
     """A Starlette request as bolt's, checked at the edge: size, then signature (on the raw
     bytes), then text and shape; `Refused` says why not. The body is parsed here, once: bolt
     would treat any form body containing the text "payload" as an interactivity payload, so
@@ -48,7 +44,7 @@ async def to_bolt_request(
     text = as_text(raw)
     body = read_body(text, content_type) if text else {}
     if signed:
-        check_shape(body, one_field_commands)
+        check_shape(body)
     req = AsyncBoltRequest(body="", query=str(request.query_params), headers=dict(request.headers))
     req.raw_body, req.body = text, body
     try:
@@ -65,7 +61,7 @@ def slack_routes(platform: SlackPlatform, settings: Settings) -> list[BaseRoute]
         if not settings.slack_signing_secret:
             return refuse(request, Refused(404, "this server takes Slack requests over Socket Mode"))
         try:
-            req = await to_bolt_request(request, settings, one_field_commands=ONE_FIELD)
+            req = await to_bolt_request(request, settings)
         except Refused as refused:
             return refuse(request, refused)
         return to_starlette_response(await app.async_dispatch(req))
