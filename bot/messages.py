@@ -17,12 +17,23 @@ if TYPE_CHECKING:
     from bot.service import Intake
 
 
+COMMAND_MAX = 100  # the longest command a button holds: the most any platform keeps with one
+
+
 @dataclass(frozen=True)
 class Button:
+    """A command its presser would type, or a link. A command longer than COMMAND_MAX is a
+    mistake of the code that built the button (a platform would refuse the whole message):
+    build it from ids, which are short, and names only where they fit."""
+
     label: str
     command: str | None = None  # run as the presser, e.g. "/review claim R-7"
     url: str | None = None  # or open a link
     style: str | None = None  # primary | danger
+
+    def __post_init__(self) -> None:
+        if self.command is not None and len(self.command) > COMMAND_MAX:
+            raise ValueError(f"a button's command holds at most {COMMAND_MAX} characters: {self.command!r}")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from bot.forms import (
     submit_form,
 )
 from bot.grammar import Command, clean_command, parse
+from bot.messages import COMMAND_MAX, Button
 
 RUBRIC = rubric_from_data(
     [
@@ -243,3 +244,15 @@ def test_a_value_longer_than_its_field_holds_is_refused_beside_that_field(
     else:
         values[field] = "x" * limit
     command_from(request_, values)  # exactly the limit is taken
+
+
+# ------------------------------------------------------------------ buttons
+
+
+def test_a_button_holds_a_command_of_at_most_100_characters() -> None:
+    assert COMMAND_MAX == 100
+    fits = "/submit extend " + "x" * 85
+    assert Button("Ask", command=fits).command == fits
+    with pytest.raises(ValueError, match="at most 100"):
+        Button("Ask", command=fits + "x")
+    assert Button("Read", url="https://example.org/" + "x" * 500).url  # a link is no command

@@ -287,6 +287,24 @@ async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(a
     assert len(celebrations()) == 1
 
 
+async def test_a_channel_whose_name_is_too_long_for_a_button_is_shared_to_by_its_id(app: SlackApp) -> None:
+    """A button holds at most 100 characters of command: in a channel whose name would not fit
+    (Slack's names reach 80 characters, Discord's 100; badge ids grow) the learner's Share
+    button names the channel by its id, and still celebrates there."""
+    name = "frl-" + "x" * 96
+    create = f"/cohort create spring <#CFRL|{name}> reviews <#CREV|frl-assessors>"
+    await set_up(app, [("UCOORD", create), *SETUP[1:]])
+    await app.say("UALICE", "/submit https://example.org/unit -- what my students learned")
+    await app.say("UDANA", "/review claim R-1")
+    await app.say("UDANA", "/review approve R-1")
+    await app.say("UALICE", "/badges confirm", channel="DUALICE")
+    dm = app.fake.last_post("DUALICE")
+    button = buttons_in(dm)[f"Share to #{name}"[:75]]
+    assert button["value"] == "/badges share B-1 #CFRL" and block_errors(dm["blocks"]) == []
+    await app.click("UALICE", button, channel="DUALICE")
+    assert "Celebrated B-1 in <#CFRL>" in app.answers("UALICE")[-1]
+
+
 async def test_revision_modal_without_an_unmet_criterion_shows_the_error_in_the_form(app: SlackApp) -> None:
     await set_up(app)
     await app.say("UALICE", "/submit https://example.org/unit")

@@ -20,7 +20,7 @@ from bot.badges.share import ShareLinks, share_links
 from bot.domain import UserError, format_time, short_id
 from bot.grammar import ChannelRef
 from bot.handlers.base import Context, by_id, handles, require_coordinator
-from bot.messages import Button, Destination, Message, Reply
+from bot.messages import COMMAND_MAX, Button, Destination, Message, Reply
 from bot.outbox import outbox_row
 from bot.storage import Badge, Cohort, Member, Review, Submission, Version
 from bot.storage.db import insert_once
@@ -78,11 +78,16 @@ def channel_name(cohort: Cohort) -> str:
 
 
 def share_to_channel(badge: Badge, cohort: Cohort) -> tuple[Button, ...]:
-    """The learner's explicit "post it", while the badge was never posted."""
+    """The learner's explicit "post it", while the badge was never posted. Its command names
+    the channel as people know it, or by its id (short on every platform) where a long name
+    would not fit a button; none fits only for an id no platform gives (then no button: the
+    command can still be typed)."""
     if not cohort.channel_id or badge.shared_at is not None:
         return ()
     name = channel_name(cohort)
-    return (Button(f"Share to #{name}"[:75], command=f"/badges share {short_id('B', badge.id)} #{name}"),)
+    commands = (f"/badges share {short_id('B', badge.id)} #{ref}" for ref in (name, cohort.channel_id))
+    command = next((c for c in commands if len(c) <= COMMAND_MAX), None)
+    return (Button(f"Share to #{name}"[:75], command=command),) if command else ()
 
 
 def is_channel_of(ref: ChannelRef, cohort: Cohort) -> bool:
