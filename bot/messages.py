@@ -61,7 +61,11 @@ class Message:
         read = (lambda t: t) if data.get("markup") == MARKUP else from_legacy
         return cls(
             text=read(data["text"]),
-            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+            # a button stored before commands were capped, and longer, is left out: no platform
+            # could take the message with it, and its command can still be typed
+            buttons=tuple(
+                Button(**b) for b in data.get("buttons", ()) if len(b.get("command") or "") <= COMMAND_MAX
+            ),
             context=read(data.get("context", "")),
             fields=tuple((read(k), read(v)) for k, v in data.get("fields", ())),
             edit_of=data.get("edit_of"),

@@ -25,7 +25,7 @@ from bot.forms import (
     submit_form,
 )
 from bot.grammar import Command, clean_command, parse
-from bot.messages import COMMAND_MAX, Button
+from bot.messages import COMMAND_MAX, Button, Message
 
 RUBRIC = rubric_from_data(
     [
@@ -256,3 +256,10 @@ def test_a_button_holds_a_command_of_at_most_100_characters() -> None:
     with pytest.raises(ValueError, match="at most 100"):
         Button("Ask", command=fits + "x")
     assert Button("Read", url="https://example.org/" + "x" * 500).url  # a link is no command
+
+
+def test_a_stored_button_longer_than_the_cap_is_left_out_rather_than_sink_its_message() -> None:
+    """Messages waiting in the outbox from before the cap still go, without that one button."""
+    stored = Message("You earned it", (Button("Share", command="/badges share B-1 #frl"),)).to_dict()
+    stored["buttons"].append({"label": "Old", "command": "/badges share B-1 #" + "x" * 90})
+    assert [b.label for b in Message.from_dict(stored).buttons] == ["Share"]
