@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import markup
 from bot.markup import TOKEN_RE, Renderer, render
-from bot.messages import Button, Message
+from bot.messages import COMMAND_MAX, Button, Message
 
 CONTENT_MAX = 2000
 EMBED_TOTAL_MAX = 6000
@@ -24,7 +24,7 @@ FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 LABEL_MAX = 80
-CUSTOM_ID_MAX = 100
+
 BUTTONS_PER_ROW = 5
 ROWS_MAX = 5
 URL_MAX = 512
@@ -108,7 +108,7 @@ def button(b: Button) -> dict[str, Any] | None:
             {"type": 2, "style": LINK_STYLE, "label": label, "url": b.url} if len(b.url) <= URL_MAX else None
         )
     command = b.command or ""
-    if not command or len(command) > CUSTOM_ID_MAX:
+    if not command or len(command) > COMMAND_MAX:
         return None  # `Button` refuses these; an older stored row is shown without it
     return {"type": 2, "style": STYLES.get(b.style, 2), "label": label, "custom_id": command}
 
