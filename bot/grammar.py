@@ -879,10 +879,10 @@ def parse(text: str) -> Command:
             "link long text instead of pasting it.",
             "/submit https://example.org/portfolio -- a short reflection",
         )
-    head, sep, note = text.partition(" -- ")
+    head, sep, typed_note = text.partition(" -- ")
     if not sep and head.endswith(" --"):
         head = head[:-3]
-    note = free_text(note).strip() or None
+    note = free_text(typed_note).strip() or None
     words = split_words(LABELLED_LINK_RE.sub(r"<\1>", head))  # a link's label may hold spaces
     verb = words[0].lstrip("/").lower() if words else ""
     if verb not in VERBS:

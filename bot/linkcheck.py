@@ -175,7 +175,9 @@ def readable_page(response: httpx.Response) -> bool:
 
 async def read_head(response: httpx.Response) -> bytes:
     """The first SNIFF_BYTES of the body (all of a shorter one); the rest is never asked for."""
-    async with contextlib.aclosing(response.aiter_raw(SNIFF_BYTES)) as pieces:  # SNIFF_BYTES each
+    # pieces of SNIFF_BYTES; httpx types aiter_raw as an AsyncIterator, but it is an async
+    # generator, which aclosing closes at once
+    async with contextlib.aclosing(response.aiter_raw(SNIFF_BYTES)) as pieces:  # type: ignore[type-var]
         async for head in pieces:
             return head
     return b""

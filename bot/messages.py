@@ -6,6 +6,7 @@ parser, role checks and handlers as typed text, on every platform.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 
 COMMAND_MAX = 100  # the longest command a button holds: the most any platform keeps with one
+
+# slow work after the ack (a link check); what it returns is unused
+Followup = Callable[[], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class Reply:
     crashed: bool = False
     duplicate: bool = False  # a platform's retry of a request already handled
     intake: Intake | None = None  # taken in, not run yet: the answer follows (`CohortBot.finish`)
-    followups: list[Any] = field(default_factory=list)  # coroutines to run after the ack
+    followups: list[Followup] = field(default_factory=list)  # run after the ack
 
     @classmethod
     def text(cls, text: str, **kw: Any) -> Reply:

@@ -45,7 +45,7 @@ class WindowCounts:
         return self.total - self.submitted
 
 
-def learners_of(window: Window) -> Select[tuple[int]]:
+def learners_of(window: Window) -> Select[int]:
     return select(Enrolment.member_id).where(
         Enrolment.cohort_id == window.cohort_id, Enrolment.role == Role.LEARNER
     )
@@ -92,7 +92,7 @@ class Owing:
     own: list[OwnDeadline]
 
 
-def running_extensions(window: Window, now: datetime) -> Select[tuple[Extension]]:
+def running_extensions(window: Window, now: datetime) -> Select[Extension]:
     """Own deadlines in `window` (granted, or given by a revision request) still to come after
     it stopped taking work from everyone."""
     return select(Extension).where(

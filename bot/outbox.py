@@ -26,7 +26,6 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
-    Update,
     and_,
     bindparam,
     cast,
@@ -39,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.clock import Clock
 from bot.domain import Role, as_utc
@@ -389,7 +389,9 @@ class Deliverer:
         self.statements = self._claim_statements()
         self.renewing = asyncio.Lock()  # one lease renewal at a time: two could deadlock
 
-    def _claim_statements(self) -> tuple[Select[Any], Update]:
+    def _claim_statements(
+        self,
+    ) -> tuple[Select[int, datetime | None, int, str, str], ReturningUpdate[*tuple[Any, ...]]]:
         """The claim's statements, built once (~2 ms a claim otherwise): the due rows whose
         destination is free (`now` and `limit` bound at each claim), and taking them."""
         now = bindparam("now", type_=Outbox.next_attempt_at.type)

@@ -186,7 +186,7 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
         )  # the latest, as /submit reads it
         last_id = 0
         while True:
-            rows = (
+            found = (
                 await session.execute(
                     select(
                         Member.id,
@@ -208,10 +208,10 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
                     .limit(CHUNK)
                 )
             ).all()
-            if not rows:
+            if not found:
                 break
-            last_id = rows[-1][0]
-            rows = [(*row[:5], own_deadline(window.ends_at, row[5])) for row in rows]
+            last_id = found[-1][0]
+            rows = [(*row[:5], own_deadline(window.ends_at, row[5])) for row in found]
             by_member = {r[0]: r for r in rows}
             learners = [
                 LearnerProgress(

@@ -30,7 +30,7 @@ from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import DictKey, KeySet, KeySetSerialization, RSAKey
 
 from bot.badges.facts import BadgeFacts, CredentialFacts, IssuerFacts, Urls, iso_z
 from bot.badges.ob2 import hash_identity
@@ -187,10 +187,10 @@ class SigningKey:
     def kid(self, urls: Urls) -> str:
         return urls.key(self.thumbprint)
 
-    def public_jwk(self, urls: Urls) -> dict[str, str]:
+    def public_jwk(self, urls: Urls) -> DictKey:
         return public_jwk(self.public_members, urls)
 
-    def jwks(self, urls: Urls) -> dict[str, list[dict[str, str]]]:
+    def jwks(self, urls: Urls) -> KeySetSerialization:
         return jwks([self.public_members], urls)
 
     def sign_jwt(self, claims: dict[str, Any], urls: Urls) -> str:
@@ -200,13 +200,13 @@ class SigningKey:
         )
 
 
-def public_jwk(members: Mapping[str, str], urls: Urls) -> dict[str, str]:
+def public_jwk(members: Mapping[str, str], urls: Urls) -> DictKey:
     """What a `kid` dereferences to: an RSA public key named by its thumbprint; never a private member."""
     key = RSAKey.import_key({"kty": "RSA", "n": members["n"], "e": members["e"]})
     return {**key.as_dict(private=False), "kid": urls.key(key.thumbprint()), "alg": "RS256", "use": "sig"}
 
 
-def jwks(published: Iterable[Mapping[str, str]], urls: Urls) -> dict[str, list[dict[str, str]]]:
+def jwks(published: Iterable[Mapping[str, str]], urls: Urls) -> KeySetSerialization:
     """The JWK Set at /.well-known/jwks.json, from each key's public members (`SigningKey.public_members`)."""
     return {"keys": [public_jwk(members, urls) for members in published]}
 
@@ -256,7 +256,7 @@ def sign_vc_jwt(credential: dict[str, Any], key: SigningKey, urls: Urls) -> str:
 
 def verify_vc_jwt(
     token: str,
-    jwks: dict[str, Any],
+    jwks: KeySetSerialization,
     *,
     now: datetime | None = None,
     leeway: timedelta = timedelta(seconds=60),

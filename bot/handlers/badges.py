@@ -171,6 +171,7 @@ async def ask_for_address(
     ]
     if feedback:
         lines.append(f"*Feedback:* {feedback}")
+    buttons: tuple[Button, ...]
     if address:
         lines.append(
             f"Before I issue it: your badge will be issued to *{address}*. Use the address "

@@ -20,21 +20,23 @@ from bot.config import Settings
 from bot.directory import Directory
 from bot.domain import ID_PREFIXES, Phase, Role, UserError, short_id, window_phase, zone
 from bot.grammar import Mention
-from bot.messages import Destination, Message, Reply
+from bot.messages import Destination, Followup, Message, Reply
 from bot.storage import (
     Audit,
+    Badge,
     Cohort,
     Credential,
     Enrolment,
     Extension,
     Member,
     Review,
+    Submission,
     Window,
     Workspace,
 )
 from bot.storage.db import Database
 
-T = TypeVar("T")
+T = TypeVar("T", Review, Submission, Badge, Extension)  # the rows people name by a short id
 Handler = Callable[["Context", dict[str, Any]], Awaitable[Reply]]
 HANDLERS: dict[tuple[str, str], Handler] = {}
 
@@ -59,7 +61,7 @@ class Context:
     now: datetime
     settings: Settings
     directory: Directory
-    followups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    followups: list[Followup] = field(default_factory=list)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -318,7 +320,7 @@ async def by_id(ctx: Context, model: type[T], number: int, prefix: str, example:
     """A row of this workspace by its short id, or a clear "there is no R-7"."""
     row = await ctx.session.scalar(
         select(model).where(model.workspace_id == ctx.workspace.id, model.id == number)
-    )  # type: ignore[attr-defined]
+    )
     if row is None:
         raise UserError(f"There is no {ID_PREFIXES[prefix]} {short_id(prefix, number)}.", example)
     return row

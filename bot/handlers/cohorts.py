@@ -29,7 +29,7 @@ from bot.notices import (
     window_counts,
     window_when,
 )
-from bot.storage import Cohort, Enrolment, Outbox, Review, Submission, Window
+from bot.storage import Cohort, Enrolment, Member, Outbox, Review, Submission, Window
 
 
 def plural(n: int, noun: str) -> str:
@@ -91,7 +91,7 @@ async def create(ctx: Context, args: dict[str, Any]) -> Reply:
         cohort=cohort,
     )
     review_where = (
-        f"review tasks go to {markup.channel(cohort.reviews_channel_id)}"
+        f"review tasks go to {markup.channel(reviews.channel_id)}"
         if reviews
         else "review tasks go to each assessor by DM"
     )
@@ -156,7 +156,8 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_named(ctx, args["name"])
     await require_coordinator(ctx, cohort)
     role: Role | None = args["role"]
-    removed, absent = [], []
+    removed: list[Member] = []
+    absent: list[Member] = []
     for mention in args["people"]:
         member = await member_for(ctx, mention)
         query = delete(Enrolment).where(Enrolment.cohort_id == cohort.id, Enrolment.member_id == member.id)
@@ -235,8 +236,10 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
 async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_named(ctx, args["name"])
     await require_coordinator(ctx, cohort)
-    counts = {role: len(await members_with_role(ctx, cohort, role)) for role in Role}
-    lines = [f"*{cohort.name}* in {where(cohort)} — " + ", ".join(plural(counts[r], r.value) for r in Role)]
+    headcount = {role: len(await members_with_role(ctx, cohort, role)) for role in Role}
+    lines = [
+        f"*{cohort.name}* in {where(cohort)} — " + ", ".join(plural(headcount[r], r.value) for r in Role)
+    ]
     windows = list(
         await ctx.session.scalars(
             select(Window).where(Window.cohort_id == cohort.id).order_by(Window.closes_at)

@@ -198,11 +198,12 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     eid = short_id("E", request.id)
     window: Window = request.window
     learner = request.member
-    moving = request.state == "approved" and request.closes_at is not None
-    if moving and not args["until"]:  # a second press of "Grant a week" changes nothing
+    granted = request.closes_at if request.state == "approved" else None
+    moving = granted is not None
+    if granted is not None and not args["until"]:  # a second press of "Grant a week" changes nothing
         raise UserError(
             f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
-            f"{format_time(request.closes_at, ctx.tz)}. To move that deadline, say "
+            f"{format_time(granted, ctx.tz)}. To move that deadline, say "
             "until when.",
             f"/window grant {eid} until next friday",
         )

@@ -239,7 +239,7 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
     await ctx.send(
         Destination.dm(assessor.user_id),
         evidence(review, submission, version, previous),
-        f"review:{review.id}:evidence:{assessor.id}:{stamp(review.claimed_at)}",
+        f"review:{review.id}:evidence:{assessor.id}:{stamp(ctx.now)}",
         cohort=cohort,
     )
     if cohort.reviews_channel_id:
@@ -250,7 +250,7 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
                 f"*{submission.window.credential.name}* — claimed by {markup.mention(assessor.user_id)}.",
                 edit_of=f"review:{review.id}:task",
             ),
-            f"review:{review.id}:claimed:{assessor.id}:{stamp(review.claimed_at)}",
+            f"review:{review.id}:claimed:{assessor.id}:{stamp(ctx.now)}",
             cohort=cohort,
         )
 

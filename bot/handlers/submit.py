@@ -81,18 +81,18 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
             raise UserError(
                 f"*{last.credential.name}* opens {format_time(last.opens_at, ctx.tz)}; submit then."
             )
-        if (mine := own_deadline(last.ends_at, own.get(last.id))) is not None:
+        if (passed := own_deadline(last.ends_at, own.get(last.id))) is not None:
             raise UserError(
                 f"Your own deadline for *{last.credential.name}* ({last.cohort.name}) "
-                f"passed {format_time(mine, ctx.tz)}. Ask your coordinator if you need "
+                f"passed {format_time(passed, ctx.tz)}. Ask your coordinator if you need "
                 "more time.",
                 "/submit status",
             )
         closed = last.closed_at or last.closes_at
-        late = LatePolicy.parse(last.late_policy)
+        policy = LatePolicy.parse(last.late_policy)
         after = (
-            f"and its {late} for late work has passed"
-            if late.kind == "grace" and last.closed_at is None
+            f"and its {policy} for late work has passed"
+            if policy.kind == "grace" and last.closed_at is None
             else "and does not take late submissions"
         )
         raise UserError(
@@ -101,7 +101,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
             "more time.",
             "/submit status",
         )
-    on_time = [(w, late) for w, late in usable if not late]
+    on_time: list[tuple[Window, bool]] = [(w, late) for w, late in usable if not late]
     usable = on_time or usable
     if len(usable) > 1:
         names = ", ".join(w.credential.slug for w, _ in usable)

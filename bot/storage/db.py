@@ -224,7 +224,7 @@ class Database:
         `write_alone`): True when this call added the row."""
         stmt = _insert_ignoring(
             model.__table__,
-            self.engine.dialect.name,  # type: ignore[attr-defined]
+            self.engine.dialect.name,
             tuple(unique),
         )
         return bool(await self.write_alone(stmt, values, ack=True))
@@ -239,13 +239,13 @@ class Database:
         `ack` goes before queued ones (`Turns`)."""
         if self.is_sqlite:
             async with self.transaction(urgent=ack) as session:
-                return int((await (await session.connection()).execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
+                return int((await (await session.connection()).execute(stmt, values)).rowcount)
         engine = self.ack_engine if ack else self.engine
 
         async def run() -> int:
             async with engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return int((await conn.execute(stmt, values)).rowcount)  # type: ignore[attr-defined]
+                return int((await conn.execute(stmt, values)).rowcount)
 
         return await once_more_if_dropped(run)
 
@@ -316,11 +316,11 @@ async def insert_once(
     """
     stmt = _insert_ignoring(
         model.__table__,
-        session.get_bind().dialect.name,  # type: ignore[attr-defined]
+        session.get_bind().dialect.name,
         tuple(unique),
     )
     result = await (await session.connection()).execute(stmt, values)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def insert_many_once(
@@ -341,7 +341,7 @@ async def insert_many_once(
         return []
     stmt = _insert_ignoring(
         model.__table__,
-        session.get_bind().dialect.name,  # type: ignore[attr-defined]
+        session.get_bind().dialect.name,
         tuple(unique),
         returning,
     )

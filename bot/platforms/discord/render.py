@@ -88,15 +88,12 @@ def embed_for(message: Message) -> dict[str, Any] | None:
         return None
     fields, total = [], 0
     for name, value in message.fields[:FIELDS_MAX]:
-        field = {
-            "name": cut(markdown(name), FIELD_NAME_MAX) or "\u200b",
-            "value": cut(markdown(value), FIELD_VALUE_MAX) or "\u200b",
-            "inline": False,
-        }
-        size = len(field["name"]) + len(field["value"])
+        label = cut(markdown(name), FIELD_NAME_MAX) or "\u200b"
+        text = cut(markdown(value), FIELD_VALUE_MAX) or "\u200b"
+        size = len(label) + len(text)
         if total + size > EMBED_TOTAL_MAX:
             break
-        fields.append(field)
+        fields.append({"name": label, "value": text, "inline": False})
         total += size
     return {"fields": fields}
 

@@ -132,7 +132,8 @@ class SlackPlatform:
             client = AsyncWebClient(
                 token=token,
                 base_url=self.settings.slack_api_url,
-                timeout=self.settings.slack_timeout,
+                # slack_sdk says int, but hands it to aiohttp.ClientTimeout, which takes seconds as float
+                timeout=self.settings.slack_timeout,  # type: ignore[arg-type]
                 retry_handlers=[] if outbound else None,
                 session=self.outbound_session() if outbound else None,
                 logger=outbound_logger() if outbound else None,

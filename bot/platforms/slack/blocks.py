@@ -94,7 +94,9 @@ def button(b: Button, index: int) -> dict[str, Any]:
 
 def blocks_for(message: Message) -> list[dict[str, Any]]:
     text = escape(message.text)
-    sections = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text)]
+    sections: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text)
+    ]
     if message.fields:
         fields = [
             {"type": "mrkdwn", "text": cut(f"*{escape(k)}*\n{escape(v)}", 2000)}

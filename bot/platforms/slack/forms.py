@@ -74,7 +74,7 @@ def form_values(view: dict[str, Any]) -> dict[str, str]:
     """block_id -> the typed text or chosen option of the one input in that block."""
     out: dict[str, str] = {}
     for block_id, actions in view.get("state", {}).get("values", {}).items():
-        field = next(iter(actions.values()), {}) if actions else {}
+        field: dict[str, Any] = next(iter(actions.values()), {}) if actions else {}
         chosen = field.get("selected_option") or {}
         out[block_id] = (chosen.get("value") if chosen else field.get("value")) or ""
     return out

@@ -82,7 +82,8 @@ class SlackTransport:
                 page = await client.conversations_history(
                     channel=channel, limit=200, cursor=cursor, include_all_metadata=True
                 )
-                for msg in page.get("messages", []):
+                messages: list[dict[str, Any]] = page.get("messages", [])
+                for msg in messages:
                     if (msg.get("metadata") or {}).get("event_payload", {}).get("key") == key:
                         return f"{channel}:{msg['ts']}"
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
