@@ -17,9 +17,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.badges.credly import CredlyTransport
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery import Deliverer
 from bot.intake import finish_stale
 from bot.leader import Leadership
-from bot.outbox import Deliverer, Transport
+from bot.outbox import Transport
 from bot.platforms import build as build_platforms
 from bot.platforms import check_settings
 from bot.platforms.base import Coping

@@ -16,8 +16,9 @@ from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
 
 from bot.config import Settings
+from bot.delivery import Deliverer
 from bot.messages import Destination, Message
-from bot.outbox import Deliverer, enqueue_many, outbox_row
+from bot.outbox import enqueue_many, outbox_row
 from bot.storage import Outbox, Workspace
 from bot.storage.db import Database, insert_once
 

@@ -23,8 +23,9 @@ from bot.badges.credly import (
 )
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.delivery import Deliverer, DeliveryReport
 from bot.messages import Destination, Message
-from bot.outbox import Deliverer, DeliveryReport, enqueue
+from bot.outbox import enqueue
 from bot.platforms.console import ConsoleChat, ConsoleTransport
 from bot.storage import (
     Badge,

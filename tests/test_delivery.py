@@ -26,8 +26,9 @@ from sqlalchemy import select, update
 
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.delivery import MAX_ATTEMPTS
 from bot.messages import Destination, Message
-from bot.outbox import MAX_ATTEMPTS, enqueue_many, outbox_row
+from bot.outbox import enqueue_many, outbox_row
 from bot.platforms.slack.directory import SlackDirectory
 from bot.platforms.slack.transport import SlackTransport
 from bot.runtime import Runtime
