@@ -72,6 +72,7 @@ from bench.slack_ack import drop_pg_database, fresh_pg_database  # noqa: E402
 from bot.catalogue import BUNDLED, load_catalogue  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.domain import Role, SubmissionState  # noqa: E402
+from bot.outbox import UNSENT  # noqa: E402
 from bot.runtime import Runtime, settle_heap  # noqa: E402
 from bot.scheduler import plan_due_nudges, run_due  # noqa: E402
 from bot.storage import (  # noqa: E402
@@ -700,9 +701,7 @@ async def deliver_case(
                 await runtime.deliverer.deliver_due()
                 async with runtime.db.transaction() as s:
                     left = await s.scalar(
-                        select(func.count())
-                        .select_from(Outbox)
-                        .where(Outbox.state.in_(["pending", "sending"]))
+                        select(func.count()).select_from(Outbox).where(Outbox.state.in_(UNSENT))
                     )
                 if not left or rounds > 10_000:
                     break
@@ -782,10 +781,7 @@ async def seed_fan_out(db: Database, dms: int, channels: int) -> tuple[set[str],
 async def unsent(db: Database) -> int:
     async with db.transaction() as s:
         return int(
-            await s.scalar(
-                select(func.count()).select_from(Outbox).where(Outbox.state.in_(["pending", "sending"]))
-            )
-            or 0
+            await s.scalar(select(func.count()).select_from(Outbox).where(Outbox.state.in_(UNSENT))) or 0
         )
 
 

@@ -20,8 +20,9 @@ from sqlalchemy import select, update
 from bot.catalogue import BUNDLED, CatalogueError, catalogue_is_empty, load_catalogue
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, get_settings
+from bot.outbox import UNSENT
 from bot.platforms import chats_configured
-from bot.storage import Outbox
+from bot.storage import Outbox, OutboxState
 from bot.storage.db import Database
 
 if TYPE_CHECKING:
@@ -169,14 +170,14 @@ async def outbox(settings: Settings, action: str) -> int:
             if action == "retry":
                 result = await session.execute(
                     update(Outbox)
-                    .where(Outbox.state == "dead")
-                    .values(state="pending", attempts=0, next_attempt_at=SystemClock().now())
+                    .where(Outbox.state == OutboxState.DEAD)
+                    .values(state=OutboxState.PENDING, attempts=0, next_attempt_at=SystemClock().now())
                 )
                 print(f"{result.rowcount} dead letter(s) queued again.")  # type: ignore[attr-defined]
                 return 0
             rows = list(
                 await session.scalars(
-                    select(Outbox).where(Outbox.state.in_(["pending", "sending", "dead"])).order_by(Outbox.id)
+                    select(Outbox).where(Outbox.state.in_([*UNSENT, OutboxState.DEAD])).order_by(Outbox.id)
                 )
             )
             for row in rows:
@@ -185,8 +186,8 @@ async def outbox(settings: Settings, action: str) -> int:
                     + (f" — {row.last_error}" if row.last_error else "")
                 )
             print(
-                f"{sum(r.state != 'dead' for r in rows)} pending, "
-                f"{sum(r.state == 'dead' for r in rows)} dead."
+                f"{sum(r.state != OutboxState.DEAD for r in rows)} pending, "
+                f"{sum(r.state == OutboxState.DEAD for r in rows)} dead."
             )
             return 0
     finally:

@@ -45,7 +45,7 @@ from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
 from bot.outbox import DeliveryError, Transport, enqueue, lookup_limits
 from bot.ratelimit import Limit, RateLimiter, SharedRates
-from bot.storage import Enrolment, Member, Outbox, Workspace
+from bot.storage import Enrolment, Member, Outbox, OutboxState, Workspace
 from bot.storage.db import Database, once_more_if_dropped
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class SentMarks:
         update(Outbox)
         .where(Outbox.id == bindparam("row_id"))
         .values(
-            state="sent",
+            state=OutboxState.SENT,
             ref=bindparam("row_ref"),
             sent_at=bindparam("row_sent_at"),
             attempts=bindparam("row_attempts"),
@@ -223,7 +223,7 @@ class AttemptMarks:
         update(Outbox)
         .where(
             Outbox.id.in_(bindparam("ids", expanding=True)),
-            Outbox.state == "sending",
+            Outbox.state == OutboxState.SENDING,
             Outbox.claimed_by == bindparam("claimer"),
         )
         .values(attempted_at=bindparam("at", type_=Outbox.next_attempt_at.type))
@@ -318,8 +318,8 @@ class Deliverer:
         held = aliased(Outbox)  # destinations with a message out now or waiting to be retried:
         busy = select(held.workspace_id, held.dest_kind, held.dest_id).where(  # the rest waits
             or_(
-                and_(held.state == "pending", held.attempts > 0, held.next_attempt_at > now),
-                and_(held.state == "sending", held.lease_until >= now),
+                and_(held.state == OutboxState.PENDING, held.attempts > 0, held.next_attempt_at > now),
+                and_(held.state == OutboxState.SENDING, held.lease_until >= now),
             )
         )
         # Each database gets the form it plans well whatever its statistics say (a fan-out has
@@ -343,8 +343,8 @@ class Deliverer:
                     Outbox.dest_kind.in_(list(self.transports)),
                 ),
                 or_(
-                    and_(Outbox.state == "pending", Outbox.next_attempt_at <= now),
-                    and_(Outbox.state == "sending", Outbox.lease_until < now),
+                    and_(Outbox.state == OutboxState.PENDING, Outbox.next_attempt_at <= now),
+                    and_(Outbox.state == OutboxState.SENDING, Outbox.lease_until < now),
                 ),
                 free,
             )
@@ -356,7 +356,7 @@ class Deliverer:
             update(Outbox)
             .where(Outbox.id.in_(bindparam("ids", expanding=True)))
             .values(
-                state="sending",
+                state=OutboxState.SENDING,
                 lease_until=bindparam("until", type_=Outbox.lease_until.type),
                 claimed_by=bindparam("claimer"),
             )
@@ -591,7 +591,7 @@ class Deliverer:
                 await self.marks.flush()  # the message it edits may have gone out a moment ago
                 async with self.db.transaction() as session:
                     edit_ref = await session.scalar(
-                        select(Outbox.ref).where(Outbox.key == edit_of, Outbox.state == "sent")
+                        select(Outbox.ref).where(Outbox.key == edit_of, Outbox.state == OutboxState.SENT)
                     )
             # the message is built when its turn comes: a claim starts hundreds of these at once
             ref = await self._call(
@@ -641,7 +641,7 @@ class Deliverer:
                             update(Outbox)
                             .where(
                                 Outbox.id.in_([r.id for r in rows[start : start + 1000]]),
-                                Outbox.state == "sending",
+                                Outbox.state == OutboxState.SENDING,
                                 Outbox.claimed_by == self.worker,
                             )
                             .values(lease_until=until)
@@ -667,10 +667,12 @@ class Deliverer:
                 update(Outbox)
                 .where(
                     Outbox.id.in_([r.id for r in rows]),
-                    Outbox.state == "sending",
+                    Outbox.state == OutboxState.SENDING,
                     Outbox.claimed_by == self.worker,
                 )
-                .values(state="pending", lease_until=None, next_attempt_at=retry_at or self.clock.now())
+                .values(
+                    state=OutboxState.PENDING, lease_until=None, next_attempt_at=retry_at or self.clock.now()
+                )
             )
 
     async def _failed(
@@ -686,12 +688,13 @@ class Deliverer:
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(attempts)
         retry_at = as_utc(now) + (timedelta() if dead else wait)
         unsure = unsure and not dead
+        state = OutboxState.DEAD if dead else OutboxState.SENDING if unsure else OutboxState.PENDING
         async with self.db.transaction() as session:
             await session.execute(
                 update(Outbox)
                 .where(Outbox.id == row.id)
                 .values(
-                    state="dead" if dead else "sending" if unsure else "pending",
+                    state=state,
                     attempts=attempts,
                     last_error=str(exc)[:2000],
                     lease_until=retry_at if unsure else None,

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Destination, Message
 from bot.ratelimit import Limit
-from bot.storage import Outbox, Workspace
+from bot.storage import Outbox, OutboxState, Workspace
 from bot.storage.db import insert_many_once, insert_once
 
-UNSENT = ("pending", "sending")  # may still go out: what a moved deadline must cancel
+UNSENT = (OutboxState.PENDING, OutboxState.SENDING)  # may still go out: what a moved deadline must cancel
 
 
 def outbox_row(
@@ -37,7 +37,7 @@ def outbox_row(
         dest_kind=dest.kind,
         dest_id=dest.target,
         payload=message.to_dict(),
-        state="pending",
+        state=OutboxState.PENDING,
         attempts=0,
         next_attempt_at=send_at or now,
         window_id=window_id,

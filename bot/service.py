@@ -47,7 +47,7 @@ from bot.handlers import HANDLERS, Context
 from bot.handlers.reviews import decision_form
 from bot.messages import Destination, Message, Reply
 from bot.outbox import enqueue
-from bot.storage import Inbound, Member, Outbox, Workspace
+from bot.storage import Inbound, Member, Outbox, OutboxState, Workspace
 from bot.storage.db import Database, insert_once
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,10 @@ async def workspace_for(session: AsyncSession, origin: Origin, now: datetime) ->
 # Built once: on the /submit path, building statements cost more than running them.
 ANSWERED = (
     update(Outbox)
-    .where(Outbox.key == bindparam("reply_key"), Outbox.state == "pending")
-    .values(state="sent", ref=bindparam("sent_ref"), sent_at=bindparam("at", type_=Outbox.sent_at.type))
+    .where(Outbox.key == bindparam("reply_key"), Outbox.state == OutboxState.PENDING)
+    .values(
+        state=OutboxState.SENT, ref=bindparam("sent_ref"), sent_at=bindparam("at", type_=Outbox.sent_at.type)
+    )
 )
 TAKE = (
     update(Inbound)

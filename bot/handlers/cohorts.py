@@ -29,7 +29,7 @@ from bot.notices import (
     window_counts,
     window_when,
 )
-from bot.storage import Cohort, Enrolment, Member, Outbox, Review, Submission, Window
+from bot.storage import Cohort, Enrolment, Member, Outbox, OutboxState, Review, Submission, Window
 
 
 def plural(n: int, noun: str) -> str:
@@ -281,14 +281,14 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         await ctx.session.scalar(
             select(func.count())
             .select_from(Outbox)
-            .where(Outbox.cohort_id == cohort.id, Outbox.state == "dead")
+            .where(Outbox.cohort_id == cohort.id, Outbox.state == OutboxState.DEAD)
         )
         or 0
     )
     dead = list(
         await ctx.session.scalars(
             select(Outbox)
-            .where(Outbox.cohort_id == cohort.id, Outbox.state == "dead")
+            .where(Outbox.cohort_id == cohort.id, Outbox.state == OutboxState.DEAD)
             .order_by(Outbox.id)
             .limit(5)
         )

@@ -32,7 +32,7 @@ from bot.handlers.base import (
 )
 from bot.messages import Button, Destination, Message, Reply
 from bot.outbox import UNSENT
-from bot.storage import Extension, Outbox, Review, Submission, Window
+from bot.storage import Extension, Outbox, OutboxState, Review, Submission, Window
 
 DEFAULT_EXTENSION = timedelta(days=7)
 
@@ -64,7 +64,7 @@ async def cancel_member_nudges(ctx: Context, window: Window, member_id: int, why
             Outbox.state.in_(UNSENT),
             Outbox.key.like(f"nudge:{window.id}:member:{member_id}:%"),
         )
-        .values(state="cancelled", last_error=why)
+        .values(state=OutboxState.CANCELLED, last_error=why)
     )
 
 

@@ -56,6 +56,7 @@ from bot.storage import (
     Extension,
     Member,
     Outbox,
+    OutboxState,
     Review,
     Submission,
     Version,
@@ -511,17 +512,19 @@ async def take_back_news(ctx: Context, review: Review, earlier: Earlier, badge: 
     withdraw = (
         update(Outbox)
         .values(
-            state="cancelled",
+            state=OutboxState.CANCELLED,
             last_error="replaced by a corrected decision",
             key=Outbox.key + ":replaced:" + cast(Outbox.id, String),
         )
         .execution_options(synchronize_session=False)
     )
-    await ctx.session.execute(withdraw.where(about, Outbox.state == "pending"))
+    await ctx.session.execute(withdraw.where(about, Outbox.state == OutboxState.PENDING))
     told = await ctx.session.scalar(
-        select(func.count()).select_from(Outbox).where(about, Outbox.state.in_(("sending", "sent", "dead")))
+        select(func.count())
+        .select_from(Outbox)
+        .where(about, Outbox.state.in_((OutboxState.SENDING, OutboxState.SENT, OutboxState.DEAD)))
     )
-    await ctx.session.execute(withdraw.where(about, Outbox.state == "dead"))
+    await ctx.session.execute(withdraw.where(about, Outbox.state == OutboxState.DEAD))
     return replace(earlier, told=bool(told))
 
 

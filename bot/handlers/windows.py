@@ -40,7 +40,7 @@ from bot.notices import (
     window_when,
 )
 from bot.outbox import UNSENT
-from bot.storage import Cohort, Enrolment, Outbox, Window
+from bot.storage import Cohort, Enrolment, Outbox, OutboxState, Window
 
 
 async def announce(ctx: Context, window: Window, message: Message, key: str) -> None:
@@ -59,7 +59,7 @@ async def cancel_planned_nudges(ctx: Context, window: Window) -> int:
     result = await ctx.session.execute(
         update(Outbox)
         .where(Outbox.window_id == window.id, Outbox.state.in_(UNSENT), Outbox.key.like("nudge:%"))
-        .values(state="cancelled", last_error="deadline changed")
+        .values(state=OutboxState.CANCELLED, last_error="deadline changed")
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC as TZ_UTC
 from datetime import datetime
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -56,6 +57,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 UTC = UTCDateTime()
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumWord(TypeDecorator[E]):
+    """A `StrEnum` kept as its word and read back as the enum: the column holds the same
+    strings a plain one would (no migration to adopt it), and a word outside the enum fails
+    where it is written, not where it is read."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 class Base(DeclarativeBase):
@@ -295,6 +317,17 @@ class NudgeLedger(Base):
     planned_at: Mapped[datetime]
 
 
+class OutboxState(StrEnum):
+    """pending -> sending (claimed, with a lease) -> sent | pending (retry) | dead; or cancelled
+    (a moved deadline, a corrected decision) before it went."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"  # a dead letter: coordinators see it, `cohortbot outbox retry` sends it again
+    CANCELLED = "cancelled"
+
+
 class Outbox(Base):
     """A message the bot owes someone, committed with the change that caused it."""
 
@@ -307,8 +340,7 @@ class Outbox(Base):
     dest_kind: Mapped[str] = mapped_column(String(16))  # channel | dm
     dest_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending -> sending (claimed, with a lease) -> sent | pending (retry) | dead; or cancelled
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[OutboxState] = mapped_column(EnumWord(OutboxState, 16), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
