@@ -6,7 +6,7 @@ string, guild_id, channel, app_permissions, locale, token, version 1)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import objects
@@ -120,41 +120,46 @@ def component_data(custom_id: str, component_type: int, values: Sequence[str] | 
 
 def modal_submit_data(modal: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
     """What a person's filled-in modal sends back, mirroring the modal's own layout (a text input
-    in an action row, or in a label). Discord's client refuses to submit a required input left
-    empty or a value outside its lengths, and has no field the modal did not show: so does this."""
-    inputs: dict[str, dict[str, Any]] = {}
+    in an action row, or in a label). `values` names each input by its label, as the person reads
+    it, or by its custom id. Discord's client refuses to submit a required input left empty or a
+    value outside its lengths, and has no field the modal did not show: so does this."""
+    used: set[str] = set()
     component_ids = iter(range(1, 1000))
     components: list[dict[str, Any]] = []
     for item in modal.get("components") or []:
         if item.get("type") == ACTION_ROW:
             children = [
-                _submitted(child, values, inputs, component_ids) for child in item.get("components") or []
+                _submitted(child, child.get("label"), values, used, component_ids)
+                for child in item.get("components") or []
             ]
             components.append({"type": ACTION_ROW, "id": next(component_ids), "components": children})
         elif item.get("type") == LABEL:
-            child = _submitted(item["component"], values, inputs, component_ids)
+            child = _submitted(item["component"], item.get("label"), values, used, component_ids)
             components.append({"type": LABEL, "id": next(component_ids), "component": child})
         elif item.get("type") == TEXT_DISPLAY:
             components.append({"type": TEXT_DISPLAY, "id": next(component_ids)})
-    unknown = set(values) - set(inputs)
+    unknown = set(values) - used
     if unknown:
-        raise ValueError(f"the modal has no input {', '.join(sorted(unknown))} (it has {', '.join(inputs)})")
+        raise ValueError(f"the modal has no input {', '.join(sorted(unknown))}")
     return {"custom_id": modal["custom_id"], "components": components}
 
 
 def _submitted(
-    item: Mapping[str, Any], values: Mapping[str, str], inputs: dict[str, dict[str, Any]], ids: Any
+    item: Mapping[str, Any], label: str | None, values: Mapping[str, str], used: set[str], ids: Iterator[int]
 ) -> dict[str, Any]:
     custom_id = item["custom_id"]
-    inputs[custom_id] = dict(item)
     if item.get("type") != TEXT_INPUT:
         raise ValueError(f"the fake fills in text inputs only, not component type {item.get('type')}")
-    value = values.get(custom_id, item.get("value") or "")
+    key = custom_id if custom_id in values else label
+    value = item.get("value") or ""
+    if key is not None and key in values:
+        value = values[key]
+        used.add(key)
     required = item.get("required", True)
     low, high = item.get("min_length") or 0, item.get("max_length") or 4000
     if (required and not value) or (value and not low <= len(value) <= high):
         raise ValueError(
-            f"Discord's client would not submit {custom_id!r} = {value!r} ({low} to {high} characters)"
+            f"Discord's client would not submit {label or custom_id!r} = {value!r} ({low} to {high} chars)"
         )
     return {"type": TEXT_INPUT, "id": next(ids), "custom_id": custom_id, "value": value}
 
