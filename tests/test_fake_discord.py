@@ -634,6 +634,7 @@ async def test_direct_messages_and_a_person_who_does_not_take_them(fake_discord:
 async def test_history_pages_newest_first_with_limit_and_before(fake_discord: FakeDiscord) -> None:
     fake = fake_discord
     assert fake.guild is not None
+    fake.limiter.set(MESSAGE_CREATE, RateLimit(10, 1.0))
     client = new_client()
     async with running(client, fake):
         channel = client.get_channel(fake.guild.text_channels[0].id)
@@ -705,8 +706,8 @@ async def test_a_client_pacing_itself_by_the_headers_draws_no_429(fake_discord: 
 async def test_injected_429_and_500_are_ridden_out(fake_discord: FakeDiscord) -> None:
     fake = fake_discord
     assert fake.guild is not None
+    fake.faults.fail_next(MESSAGE_CREATE)  # discord.py waits 1 s before trying again
     fake.faults.rate_limit_next(MESSAGE_CREATE, retry_after=0.1, scope=Scope.SHARED)
-    fake.faults.fail_next(MESSAGE_CREATE)
     client = new_client()
     async with running(client, fake):
         channel = client.get_channel(fake.guild.text_channels[0].id)
@@ -714,9 +715,9 @@ async def test_injected_429_and_500_are_ridden_out(fake_discord: FakeDiscord) ->
         await channel.send("delivered in the end")
 
     calls = fake.calls(MESSAGE_CREATE)
-    assert [c.status for c in calls] == [429, 500, 200]
-    assert calls[0].response_headers["X-RateLimit-Scope"] == "shared"
-    assert calls[0].response["message"] == "The resource is being rate limited."
+    assert [c.status for c in calls] == [500, 429, 200]
+    assert calls[1].response_headers["X-RateLimit-Scope"] == "shared"
+    assert calls[1].response["message"] == "The resource is being rate limited."
     assert len(fake.messages(fake.guild.text_channels[0])) == 1
 
 

@@ -260,12 +260,12 @@ class Gateway:
                 continue
             try:
                 frame = json.loads(message.data)
-                op = Opcode(frame["op"])
+                number = frame["op"]
             except (ValueError, KeyError, TypeError) as exc:
-                code = (
-                    CloseCode.UNKNOWN_OPCODE if isinstance(exc, ValueError) and "Opcode" in str(exc) else None
-                )
-                raise GatewayError(code or CloseCode.DECODE_ERROR, "Decode error") from exc
+                raise GatewayError(CloseCode.DECODE_ERROR, "Decode error") from exc
+            if number not in Opcode._value2member_map_:
+                raise GatewayError(CloseCode.UNKNOWN_OPCODE, "Unknown opcode.")
+            op = Opcode(number)
             self.received.append((session.id if session else None, frame))
             now = self.clock.now()
             if now - window_start >= 60:

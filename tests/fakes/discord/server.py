@@ -254,10 +254,12 @@ class FakeDiscord:
 
     def _note_failed_interactions(self, *, ending: bool) -> None:
         for interaction in self.interactions.failures(self.clock.now(), ending=ending):
-            what = interaction.payload.get("data", {}).get("name") or interaction.payload.get("data", {}).get(
-                "custom_id"
+            data = interaction.payload.get("data", {})
+            what = data.get("name") or data.get("custom_id")
+            within = f"{self.interactions.ack_window:g} s"
+            message = (
+                f"This interaction failed: nobody answered {interaction.type.name} {what!r} within {within}"
             )
-            message = f"This interaction failed: nobody answered {interaction.type.name} {what!r} within 3 s"
             self.violations.append(Violation("INTERACTION_CREATE", 0, None, message))
 
     # ---------------------------------------------------------------- messages out

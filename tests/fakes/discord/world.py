@@ -109,7 +109,7 @@ class Channel:
 @dataclass(eq=False)
 class Member:
     user: User
-    guild: Guild
+    guild: Guild = field(repr=False)
     roles: list[Role] = field(default_factory=list)
     nick: str | None = None
     joined_at: float = 0.0
@@ -134,7 +134,7 @@ class Guild:
     id: int
     name: str
     owner_id: int
-    world: World
+    world: World = field(repr=False)
     roles: dict[int, Role] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
