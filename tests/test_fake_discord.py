@@ -319,7 +319,7 @@ class Claim(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[discord.ui.View], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> Claim:
         return cls(match["id"])
 
@@ -356,9 +356,11 @@ async def test_a_dynamic_item_button_still_works_after_the_client_restarts(fake_
 
 
 class Evidence(discord.ui.Modal, title="Submit evidence"):
-    overview = discord.ui.TextInput(label="Overview", style=discord.TextStyle.paragraph)
-    links = discord.ui.TextInput(label="Artifact links")
-    reflection = discord.ui.TextInput(label="Reflection", required=False)
+    overview: discord.ui.TextInput[Evidence] = discord.ui.TextInput(
+        label="Overview", style=discord.TextStyle.paragraph
+    )
+    links: discord.ui.TextInput[Evidence] = discord.ui.TextInput(label="Artifact links")
+    reflection: discord.ui.TextInput[Evidence] = discord.ui.TextInput(label="Reflection", required=False)
 
     def __init__(self, received: dict[str, str]) -> None:
         super().__init__()

@@ -147,7 +147,7 @@ class Interactions:
             raise self._refuse(interaction, DiscordError(404, ErrorCode.UNKNOWN_INTERACTION))
         errors = FormErrors()
         try:
-            kind = CallbackType(body.get("type"))
+            kind = CallbackType(body.get("type", 0))
         except ValueError:
             errors.add(
                 ("type",),

@@ -162,7 +162,7 @@ def _custom_id(errors: FormErrors, item: Mapping[str, Any], path: Path, seen: se
         errors.add(
             (*path, "custom_id"), "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
         )
-    seen.add(custom_id)
+    seen.add(str(custom_id))
 
 
 def _custom_ids(errors: FormErrors, items: Sequence[Any], path: Path, seen: set[str]) -> None:
@@ -246,7 +246,8 @@ def choices_errors(data: Mapping[str, Any], path: Path = ("data",)) -> FormError
     """An autocomplete result (callback type 8): at most 25 choices, names and values within limits."""
     errors = FormErrors()
     choices = data.get("choices")
-    if not errors.required((*path, "choices"), choices):
+    if choices is None:
+        errors.required((*path, "choices"), choices)
         return errors
     errors.max_length((*path, "choices"), choices, CHOICES_MAX)
     for i, choice in enumerate(choices):

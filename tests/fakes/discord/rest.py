@@ -179,9 +179,9 @@ class RestApi:
             fake.violate(call, error)
         except Exception as crash:  # a bug in the fake: fail the test at once, not after 500s retried
             logger.exception("the fake Discord failed on %s", route)
-            error = DiscordError(400, ErrorCode.GENERAL, f"the fake Discord failed: {crash!r}")
-            status, body = error.status, error.body()
-            fake.violate(call, error)
+            failure = DiscordError(400, ErrorCode.GENERAL, f"the fake Discord failed: {crash!r}")
+            status, body = failure.status, failure.body()
+            fake.violate(call, failure)
         response = self._reply(call, status, body, verdict.headers)
         if fake.faults.take(route, (FaultKind.DROP,)) is not None and request.transport is not None:
             request.transport.abort()  # carried out, but the caller never hears so

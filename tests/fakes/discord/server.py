@@ -60,7 +60,7 @@ class Changes:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def until(self, predicate: Callable[[], T], *, within: float, what: str) -> T:
+    async def until(self, predicate: Callable[[], T | None], *, within: float, what: str) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while not (result := predicate()):
@@ -207,7 +207,9 @@ class FakeDiscord:
     def changed(self) -> None:
         self._changes.notify()
 
-    async def wait_until(self, predicate: Callable[[], T], *, within: float = 5.0, what: str = "it") -> T:
+    async def wait_until(
+        self, predicate: Callable[[], T | None], *, within: float = 5.0, what: str = "it"
+    ) -> T:
         return await self._changes.until(predicate, within=within, what=what)
 
     async def connected(self, *, within: float = 5.0) -> Session:
