@@ -23,8 +23,9 @@ STOP_TIMEOUT = 5.0
 def discord_py_at(fake: FakeDiscord) -> Iterator[None]:
     """Point discord.py at the fake, and back afterwards. This is the library's configuration, not
     a patch of its behaviour: REST URLs are built on the class attribute `Route.BASE`, and a
-    plain `Client` (discord.py 2.4 and later) connects to `DiscordWebSocket.DEFAULT_GATEWAY`
-    without asking `GET /gateway/bot`; it resumes at READY's `resume_gateway_url`, the fake's."""
+    plain `Client` (discord.py 2.7, as installed) connects to `DiscordWebSocket.DEFAULT_GATEWAY`
+    without asking `GET /gateway/bot` (which the fake answers too, for clients that do ask); it
+    resumes at READY's `resume_gateway_url`, the fake's."""
     base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     Route.BASE = fake.api_url
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
