@@ -355,6 +355,45 @@ async def test_a_dynamic_item_button_still_works_after_the_client_restarts(fake_
         await fake.click(dana, task, "review:claim:R-7")  # the button is gone: nobody can press it
 
 
+class Release(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"review:release:(?P<id>R-\d+)"
+):
+    """Acknowledged at once (type 6), the message edited afterwards through @original."""
+
+    def __init__(self, review: str) -> None:
+        super().__init__(discord.ui.Button(label="Release", custom_id=f"review:release:{review}"))
+        self.review = review
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Release:
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        await interaction.edit_original_response(content=f"{self.review} is back in the queue", view=None)
+
+
+async def test_a_deferred_click_edits_its_message_through_original(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    dana = fake.member("dana")
+    client = new_client()
+    client.add_dynamic_items(Release)
+    async with running(client, fake):
+        task = await _post_with_button(fake, "review:release:R-9")
+        interaction = await fake.click(dana, task, "review:release:R-9")
+        answer = await fake.answer(interaction)
+        await fake.wait_until(lambda: task.content != "Old task", what="the edit")
+
+    assert answer.type is CallbackType.DEFERRED_UPDATE_MESSAGE
+    assert interaction.original is task
+    assert task.content == "R-9 is back in the queue" and task.components == []
+    assert task.data["edited_timestamp"] is not None
+    edits = fake.calls("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}")
+    assert [c.params["message_id"] for c in edits] == ["@original"]
+
+
 class Evidence(discord.ui.Modal, title="Submit evidence"):
     overview: discord.ui.TextInput[Evidence] = discord.ui.TextInput(
         label="Overview", style=discord.TextStyle.paragraph
@@ -569,6 +608,34 @@ async def test_a_message_over_2000_characters_is_refused_with_50035(fake_discord
     assert "In content: Must be 2000 or fewer in length." in str(refused.value)
     assert pointers(fake.take_violations(ErrorCode.INVALID_FORM_BODY)) == ["content"]
     assert len(fake.messages(fake.guild.text_channels[0])) == 1
+
+
+async def test_typed_messages_reach_the_client_without_content_unless_intended_for_it(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    assert fake.guild is not None
+    alice = fake.member("alice")
+    general = fake.guild.text_channels[0]
+    client = new_client()
+    heard: list[tuple[str, str]] = []
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        heard.append((type(message.channel).__name__, message.content))
+
+    async with running(client, fake):
+        await fake.type_message(alice, general, "just chatting")
+        await fake.type_message(alice, general, f"<@{fake.bot.id}> help")
+        await fake.type_message(alice, fake.dm_channel(alice), "submit help")
+        await fake.wait_until(lambda: len(heard) == 3, what="three messages")
+
+    # Without the privileged MESSAGE_CONTENT intent only what mentions the bot, or a DM, has text.
+    assert heard == [
+        ("TextChannel", ""),
+        ("TextChannel", f"<@{fake.bot.id}> help"),
+        ("DMChannel", "submit help"),
+    ]
 
 
 async def test_a_repeated_nonce_returns_the_first_message_even_after_a_lost_answer(
