@@ -143,7 +143,8 @@ class RateLimiter:
         return self._headers(key[0], window, self.clock.now())
 
     def _headers(self, bucket: str, window: _Window, now: float) -> dict[str, str]:
-        reset_after = max(window.reset_at - now, 0.0)
+        # rounded up to the millisecond: a client waiting exactly this long is never early
+        reset_after = math.ceil(max(window.reset_at - now, 0.0) * 1000) / 1000
         return {
             "X-RateLimit-Limit": str(window.limit),
             "X-RateLimit-Remaining": str(max(window.remaining, 0)),
