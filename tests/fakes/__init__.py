@@ -7,5 +7,6 @@ tab), ``socket_mode`` (the WebSocket side) and ``slack_faults`` (failures and ra
 to inject), all checking Block Kit as Slack does (``blockkit``, usable without HTTP).
 ``slack_payloads`` builds what Slack sends the app: signed slash commands, clicks, form
 submissions and events. Credly: ``credly.FakeCredly``. ``local_server`` serves any of them
-under uvicorn on a free port.
+under uvicorn on a free port. Discord: the ``discord`` package (``discord.FakeDiscord``:
+REST v10 and the gateway websocket, served by aiohttp, for an unmodified discord.py client).
 """
