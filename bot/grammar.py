@@ -253,14 +253,6 @@ class Args:
             raise self.unexpected()
 
 
-def _none(spec: Spec) -> Callable[[list[Token], str | None], dict[str, Any]]:
-    def parse(tokens: list[Token], note: str | None) -> dict[str, Any]:
-        Args(spec, tokens).done()
-        return {}
-
-    return parse
-
-
 # Each parse function gets the tokens after the action word and the text after ` -- `.
 
 
