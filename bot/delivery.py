@@ -45,8 +45,9 @@ from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
 from bot.outbox import DeliveryError, Transport, enqueue, lookup_limits
 from bot.ratelimit import Limit, RateLimiter, SharedRates
-from bot.storage import Enrolment, Member, Outbox, OutboxState, Workspace
+from bot.storage import Outbox, OutboxState, Workspace
 from bot.storage.db import Database, once_more_if_dropped
+from bot.storage.roster import members_with_role
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,7 @@ async def tell_coordinators(session: AsyncSession, row: Held, error: str, now: d
     """A dead letter is news for the cohort's coordinators (a notice about a notice is not)."""
     if row.cohort_id is None or row.key.startswith("dead-letter:"):
         return
-    coordinators = await session.scalars(
-        select(Member)
-        .join(Enrolment, Enrolment.member_id == Member.id)
-        .where(Enrolment.cohort_id == row.cohort_id, Enrolment.role == Role.COORDINATOR)
-    )
-    for coordinator in coordinators:
+    for coordinator in await members_with_role(session, row.cohort_id, Role.COORDINATOR):
         await enqueue(
             session,
             row.workspace_id,

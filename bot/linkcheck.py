@@ -30,9 +30,9 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.domain import short_id
 from bot.messages import Destination, Message
-from bot.outbox import enqueue
 from bot.storage import Member, Submission, Version, Window
 from bot.storage.db import Database
+from bot.workflows.sending import Outgoing, send
 
 log = logging.getLogger(__name__)
 
@@ -229,13 +229,15 @@ async def warn_about_links(
             lines.extend(f"• {r.url} {ADVICE[r.verdict]} ({r.detail})." for r in problems)
             lines.append("Fix the link and send it again with `/submit <links> -- <note>`.")
             now = version.submitted_at
-            await enqueue(
+            await send(
                 session,
                 workspace_id,
-                Destination.dm(member.user_id),
-                Message("\n".join(lines)),
-                f"linkcheck:{version.id}",
                 now,
-                cohort_id=window.cohort_id if window else None,
+                Outgoing(
+                    Destination.dm(member.user_id),
+                    Message("\n".join(lines)),
+                    f"linkcheck:{version.id}",
+                    cohort_id=window.cohort_id if window else None,
+                ),
             )
     return results

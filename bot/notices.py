@@ -27,7 +27,8 @@ from bot.domain import (
     zone,
 )
 from bot.messages import Button, Message
-from bot.storage import Enrolment, Extension, Member, Submission, Window
+from bot.storage import Extension, Member, Submission, Window
+from bot.storage.roster import enrolled
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,7 @@ class WindowCounts:
 
 
 def learners_of(window: Window) -> Select[int]:
-    return select(Enrolment.member_id).where(
-        Enrolment.cohort_id == window.cohort_id, Enrolment.role == Role.LEARNER
-    )
+    return enrolled(window.cohort_id, Role.LEARNER)
 
 
 async def window_counts(session: AsyncSession, window: Window) -> WindowCounts:

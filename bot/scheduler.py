@@ -13,7 +13,6 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,7 +26,6 @@ from bot.domain import (
     LearnerProgress,
     Role,
     SubmissionState,
-    UserError,
     WindowPlan,
     as_utc,
     format_age,
@@ -40,8 +38,6 @@ from bot.domain import (
     unmet_criteria,
     zone,
 )
-from bot.handlers.reminders import cron_trigger, next_run
-from bot.handlers.reviews import post_task, release_claim
 from bot.messages import Destination, Message
 from bot.notices import (
     channel_nudge,
@@ -51,10 +47,8 @@ from bot.notices import (
     window_counts,
     window_opened,
 )
-from bot.outbox import enqueue, enqueue_many, outbox_row
 from bot.storage import (
     Cohort,
-    Enrolment,
     Extension,
     Inbound,
     Member,
@@ -66,6 +60,11 @@ from bot.storage import (
     Window,
 )
 from bot.storage.db import Database, insert_many_once, insert_once
+from bot.storage.roster import enrolled, members_with_role
+from bot.workflows.members import tz_of
+from bot.workflows.reminders import cron_trigger, next_run
+from bot.workflows.reviews import post_task, release_claim
+from bot.workflows.sending import Outgoing, send
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +100,17 @@ async def announce_openings(db: Database, now: datetime) -> int:
         for window in windows:
             window.open_announced_at = now
             if window.cohort.channel_id:
-                await enqueue(
+                await send(
                     session,
                     window.workspace_id,
-                    Destination.channel(window.cohort.channel_id),
-                    window_opened(window, now),
-                    f"window:{window.id}:opened",
                     now,
-                    window_id=window.id,
-                    cohort_id=window.cohort_id,
+                    Outgoing(
+                        Destination.channel(window.cohort.channel_id),
+                        window_opened(window, now),
+                        f"window:{window.id}:opened",
+                        window_id=window.id,
+                        cohort_id=window.cohort_id,
+                    ),
                 )
     return len(windows)
 
@@ -166,16 +167,18 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
         ):
             counts = await window_counts(session, window)
             at = send_time(now, zone(cohort.tz), window.closes_at, quiet, quiet_hours=False)
-            await enqueue(
+            await send(
                 session,
                 window.workspace_id,
-                Destination.channel(cohort.channel_id),
-                channel_nudge(window, counts, at),
-                f"nudge:{window.id}:channel:{channel.key}",
                 now,
-                window_id=window.id,
-                cohort_id=cohort.id,
-                send_at=at,
+                Outgoing(
+                    Destination.channel(cohort.channel_id),
+                    channel_nudge(window, counts, at),
+                    f"nudge:{window.id}:channel:{channel.key}",
+                    window_id=window.id,
+                    cohort_id=cohort.id,
+                    send_at=at,
+                ),
             )
             sent += 1
         extension = (
@@ -196,14 +199,11 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
                         Submission.state,
                         extension.c.closes_at,
                     )
-                    .join(Enrolment, Enrolment.member_id == Member.id)
                     .outerjoin(
                         Submission, (Submission.member_id == Member.id) & (Submission.window_id == window.id)
                     )
                     .outerjoin(extension, extension.c.member_id == Member.id)
-                    .where(
-                        Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER, Member.id > last_id
-                    )
+                    .where(Member.id.in_(enrolled(cohort.id, Role.LEARNER)), Member.id > last_id)
                     .order_by(Member.id)
                     .limit(CHUNK)
                 )
@@ -243,7 +243,7 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
             messages = []
             for nudge, (_, user_id, tz_name, sub_id, _, own) in todo:
                 deadline = own or window.closes_at
-                tz = zone_or_default(tz_name, settings.default_timezone)
+                tz = tz_of(tz_name, settings)
                 at = send_time(now, tz, deadline, quiet)  # "N days left" as of when it arrives
                 message = learner_nudge(
                     window,
@@ -255,26 +255,17 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
                     extended=own is not None,
                 )
                 messages.append(
-                    outbox_row(
-                        window.workspace_id,
+                    Outgoing(
                         Destination.dm(user_id),
                         message,
                         f"nudge:{window.id}:{nudge.target}:{nudge.key}",
-                        now,
                         window_id=window.id,
                         cohort_id=cohort.id,
                         send_at=at,
                     )
                 )
-            sent += await enqueue_many(session, messages)
+            sent += await send(session, window.workspace_id, now, *messages)
     return sent
-
-
-def zone_or_default(name: str | None, default: str) -> ZoneInfo:
-    try:
-        return zone(name or default)
-    except UserError:
-        return zone("UTC")
 
 
 async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> int:
@@ -314,15 +305,17 @@ async def announce_closings(db: Database, now: datetime) -> int:
                 continue
             counts = await window_counts(session, window)
             owing = await who_owes(session, window, now)
-            await enqueue(
+            await send(
                 session,
                 window.workspace_id,
-                Destination.channel(window.cohort.channel_id),
-                window_closed(window, counts, owing, as_utc(window.closes_at)),
-                f"window:{window.id}:closed:{stamp(window.closes_at)}",
                 now,
-                window_id=window.id,
-                cohort_id=window.cohort_id,
+                Outgoing(
+                    Destination.channel(window.cohort.channel_id),
+                    window_closed(window, counts, owing, as_utc(window.closes_at)),
+                    f"window:{window.id}:closed:{stamp(window.closes_at)}",
+                    window_id=window.id,
+                    cohort_id=window.cohort_id,
+                ),
             )
     return len(windows)
 
@@ -363,27 +356,27 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
             acted += 1
             if age >= hours(settings.review_escalate_hours):
                 cohort = review.submission.window.cohort
-                coordinators = await session.scalars(
-                    select(Member)
-                    .join(Enrolment, Enrolment.member_id == Member.id)
-                    .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.COORDINATOR)
+                flag = Message(
+                    f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
+                    f"waited {format_age(age)} with no assessor. Ask an "
+                    "assessor to claim it (`/review claim "
+                    f"{short_id('R', review.id)}`) or add one: `/cohort add "
+                    f"{cohort.name} @someone as assessor`."
                 )
-                for coordinator in coordinators:
-                    await enqueue(
-                        session,
-                        review.workspace_id,
-                        Destination.dm(coordinator.user_id),
-                        Message(
-                            f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
-                            f"waited {format_age(age)} with no assessor. Ask an "
-                            "assessor to claim it (`/review claim "
-                            f"{short_id('R', review.id)}`) or add one: `/cohort add "
-                            f"{cohort.name} @someone as assessor`."
-                        ),
-                        f"review:{review.id}:escalate:{since}:{coordinator.id}",
-                        now,
-                        cohort_id=cohort.id,
-                    )
+                await send(
+                    session,
+                    review.workspace_id,
+                    now,
+                    *(
+                        Outgoing(
+                            Destination.dm(coordinator.user_id),
+                            flag,
+                            f"review:{review.id}:escalate:{since}:{coordinator.id}",
+                            cohort_id=cohort.id,
+                        )
+                        for coordinator in await members_with_role(session, cohort.id, Role.COORDINATOR)
+                    ),
+                )
         claimed = list(
             await session.scalars(
                 select(Review).where(
@@ -398,34 +391,38 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
             rid = short_id("R", review.id)
             cohort = review.submission.window.cohort
             if age >= hours(settings.review_release_hours):
-                await enqueue(
+                await send(
                     session,
                     review.workspace_id,
-                    Destination.dm(assessor.user_id),
-                    Message(
-                        f"{rid} went back to the queue: it was claimed "
-                        f"{format_age(age)} ago without a decision."
-                    ),
-                    f"review:{review.id}:released:{stamp(review.claimed_at)}:note",
                     now,
-                    cohort_id=cohort.id,
+                    Outgoing(
+                        Destination.dm(assessor.user_id),
+                        Message(
+                            f"{rid} went back to the queue: it was claimed "
+                            f"{format_age(age)} ago without a decision."
+                        ),
+                        f"review:{review.id}:released:{stamp(review.claimed_at)}:note",
+                        cohort_id=cohort.id,
+                    ),
                 )
                 await release_claim(
                     session, now, review, note=f"↩️ Released after {format_age(age)} without a decision."
                 )
             else:
-                await enqueue(
+                await send(
                     session,
                     review.workspace_id,
-                    Destination.dm(assessor.user_id),
-                    Message(
-                        f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
-                        f"(`/review approve {rid}` or `/review revise {rid} …`) or "
-                        f"`/review release {rid}` so someone else can."
-                    ),
-                    f"review:{review.id}:remind:{stamp(review.claimed_at)}",
                     now,
-                    cohort_id=cohort.id,
+                    Outgoing(
+                        Destination.dm(assessor.user_id),
+                        Message(
+                            f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
+                            f"(`/review approve {rid}` or `/review revise {rid} …`) or "
+                            f"`/review release {rid}` so someone else can."
+                        ),
+                        f"review:{review.id}:remind:{stamp(review.claimed_at)}",
+                        cohort_id=cohort.id,
+                    ),
                 )
             acted += 1
     return acted
@@ -469,14 +466,16 @@ async def send_due_reminders(db: Database, now: datetime, only: int | None = Non
                 log.info("skipping %s: missed by %s", short_id("M", reminder.id), now - fire)
                 continue
             if reminder.cohort.channel_id:
-                await enqueue(
+                await send(
                     session,
                     reminder.workspace_id,
-                    Destination.channel(reminder.cohort.channel_id),
-                    Message(f"📣 {reminder.text}", context=short_id("M", reminder.id)),
-                    f"reminder:{reminder.id}:{stamp(fire)}",
                     now,
-                    cohort_id=reminder.cohort_id,
+                    Outgoing(
+                        Destination.channel(reminder.cohort.channel_id),
+                        Message(f"📣 {reminder.text}", context=short_id("M", reminder.id)),
+                        f"reminder:{reminder.id}:{stamp(fire)}",
+                        cohort_id=reminder.cohort_id,
+                    ),
                 )
                 sent += 1
     return sent

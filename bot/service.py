@@ -43,12 +43,13 @@ from bot.forms import (
     submit_form,
 )
 from bot.grammar import Command, Mention, clean_command, parse
-from bot.handlers import HANDLERS, Context
-from bot.handlers.reviews import decision_form
+from bot.handlers import HANDLERS
 from bot.messages import Destination, Message, Reply
-from bot.outbox import enqueue
 from bot.storage import Inbound, Member, Outbox, OutboxState, Workspace
 from bot.storage.db import Database, insert_once
+from bot.workflows.context import Context
+from bot.workflows.members import new_member
+from bot.workflows.reviews import decision_form
 
 log = logging.getLogger(__name__)
 
@@ -188,20 +189,12 @@ MEMBER_BY_USER = select(Member).where(
 
 
 async def upsert_member(
-    session: AsyncSession, workspace: Workspace, profile: Profile, now: datetime, default_tz: str
+    session: AsyncSession, workspace: Workspace, profile: Profile, now: datetime, settings: Settings
 ) -> Member:
     """Create or refresh a member from the platform's profile."""
     member = await session.scalar(MEMBER_BY_USER, {"workspace": workspace.id, "user": profile.user_id})
     if member is None:
-        member = Member(
-            workspace_id=workspace.id,
-            user_id=profile.user_id,
-            display_name=profile.display_name,
-            email=profile.email,
-            tz=profile.tz or default_tz,
-            is_admin=profile.is_admin,
-            created_at=now,
-        )
+        member = new_member(workspace.id, profile, now, settings)
         session.add(member)
         await session.flush()
     else:
@@ -339,13 +332,10 @@ class CohortBot:
     @staticmethod
     async def _answer(ctx: Context, intake: Intake, reply: Reply, answer_after: timedelta) -> None:
         """Queue the stand-by DM of `intake`'s answer (see `finish`)."""
-        await enqueue(
-            ctx.session,
-            ctx.workspace.id,
+        await ctx.send(
             Destination.dm(intake.origin.user_id),
             reply.message,
             intake.reply_key,
-            ctx.now,
             send_at=ctx.now + answer_after,
         )
 
@@ -404,7 +394,7 @@ class CohortBot:
                 else await workspace_for(session, origin, now)
             )
             profile = await directory.profile(origin.user_id) or Profile(origin.user_id, origin.user_id)
-            actor = await upsert_member(session, workspace, profile, now, self.settings.default_timezone)
+            actor = await upsert_member(session, workspace, profile, now, self.settings)
             yield Context(
                 session=session,
                 db=self.db,

@@ -8,8 +8,8 @@ import pytest
 import test_bad_input_and_roles as bad_input
 
 from bot.domain import UserError
-from bot.handlers.reminders import check_interval, cron_trigger, shortest_interval
 from bot.platforms.console import ConsoleChat
+from bot.workflows.reminders import check_interval, cron_trigger, shortest_interval
 
 
 @pytest.fixture

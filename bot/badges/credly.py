@@ -25,9 +25,10 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import as_utc
 from bot.messages import Button, Destination, Message
-from bot.outbox import DeliveryError, Limit, enqueue
+from bot.outbox import DeliveryError, Limit
 from bot.storage import Badge, Member, Submission, Window, Workspace
 from bot.storage.db import Database
+from bot.workflows.sending import Outgoing, send
 
 log = logging.getLogger(__name__)
 
@@ -267,14 +268,16 @@ class CredlyTransport:
                 f"{markup.link(issued.accept_url, 'accept it')} to add it to your Credly profile.",
                 buttons=(Button("Accept on Credly", url=issued.accept_url, style="primary"),),
             )
-            await enqueue(
+            await send(
                 session,
                 badge.workspace_id,
-                Destination.dm(member.user_id),
-                message,
-                f"badge:{badge.id}:credly-accept",
                 self.clock.now(),
-                cohort_id=cohort_id,
+                Outgoing(
+                    Destination.dm(member.user_id),
+                    message,
+                    f"badge:{badge.id}:credly-accept",
+                    cohort_id=cohort_id,
+                ),
             )
 
 

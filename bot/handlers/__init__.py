@@ -14,6 +14,6 @@ from bot.handlers import (  # noqa: F401
     submit,
     windows,
 )
-from bot.handlers.base import HANDLERS, Context
+from bot.handlers.base import HANDLERS
 
-__all__ = ["HANDLERS", "Context"]
+__all__ = ["HANDLERS"]

@@ -8,18 +8,7 @@ from sqlalchemy import delete, func, select
 
 from bot import markup
 from bot.domain import Role, UserError, parse_days, short_id
-from bot.handlers.base import (
-    Context,
-    cohort_named,
-    coordinates_anything,
-    handles,
-    member_for,
-    members_with_role,
-    phase_of,
-    refusal,
-    require_coordinator,
-    roles_in,
-)
+from bot.handlers.base import coordinates_anything, handles, refusal, require_coordinator
 from bot.messages import Destination, Message, Reply
 from bot.notices import (
     mentions,
@@ -30,6 +19,11 @@ from bot.notices import (
     window_when,
 )
 from bot.storage import Cohort, Enrolment, Member, Outbox, OutboxState, Review, Submission, Window
+from bot.storage.roster import enrolled, members_with_role
+from bot.workflows.context import Context
+from bot.workflows.deadlines import phase_of
+from bot.workflows.lookups import cohort_named
+from bot.workflows.members import member_for, roles_in, zone_name
 
 
 def plural(n: int, noun: str) -> str:
@@ -70,7 +64,7 @@ async def create(ctx: Context, args: dict[str, Any]) -> Reply:
         channel_name=channel_name,
         reviews_channel_id=reviews.channel_id if reviews else None,
         reviews_channel_name=reviews.name if reviews else None,
-        tz=args["tz"] or ctx.actor.tz or ctx.settings.default_timezone,
+        tz=args["tz"] or zone_name(ctx.actor.tz, ctx.settings),
         created_by=ctx.actor.id,
         created_at=ctx.now,
     )
@@ -173,7 +167,7 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     if (
         role in (None, Role.COORDINATOR)
-        and not await members_with_role(ctx, cohort, Role.COORDINATOR)
+        and not await members_with_role(ctx.session, cohort.id, Role.COORDINATOR)
         and not ctx.actor.is_admin
     ):
         raise UserError(
@@ -215,9 +209,7 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
     for cohort in cohorts:
         roles = sorted(r.value for r in await roles_in(ctx, cohort))
         size = await ctx.session.scalar(
-            select(func.count())
-            .select_from(Enrolment)
-            .where(Enrolment.cohort_id == cohort.id, Enrolment.role == Role.LEARNER)
+            select(func.count()).select_from(enrolled(cohort.id, Role.LEARNER).subquery())
         )
         open_windows = [
             w
@@ -236,7 +228,7 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
 async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     cohort = await cohort_named(ctx, args["name"])
     await require_coordinator(ctx, cohort)
-    headcount = {role: len(await members_with_role(ctx, cohort, role)) for role in Role}
+    headcount = {role: len(await members_with_role(ctx.session, cohort.id, role)) for role in Role}
     lines = [
         f"*{cohort.name}* in {where(cohort)} — " + ", ".join(plural(headcount[r], r.value) for r in Role)
     ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import select
 
 from bot import markup
 from bot.domain import (
@@ -14,87 +14,20 @@ from bot.domain import (
     SubmissionState,
     UserError,
     format_time,
-    parse_duration,
     parse_when,
     short_id,
     stamp,
 )
-from bot.handlers.base import (
-    GRANTED,
-    Context,
-    by_id,
-    handles,
-    learner_windows,
-    members_with_role,
-    phase_of,
-    require_coordinator,
-    tz_of,
-)
+from bot.handlers.base import handles, require_coordinator
 from bot.messages import Button, Destination, Message, Reply
-from bot.outbox import UNSENT
-from bot.storage import Extension, Outbox, OutboxState, Review, Submission, Window
+from bot.storage import Extension, Submission, Window
+from bot.storage.roster import members_with_role
+from bot.workflows.context import Context
+from bot.workflows.deadlines import cancel_member_nudges, learner_windows, phase_of
+from bot.workflows.lookups import by_id
+from bot.workflows.members import tz_of
 
 DEFAULT_EXTENSION = timedelta(days=7)
-
-
-OWN_DEADLINES = (
-    select(Extension.window_id, func.max(Extension.closes_at))  # built once
-    .where(Extension.window_id.in_(bindparam("windows", expanding=True)), *GRANTED)
-    .group_by(Extension.window_id)
-)
-
-
-async def own_deadlines(
-    ctx: Context, window_ids: list[int], member_id: int | None = None
-) -> dict[int, datetime]:
-    """A learner's (the actor's, unless named) own deadlines, granted or given by a revision
-    request, by window."""
-    rows = await ctx.session.execute(
-        OWN_DEADLINES, {"member": member_id or ctx.actor.id, "windows": window_ids}
-    )
-    return {w: c for w, c in rows.all() if c is not None}
-
-
-async def cancel_member_nudges(ctx: Context, window: Window, member_id: int, why: str) -> None:
-    """Nudges queued for a learner's old deadline must not go out; new ones are planned."""
-    await ctx.session.execute(
-        update(Outbox)
-        .where(
-            Outbox.window_id == window.id,
-            Outbox.state.in_(UNSENT),
-            Outbox.key.like(f"nudge:{window.id}:member:{member_id}:%"),
-        )
-        .values(state=OutboxState.CANCELLED, last_error=why)
-    )
-
-
-async def give_revision_time(ctx: Context, submission: Submission, review: Review) -> datetime:
-    """The deadline a revision request gives its learner, `revise within` (a window's setting)
-    from now: assessors often review after the window closed, and a learner asked to revise
-    then must still be able to. Returns the deadline that applies to them now, which is their
-    window's or one of their own when that ends later."""
-    window = submission.window
-    own = (await own_deadlines(ctx, [window.id], submission.member_id)).get(window.id)
-    current = max(window.ends_at, own or window.ends_at)
-    due = ctx.now + parse_duration(window.revise_within)
-    if due <= current:
-        return current
-    ctx.session.add(
-        Extension(
-            workspace_id=ctx.workspace.id,
-            window_id=window.id,
-            member_id=submission.member_id,
-            reason=f"revision asked in {short_id('R', review.id)}",
-            state="approved",
-            requested_at=ctx.now,
-            decided_at=ctx.now,
-            decided_by=ctx.actor.id,
-            closes_at=due,
-            review_id=review.id,
-        )
-    )
-    await cancel_member_nudges(ctx, window, submission.member_id, "revision deadline set")
-    return due
 
 
 @handles("submit", "extend")
@@ -158,12 +91,13 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
     await ctx.session.flush()
     eid = short_id("E", request.id)
     cohort = window.cohort
-    for coordinator in await members_with_role(ctx, cohort, Role.COORDINATOR):
+    for coordinator in await members_with_role(ctx.session, cohort.id, Role.COORDINATOR):
+        closes = format_time(window.closes_at, tz_of(coordinator.tz, ctx.settings))
         await ctx.send(
             Destination.dm(coordinator.user_id),
             Message(
                 f"🕒 {markup.mention(ctx.actor.user_id)} asks for more time on *{window.credential.name}* "
-                f"({cohort.name}, closes {format_time(window.closes_at, tz_of(coordinator, ctx.settings))}): "
+                f"({cohort.name}, closes {closes}): "
                 f"{args['reason']}",
                 buttons=(
                     Button("Grant a week", command=f"/window grant {eid}", style="primary"),
@@ -220,7 +154,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     request.state, request.closes_at = "approved", closes_at
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
     await cancel_member_nudges(ctx, window, request.member_id, "deadline extended")
-    when = format_time(closes_at, tz_of(learner, ctx.settings))
+    when = format_time(closes_at, tz_of(learner.tz, ctx.settings))
     revision = " to resubmit" if request.review_id is not None else ""
     if moving:
         text, key = (
@@ -252,7 +186,7 @@ async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
         Message(
             f"Your request for more time on *{window.credential.name}* ({short_id('E', request.id)}) "
             f"was not granted.{why} The window closes "
-            f"{format_time(window.closes_at, tz_of(learner, ctx.settings))}."
+            f"{format_time(window.closes_at, tz_of(learner.tz, ctx.settings))}."
         ),
         f"extension:{request.id}:denied",
         cohort=window.cohort,

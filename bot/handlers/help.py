@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.grammar import help_text
-from bot.handlers.base import Context, handles
+from bot.handlers.base import handles
 from bot.messages import Reply
+from bot.workflows.context import Context
 
 
 @handles("help", "help")

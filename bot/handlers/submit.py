@@ -20,13 +20,15 @@ from bot.domain import (
     own_deadline,
     short_id,
 )
-from bot.handlers.base import Context, handles, learner_windows, phase_of, refusal
-from bot.handlers.extensions import own_deadlines
-from bot.handlers.reviews import new_review, reopen_for_revision, scores_lines
+from bot.handlers.base import handles, refusal
 from bot.linkcheck import warn_about_links
 from bot.messages import Reply
 from bot.notices import window_when
 from bot.storage import Badge, Cohort, Enrolment, Review, Submission, Version, Window
+from bot.workflows.context import Context
+from bot.workflows.deadlines import learner_windows, own_deadlines, phase_of
+from bot.workflows.reviews import new_review, reopen_for_revision
+from bot.workflows.scores import scores_lines
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 

@@ -21,15 +21,7 @@ from bot.domain import (
     short_id,
     zone,
 )
-from bot.handlers.base import (
-    Context,
-    cohort_named,
-    credential_named,
-    handles,
-    phase_of,
-    require_coordinator,
-    window_by_ref,
-)
+from bot.handlers.base import handles, require_coordinator
 from bot.messages import Destination, Message, Reply
 from bot.notices import (
     deadline_line,
@@ -41,6 +33,9 @@ from bot.notices import (
 )
 from bot.outbox import UNSENT
 from bot.storage import Cohort, Enrolment, Outbox, OutboxState, Window
+from bot.workflows.context import Context
+from bot.workflows.deadlines import phase_of
+from bot.workflows.lookups import cohort_named, credential_named, window_by_ref
 
 
 async def announce(ctx: Context, window: Window, message: Message, key: str) -> None:

@@ -43,6 +43,7 @@ from bot.scheduler import next_reminder_due, run_due
 from bot.service import Intake, Origin, upsert_member, workspace_for
 from bot.storage import Member, Workspace
 from bot.storage.db import Database
+from bot.workflows.members import zone_name
 
 
 def render_text(text: str) -> str:
@@ -268,12 +269,12 @@ class ConsoleChat:
                 .values(
                     display_name=profile.display_name,
                     email=profile.email,
-                    tz=profile.tz or self.settings.default_timezone,
+                    tz=zone_name(profile.tz, self.settings),
                     is_admin=profile.is_admin,
                 )
             )
             workspace = await workspace_for(session, Origin("console", WORKSPACE, profile.user_id), now)
-            await upsert_member(session, workspace, profile, now, self.settings.default_timezone)
+            await upsert_member(session, workspace, profile, now, self.settings)
 
     def tell(self, text: str) -> None:
         """The console's own answer (not the bot's)."""
@@ -346,7 +347,7 @@ class ConsoleChat:
             admin = ", workspace admin" if profile.is_admin else ""
             self.tell(
                 f"@{user_id} is {profile.display_name}, time zone "
-                f"{profile.tz or self.settings.default_timezone}, e-mail {profile.email}{admin}."
+                f"{zone_name(profile.tz, self.settings)}, e-mail {profile.email}{admin}."
             )
         elif name == "deliver":
             await self.deliver()
