@@ -3,12 +3,12 @@ folder names it or imports its SDK, so a new platform is a new folder, not edits
 
 from __future__ import annotations
 
-import ast
 import io
 import tokenize
 from pathlib import Path
 
 import pytest
+from test_layout import imports_of
 
 from bot.config import ConfigError, Settings
 from bot.platforms import PLUGINS, chats_configured, check_settings
@@ -20,18 +20,6 @@ SDKS = {"slack": ("slack_bolt", "slack_sdk"), "discord": ("discord",)}
 MAY_NAME_PLATFORMS = {BOT / "platforms" / "__init__.py", BOT / "cli.py"}
 # Settings names are a contract (SLACK_BOT_TOKEN, DISCORD_TOKEN): config.py holds them.
 MAY_NAME_SETTINGS = {BOT / "config.py"}
-
-
-def imports(path: Path) -> list[tuple[int, str]]:
-    """Every module a file imports, anywhere in it (inside functions too), with its line."""
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
-            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
-    return found
 
 
 def home(path: Path) -> str | None:
@@ -58,12 +46,12 @@ def test_there_is_a_folder_for_each_platform() -> None:
 def test_no_sdk_or_platform_module_is_imported_outside_its_folder() -> None:
     wrong = []
     for path in sources():
-        for line, module in imports(path):
-            top = module.split(".")[0]
+        for found in imports_of(path):
+            top = found.name.split(".")[0]
             for platform in PLATFORMS:
-                owns = top in SDKS.get(platform, ()) or module.startswith(f"bot.platforms.{platform}")
+                owns = top in SDKS.get(platform, ()) or found.name.startswith(f"bot.platforms.{platform}")
                 if owns and home(path) != platform and path not in MAY_NAME_PLATFORMS:
-                    wrong.append(f"{path.relative_to(BOT.parent)}:{line} imports {module}")
+                    wrong.append(str(found))
     assert not wrong, "a platform's SDK or modules imported outside its folder:\n" + "\n".join(wrong)
 
 
