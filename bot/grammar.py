@@ -23,6 +23,7 @@ from datetime import timedelta
 from difflib import get_close_matches
 from typing import Any
 
+from bot import markup
 from bot.domain import (
     WHEN_FORMS,
     LatePolicy,
@@ -984,11 +985,11 @@ def help_text(topic: str | None = None) -> str:
                 + " Commands: /submit, /cohort, /window, /review, /badges.",
                 f"/help {guess or 'submit'}",
             )
-        lines = [f"*/{topic}*"]
+        lines = [markup.bold(f"/{topic}")]
         for s in specs:
             lines.append(f"• `{s.usage}` — {s.summary}\n    e.g. `{s.example}`")
         return "\n".join(lines)
-    lines = ["*Cohort Bot* — type `<command> help` for details:"]
+    lines = [f"{markup.bold('Cohort Bot')} — type `<command> help` for details:"]
     for verb in APP_COMMANDS:
         who = {s.role for s in SPECS if s.verb == verb} - {"anyone"}
         lines.append(

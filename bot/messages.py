@@ -42,8 +42,8 @@ class Button:
 
 @dataclass(frozen=True)
 class Message:
-    """Text in light markdown (*bold*, `code`) with the bot's mentions, channels and links in
-    neutral markup (`bot.markup`), plus buttons."""
+    """Text with `code` spans, and the bot's bold words, mentions, channels, links and times in
+    neutral markup (`bot.markup`: never a platform's own syntax), plus buttons."""
 
     text: str
     buttons: tuple[Button, ...] = ()

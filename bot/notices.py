@@ -175,7 +175,7 @@ def window_opened(window: Window, now: datetime) -> Message:
     cred = window.credential
     offsets = ", ".join(window.nudge_offsets)
     return Message(
-        f"📬 *{cred.name}* is open for submissions in *{window.cohort.name}* until "
+        f"📬 {markup.bold(cred.name)} is open for submissions in {markup.bold(window.cohort.name)} until "
         f"{format_time(window.closes_at, tz)} ({format_left(window.closes_at - now)}).\n"
         f"Hand in your artifact links and a reflection: "
         f"`/submit <link> [<link>…] -- <reflection>`",
@@ -187,7 +187,7 @@ def window_opened(window: Window, now: datetime) -> Message:
 def channel_nudge(window: Window, counts: WindowCounts, now: datetime) -> Message:
     tz = window_tz(window)
     return Message(
-        f"⏰ *{window.credential.name}* {deadline_line(window, tz, now)}.\n"
+        f"⏰ {markup.bold(window.credential.name)} {deadline_line(window, tz, now)}.\n"
         f"{progress_line(counts)}. Not in yet? `/submit <link> -- <reflection>`",
         buttons=(SUBMIT_BUTTON,),
         context=short_id("W", window.id),
@@ -214,12 +214,12 @@ def learner_nudge(
         todo = f" Still to work on: {', '.join(unmet)}." if unmet else ""
         return Message(
             f"⏰ {left} for your revision of {short_id('S', revising)} "
-            f"(*{window.credential.name}*, {window.cohort.name}): {closes}.{todo}\n"
+            f"({markup.bold(window.credential.name)}, {window.cohort.name}): {closes}.{todo}\n"
             "Resubmit with `/submit <links> -- what changed`.",
             context=short_id("W", window.id),
         )
     return Message(
-        f"⏰ {left} to submit for *{window.credential.name}* ({window.cohort.name}): "
+        f"⏰ {left} to submit for {markup.bold(window.credential.name)} ({window.cohort.name}): "
         f"{closes}.\n`/submit <link> [<link>…] -- <reflection>`",
         buttons=(SUBMIT_BUTTON, EXTEND_BUTTON),
         context=short_id("W", window.id),
@@ -253,8 +253,8 @@ def window_closed(window: Window, counts: WindowCounts, owing: Owing, now: datet
         else "No more submissions are accepted."
     )
     lines = [
-        f"🔒 *{window.credential.name}* closed {format_time(now, tz)} in "
-        f"*{window.cohort.name}*: {progress_line(counts)}."
+        f"🔒 {markup.bold(window.credential.name)} closed {format_time(now, tz)} in "
+        f"{markup.bold(window.cohort.name)}: {progress_line(counts)}."
     ]
     if owing.missing:
         lines.append(f"Not submitted: {mentions(owing.missing, owing.missing_total)}.")

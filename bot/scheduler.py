@@ -20,6 +20,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import markup
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
@@ -357,7 +358,7 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
             if age >= hours(settings.review_escalate_hours):
                 cohort = review.submission.window.cohort
                 flag = Message(
-                    f"🚩 {short_id('R', review.id)} in *{cohort.name}* has "
+                    f"🚩 {short_id('R', review.id)} in {markup.bold(cohort.name)} has "
                     f"waited {format_age(age)} with no assessor. Ask an "
                     "assessor to claim it (`/review claim "
                     f"{short_id('R', review.id)}`) or add one: `/cohort add "

@@ -264,7 +264,7 @@ class CredlyTransport:
             if member is None:
                 return
             message = Message(
-                f"Your *{badge.credential.name}* badge is on Credly too: "
+                f"Your {markup.bold(badge.credential.name)} badge is on Credly too: "
                 f"{markup.link(issued.accept_url, 'accept it')} to add it to your Credly profile.",
                 buttons=(Button("Accept on Credly", url=issued.accept_url, style="primary"),),
             )

@@ -84,7 +84,7 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
     for badge in badges:
         if badge.state == "awaiting address":
             lines.append(
-                f"• {short_id('B', badge.id)} *{badge.credential.name}* — waiting for you to "
+                f"• {short_id('B', badge.id)} {markup.bold(badge.credential.name)} — waiting for you to "
                 "confirm your address: `/badges confirm`"
             )
             continue
@@ -96,11 +96,11 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
             else ""
         )
         lines.append(
-            f"• {short_id('B', badge.id)} *{badge.credential.name}*{state}, issued "
+            f"• {short_id('B', badge.id)} {markup.bold(badge.credential.name)}{state}, issued "
             f"{format_time(badge.issued_at, ctx.tz)} — {links_for(ctx, badge).page}"
         )
     head = (
-        "*Your badges*"
+        markup.bold("Your badges")
         if badges
         else "You have no badges yet; they arrive when an assessor approves a submission."
     )
@@ -127,7 +127,7 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
     if args["channel"] is not None:
         return await share_in_channel(ctx, badge, cohort, args["channel"], links)
     lines = [
-        f"Share *{badge.credential.name}* ({bid}): {links.page}",
+        f"Share {markup.bold(badge.credential.name)} ({bid}): {links.page}",
         f"Embed: `{links.embed_html}`",
         f"For your backpack: {links.assertion}",
     ]
@@ -140,7 +140,7 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
     elif cohort.channel_id:
         lines.append(
             f"Only you see this. Nothing is posted in {markup.channel(cohort.channel_id)} "
-            f"unless you press *Share to #{channel_name(cohort)}* (or type "
+            f"unless you press {markup.bold(f'Share to #{channel_name(cohort)}')} (or type "
             f"`/badges share {bid} #{channel_name(cohort)}`)."
         )
     return Reply(Message("\n".join(lines), buttons=share_buttons(links) + share_to_channel(badge, cohort)))
@@ -265,7 +265,7 @@ async def revoke(ctx: Context, args: dict[str, Any]) -> Reply:
     await ctx.send(
         Destination.dm(learner.user_id),
         Message(
-            f"Your badge *{badge.credential.name}* ({short_id('B', badge.id)}) was revoked: "
+            f"Your badge {markup.bold(badge.credential.name)} ({short_id('B', badge.id)}) was revoked: "
             f"{args['reason']}. Ask your coordinator if you have questions."
         ),
         f"badge:{badge.id}:revoked",

@@ -77,7 +77,7 @@ async def create(ctx: Context, args: dict[str, Any]) -> Reply:
     await ctx.send(
         Destination.channel(channel_id),
         Message(
-            f"👋 This is the home of cohort *{cohort.name}*. "
+            f"👋 This is the home of cohort {markup.bold(cohort.name)}. "
             f"Coordinator: {markup.mention(ctx.actor.user_id)}. "
             "Deadlines, reminders and badge celebrations will appear here."
         ),
@@ -90,7 +90,8 @@ async def create(ctx: Context, args: dict[str, Any]) -> Reply:
         else "review tasks go to each assessor by DM"
     )
     return Reply.text(
-        f"Created cohort *{cohort.name}* in {markup.channel(channel_id)} ({cohort.tz}); {review_where}.\n"
+        f"Created cohort {markup.bold(cohort.name)} in "
+        f"{markup.channel(channel_id)} ({cohort.tz}); {review_where}.\n"
         f"Next: `/cohort add {cohort.name} @learner…` and "
         f"`/cohort add {cohort.name} @assessor as assessor`."
     )
@@ -121,7 +122,7 @@ async def add(ctx: Context, args: dict[str, Any]) -> Reply:
     parts = []
     if added:
         parts.append(
-            f"Added {', '.join(markup.mention(m.user_id) for m in added)} to *{cohort.name}* "
+            f"Added {', '.join(markup.mention(m.user_id) for m in added)} to {markup.bold(cohort.name)} "
             f"as {ROLE_PLURAL[role] if len(added) > 1 else role.value}."
         )
     if already:
@@ -142,7 +143,7 @@ def welcome(cohort: Cohort, role: Role) -> Message:
         Role.COORDINATOR: "`/window open` starts a submission window; `/cohort status "
         f"{cohort.name}` shows progress.",
     }[role]
-    return Message(f"Welcome to cohort *{cohort.name}* as {role.value}. {what}")
+    return Message(f"Welcome to cohort {markup.bold(cohort.name)} as {role.value}. {what}")
 
 
 @handles("cohort", "remove")
@@ -182,7 +183,7 @@ async def remove(ctx: Context, args: dict[str, Any]) -> Reply:
     if removed:
         parts.append(
             f"Removed {', '.join(markup.mention(m.user_id) for m in removed)} {what} "
-            f"in *{cohort.name}*. Their past submissions and badges are kept."
+            f"in {markup.bold(cohort.name)}. Their past submissions and badges are kept."
         )
     if absent:
         parts.append(f"{', '.join(markup.mention(m.user_id) for m in absent)} had no such role there.")
@@ -205,7 +206,9 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
             else " A coordinator adds you to one."
         )
         return Reply.text("You are not in any cohort yet." + hint)
-    lines = ["*Your cohorts*" if not ctx.actor.is_admin else "*Cohorts in this workspace*"]
+    lines = [
+        markup.bold("Your cohorts") if not ctx.actor.is_admin else markup.bold("Cohorts in this workspace")
+    ]
     for cohort in cohorts:
         roles = sorted(r.value for r in await roles_in(ctx, cohort))
         size = await ctx.session.scalar(
@@ -217,7 +220,7 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
             if phase_of(w, ctx.now) == "open"
         ]
         lines.append(
-            f"• *{cohort.name}* in {where(cohort)} — {size} learners, "
+            f"• {markup.bold(cohort.name)} in {where(cohort)} — {size} learners, "
             f"{len(open_windows)} open window{'s' * (len(open_windows) != 1)}"
             + (f" — you: {', '.join(roles)}" if roles else "")
         )
@@ -230,7 +233,8 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     await require_coordinator(ctx, cohort)
     headcount = {role: len(await members_with_role(ctx.session, cohort.id, role)) for role in Role}
     lines = [
-        f"*{cohort.name}* in {where(cohort)} — " + ", ".join(plural(headcount[r], r.value) for r in Role)
+        f"{markup.bold(cohort.name)} in {where(cohort)} — "
+        + ", ".join(plural(headcount[r], r.value) for r in Role)
     ]
     windows = list(
         await ctx.session.scalars(
@@ -243,7 +247,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         counts = await window_counts(ctx.session, window)
         phase = phase_of(window, ctx.now)
         lines.append(
-            f"• {short_id('W', window.id)} *{window.credential.slug}* "
+            f"• {short_id('W', window.id)} {markup.bold(window.credential.slug)} "
             f"{window_when(window, ctx.tz, ctx.now)}: "
             f"{progress_line(counts)}, {counts.in_review} in review, "
             f"{counts.revising} revising"
@@ -315,6 +319,6 @@ async def quiet(ctx: Context, args: dict[str, Any]) -> Reply:
             f"`/cohort quiet {cohort.name} next monday..friday`."
         )
     return Reply.text(
-        f"Quiet days for *{cohort.name}* (no nudges; what falls due moves to the next "
+        f"Quiet days for {markup.bold(cohort.name)} (no nudges; what falls due moves to the next "
         f"day, unless the deadline comes first): {', '.join(upcoming)}."
     )

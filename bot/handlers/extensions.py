@@ -96,7 +96,8 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
         await ctx.send(
             Destination.dm(coordinator.user_id),
             Message(
-                f"🕒 {markup.mention(ctx.actor.user_id)} asks for more time on *{window.credential.name}* "
+                f"🕒 {markup.mention(ctx.actor.user_id)} asks for more "
+                f"time on {markup.bold(window.credential.name)} "
                 f"({cohort.name}, closes {closes}): "
                 f"{args['reason']}",
                 buttons=(
@@ -110,7 +111,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     ctx.audit("submit.extend", eid, window=short_id("W", window.id))
     return Reply.text(
-        f"Asked your coordinators for more time on *{window.credential.name}* ({eid}); "
+        f"Asked your coordinators for more time on {markup.bold(window.credential.name)} ({eid}); "
         "you'll hear back by DM."
     )
 
@@ -158,12 +159,13 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     revision = " to resubmit" if request.review_id is not None else ""
     if moving:
         text, key = (
-            f"📅 Your deadline{revision} for *{window.credential.name}* is now {when} ({eid}).",
+            f"📅 Your deadline{revision} for {markup.bold(window.credential.name)} is now {when} ({eid}).",
             f"extension:{request.id}:moved:{stamp(closes_at)}",
         )
     else:
         text, key = (
-            f"✅ More time granted: your deadline for *{window.credential.name}* is now {when} ({eid}).",
+            "✅ More time granted: your deadline for "
+            f"{markup.bold(window.credential.name)} is now {when} ({eid}).",
             f"extension:{request.id}:granted",
         )
     await ctx.send(Destination.dm(learner.user_id), Message(text), key, cohort=window.cohort)
@@ -184,7 +186,8 @@ async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
     await ctx.send(
         Destination.dm(learner.user_id),
         Message(
-            f"Your request for more time on *{window.credential.name}* ({short_id('E', request.id)}) "
+            f"Your request for more time on {markup.bold(window.credential.name)} "
+            f"({short_id('E', request.id)}) "
             f"was not granted.{why} The window closes "
             f"{format_time(window.closes_at, tz_of(learner.tz, ctx.settings))}."
         ),

@@ -77,7 +77,7 @@ async def reminders(ctx: Context, args: dict[str, Any]) -> Reply:
     if not rows:
         return Reply.text(f"{cohort.name} has no upcoming custom reminders.")
     return Reply.text(
-        "\n".join([f"*Reminders for {cohort.name}*", *(f"• {describe(r, ctx.now)}" for r in rows)])
+        "\n".join([markup.bold(f"Reminders for {cohort.name}"), *(f"• {describe(r, ctx.now)}" for r in rows)])
     )
 
 

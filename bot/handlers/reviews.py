@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select, update
 
+from bot import markup
 from bot.domain import (
     CORRECTION_GRACE,
     NOT_ASSESSOR,
@@ -78,7 +79,7 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
         raise await refusal(ctx, "You are not an assessor in any cohort; a coordinator adds you as one.")
     lines = []
     if mine:
-        lines.append(f"*Your claims* ({len(mine)} of {ctx.settings.max_open_claims}):")
+        lines.append(f"{markup.bold('Your claims')} ({len(mine)} of {ctx.settings.max_open_claims}):")
         lines.extend(
             f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
             f"{who(r.submission)} — {r.submission.window.credential.slug}, claimed "
@@ -87,7 +88,7 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
             if r.claimed_at
         )
     if waiting:
-        lines.append("*Waiting for an assessor* (oldest first):")
+        lines.append(f"{markup.bold('Waiting for an assessor')} (oldest first):")
         lines.extend(
             f"• {short_id('R', r.id)} {short_id('S', r.submission_id)} by "
             f"{who(r.submission)} — {r.submission.window.credential.slug} "
@@ -156,7 +157,7 @@ async def claim(ctx: Context, args: dict[str, Any]) -> Reply:
     await claim_for(ctx, review, ctx.actor)
     ctx.audit("review.claim", short_id("R", review.id))
     return Reply.text(
-        f"You claimed {took(review)} for *{review.submission.window.credential.name}*; "
+        f"You claimed {took(review)} for {markup.bold(review.submission.window.credential.name)}; "
         "the evidence and rubric are in your DMs."
     )
 
@@ -252,7 +253,7 @@ def correction_note(review: Review, earlier: Earlier, cohort_rubric: list[dict])
             if review.decision == "approved"
             else "it needs a revision after all, and no badge is issued for it"
         )
-        return f"✏️ *Correction:* your assessor changed their decision on {ref}: {now}."
+        return f"✏️ {markup.bold('Correction:')} your assessor changed their decision on {ref}: {now}."
     rubric = {c.key: c for c in rubric_from_data(cohort_rubric)}
     before = {s.criterion: s for s in map(Score.from_data, earlier.scores)}
     changed = []
@@ -269,7 +270,7 @@ def correction_note(review: Review, earlier: Earlier, cohort_rubric: list[dict])
         changed.append("the feedback")
     what = "approval" if review.decision == "approved" else "revision request"
     return (
-        f"✏️ *Correction:* your assessor corrected their {what} for {ref}"
+        f"✏️ {markup.bold('Correction:')} your assessor corrected their {what} for {ref}"
         + (f" ({'; '.join(changed)})" if changed else "")
         + "; this replaces their earlier message."
     )
@@ -294,14 +295,14 @@ async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -
     lines = [correction_note(review, earlier, rubric)] if earlier and earlier.told else []
     unjudged = any(s.passing is None for s in map(Score.from_data, review.scores or []))
     lines += [
-        f"✏️ Your submission {short_id('S', submission.id)} for *{window.credential.name}* "
+        f"✏️ Your submission {short_id('S', submission.id)} for {markup.bold(window.credential.name)} "
         f"needs a revision ({short_id('R', review.id)}).",
-        f"*Not yet met:* {not_yet_met(review, rubric)}; work on these."
+        f"{markup.bold('Not yet met:')} {not_yet_met(review, rubric)}; work on these."
         + (" Criteria marked ➖ were not judged this time." if unjudged else ""),
         *scores_lines(review, rubric),
     ]
     if review.feedback:
-        lines.append(f"*Feedback:* {review.feedback}")
+        lines.append(f"{markup.bold('Feedback:')} {review.feedback}")
     lines.append(
         f"Resubmit with `/submit <links> -- what changed` before "
         f"{format_time(deadline, tz_of(submission.member.tz, ctx.settings))}."
@@ -359,7 +360,7 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
                         None,
                         [
                             correction_note(review, earlier, cred.rubric),
-                            f"*Feedback:* {review.feedback}" if review.feedback else "",
+                            f"{markup.bold('Feedback:')} {review.feedback}" if review.feedback else "",
                             f"{short_id('B', badge.id)} still waits for you to confirm its address: "
                             "`/badges confirm`.",
                         ],
@@ -388,7 +389,7 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
     return Reply.text(
         "\n".join(
             [
-                f"{head}; {who(submission)} earned *{cred.name}* ({bid}).",
+                f"{head}; {who(submission)} earned {markup.bold(cred.name)} ({bid}).",
                 *scores_lines(review, cred.rubric),
                 *([told_how(earlier)] if earlier else []),
                 final,

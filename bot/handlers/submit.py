@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from bot import markup
 from bot.domain import (
     LatePolicy,
     Phase,
@@ -81,11 +82,12 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
         last = max(windows, key=lambda w: w.closes_at)
         if phase_of(last, ctx.now) == Phase.UPCOMING:
             raise UserError(
-                f"*{last.credential.name}* opens {format_time(last.opens_at, ctx.tz)}; submit then."
+                f"{markup.bold(last.credential.name)} opens "
+                f"{format_time(last.opens_at, ctx.tz)}; submit then."
             )
         if (passed := own_deadline(last.ends_at, own.get(last.id))) is not None:
             raise UserError(
-                f"Your own deadline for *{last.credential.name}* ({last.cohort.name}) "
+                f"Your own deadline for {markup.bold(last.credential.name)} ({last.cohort.name}) "
                 f"passed {format_time(passed, ctx.tz)}. Ask your coordinator if you need "
                 "more time.",
                 "/submit status",
@@ -98,7 +100,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
             else "and does not take late submissions"
         )
         raise UserError(
-            f"The window for *{last.credential.name}* ({last.cohort.name}) closed "
+            f"The window for {markup.bold(last.credential.name)} ({last.cohort.name}) closed "
             f"{format_time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
             "more time.",
             "/submit status",
@@ -245,7 +247,8 @@ def receipt(
     sid = short_id("S", submission.id)
     what = "Received" if version.number == 1 else "Received a new version of"
     lines = [
-        f"✅ {what} {sid} (version {version.number}) for *{window.credential.name}* ({window.cohort.name}):"
+        f"✅ {what} {sid} (version {version.number}) for "
+        f"{markup.bold(window.credential.name)} ({window.cohort.name}):"
     ]
     lines.extend(f"• {link}" for link in version.links)
     if version.late:
@@ -277,7 +280,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     }
     if not windows and not subs:
         return Reply.text("You have no submissions and no open windows yet.")
-    lines = ["*Your submissions*"]
+    lines = [markup.bold("Your submissions")]
     shown = {w.id for w in windows} | set(subs)
     own = await own_deadlines(ctx, sorted(shown))
     for window_id in sorted(shown):
@@ -293,11 +296,12 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         if sub is None:
             if phase != Phase.CLOSED or mine:
                 lines.append(
-                    f"• *{window.credential.name}* ({window.cohort.name}): not submitted yet — {when}."
+                    f"• {markup.bold(window.credential.name)} "
+                    f"({window.cohort.name}): not submitted yet — {when}."
                 )
             else:
                 lines.append(
-                    f"• *{window.credential.name}* ({window.cohort.name}): not submitted; "
+                    f"• {markup.bold(window.credential.name)} ({window.cohort.name}): not submitted; "
                     "the window is closed."
                 )
             continue
@@ -311,7 +315,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
             else when
         )
         lines.append(
-            f"• {short_id('S', sub.id)} *{window.credential.name}* ({window.cohort.name}): "
+            f"• {short_id('S', sub.id)} {markup.bold(window.credential.name)} ({window.cohort.name}): "
             f"{sub.state}, version {count} — {when}."
         )
         if revising:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot import markup
 from bot.domain import (
     DEFAULT_NUDGE_OFFSETS,
     DEFAULT_REVISE_WITHIN,
@@ -114,7 +115,7 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
     )
     starts = "It is open now." if opens_at <= ctx.now else f"It opens {format_time(opens_at, ctx.tz)}."
     return Reply.text(
-        f"Opened {short_id('W', window.id)}: *{cred.name}* for *{cohort.name}*, "
+        f"Opened {short_id('W', window.id)}: {markup.bold(cred.name)} for {markup.bold(cohort.name)}, "
         f"closes {format_time(closes_at, zone(tz_name))}"
         + (f" ({format_time(closes_at, ctx.tz)} your time)" if ctx.tz.key != tz_name else "")
         + f". {starts} Reminders {', '.join(window.nudge_offsets)} before the deadline; "
@@ -141,7 +142,7 @@ async def extend(ctx: Context, args: dict[str, Any]) -> Reply:
             ctx,
             window,
             Message(
-                f"📅 New deadline for *{window.credential.name}*: "
+                f"📅 New deadline for {markup.bold(window.credential.name)}: "
                 f"{deadline_line(window, zone(tz_name), ctx.now)}.",
                 context=short_id("W", window.id),
             ),
@@ -199,10 +200,10 @@ async def list_windows(ctx: Context, args: dict[str, Any]) -> Reply:
                 else ""
             )
         )
-    lines = ["*Windows*"]
+    lines = [markup.bold("Windows")]
     for w in windows:
         lines.append(
-            f"• {short_id('W', w.id)} *{w.credential.slug}* — {w.cohort.name}, "
+            f"• {short_id('W', w.id)} {markup.bold(w.credential.slug)} — {w.cohort.name}, "
             f"{window_when(w, ctx.tz, ctx.now)}"
         )
     return Reply.text("\n".join(lines))

@@ -45,7 +45,7 @@ def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
 
 def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message:
     return Message(
-        f"🎉 {markup.mention(member_user_id)} earned *{badge.credential.name}*! Congratulations!",
+        f"🎉 {markup.mention(member_user_id)} earned {markup.bold(badge.credential.name)}! Congratulations!",
         buttons=share_buttons(links),
         context=short_id("B", badge.id),
     )
@@ -175,14 +175,14 @@ async def ask_for_address(
 ) -> None:
     lines = [
         *filter(None, [correction]),
-        f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}).",
+        f"🎉 Approved! You earned {markup.bold(badge.credential.name)} ({short_id('B', badge.id)}).",
     ]
     if feedback:
-        lines.append(f"*Feedback:* {feedback}")
+        lines.append(f"{markup.bold('Feedback:')} {feedback}")
     buttons: tuple[Button, ...]
     if address:
         lines.append(
-            f"Before I issue it: your badge will be issued to *{address}*. Use the address "
+            f"Before I issue it: your badge will be issued to {markup.bold(address)}. Use the address "
             "you use on LinkedIn or in your badge backpack, or the badge may not land there."
         )
         buttons = (
@@ -221,11 +221,11 @@ async def announce(
     links = links_for(ctx, badge)
     lines = [
         *filter(None, [correction]),
-        f"🎉 Approved! You earned *{badge.credential.name}* ({short_id('B', badge.id)}), "
+        f"🎉 Approved! You earned {markup.bold(badge.credential.name)} ({short_id('B', badge.id)}), "
         f"issued to {badge.recipient_email}.",
     ]
     if feedback:
-        lines.append(f"*Feedback:* {feedback}")
+        lines.append(f"{markup.bold('Feedback:')} {feedback}")
     lines.append(f"Your badge: {links.page}")
     lines.append(f"Embed it on a website or blog: `{links.embed_html}`")
     lines.append(f"For your backpack (Open Badges): {links.assertion}")
@@ -239,7 +239,7 @@ async def announce(
     elif cohort.channel_id:
         lines.append(
             f"Nothing is posted in {markup.channel(cohort.channel_id)} unless you press "
-            f"*Share to #{channel_name(cohort)}*."
+            f"{markup.bold(f'Share to #{channel_name(cohort)}')}."
         )
         buttons += share_to_channel(badge, cohort)
     await ctx.send(

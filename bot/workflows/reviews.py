@@ -48,7 +48,7 @@ def task_message(review: Review, version: Version, submission: Submission) -> Me
     late = " · late" if version.late else ""
     return Message(
         f"📝 Review task {short_id('R', review.id)}: {short_id('S', submission.id)} by "
-        f"{who(submission)}{again} for *{window.credential.name}* ({window.cohort.name}), "
+        f"{who(submission)}{again} for {markup.bold(window.credential.name)} ({window.cohort.name}), "
         f"{len(version.links)} link{'s' * (len(version.links) != 1)}{late}.",
         buttons=(Button("Claim", command=f"/review claim {short_id('R', review.id)}", style="primary"),),
         context=f"submitted {format_time(version.submitted_at, window_tz(window))}",
@@ -109,17 +109,20 @@ def evidence(review: Review, submission: Submission, version: Version, previous:
     rid = short_id("R", review.id)
     lines = [
         f"🔍 You claimed {rid}: {short_id('S', submission.id)} by {who(submission)} "
-        f"(version {version.number}) for *{cred.name}* ({window.cohort.name})."
+        f"(version {version.number}) for {markup.bold(cred.name)} ({window.cohort.name})."
     ]
     if version.overview:
-        lines.append(f"*Overview:* {version.overview}")
-    lines.append("*Artifacts:*")
+        lines.append(f"{markup.bold('Overview:')} {version.overview}")
+    lines.append(markup.bold("Artifacts:"))
     lines.extend(f"• {link}" for link in version.links)
     if version.reflection:
-        lines.append(f"*Reflection:* {version.reflection}")
+        lines.append(f"{markup.bold('Reflection:')} {version.reflection}")
     if previous is not None:
         added, removed = what_changed(previous.links, version.links)
-        lines.append(f"*What changed since version {previous.number}:* {version.change_note or '(no note)'}")
+        lines.append(
+            f"{markup.bold(f'What changed since version {previous.number}:')} "
+            f"{version.change_note or '(no note)'}"
+        )
         if added:
             lines.append("  added: " + ", ".join(added))
         if removed:
@@ -128,7 +131,7 @@ def evidence(review: Review, submission: Submission, version: Version, previous:
             lines.append("  the reflection was rewritten")
     rubric = rubric_from_data(cred.rubric)
     if rubric:
-        lines.append("*Rubric:*")
+        lines.append(markup.bold("Rubric:"))
         lines.extend(f"• `{c.key}` {c.name} — {' / '.join(lv.name for lv in c.levels)}" for c in rubric)
     example = rubric[0].key if rubric else "reflection"
     lines.append(
@@ -201,7 +204,8 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
             Destination.channel(cohort.reviews_channel_id),
             Message(
                 f"📝 {short_id('R', review.id)}: {short_id('S', submission.id)} for "
-                f"*{submission.window.credential.name}* — claimed by {markup.mention(assessor.user_id)}.",
+                f"{markup.bold(submission.window.credential.name)} "
+                f"— claimed by {markup.mention(assessor.user_id)}.",
                 edit_of=f"review:{review.id}:task",
             ),
             f"review:{review.id}:claimed:{assessor.id}:{stamp(ctx.now)}",
