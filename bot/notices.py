@@ -21,7 +21,6 @@ from bot.domain import (
     Role,
     SubmissionState,
     format_left,
-    format_time,
     short_id,
     window_phase,
     zone,
@@ -145,7 +144,7 @@ def window_tz(window: Window) -> ZoneInfo:
 
 
 def deadline_line(window: Window, tz: ZoneInfo, now: datetime) -> str:
-    return f"closes {format_time(window.closes_at, tz)} ({format_left(window.closes_at - now)})"
+    return f"closes {markup.time(window.closes_at, tz)} ({format_left(window.closes_at - now)})"
 
 
 def window_when(window: Window, tz: ZoneInfo, now: datetime) -> str:
@@ -153,9 +152,9 @@ def window_when(window: Window, tz: ZoneInfo, now: datetime) -> str:
     `closes … (7 days left)` or `closed …`."""
     phase = window_phase(window.opens_at, window.closes_at, now, window.closed_at)
     if phase == Phase.UPCOMING:
-        return f"opens {format_time(window.opens_at, tz)}, closes {format_time(window.closes_at, tz)}"
+        return f"opens {markup.time(window.opens_at, tz)}, closes {markup.time(window.closes_at, tz)}"
     if phase == Phase.CLOSED:
-        return f"closed {format_time(window.closed_at or window.closes_at, tz)}"
+        return f"closed {markup.time(window.closed_at or window.closes_at, tz)}"
     return deadline_line(window, tz, now)
 
 
@@ -176,7 +175,7 @@ def window_opened(window: Window, now: datetime) -> Message:
     offsets = ", ".join(window.nudge_offsets)
     return Message(
         f"📬 {markup.bold(cred.name)} is open for submissions in {markup.bold(window.cohort.name)} until "
-        f"{format_time(window.closes_at, tz)} ({format_left(window.closes_at - now)}).\n"
+        f"{markup.time(window.closes_at, tz)} ({format_left(window.closes_at - now)}).\n"
         f"Hand in your artifact links and a reflection: "
         f"`/submit <link> [<link>…] -- <reflection>`",
         buttons=(SUBMIT_BUTTON,),
@@ -207,7 +206,7 @@ def learner_nudge(
     """A DM to one learner: their own deadline in their own time zone. `revising` is the
     submission id when a revision is pending (naming only the criteria not yet met)."""
     left = format_left(deadline - now)
-    when = format_time(deadline, tz)
+    when = markup.time(deadline, tz)
     closes = f"your extended deadline is {when}" if extended else f"the window closes {when}"
     if revising is not None:
         closes = f"resubmit by {when}" if extended else closes
@@ -232,7 +231,7 @@ def own_deadlines_line(own: list[OwnDeadline], tz: ZoneInfo, *, detail: bool = F
     more = f" and {len(own) - limit} more" if len(own) > limit else ""
     return (
         ", ".join(
-            f"{markup.mention(o.user_id)} until {format_time(o.closes_at, tz)}"
+            f"{markup.mention(o.user_id)} until {markup.time(o.closes_at, tz)}"
             + (f"{' to resubmit' if o.revising else ''} ({short_id('E', o.extension_id)})" if detail else "")
             for o in own[:limit]
         )
@@ -253,7 +252,7 @@ def window_closed(window: Window, counts: WindowCounts, owing: Owing, now: datet
         else "No more submissions are accepted."
     )
     lines = [
-        f"🔒 {markup.bold(window.credential.name)} closed {format_time(now, tz)} in "
+        f"🔒 {markup.bold(window.credential.name)} closed {markup.time(now, tz)} in "
         f"{markup.bold(window.cohort.name)}: {progress_line(counts)}."
     ]
     if owing.missing:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot import markup
 from bot.badges.share import ShareLinks
-from bot.domain import UserError, format_time, short_id
+from bot.domain import UserError, short_id
 from bot.grammar import ChannelRef
 from bot.handlers.base import handles, require_coordinator
 from bot.messages import Destination, Message, Reply
@@ -97,7 +97,7 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
         )
         lines.append(
             f"• {short_id('B', badge.id)} {markup.bold(badge.credential.name)}{state}, issued "
-            f"{format_time(badge.issued_at, ctx.tz)} — {links_for(ctx, badge).page}"
+            f"{markup.time(badge.issued_at, ctx.tz)} — {links_for(ctx, badge).page}"
         )
     head = (
         markup.bold("Your badges")
@@ -135,7 +135,7 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
         lines.append(reflection_line(badge))
     if cohort.channel_id and badge.shared_at is not None:
         lines.append(
-            f"Celebrated in {markup.channel(cohort.channel_id)} on {format_time(badge.shared_at, ctx.tz)}."
+            f"Celebrated in {markup.channel(cohort.channel_id)} on {markup.time(badge.shared_at, ctx.tz)}."
         )
     elif cohort.channel_id:
         lines.append(
@@ -163,7 +163,7 @@ async def share_in_channel(
     if badge.shared_at is not None:
         return Reply.text(
             f"{bid} was already celebrated in {markup.channel(cohort.channel_id)} on "
-            f"{format_time(badge.shared_at, ctx.tz)}; I didn't post it again."
+            f"{markup.time(badge.shared_at, ctx.tz)}; I didn't post it again."
         )
     await celebrate(ctx, badge, ctx.actor, cohort, links)
     ctx.audit("badges.share", bid)

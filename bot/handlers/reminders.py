@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import markup
-from bot.domain import MORNING, UserError, format_time, parse_when, short_id, zone
+from bot.domain import MORNING, UserError, parse_when, short_id, zone
 from bot.handlers.base import handles, require_coordinator
 from bot.messages import Reply
 from bot.storage import Reminder
@@ -23,11 +23,11 @@ def describe(reminder: Reminder, now: datetime) -> str:
     when = (
         f"cron `{reminder.cron}` ({reminder.tz})"
         if reminder.cron
-        else f"once, {format_time(reminder.run_at, tz)}"
+        else f"once, {markup.time(reminder.run_at, tz)}"
         if reminder.run_at
         else "once"
     )
-    nxt = f", next {format_time(upcoming, tz)}" if upcoming and reminder.cron else ""
+    nxt = f", next {markup.time(upcoming, tz)}" if upcoming and reminder.cron else ""
     return f"{short_id('M', reminder.id)} {when}{nxt}: {reminder.text}"
 
 

@@ -21,7 +21,6 @@ from bot.domain import (
     as_utc,
     assess,
     format_age,
-    format_time,
     rubric_from_data,
     score,
     short_id,
@@ -305,7 +304,7 @@ async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -
         lines.append(f"{markup.bold('Feedback:')} {review.feedback}")
     lines.append(
         f"Resubmit with `/submit <links> -- what changed` before "
-        f"{format_time(deadline, tz_of(submission.member.tz, ctx.settings))}."
+        f"{markup.time(deadline, tz_of(submission.member.tz, ctx.settings))}."
     )
     key = f"review:{review.id}:revise" if earlier is None else await correction_key(ctx, review)
     await ctx.send(
@@ -316,7 +315,7 @@ async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -
 def until_final(ctx: Context, review: Review, verb: str, unless: str) -> str:
     """How the assessor may still correct the decision they just made."""
     assert review.decided_at is not None
-    until = format_time(as_utc(review.decided_at) + CORRECTION_GRACE, ctx.tz)
+    until = markup.time(as_utc(review.decided_at) + CORRECTION_GRACE, ctx.tz)
     return (
         f"To correct it, decide again (e.g. `/review {verb} {short_id('R', review.id)} …`) before "
         f"{until}, unless {unless} first; the learner then hears the corrected result only."

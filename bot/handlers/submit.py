@@ -17,7 +17,6 @@ from bot.domain import (
     UserError,
     advance,
     format_left,
-    format_time,
     own_deadline,
     short_id,
 )
@@ -83,12 +82,12 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
         if phase_of(last, ctx.now) == Phase.UPCOMING:
             raise UserError(
                 f"{markup.bold(last.credential.name)} opens "
-                f"{format_time(last.opens_at, ctx.tz)}; submit then."
+                f"{markup.time(last.opens_at, ctx.tz)}; submit then."
             )
         if (passed := own_deadline(last.ends_at, own.get(last.id))) is not None:
             raise UserError(
                 f"Your own deadline for {markup.bold(last.credential.name)} ({last.cohort.name}) "
-                f"passed {format_time(passed, ctx.tz)}. Ask your coordinator if you need "
+                f"passed {markup.time(passed, ctx.tz)}. Ask your coordinator if you need "
                 "more time.",
                 "/submit status",
             )
@@ -101,7 +100,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
         )
         raise UserError(
             f"The window for {markup.bold(last.credential.name)} ({last.cohort.name}) closed "
-            f"{format_time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
+            f"{markup.time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
             "more time.",
             "/submit status",
         )
@@ -254,10 +253,10 @@ def receipt(
     if version.late:
         lines.append("This is a late submission; your coordinator will see it marked late.")
     elif own is not None and own_deadline(window.ends_at, own) is not None:
-        lines.append(f"Your extended deadline is {format_time(own, ctx.tz)} ({format_left(own - ctx.now)}).")
+        lines.append(f"Your extended deadline is {markup.time(own, ctx.tz)} ({format_left(own - ctx.now)}).")
     else:
         lines.append(
-            f"The window closes {format_time(window.closes_at, ctx.tz)} "
+            f"The window closes {markup.time(window.closes_at, ctx.tz)} "
             f"({format_left(window.closes_at - ctx.now)})."
         )
     lines.append(
@@ -289,7 +288,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         phase = phase_of(window, ctx.now)
         mine = own_deadline(max(window.ends_at, ctx.now), own.get(window_id))
         when = (
-            f"your extended deadline is {format_time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+            f"your extended deadline is {markup.time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
             if mine
             else f"the window {window_when(window, ctx.tz, ctx.now)}"
         )
@@ -310,7 +309,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         )
         revising = sub.state == SubmissionState.REVISION_REQUESTED
         when = (
-            f"resubmit by {format_time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+            f"resubmit by {markup.time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
             if revising and mine
             else when
         )

@@ -113,7 +113,7 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
         if skipped
         else ""
     )
-    starts = "It is open now." if opens_at <= ctx.now else f"It opens {format_time(opens_at, ctx.tz)}."
+    starts = "It is open now." if opens_at <= ctx.now else f"It opens {markup.time(opens_at, ctx.tz)}."
     return Reply.text(
         f"Opened {short_id('W', window.id)}: {markup.bold(cred.name)} for {markup.bold(cohort.name)}, "
         f"closes {format_time(closes_at, zone(tz_name))}"
@@ -162,7 +162,7 @@ async def close(ctx: Context, args: dict[str, Any]) -> Reply:
     if phase_of(window, ctx.now) == Phase.CLOSED:
         raise UserError(
             f"{short_id('W', window.id)} is already closed "
-            f"({format_time(window.closed_at or window.closes_at, ctx.tz)})."
+            f"({markup.time(window.closed_at or window.closes_at, ctx.tz)})."
         )
     window.closed_at = ctx.now
     await cancel_planned_nudges(ctx, window)

@@ -18,7 +18,6 @@ from bot.domain import (
     advance,
     check_claim,
     check_correction,
-    format_time,
     release_state,
     rubric_from_data,
     short_id,
@@ -51,7 +50,7 @@ def task_message(review: Review, version: Version, submission: Submission) -> Me
         f"{who(submission)}{again} for {markup.bold(window.credential.name)} ({window.cohort.name}), "
         f"{len(version.links)} link{'s' * (len(version.links) != 1)}{late}.",
         buttons=(Button("Claim", command=f"/review claim {short_id('R', review.id)}", style="primary"),),
-        context=f"submitted {format_time(version.submitted_at, window_tz(window))}",
+        context=f"submitted {markup.time(version.submitted_at, window_tz(window))}",
     )
 
 

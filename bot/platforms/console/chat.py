@@ -53,14 +53,14 @@ def render_text(text: str) -> str:
 
 def render(message: Message) -> str:
     lines = [render_text(message.text)]
-    lines.extend(f"{label}: {render_text(value)}" for label, value in message.fields)
+    lines.extend(f"{render_text(label)}: {render_text(value)}" for label, value in message.fields)
     buttons = [
         f"[{b.label} → {b.command}]" if b.command else f"[{b.label}: {b.url}]" for b in message.buttons
     ]
     if buttons:
         lines.append(" ".join(buttons))
     if message.context:
-        lines.append(f"({message.context})")
+        lines.append(f"({render_text(message.context)})")
     return "\n".join(lines)
 
 
