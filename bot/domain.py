@@ -798,6 +798,34 @@ def check_window_times(opens_at: datetime, closes_at: datetime, now: datetime) -
 # --------------------------------------------------------------------------- submissions
 
 
+class ReviewState(StrEnum):
+    """open (in the queue) -> claimed (an assessor holds it) -> decided; open or claimed ->
+    cancelled (withdrawn, superseded by a new version); claimed -> open (released)."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+
+class BadgeState(StrEnum):
+    """awaiting address (the learner has not confirmed where it goes) -> issued; either ->
+    cancelled (an approval corrected to a revision: never issued, listed or corrected).
+    Revocation is `Badge.revoked_at`: a revoked badge stays issued, its page says so."""
+
+    AWAITING_ADDRESS = "awaiting address"
+    ISSUED = "issued"
+    CANCELLED = "cancelled"
+
+
+class ExtensionState(StrEnum):
+    """pending (asked) -> approved | denied; a revision's own deadline is approved at once."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
 class SubmissionState(StrEnum):
     SUBMITTED = "submitted"
     IN_REVIEW = "in review"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import markup
 from bot.domain import (
+    ExtensionState,
     LatePolicy,
     Phase,
     Role,
@@ -95,7 +96,7 @@ def running_extensions(window: Window, now: datetime) -> Select[Extension]:
     it stopped taking work from everyone."""
     return select(Extension).where(
         Extension.window_id == window.id,
-        Extension.state == "approved",
+        Extension.state == ExtensionState.APPROVED,
         Extension.closes_at > max(window.ends_at, now),
     )
 

@@ -24,7 +24,9 @@ from bot import markup
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
+    ExtensionState,
     LearnerProgress,
+    ReviewState,
     Role,
     SubmissionState,
     WindowPlan,
@@ -184,7 +186,7 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
             sent += 1
         extension = (
             select(Extension.member_id, func.max(Extension.closes_at).label("closes_at"))
-            .where(Extension.window_id == window.id, Extension.state == "approved")
+            .where(Extension.window_id == window.id, Extension.state == ExtensionState.APPROVED)
             .group_by(Extension.member_id)
             .subquery()
         )  # the latest, as /submit reads it
@@ -272,7 +274,9 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
 async def plan_due_nudges(db: Database, settings: Settings, now: datetime) -> int:
     """Windows that may owe a nudge: open ones, and closed ones (on time or by hand) whose
     learners have later deadlines of their own."""
-    extended = select(Extension.window_id).where(Extension.state == "approved", Extension.closes_at > now)
+    extended = select(Extension.window_id).where(
+        Extension.state == ExtensionState.APPROVED, Extension.closes_at > now
+    )
     async with db.transaction() as session:
         window_ids = list(
             await session.scalars(
@@ -337,7 +341,8 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
         waiting = list(
             await session.scalars(
                 select(Review).where(
-                    Review.state == "open", Review.queued_at <= now - hours(settings.review_reannounce_hours)
+                    Review.state == ReviewState.OPEN,
+                    Review.queued_at <= now - hours(settings.review_reannounce_hours),
                 )
             )
         )
@@ -381,7 +386,8 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
         claimed = list(
             await session.scalars(
                 select(Review).where(
-                    Review.state == "claimed", Review.claimed_at <= now - hours(settings.review_remind_hours)
+                    Review.state == ReviewState.CLAIMED,
+                    Review.claimed_at <= now - hours(settings.review_remind_hours),
                 )
             )
         )

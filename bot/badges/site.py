@@ -36,7 +36,7 @@ from bot.badges.pages import badge_page, criteria_page
 from bot.badges.share import share_links
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import slug
+from bot.domain import BadgeState, slug
 from bot.storage import Badge, Credential
 from bot.storage.db import Database
 
@@ -101,7 +101,7 @@ class BadgeSite:
     async def badge(self, uid: str) -> tuple[Badge, BadgeFacts] | None:
         async with self.db.transaction() as session:
             badge = await session.scalar(select(Badge).where(Badge.uid == uid))
-            if badge is None or badge.state != "issued":
+            if badge is None or badge.state != BadgeState.ISSUED:
                 return None
             return badge, await badge_facts(session, badge, self.settings)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot import markup
 from bot.badges.share import ShareLinks
-from bot.domain import UserError, short_id
+from bot.domain import BadgeState, UserError, short_id
 from bot.grammar import ChannelRef
 from bot.handlers.base import handles, require_coordinator
 from bot.messages import Destination, Message, Reply
@@ -45,11 +45,11 @@ async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
     """Badges that waited for the learner to confirm their address go out now."""
     waiting = list(
         await ctx.session.scalars(
-            select(Badge).where(Badge.member_id == ctx.actor.id, Badge.state == "awaiting address")
+            select(Badge).where(Badge.member_id == ctx.actor.id, Badge.state == BadgeState.AWAITING_ADDRESS)
         )
     )
     for badge in waiting:
-        badge.state, badge.recipient_email = "issued", address
+        badge.state, badge.recipient_email = BadgeState.ISSUED, address
         review = await ctx.session.get_one(Review, badge.review_id)
         await announce(ctx, badge, ctx.actor, feedback=review.feedback)  # the address DM asked
     return waiting
@@ -58,7 +58,7 @@ async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
 async def my_badge(ctx: Context, badge_id: int) -> Badge:
     badge = await ctx.session.scalar(
         select(Badge).where(
-            Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id, Badge.state != "cancelled"
+            Badge.workspace_id == ctx.workspace.id, Badge.id == badge_id, Badge.state != BadgeState.CANCELLED
         )
     )
     if badge is None or badge.member_id != ctx.actor.id:
@@ -74,7 +74,7 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
             .where(
                 Badge.workspace_id == ctx.workspace.id,
                 Badge.member_id == ctx.actor.id,
-                Badge.state != "cancelled",
+                Badge.state != BadgeState.CANCELLED,
             )
             .order_by(Badge.issued_at)
         )
@@ -82,7 +82,7 @@ async def list_badges(ctx: Context, args: dict[str, Any]) -> Reply:
     address = ctx.actor.badge_email or ctx.actor.email
     lines = []
     for badge in badges:
-        if badge.state == "awaiting address":
+        if badge.state == BadgeState.AWAITING_ADDRESS:
             lines.append(
                 f"• {short_id('B', badge.id)} {markup.bold(badge.credential.name)} — waiting for you to "
                 "confirm your address: `/badges confirm`"
@@ -120,7 +120,7 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
     bid = short_id("B", badge.id)
     if badge.revoked_at:
         raise UserError(f"{bid} was revoked, so it can't be shared.", "/badges")
-    if badge.state != "issued":
+    if badge.state != BadgeState.ISSUED:
         raise UserError(f"{bid} is waiting for you to confirm your address.", "/badges confirm")
     links = links_for(ctx, badge)
     cohort = await cohort_of(ctx, badge)
@@ -191,7 +191,7 @@ async def reflection(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     where = (
         f"{bid}'s public page ({page})"
-        if badge.state == "issued"
+        if badge.state == BadgeState.ISSUED
         else f"{bid}'s public page once it is issued"
     )
     return Reply.text(
@@ -245,7 +245,7 @@ async def confirm(ctx: Context, args: dict[str, Any]) -> Reply:
 async def coordinated_badge(ctx: Context, badge_id: int) -> Badge:
     badge = await by_id(ctx, Badge, badge_id, "B", "/badges revoke B-3 <reason>")
     await require_coordinator(ctx, await cohort_of(ctx, badge))
-    if badge.state == "cancelled":
+    if badge.state == BadgeState.CANCELLED:
         raise UserError(
             f"{short_id('B', badge.id)} was never issued: the approval it came from was "
             "corrected to a revision request."
@@ -305,7 +305,7 @@ async def correct(ctx: Context, args: dict[str, Any]) -> Reply:
         submission=await ctx.session.get_one(Submission, old.submission_id),
         review_id=old.review_id,
         recipient_email=args["email"],
-        state="issued",
+        state=BadgeState.ISSUED,
         issued_at=old.issued_at,
         reflection_public=old.reflection_public,
     )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from bot import markup
-from bot.domain import Role, UserError, parse_days, short_id
+from bot.domain import ReviewState, Role, UserError, parse_days, short_id
 from bot.handlers.base import coordinates_anything, handles, refusal, require_coordinator
 from bot.messages import Destination, Message, Reply
 from bot.notices import (
@@ -263,14 +263,14 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         .select_from(Review)
         .join(Submission)
         .join(Window)
-        .where(Window.cohort_id == cohort.id, Review.state == "open")
+        .where(Window.cohort_id == cohort.id, Review.state == ReviewState.OPEN)
     )
     claimed = await ctx.session.scalar(
         select(func.count())
         .select_from(Review)
         .join(Submission)
         .join(Window)
-        .where(Window.cohort_id == cohort.id, Review.state == "claimed")
+        .where(Window.cohort_id == cohort.id, Review.state == ReviewState.CLAIMED)
     )
     lines.append(f"Reviews: {waiting} waiting for an assessor, {claimed} claimed.")
     dead_total = (

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot import markup
 from bot.domain import (
+    ExtensionState,
     Phase,
     Role,
     SubmissionState,
@@ -61,12 +62,12 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
         .where(  # a pending one first, else the latest
             Extension.window_id == window.id,
             Extension.member_id == ctx.actor.id,
-            Extension.state.in_(["pending", "approved"]),
+            Extension.state.in_([ExtensionState.PENDING, ExtensionState.APPROVED]),
         )
         .order_by(Extension.closes_at.is_not(None), Extension.closes_at.desc())
         .limit(1)
     )
-    if earlier is not None and earlier.state == "pending":
+    if earlier is not None and earlier.state == ExtensionState.PENDING:
         raise UserError(
             f"Your request {short_id('E', earlier.id)} is waiting for a coordinator; you'll hear back by DM.",
             "/submit status",
@@ -83,7 +84,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
         window_id=window.id,
         member_id=ctx.actor.id,
         reason=args["reason"],
-        state="pending",
+        state=ExtensionState.PENDING,
         requested_at=ctx.now,
     )
     ctx.session.add(request)
@@ -118,7 +119,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
 async def pending_request(ctx: Context, extension_id: int) -> Extension:
     request = await by_id(ctx, Extension, extension_id, "E", "/window grant E-2")
     await require_coordinator(ctx, request.window.cohort)
-    if request.state != "pending":
+    if request.state != ExtensionState.PENDING:
         raise UserError(f"{short_id('E', request.id)} was already {request.state}.")
     return request
 
@@ -132,7 +133,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     eid = short_id("E", request.id)
     window: Window = request.window
     learner = request.member
-    granted = request.closes_at if request.state == "approved" else None
+    granted = request.closes_at if request.state == ExtensionState.APPROVED else None
     moving = granted is not None
     if granted is not None and not args["until"]:  # a second press of "Grant a week" changes nothing
         raise UserError(
@@ -141,7 +142,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
             "until when.",
             f"/window grant {eid} until next friday",
         )
-    if request.state != "pending" and not moving:
+    if request.state != ExtensionState.PENDING and not moving:
         raise UserError(f"{eid} was already {request.state}.")
     tz = args["tz"] or window.tz  # as typed: parse_when holds EST and the like to their season
     floor = max(window.ends_at, ctx.now)
@@ -151,7 +152,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
             "The new deadline must be later than the window's and still to come.",
             f"/window grant {eid} until next friday",
         )
-    request.state, request.closes_at = "approved", closes_at
+    request.state, request.closes_at = ExtensionState.APPROVED, closes_at
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
     await cancel_member_nudges(ctx, window, request.member_id, "deadline extended")
     when = markup.time(closes_at, tz_of(learner.tz, ctx.settings))
@@ -179,7 +180,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
 @handles("window", "deny")
 async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
     request = await pending_request(ctx, args["extension"])
-    request.state, request.decided_at, request.decided_by = "denied", ctx.now, ctx.actor.id
+    request.state, request.decided_at, request.decided_by = ExtensionState.DENIED, ctx.now, ctx.actor.id
     learner, window = request.member, request.window
     why = f" {args['reason']}" if args["reason"] else ""
     await ctx.send(

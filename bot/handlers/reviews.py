@@ -12,7 +12,9 @@ from bot.domain import (
     CORRECTION_GRACE,
     NOT_ASSESSOR,
     Assessment,
+    BadgeState,
     Criterion,
+    ReviewState,
     Role,
     Score,
     SubmissionState,
@@ -58,14 +60,14 @@ async def queue(ctx: Context, args: dict[str, Any]) -> Reply:
     )
     waiting = list(
         await ctx.session.scalars(
-            base.where(Review.state == "open", Submission.member_id != ctx.actor.id)
+            base.where(Review.state == ReviewState.OPEN, Submission.member_id != ctx.actor.id)
             .order_by(Review.created_at, Review.id)
             .limit(16)
         )
     )
     mine = list(
         await ctx.session.scalars(
-            base.where(Review.state == "claimed", Review.assessor_id == ctx.actor.id).order_by(
+            base.where(Review.state == ReviewState.CLAIMED, Review.assessor_id == ctx.actor.id).order_by(
                 Review.claimed_at
             )
         )
@@ -124,14 +126,14 @@ async def review_for(ctx: Context, args: dict[str, Any], action: str) -> Review:
             select(Review).where(Review.submission_id == submission.id).order_by(Review.id)
         )
     )
-    live = [r for r in reviews if r.state in ("open", "claimed")]
+    live = [r for r in reviews if r.state in (ReviewState.OPEN, ReviewState.CLAIMED)]
     if len(live) > 1:
         ids = ", ".join(short_id("R", r.id) for r in live)
         raise UserError(
             f"{sid} has {len(live)} open reviews ({ids}); say which one you mean.",
             f"/review {action} {short_id('R', live[0].id)}",
         )
-    decided = [r for r in reviews if r.state == "decided"]
+    decided = [r for r in reviews if r.state == ReviewState.DECIDED]
     if live or (decided and action in ("approve", "revise")):
         return (live or decided)[-1]
     why = NO_OPEN_REVIEW.get(SubmissionState(submission.state), "nobody has been asked to review it")
@@ -146,7 +148,7 @@ def took(review: Review) -> str:
 @handles("review", "claim")
 async def claim(ctx: Context, args: dict[str, Any]) -> Reply:
     review = await review_for(ctx, args, "claim")
-    if review.state in ("decided", "cancelled"):
+    if review.state in (ReviewState.DECIDED, ReviewState.CANCELLED):
         raise UserError(
             f"{short_id('R', review.id)} is no longer open ({review.decision or 'withdrawn'}).",
             "/review queue",
@@ -177,11 +179,11 @@ def decide(ctx: Context, review: Review, decision: str, assessment: Assessment) 
     one corrected."""
     earlier = (
         Earlier(review.decision or "", list(review.scores or []), review.feedback)
-        if review.state == "decided"
+        if review.state == ReviewState.DECIDED
         else None
     )
     if earlier is None:
-        review.state, review.decided_at = "decided", ctx.now  # a correction keeps the grace's start
+        review.state, review.decided_at = ReviewState.DECIDED, ctx.now  # a correction keeps the grace's start
     review.decision, review.feedback = decision, assessment.feedback
     review.scores = [s.to_data() for s in assessment.scores]
     submission = review.submission
@@ -382,7 +384,7 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
     final = (
         f"{bid} is issued once they confirm their address. "
         + until_final(ctx, review, "revise", "they confirm it")
-        if badge.state == "awaiting address"
+        if badge.state == BadgeState.AWAITING_ADDRESS
         else f"{bid} is issued, so this decision is final."
     )
     return Reply.text(
@@ -429,7 +431,7 @@ async def revise(ctx: Context, args: dict[str, Any]) -> Reply:
         badge = await badge_of(ctx, review)
         earlier = await take_back_news(ctx, review, earlier, badge)
         if badge is not None:  # an approval corrected: its badge is never issued
-            badge.state = "cancelled"
+            badge.state = BadgeState.CANCELLED
     await tell_revision(ctx, review, earlier)
     ctx.audit(
         "review.correct" if earlier else "review.revise",
@@ -460,7 +462,7 @@ async def release(ctx: Context, args: dict[str, Any]) -> Reply:
     rid = short_id("R", review.id)
     submission = review.submission
     cohort: Cohort = submission.window.cohort
-    if review.state != "claimed":
+    if review.state != ReviewState.CLAIMED:
         raise UserError(f"{rid} is not claimed, so there is nothing to release.")
     if review.assessor_id != ctx.actor.id and not await is_coordinator(ctx, cohort):
         raise UserError(f"{rid} is claimed by another assessor; only they or a coordinator can release it.")

@@ -10,8 +10,10 @@ from sqlalchemy import bindparam, select
 
 from bot import markup
 from bot.domain import (
+    BadgeState,
     LatePolicy,
     Phase,
+    ReviewState,
     Role,
     SubmissionState,
     UserError,
@@ -229,7 +231,7 @@ async def new_version(
         await reopen_for_revision(ctx, submission, version)
     else:
         review = await ctx.session.scalar(
-            select(Review).where(Review.submission_id == submission.id, Review.state == "open")
+            select(Review).where(Review.submission_id == submission.id, Review.state == ReviewState.OPEN)
         )
         if review is not None:  # still waiting: the assessor will see the newest version
             review.version_id = version.id
@@ -330,7 +332,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
                     lines.append(f"    Feedback: {review.feedback}")
         if sub.state == SubmissionState.APPROVED:
             badge = await ctx.session.scalar(
-                select(Badge).where(Badge.submission_id == sub.id, Badge.state != "cancelled")
+                select(Badge).where(Badge.submission_id == sub.id, Badge.state != BadgeState.CANCELLED)
             )
             if badge is not None:
                 lines.append(
@@ -371,8 +373,8 @@ async def withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
     sub.state = advance(SubmissionState(sub.state), "withdraw")
     sub.updated_at = ctx.now
     for review in await ctx.session.scalars(
-        select(Review).where(Review.submission_id == sub.id, Review.state == "open")
+        select(Review).where(Review.submission_id == sub.id, Review.state == ReviewState.OPEN)
     ):
-        review.state = "cancelled"
+        review.state = ReviewState.CANCELLED
     ctx.audit("submit.withdraw", short_id("S", sub.id))
     return Reply.text(f"Withdrew {short_id('S', sub.id)}. You can submit again while the window is open.")

@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain import BadgeState, ExtensionState, ReviewState, SubmissionState
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -206,7 +208,9 @@ class Extension(Base):
     window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     reason: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending approved denied
+    state: Mapped[ExtensionState] = mapped_column(
+        EnumWord(ExtensionState, 16), default=ExtensionState.PENDING
+    )
     requested_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -226,7 +230,7 @@ class Submission(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), index=True)
     window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
-    state: Mapped[str] = mapped_column(String(24))
+    state: Mapped[SubmissionState] = mapped_column(EnumWord(SubmissionState, 24))
     code: Mapped[str] = mapped_column(String(16))  # what assessors see under blind review
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -261,7 +265,7 @@ class Review(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
-    state: Mapped[str] = mapped_column(String(16))  # open, claimed, decided, cancelled
+    state: Mapped[ReviewState] = mapped_column(EnumWord(ReviewState, 16))
     assessor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     claimed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
@@ -289,7 +293,7 @@ class Badge(Base):
     recipient_email: Mapped[str | None] = mapped_column(String(254))
     # "awaiting address" until the learner confirms where their first badge goes; then "issued".
     # "cancelled": never issued, its approval corrected to a revision request (reviews.correct)
-    state: Mapped[str] = mapped_column(String(20), default="issued")
+    state: Mapped[BadgeState] = mapped_column(EnumWord(BadgeState, 20), default=BadgeState.ISSUED)
     salt: Mapped[str] = mapped_column(String(64))
     status_index: Mapped[int] = mapped_column(Integer, unique=True)  # in the revocation list
     issued_at: Mapped[datetime]

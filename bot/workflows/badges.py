@@ -12,7 +12,7 @@ from bot.badges.facts import Urls
 from bot.badges.issuing import free_status_index, urls_for
 from bot.badges.ob2 import new_salt
 from bot.badges.share import ShareLinks, share_links
-from bot.domain import short_id
+from bot.domain import BadgeState, short_id
 from bot.messages import COMMAND_MAX, Button, Destination, Message
 from bot.storage import Badge, Cohort, Member, Review, Submission, Version
 from bot.workflows.context import Context
@@ -158,7 +158,7 @@ async def issue_badge(ctx: Context, submission: Submission, review: Review, corr
         submission=submission,
         review_id=review.id,
         recipient_email=address,
-        state="issued" if ready else "awaiting address",
+        state=BadgeState.ISSUED if ready else BadgeState.AWAITING_ADDRESS,
         issued_at=ctx.now,
     )
     if ready:

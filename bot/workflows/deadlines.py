@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
 
-from bot.domain import Phase, Role, parse_duration, short_id, window_phase
+from bot.domain import ExtensionState, Phase, Role, parse_duration, short_id, window_phase
 from bot.outbox import UNSENT
 from bot.storage import Enrolment, Extension, Outbox, OutboxState, Review, Submission, Window
 from bot.workflows.context import Context
@@ -20,7 +20,7 @@ def phase_of(window: Window, now: datetime) -> Phase:
 
 # A learner's own deadline in a window: the latest of their approved extensions. One rule for
 # /submit (a column of LEARNER_WINDOWS) and /submit status (OWN_DEADLINES).
-GRANTED = (Extension.member_id == bindparam("member"), Extension.state == "approved")
+GRANTED = (Extension.member_id == bindparam("member"), Extension.state == ExtensionState.APPROVED)
 OWN_DEADLINE = (
     select(func.max(Extension.closes_at))
     .where(Extension.window_id == Window.id, *GRANTED)
@@ -93,7 +93,7 @@ async def give_revision_time(ctx: Context, submission: Submission, review: Revie
             window_id=window.id,
             member_id=submission.member_id,
             reason=f"revision asked in {short_id('R', review.id)}",
-            state="approved",
+            state=ExtensionState.APPROVED,
             requested_at=ctx.now,
             decided_at=ctx.now,
             decided_by=ctx.actor.id,

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import markup
 from bot.domain import (
+    BadgeState,
     Criterion,
+    ReviewState,
     Role,
     SubmissionState,
     UserError,
@@ -90,7 +92,7 @@ async def new_review(ctx: Context, submission: Submission, version: Version, *, 
         workspace_id=ctx.workspace.id,
         submission=submission,
         version_id=version.id,
-        state="open",
+        state=ReviewState.OPEN,
         created_at=ctx.now,
         queued_at=ctx.now,
     )
@@ -161,7 +163,7 @@ async def open_claims(ctx: Context, member: Member) -> int:
         await ctx.session.scalar(
             select(func.count())
             .select_from(Review)
-            .where(Review.assessor_id == member.id, Review.state == "claimed")
+            .where(Review.assessor_id == member.id, Review.state == ReviewState.CLAIMED)
         )
         or 0
     )
@@ -175,15 +177,15 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
         assessor_id=assessor.id,
         learner_id=submission.member_id,
         is_assessor=Role.ASSESSOR in await roles_in(ctx, cohort, assessor),
-        claimed_by=review.assessor_id if review.state == "claimed" else None,
+        claimed_by=review.assessor_id if review.state == ReviewState.CLAIMED else None,
         open_claims=await open_claims(ctx, assessor),
         cap=ctx.settings.max_open_claims,
         review_label=short_id("R", review.id),
     )
     result = await ctx.session.execute(
         update(Review)
-        .where(Review.id == review.id, Review.state == "open")
-        .values(state="claimed", assessor_id=assessor.id, claimed_at=ctx.now)
+        .where(Review.id == review.id, Review.state == ReviewState.OPEN)
+        .values(state=ReviewState.CLAIMED, assessor_id=assessor.id, claimed_at=ctx.now)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -216,7 +218,7 @@ async def badge_of(ctx: Context, review: Review) -> Badge | None:
     """The badge an approval made (not one a correction cancelled)."""
     return await ctx.session.scalar(
         select(Badge)
-        .where(Badge.review_id == review.id, Badge.state != "cancelled")
+        .where(Badge.review_id == review.id, Badge.state != BadgeState.CANCELLED)
         .order_by(Badge.id.desc())
         .limit(1)
     )
@@ -227,7 +229,7 @@ async def what_came_of(ctx: Context, review: Review) -> str | None:
     acting on a revision request (resubmitting, withdrawing)."""
     if review.decision == "approved":
         badge = await badge_of(ctx, review)
-        if badge is not None and badge.state != "awaiting address":
+        if badge is not None and badge.state != BadgeState.AWAITING_ADDRESS:
             bid = short_id("B", badge.id)
             return f"its badge {bid} is issued (a coordinator can revoke it: `/badges revoke {bid} <reason>`)"
         return None
@@ -248,7 +250,7 @@ async def decidable(ctx: Context, review: Review) -> Review:
     """A review the actor may decide now: their claim; or their own decision, deciding again to
     correct it, within CORRECTION_GRACE and while nothing has come of it (`what_came_of`)."""
     rid = short_id("R", review.id)
-    if review.state == "decided":
+    if review.state == ReviewState.DECIDED:
         assert review.decision is not None and review.decided_at is not None
         check_correction(
             label=rid,
@@ -258,7 +260,7 @@ async def decidable(ctx: Context, review: Review) -> Review:
             own=review.assessor_id == ctx.actor.id,
             settled=await what_came_of(ctx, review),
         )
-    elif review.state != "claimed" or review.assessor_id is None:
+    elif review.state != ReviewState.CLAIMED or review.assessor_id is None:
         raise UserError(f"Claim {rid} before deciding it.", f"/review claim {rid}")
     elif review.assessor_id != ctx.actor.id:
         raise UserError(f"{rid} is claimed by another assessor; only they can decide it.")
@@ -276,7 +278,7 @@ async def decision_form(ctx: Context, review_id: int) -> tuple[Review, tuple[Cri
 async def release_claim(session: AsyncSession, now: datetime, review: Review, note: str = "") -> None:
     """Put a claimed task back in the queue and announce it again."""
     claimed_at = review.claimed_at
-    review.state, review.assessor_id, review.claimed_at, review.queued_at = "open", None, None, now
+    review.state, review.assessor_id, review.claimed_at, review.queued_at = ReviewState.OPEN, None, None, now
     version = await session.get_one(Version, review.version_id)
     submission = review.submission
     submission.state = release_state(version.number)
