@@ -13,12 +13,14 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot import markup
 from bot.clock import Clock
@@ -329,6 +331,13 @@ def hours(n: float) -> timedelta:
     return timedelta(hours=n)
 
 
+async def reviews_in(
+    session: AsyncSession, state: ReviewState, since: InstrumentedAttribute[Any], before: datetime
+) -> list[Review]:
+    """Reviews in `state` since before `before` (queued, or claimed, that long ago)."""
+    return list(await session.scalars(select(Review).where(Review.state == state, since <= before)))
+
+
 async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
     """Review SLAs: tasks nobody claims are posted again, then escalated to coordinators;
     claims left undecided earn the assessor a reminder, then go back to the queue.
@@ -338,13 +347,8 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
     """
     acted = 0
     async with db.transaction() as session:
-        waiting = list(
-            await session.scalars(
-                select(Review).where(
-                    Review.state == ReviewState.OPEN,
-                    Review.queued_at <= now - hours(settings.review_reannounce_hours),
-                )
-            )
+        waiting = await reviews_in(
+            session, ReviewState.OPEN, Review.queued_at, now - hours(settings.review_reannounce_hours)
         )
         for review in waiting:
             since = stamp(review.queued_at)
@@ -383,13 +387,8 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
                         for coordinator in await members_with_role(session, cohort.id, Role.COORDINATOR)
                     ),
                 )
-        claimed = list(
-            await session.scalars(
-                select(Review).where(
-                    Review.state == ReviewState.CLAIMED,
-                    Review.claimed_at <= now - hours(settings.review_remind_hours),
-                )
-            )
+        claimed = await reviews_in(
+            session, ReviewState.CLAIMED, Review.claimed_at, now - hours(settings.review_remind_hours)
         )
         for review in claimed:
             assert review.claimed_at is not None and review.assessor_id is not None
