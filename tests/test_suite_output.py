@@ -21,7 +21,7 @@ def test_postgresql_skips_are_summarised_in_one_line() -> None:
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/test_reminders.py",
+            "tests/handlers/test_reminders.py",
             "-k",
             "(accepted_and_post or told_the_minimum) and console",
         ],

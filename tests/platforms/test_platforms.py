@@ -13,7 +13,7 @@ from test_layout import imports_of
 from bot.config import ConfigError, Settings
 from bot.platforms import PLUGINS, chats_configured, check_settings
 
-BOT = Path(__file__).resolve().parent.parent / "bot"
+BOT = Path(__file__).resolve().parents[2] / "bot"
 PLATFORMS = sorted(p.name for p in (BOT / "platforms").iterdir() if p.is_dir() and p.name != "__pycache__")
 SDKS = {"slack": ("slack_bolt", "slack_sdk"), "discord": ("discord",)}
 # The registry lists the plug-ins; the CLI's `slack-manifest` prints Slack's manifest.
