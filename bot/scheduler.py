@@ -396,39 +396,24 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
             assessor = await session.get_one(Member, review.assessor_id)
             rid = short_id("R", review.id)
             cohort = review.submission.window.cohort
-            if age >= hours(settings.review_release_hours):
-                await send(
-                    session,
-                    review.workspace_id,
-                    now,
-                    Outgoing(
-                        Destination.dm(assessor.user_id),
-                        Message(
-                            f"{rid} went back to the queue: it was claimed "
-                            f"{format_age(age)} ago without a decision."
-                        ),
-                        f"review:{review.id}:released:{stamp(review.claimed_at)}:note",
-                        cohort_id=cohort.id,
-                    ),
+            releasing = age >= hours(settings.review_release_hours)
+            if releasing:
+                told = Message(
+                    f"{rid} went back to the queue: it was claimed {format_age(age)} ago without a decision."
                 )
+                key = f"review:{review.id}:released:{stamp(review.claimed_at)}:note"
+            else:
+                told = Message(
+                    f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
+                    f"(`/review approve {rid}` or `/review revise {rid} …`) or "
+                    f"`/review release {rid}` so someone else can."
+                )
+                key = f"review:{review.id}:remind:{stamp(review.claimed_at)}"
+            outgoing = Outgoing(Destination.dm(assessor.user_id), told, key, cohort_id=cohort.id)
+            await send(session, review.workspace_id, now, outgoing)
+            if releasing:
                 await release_claim(
                     session, now, review, note=f"↩️ Released after {format_age(age)} without a decision."
-                )
-            else:
-                await send(
-                    session,
-                    review.workspace_id,
-                    now,
-                    Outgoing(
-                        Destination.dm(assessor.user_id),
-                        Message(
-                            f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
-                            f"(`/review approve {rid}` or `/review revise {rid} …`) or "
-                            f"`/review release {rid}` so someone else can."
-                        ),
-                        f"review:{review.id}:remind:{stamp(review.claimed_at)}",
-                        cohort_id=cohort.id,
-                    ),
                 )
             acted += 1
     return acted

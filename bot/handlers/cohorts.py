@@ -258,20 +258,16 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
                 lines.append(f"    not submitted: {mentions(owing.missing, owing.missing_total)}")
             if owing.own:
                 lines.append(f"    own deadlines: {own_deadlines_line(owing.own, ctx.tz, detail=True)}")
-    waiting = await ctx.session.scalar(
-        select(func.count())
-        .select_from(Review)
-        .join(Submission)
-        .join(Window)
-        .where(Window.cohort_id == cohort.id, Review.state == ReviewState.OPEN)
-    )
-    claimed = await ctx.session.scalar(
-        select(func.count())
-        .select_from(Review)
-        .join(Submission)
-        .join(Window)
-        .where(Window.cohort_id == cohort.id, Review.state == ReviewState.CLAIMED)
-    )
+    waiting, claimed = [
+        await ctx.session.scalar(
+            select(func.count())
+            .select_from(Review)
+            .join(Submission)
+            .join(Window)
+            .where(Window.cohort_id == cohort.id, Review.state == state)
+        )
+        for state in (ReviewState.OPEN, ReviewState.CLAIMED)
+    ]
     lines.append(f"Reviews: {waiting} waiting for an assessor, {claimed} claimed.")
     dead_total = (
         await ctx.session.scalar(
