@@ -69,7 +69,7 @@ from bot.storage.roster import enrolled, members_with_role
 from bot.workflows.members import tz_of
 from bot.workflows.reminders import cron_trigger, next_run
 from bot.workflows.reviews import post_task, release_claim
-from bot.workflows.sending import Outgoing, send
+from bot.workflows.sending import Outgoing, cohort_news, send
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +104,9 @@ async def announce_openings(db: Database, now: datetime) -> int:
         )
         for window in windows:
             window.open_announced_at = now
-            if window.cohort.channel_id:
-                await send(
-                    session,
-                    window.workspace_id,
-                    now,
-                    Outgoing(
-                        Destination.channel(window.cohort.channel_id),
-                        window_opened(window, now),
-                        f"window:{window.id}:opened",
-                        window_id=window.id,
-                        cohort_id=window.cohort_id,
-                    ),
-                )
+            await send(
+                session, window.workspace_id, now, *cohort_news(window, window_opened(window, now), "opened")
+            )
     return len(windows)
 
 
@@ -312,17 +302,12 @@ async def announce_closings(db: Database, now: datetime) -> int:
                 continue
             counts = await window_counts(session, window)
             owing = await who_owes(session, window, now)
+            closed = window_closed(window, counts, owing, as_utc(window.closes_at))
             await send(
                 session,
                 window.workspace_id,
                 now,
-                Outgoing(
-                    Destination.channel(window.cohort.channel_id),
-                    window_closed(window, counts, owing, as_utc(window.closes_at)),
-                    f"window:{window.id}:closed:{stamp(window.closes_at)}",
-                    window_id=window.id,
-                    cohort_id=window.cohort_id,
-                ),
+                *cohort_news(window, closed, f"closed:{stamp(window.closes_at)}"),
             )
     return len(windows)
 

@@ -23,7 +23,7 @@ from bot.domain import (
     zone,
 )
 from bot.handlers.base import handles, require_coordinator
-from bot.messages import Destination, Message, Reply
+from bot.messages import Message, Reply
 from bot.notices import (
     deadline_line,
     who_owes,
@@ -37,17 +37,11 @@ from bot.storage import Cohort, Enrolment, Outbox, OutboxState, Window
 from bot.workflows.context import Context
 from bot.workflows.deadlines import phase_of
 from bot.workflows.lookups import cohort_named, credential_named, window_by_ref
+from bot.workflows.sending import cohort_news
 
 
 async def announce(ctx: Context, window: Window, message: Message, key: str) -> None:
-    if window.cohort.channel_id:
-        await ctx.send(
-            Destination.channel(window.cohort.channel_id),
-            message,
-            f"window:{window.id}:{key}",
-            cohort=window.cohort,
-            window_id=window.id,
-        )
+    await ctx.post(*cohort_news(window, message, key))
 
 
 async def cancel_planned_nudges(ctx: Context, window: Window) -> int:

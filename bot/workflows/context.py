@@ -48,10 +48,7 @@ class Context:
         send_at: datetime | None = None,
     ) -> None:
         """Queue a message in this transaction: it goes out only if the change commits."""
-        await send(
-            self.session,
-            self.workspace.id,
-            self.now,
+        await self.post(
             Outgoing(
                 dest,
                 message,
@@ -61,6 +58,9 @@ class Context:
                 send_at=send_at,
             ),
         )
+
+    async def post(self, *outgoing: Outgoing) -> None:
+        await send(self.session, self.workspace.id, self.now, *outgoing)
 
     def audit(self, action: str, subject: str = "", **detail: Any) -> None:
         self.session.add(

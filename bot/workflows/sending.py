@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Destination, Message
 from bot.outbox import enqueue_many, outbox_row
+from bot.storage import Window
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,20 @@ async def send(session: AsyncSession, workspace_id: int, now: datetime, *outgoin
             for o in outgoing
         ],
     )
+
+
+def cohort_news(window: Window, message: Message, key: str) -> list[Outgoing]:
+    """A window's news for its cohort's channel (`window:<id>:<key>`), none where the cohort
+    has no channel: openings, closings, new deadlines."""
+    channel = window.cohort.channel_id
+    if not channel:
+        return []
+    return [
+        Outgoing(
+            Destination.channel(channel),
+            message,
+            f"window:{window.id}:{key}",
+            cohort_id=window.cohort_id,
+            window_id=window.id,
+        )
+    ]
