@@ -54,10 +54,28 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(None, description="OAuth: install into many workspaces")
     slack_client_secret: str | None = None
     discord_token: str | None = None
+    discord_application_id: str | None = Field(
+        None, description="Optional: the application's id (else asked of Discord with the token)"
+    )
+    discord_guild_ids: str = Field(
+        "", description="Comma list: `discord sync` registers commands in these servers, at once"
+    )
+    discord_api_url: str = Field("https://discord.com/api/v10", description="REST base, or a local fake")
+    discord_gateway_url: str = Field("wss://gateway.discord.gg", description="Gateway, or a local fake")
+    discord_timeout: float = Field(15, gt=0, description="Seconds to wait for a REST answer")
+    discord_channel_rate: float = Field(
+        1.0, gt=0, description="Messages per second to one channel (Discord: 5 per 5 s)"
+    )
+    discord_channel_burst: int = Field(1, ge=1, description="Discord counts fixed windows: keep it 1")
+    discord_global_rate: float = Field(50.0, gt=0, description="Requests per second for the bot as a whole")
     credly_organization_id: str | None = Field(None, description="Also issue badges through Credly")
     credly_token: str | None = None
     credly_api_url: str = Field("https://api.credly.com", description="Or the sandbox, or a test server")
     log_level: str = "INFO"
+
+    @property
+    def discord_guilds(self) -> list[str]:
+        return [part.strip() for part in self.discord_guild_ids.split(",") if part.strip()]
 
     @property
     def credly_enabled(self) -> bool:

@@ -43,7 +43,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from bot.clock import Clock
 from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
-from bot.outbox import DeliveryError, Transport, enqueue, lookup_limits
+from bot.outbox import DeliveryError, Transport, enqueue, lookup_limits, publish_to
 from bot.ratelimit import Limit, RateLimiter, SharedRates
 from bot.storage import Outbox, OutboxState, Workspace
 from bot.storage.db import Database, once_more_if_dropped
@@ -295,6 +295,8 @@ class Deliverer:
         self.lease, self.concurrency = lease, concurrency
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.limiter = RateLimiter()
+        for transport in transports.values():
+            publish_to(transport, self.limiter)  # a platform that publishes its limits keeps to them
         self.rates = SharedRates(db, self.limiter, clock, lambda: self.worker)
         self.calls = asyncio.Semaphore(concurrency)  # platform calls in flight
         self.lookups = asyncio.Semaphore(LOOKUPS)  # history lookups in flight, apart from sends

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Destination, Message
-from bot.ratelimit import Limit
+from bot.ratelimit import Limit, RateLimiter
 from bot.storage import Outbox, OutboxState, Workspace
 from bot.storage.db import insert_many_once, insert_once
 
@@ -92,7 +92,16 @@ class Transport(Protocol):
     async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
         """The reference of a message with this outbox key that already arrived, if any.
         (A transport whose platform limits these lookups apart from sending says so in
-        `lookup_limits(workspace) -> list[Limit]`; without it, lookups are not limited.)"""
+        `lookup_limits(workspace) -> list[Limit]`; without it, lookups are not limited. One
+        whose platform publishes its limits takes the deliverer's limiter in
+        `publish_to(limiter)`, to keep to them: see `RateLimiter.publish`.)"""
+
+
+def publish_to(transport: Transport, limiter: RateLimiter) -> None:
+    """Hand the deliverer's limiter to a transport that reads its platform's published limits."""
+    own = getattr(transport, "publish_to", None)
+    if own is not None:
+        own(limiter)
 
 
 def lookup_limits(transport: Transport, workspace: Workspace) -> list[Limit]:

@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute
 
 from bot.directory import Directory
 from bot.messages import Destination, Message
-from bot.outbox import Limit, Transport, lookup_limits
+from bot.outbox import Limit, Transport, lookup_limits, publish_to
+from bot.ratelimit import RateLimiter
 from bot.service import Intake
 from bot.storage import Workspace
 
@@ -62,6 +63,9 @@ class Coping:
 
     def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
         return self.inner.limits(workspace, dest)
+
+    def publish_to(self, limiter: RateLimiter) -> None:
+        publish_to(self.inner, limiter)
 
     def lookup_limits(self, workspace: Workspace) -> list[Limit]:
         return lookup_limits(self.inner, workspace) if self.capabilities.find_by_key else []
