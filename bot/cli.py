@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     creds_sub.add_parser("list", help="list the catalogue")
     slack_manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
     slack_manifest.add_argument("--url", default=None, help="public base URL (default PUBLIC_BASE_URL)")
+    discord = sub.add_parser("discord", help="the Discord application")
+    discord.add_argument(
+        "action", choices=["sync"], help="register the slash commands (DISCORD_GUILD_IDS, else globally)"
+    )
+    sub.add_parser(
+        "gateway", help="the chat platforms' own connections: Discord's gateway, Slack's Socket Mode"
+    )
     box = sub.add_parser("outbox", help="messages waiting to be delivered, and dead letters")
     box.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     badges = sub.add_parser("badges", help="Open Badges signing keys")
@@ -219,6 +226,21 @@ async def badges(settings: Settings) -> int:
     return 0
 
 
+async def discord_sync(settings: Settings) -> int:
+    from bot.platforms.discord.rest import DiscordHttpError
+    from bot.platforms.discord.sync import sync_commands
+
+    if not settings.discord_token:
+        print("cohortbot: set DISCORD_TOKEN (README: Discord) to register the commands.", file=sys.stderr)
+        return 2
+    try:
+        print(await sync_commands(settings))
+    except DiscordHttpError as error:
+        print(f"cohortbot: Discord refused the commands: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 async def upgrade(settings: Settings) -> int:
     db = await open_db(settings.database_url)
     await db.dispose()
@@ -227,12 +249,19 @@ async def upgrade(settings: Settings) -> int:
 
 
 async def until_signalled(parts: list[Callable[[asyncio.Event], Awaitable[None]]]) -> int:
-    """Run long-lived parts until SIGINT/SIGTERM, then stop them all cleanly."""
+    """Run long-lived parts until SIGINT/SIGTERM, then stop them all cleanly; if one fails (a
+    platform refusing its token), the others are stopped too, and its error raised."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await asyncio.gather(*(part(stop) for part in parts))
+    tasks = [asyncio.ensure_future(part(stop)) for part in parts]
+    try:
+        await asyncio.gather(*tasks)
+    except Exception:
+        stop.set()
+        await asyncio.wait(tasks, timeout=10)
+        raise
     return 0
 
 
@@ -263,6 +292,9 @@ async def serve_parts(
         jobs.extend(runtime.runners())
     try:
         return await until_signalled(jobs)
+    except ConfigError as exc:  # found only on connecting: a chat platform refused its token
+        print(f"cohortbot: {exc}", file=sys.stderr)
+        return 2
     finally:
         await runtime.stop()
 
@@ -315,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         coro = serve_parts(settings, {"worker"})
     elif args.command == "clock":
         coro = serve_parts(settings, {"clock"})
+    elif args.command == "gateway":
+        coro = serve_parts(settings, {"socket"})
+    elif args.command == "discord":
+        coro = discord_sync(settings)
     else:
         coro = run(settings)
     try:

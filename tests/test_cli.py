@@ -87,13 +87,6 @@ def test_run_without_tokens_opens_the_console(tmp_path: Path) -> None:
     assert "[only @me] *Cohort Bot*" in result.stdout
 
 
-def test_run_with_only_a_discord_token_says_discord_is_not_there_yet(tmp_path: Path) -> None:
-    """Not a silent bot with no chat at all: one sentence, and what to do instead."""
-    result = cohortbot("run", tmp=tmp_path, DISCORD_TOKEN="a-discord-bot-token")
-    assert result.returncode == 2
-    assert "cannot talk to Discord yet" in result.stderr and "Unset DISCORD_TOKEN" in result.stderr
-
-
 def test_credentials_load_adds_then_updates(tmp_path: Path) -> None:
     catalogue = tmp_path / "c.yml"
     catalogue.write_text(

@@ -66,10 +66,15 @@ def test_code_outside_a_platforms_folder_never_names_a_platform() -> None:
     assert not wrong, "platform names in neutral code:\n" + "\n".join(wrong)
 
 
-def test_a_discord_token_alone_is_refused_with_a_sentence_until_the_adapter_lands() -> None:
+def test_a_discord_token_alone_runs_discord() -> None:
     settings = Settings(discord_token="x", _env_file=None)  # type: ignore[call-arg]
-    assert chats_configured(settings)  # so `run` does not fall back to the console silently
-    with pytest.raises(ConfigError, match="cannot talk to Discord yet"):
+    assert chats_configured(settings)
+    check_settings(settings)  # no application id needed: Discord tells it with each interaction
+
+
+def test_discord_server_ids_that_are_not_ids_are_refused_with_a_sentence() -> None:
+    settings = Settings(discord_token="x", discord_guild_ids="123, my-school", _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="DISCORD_GUILD_IDS holds my-school, which is not a server id"):
         check_settings(settings)
 
 

@@ -1,12 +1,14 @@
-"""Discord (issue 15): app commands, buttons and modals over the gateway.
+"""Discord: app commands, buttons, modals and autocomplete over the gateway; messages over REST.
 
-Until its adapter lands, a DISCORD_TOKEN is refused with a sentence saying so, rather than
-leaving `run` with no chat at all.
+app.py the gateway client and the interactions, commands.py the application commands made from
+the grammar, render.py messages as Discord's JSON, forms.py forms as modals, directory.py who a
+member is, transport.py the outbox's sends, rest.py the HTTP calls the bot makes itself. This
+module is the plug-in `bot.platforms` reads; it imports nothing of discord.py until a Discord
+platform is built.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -14,12 +16,11 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
+    from bot.platforms.discord.app import DiscordPlatform
     from bot.service import CohortBot
     from bot.storage.db import Database
 
 NAME = "discord"
-
-log = logging.getLogger(__name__)
 
 
 def configured(settings: Settings) -> bool:
@@ -29,17 +30,21 @@ def configured(settings: Settings) -> bool:
 def problem(settings: Settings) -> str | None:
     if not settings.discord_token:
         return None
-    if settings.slack_bot_token or settings.slack_client_id:
-        return None  # Slack runs; the token waits for the adapter
-    return (
-        "DISCORD_TOKEN is set, but this version of Cohort Bot cannot talk to "
-        "Discord yet (the Discord adapter is on its way). Unset DISCORD_TOKEN to "
-        "use the console chat, or set Slack's settings (README: Slack)."
-    )
+    wrong = [g for g in settings.discord_guilds if not g.isdigit()]
+    if wrong:
+        return (
+            f"DISCORD_GUILD_IDS holds {', '.join(wrong)}, which is not a server id: give the "
+            "servers' numeric ids, separated by commas (Discord: Copy Server ID)."
+        )
+    if settings.discord_application_id and not settings.discord_application_id.isdigit():
+        return "DISCORD_APPLICATION_ID is not an application id: it is a number (Developer Portal)."
+    return None
 
 
-def build(settings: Settings, bot: CohortBot, db: Database) -> None:
-    log.warning("DISCORD_TOKEN is set, but this version cannot talk to Discord yet: running without it")
+def build(settings: Settings, bot: CohortBot, db: Database) -> DiscordPlatform:
+    from bot.platforms.discord.app import DiscordPlatform
+
+    return DiscordPlatform(bot, settings)
 
 
 def absent_routes() -> list[BaseRoute]:

@@ -193,7 +193,8 @@ def _option(part: str, required: bool) -> Option | None:
         return Option("setting", inner, required=required, choices=tuple(alternatives))
     name = _placeholder_name(inner)
     if name == "link":
-        return Option("links", "one or more links to your evidence, separated by spaces", required=required)
+        # never required: `/submit evidence` alone opens the form (`bot.forms.form_for_typed`)
+        return Option("links", "links to your evidence, separated by spaces; leave out to fill in a form")
     if name.startswith("criterion"):
         return Option("scores", f"{inner}"[:DESCRIPTION_MAX], required=required)
     if name == "people":

@@ -1,0 +1,77 @@
+"""`cohortbot` with Discord's settings, as an operator runs it (a subprocess), against the fake
+Discord: the commands registered by `discord sync`, and a token Discord refuses said in a
+sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from fakes.discord import FakeDiscord
+from serving import free_port
+
+from bot.platforms.discord.commands import command_tree
+
+
+async def cohortbot(*args: str, tmp: Path, fake: FakeDiscord, **settings: str) -> tuple[int, str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bot.db",
+        "LOG_LEVEL": "WARNING",
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "PORT": str(free_port()),
+        **settings,
+    }
+    env.pop("SLACK_BOT_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_discord_sync_registers_the_commands_in_the_servers_named(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        assert fake.guild is not None
+        code, out, err = await cohortbot(
+            "discord", "sync", tmp=tmp_path, fake=fake, DISCORD_GUILD_IDS=str(fake.guild.id)
+        )
+        assert code == 0, err
+        assert (
+            f"Registered 6 commands (/submit, /cohort, /window, /review, /badges, /help) in server(s) {fake.guild.id}."
+            in out
+        )
+        (put,) = fake.calls("PUT /applications/{application_id}/guilds/{guild_id}/commands")
+        assert put.json == command_tree()
+        assert fake.calls("GET /oauth2/applications/@me")  # the application id, asked with the token
+        fake.check_violations(ending=True)
+
+
+async def test_discord_sync_without_servers_registers_globally(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        code, out, _ = await cohortbot(
+            "discord", "sync", tmp=tmp_path, fake=fake, DISCORD_APPLICATION_ID=str(fake.application_id)
+        )
+        assert code == 0 and "globally" in out
+        assert fake.calls("PUT /applications/{application_id}/commands")
+        assert not fake.calls("GET /oauth2/applications/@me")
+
+
+async def test_a_gateway_whose_token_discord_refuses_stops_with_a_sentence(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        code, _, err = await cohortbot("gateway", tmp=tmp_path, fake=fake, DISCORD_TOKEN="not-the-token")
+        fake.take_violations()
+    assert code == 2, err
+    assert "cohortbot: Discord refused DISCORD_TOKEN" in err and "Reset Token" in err
+    assert "Traceback" not in err and "voice" not in err
