@@ -27,7 +27,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 # `site`: a programme through to a served badge; `app`: our Slack app on the wire;
 # `conversation`: one script over the console and over Slack (tests/harness.py);
 # `fake_discord`: a local Discord an unmodified discord.py client talks to (tests/fakes/discord)
-pytest_plugins = ["badge_site", "slack_app", "harness", "fakes.discord.fixtures"]
+pytest_plugins = ["badge_site", "slack_app", "fakes.discord.fixtures", "harness"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

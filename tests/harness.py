@@ -21,19 +21,32 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import pytest
+from discord_app import DiscordWire, discord_bot
+from fakes.discord import Channel as DiscordChannel
+from fakes.discord import FakeDiscord, Interaction, Permission
+from fakes.discord import Member as DiscordMember
 from fakes.slack_server import FakeSlack
 from slack_app import SlackWire, served_app
+from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.directory import Profile
-from bot.domain import UserError
+from bot.domain import UserError, format_time, zone
+from bot.grammar import APP_COMMANDS, DEFAULT_ACTION, SPECS
 from bot.messages import Reply
 from bot.platforms.console import ConsoleChat, Said
+from bot.platforms.discord.commands import Option as CommandOption
+from bot.platforms.discord.commands import OptionType, Subcommand, subcommand
 from bot.platforms.slack.app import COMMANDS
+from bot.service import Origin, upsert_member, workspace_for
+from bot.storage import Cohort
 from bot.storage.db import Database
 
 
@@ -54,6 +67,22 @@ class Conversation(Protocol):
     def last(self, where: str) -> str: ...
 
     async def deliver(self) -> None: ...
+
+
+def count_replies(chat: ConsoleChat, bot: Any) -> None:
+    """Count refusals and crashes as the console does, from the replies a served app gives."""
+    for name in ("handle", "finish"):
+        method = getattr(bot, name)
+
+        async def counted(*args: Any, _method: Any = method, **kwargs: Any) -> Reply:
+            reply: Reply = await _method(*args, **kwargs)
+            if reply.crashed:
+                chat.crashes += 1
+            elif not reply.ok:
+                chat.errors += 1
+            return reply
+
+        setattr(bot, name, counted)
 
 
 # ------------------------------------------------------------------ typed text as Slack sends it
@@ -118,19 +147,7 @@ class SlackChat(ConsoleChat):
         self.spy(runtime.bot)
 
     def spy(self, bot: Any) -> None:
-        """Count refusals and crashes as the console does, from the replies the app gives."""
-        for name in ("handle", "finish"):
-            method = getattr(bot, name)
-
-            async def counted(*args: Any, _method: Any = method, **kwargs: Any) -> Reply:
-                reply: Reply = await _method(*args, **kwargs)
-                if reply.crashed:
-                    self.crashes += 1
-                elif not reply.ok:
-                    self.errors += 1
-                return reply
-
-            setattr(bot, name, counted)
+        count_replies(self, bot)
 
     # -------------------------------------------------------------- people and channels
 
@@ -296,6 +313,314 @@ class SlackChat(ConsoleChat):
         return "".join(out)
 
 
+# ------------------------------------------------------------------ Discord
+
+# What the bot writes in Discord's markdown: its mentions, channels, links and times.
+DISCORD_RE = re.compile(
+    r"<@!?(?P<user>\d+)>|<#(?P<channel>\d+)>|<t:(?P<time>-?\d+):\w>"
+    r"|\[(?P<label>(?:\\.|[^\]\\])*)\]\(<(?P<url>[^>]*)>\)|\*\*(?P<bold>[^*]+)\*\*|\\(?P<escaped>.)"
+)
+# How a person's typed text reaches a string option: Discord's client makes @mentions and
+# #channels its markup.
+TYPED_MENTION_RE = re.compile(
+    r"(?<![\w.@/])@(?P<user>[^\W_][\w.-]{0,79})|(?<![\w/&#])#(?P<channel>[^\W_][\w.-]{0,79})"
+)
+ADMIN_ROLE = "Server managers"  # `:admin`: the Manage Server permission, which makes a workspace admin
+
+
+class DiscordChat(ConsoleChat):
+    """The console's script language over Discord's wire, into the real bot and its unmodified
+    discord.py client, against the fake Discord.
+
+    Each `@alice /cohort add spring @bob` becomes the slash command Discord's client sends when
+    alice fills it in (`/cohort add` with its options, typed in the server's #general): the
+    words are given to the options in the usage's order, keywords mark theirs, `#channels` fill
+    channel options, and mentions in text become Discord's `<@id>`. A line Discord's client
+    could not send (a subcommand it does not have, a required option missing, a choice not
+    offered) is refused by the console, saying so. Answers, followups, channel posts, DMs and
+    edits that reached the fake are read back from Discord's JSON into the console's text.
+
+    Discord tells a bot neither a person's e-mail nor their zone: `:user` stands for what the
+    person told the bot (their zone and badge address, kept on their member record as the
+    console keeps them); `:admin` gives them a role with Manage Server, as a server owner would.
+    A `<t:…>` time is read in the reader's zone: a person's own, or for a channel its cohort's."""
+
+    def __init__(self, wire: DiscordWire) -> None:
+        runtime = wire.runtime
+        assert isinstance(runtime.clock, FakeClock)
+        super().__init__(runtime.db, runtime.settings, clock=runtime.clock, out=None)
+        self.wire, self.fake = wire, wire.fake
+        assert self.fake.guild is not None
+        self.guild = self.fake.guild
+        self.home = self.guild.text_channels[0]  # where commands are typed
+        self.admins = self.guild.add_role(ADMIN_ROLE, permissions=Permission.MANAGE_GUILD)
+        self.members: dict[str, DiscordMember] = {}  # handle -> the fake's member
+        self.handles: dict[int, str] = {}  # Discord user id -> handle
+        self.calls_seen = len(self.fake.calls())
+        self.posted: set[str] = set()  # message ids already in the transcript (a nonce's repeat)
+        self.channel_zones: dict[str, ZoneInfo] = {}  # channel name -> its cohort's zone
+        count_replies(self, runtime.bot)
+
+    # -------------------------------------------------------------- people and channels
+
+    def person(self, handle: str) -> DiscordMember:
+        if handle not in self.members:
+            self.members[handle] = member = self.fake.member(handle)
+            self.handles[member.id] = handle
+        return self.members[handle]
+
+    def channel(self, name: str) -> DiscordChannel:
+        name = name.lower()
+        found = next((c for c in self.guild.text_channels if c.name == name), None)
+        return found or self.guild.add_text_channel(name)
+
+    async def remember(self, profile: Profile) -> None:
+        """`:user` and `:admin`: the server's side (a role, a nickname) in the fake; the e-mail
+        and zone on the person's member record, where the bot keeps what people tell it."""
+        member = self.person(profile.user_id)
+        if profile.is_admin and self.admins not in member.roles:
+            member.roles.append(self.admins)
+        elif not profile.is_admin and self.admins in member.roles:
+            member.roles.remove(self.admins)
+        member.nick = profile.display_name if profile.display_name != profile.user_id else None
+        user_id, now = str(member.id), self.clock.now()
+        async with self.db.transaction() as session:
+            origin = Origin(self.wire.platform.name, str(self.guild.id), user_id, None, self.guild.name)
+            workspace = await workspace_for(session, origin, now)
+            known = await upsert_member(
+                session, workspace, replace(profile, user_id=user_id), now, self.settings.default_timezone
+            )
+            known.email, known.tz = profile.email, profile.tz or self.settings.default_timezone
+        self.wire.platform.directory(str(self.guild.id)).forget(user_id)
+
+    async def restore(self) -> None:
+        self.restored = True  # the bot keeps its members; nothing to restore
+
+    def options(self, sub: Subcommand, rest: str) -> dict[str, Any]:
+        """A typed line's words as the options of `sub` (see the class notes); ValueError if
+        Discord's client could not send them."""
+        before, dashes, note = rest.partition(" -- ")
+        if rest.startswith("-- "):
+            before, dashes, note = "", "--", rest[3:]
+        words = before.split()
+        keywords = {tuple(o.keyword.split()): o for o in sub.options if o.keyword and o.keyword != "--"}
+        starts = {kw[0] for kw in keywords}
+        values: dict[str, Any] = {}
+        i = 0
+        for option in sub.options:
+            if option.keyword == "--":
+                if dashes:
+                    values[option.name] = self.text_value(note.strip())
+                continue
+            if option.keyword:
+                kw = tuple(option.keyword.split())
+                if tuple(words[i : i + len(kw)]) != kw:
+                    continue
+                i += len(kw)
+                j = i
+                while j < len(words) and words[j] not in starts:
+                    j += 1
+                taken, i = words[i:j], j
+            else:
+                if (
+                    i >= len(words)
+                    or words[i] in starts
+                    or self.leaves_too_few(sub, option, words[i:], starts)
+                ):
+                    continue
+                at = sub.options.index(option)
+                following = sub.options[at + 1] if at + 1 < len(sub.options) else None
+                j = i + 1
+                if following is None or following.keyword:  # the last of its run: up to a keyword
+                    while j < len(words) and words[j] not in starts:
+                        j += 1
+                if option.type == OptionType.CHANNEL and not words[i].startswith("#"):
+                    continue
+                taken, i = words[i:j], j
+            values[option.name] = self.value(option, " ".join(taken))
+        if i < len(words):
+            raise ValueError(f"'{' '.join(words[i:])}' fits none of its options")
+        for option in sub.options:
+            if option.required and option.name not in values:
+                raise ValueError(f"its option '{option.name}' is required")
+        return values
+
+    @staticmethod
+    def leaves_too_few(sub: Subcommand, option: CommandOption, words: list[str], starts: set[str]) -> bool:
+        """Whether an optional option taking a word would leave the required ones after it in
+        its run (up to the next keyword) without one: then it is left out."""
+        if option.required:
+            return False
+        run = sub.options[sub.options.index(option) + 1 :]
+        run = run[: next((n for n, o in enumerate(run) if o.keyword), len(run))]
+        available = len(words[: next((n for n, w in enumerate(words) if w in starts), len(words))])
+        return available <= sum(o.required for o in run)
+
+    def value(self, option: CommandOption, text: str) -> Any:
+        if option.type == OptionType.CHANNEL:
+            if not re.fullmatch(r"#[^\W_][\w.-]{0,79}", text):
+                raise ValueError(f"'{text}' is not a channel for its option '{option.name}'")
+            return self.channel(text[1:])
+        if option.choices and text not in option.choices:
+            raise ValueError(
+                f"'{text}' is not one of its choices for '{option.name}' ({', '.join(option.choices)})"
+            )
+        return self.text_value(text)
+
+    def text_value(self, text: str) -> str:
+        def markup(m: re.Match[str]) -> str:
+            if m["user"]:
+                return f"<@{self.person(self.user_id(m['user'])).id}>"
+            return f"<#{self.channel(m['channel']).id}>"
+
+        return TYPED_MENTION_RE.sub(markup, text)
+
+    # -------------------------------------------------------------- commands and deliveries
+
+    async def command(self, text: str) -> None:
+        user, _, line = text.partition(" ")
+        handle = self.user_id(user)
+        word, _, rest = line.strip().partition(" ")
+        verb = word.removeprefix("/")
+        if verb not in (*APP_COMMANDS, "help") or not word.startswith("/"):
+            raise UserError(
+                f"Discord has no command '{word}'; the bot's are /{', /'.join(APP_COMMANDS)} and /help."
+            )
+        first, _, after = rest.strip().partition(" ")
+        actions = {subcommand(s).action: subcommand(s) for s in SPECS if s.verb == verb}
+        if verb == "help":
+            sub, rest = actions["help"], rest.strip()
+        elif first in actions and first != DEFAULT_ACTION.get(verb):
+            sub, rest = actions[first], after.strip()
+        elif verb in DEFAULT_ACTION:
+            sub, rest = actions[DEFAULT_ACTION[verb]], rest.strip()
+        else:
+            raise UserError(
+                f"Discord's client would not send `{line.strip()}`: /{verb} has no subcommand '{first}'."
+            )
+        try:
+            options = self.options(sub, rest)
+        except ValueError as exc:
+            raise UserError(f"Discord's client would not send `{line.strip()}`: {exc}.") from None
+        path = verb if verb == "help" else f"{verb} {sub.name}"
+        interaction = await self.fake.slash(self.person(handle), path, options, channel=self.home)
+        await self.wire.answered(interaction)
+        await self.collect()
+
+    async def deliver(self) -> None:
+        await self.wire.settle()
+        await self.collect()
+
+    def interaction(self, token: str) -> Interaction:
+        return next(i for i in self.fake.interactions.all if i.token == token)
+
+    async def collect(self) -> None:
+        """What reached Discord since last time, as the console shows it."""
+        await self.refresh_zones()
+        calls = self.fake.calls()
+        for seen, call in enumerate(calls[self.calls_seen :], start=self.calls_seen):
+            if call.status == 0:  # still being answered: read it next time
+                calls = calls[:seen]
+                break
+            if call.status >= 300:
+                continue
+            body = call.json or {}
+            if call.route.endswith("/callback"):
+                interaction = self.interaction(call.params["interaction_token"])
+                who = f"only @{self.handles.get(interaction.user.id, interaction.user.username)}"
+                if body.get("type") == 4:
+                    self.say(who, self.readable(body.get("data") or {}, who))
+                elif body.get("type") == 9:
+                    self.say(who, f"(a form: {body['data']['title']})")
+            elif call.route.startswith(("POST /webhooks/", "PATCH /webhooks/")):
+                interaction = self.interaction(call.params["webhook_token"])
+                who = f"only @{self.handles.get(interaction.user.id, interaction.user.username)}"
+                self.say(who, self.readable(body, who))
+            elif call.route == "POST /channels/{channel_id}/messages":
+                if str(call.response["id"]) in self.posted:
+                    continue  # the same nonce again: Discord returned the first message
+                self.posted.add(str(call.response["id"]))
+                where = self.where(call.params["channel_id"])
+                self.say(where, self.readable(body, where))
+            elif call.route == "PATCH /channels/{channel_id}/messages/{message_id}":
+                where = self.where(call.params["channel_id"])
+                self.say(where, f"(edited) {self.readable(body, where)}")
+        self.calls_seen = len(calls)
+
+    def where(self, channel_id: str) -> str:
+        channel = self.fake.world.channels[int(channel_id)]
+        if channel.recipient is not None:
+            return f"DM @{self.handles.get(channel.recipient.id, channel.recipient.username)}"
+        return f"#{channel.name}"
+
+    # -------------------------------------------------------------- Discord's JSON back to text
+
+    def readable(self, body: dict[str, Any], where: str) -> str:
+        """A Discord message as the console renders the same neutral message: its text, the
+        embed's fields, the buttons, then the small print in brackets."""
+        zone = self.reader_zone(where)
+        lines, context = [], []
+        for line in str(body.get("content") or "").split("\n"):
+            if line.startswith("-# "):
+                context.append(self.text(line[3:], zone))
+            else:
+                lines.append(self.text(line, zone))
+        for embed in body.get("embeds") or []:
+            for field in embed.get("fields") or []:
+                lines.append(f"{self.text(field['name'], zone)}: {self.text(field['value'], zone)}")
+        buttons = [
+            f"[{b['label']}: {b['url']}]" if "url" in b else f"[{b['label']} → {b['custom_id']}]"
+            for row in body.get("components") or []
+            for b in row.get("components") or []
+        ]
+        if buttons:
+            lines.append(" ".join(buttons))
+        return "\n".join(lines + [f"({c})" for c in context])
+
+    def text(self, markdown: str, zone: ZoneInfo) -> str:
+        """Discord's markdown as the console shows it: `<@id>` as @handle, `<#id>` as #name, a
+        link by its label (and address, where they differ), `**bold**` as *bold*, a time in the
+        reader's zone, escapes as the characters (code spans as they are)."""
+
+        def piece(m: re.Match[str]) -> str:
+            if m["user"]:
+                user = int(m["user"])
+                return f"@{self.handles.get(user, m['user'])}"
+            if m["channel"]:
+                channel = self.fake.world.channels.get(int(m["channel"]))
+                return f"#{channel.name if channel else m['channel']}"
+            if m["time"]:
+                return format_time(datetime.fromtimestamp(int(m["time"]), UTC), zone)
+            if m["url"] is not None:
+                label = re.sub(r"\\(.)", r"\1", m["label"])
+                return label if label == m["url"] else f"{label} ({m['url']})"
+            if m["bold"]:
+                return f"*{self.text(m['bold'], zone)}*"
+            return str(m["escaped"])
+
+        parts = markdown.split("`")
+        return "`".join(part if i % 2 else DISCORD_RE.sub(piece, part) for i, part in enumerate(parts))
+
+    def reader_zone(self, where: str) -> ZoneInfo:
+        """Whose clock a `<t:…>` is read on: the person's, else (a channel) its cohort's."""
+        if where.startswith(("only @", "DM @")):
+            handle = where.split("@", 1)[1]
+            return zone(self.directory.update(handle).tz or self.settings.default_timezone)
+        return self.channel_zones.get(where.removeprefix("#"), zone(self.settings.default_timezone))
+
+    async def refresh_zones(self) -> None:
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(select(Cohort.channel_id, Cohort.reviews_channel_id, Cohort.tz))
+            ).all()
+        self.channel_zones = {}
+        for channel_id, reviews_id, tz in rows:
+            for cid in (channel_id, reviews_id):
+                channel = self.fake.world.channels.get(int(cid)) if cid and cid.isdigit() else None
+                if channel is not None and channel.name:
+                    self.channel_zones[channel.name] = zone(tz)
+
+
 # ------------------------------------------------------------------ the fixture
 
 
@@ -316,13 +641,28 @@ async def slack_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Slac
         yield SlackChat(app)
 
 
-@pytest.fixture(params=["console", "slack"])
+@asynccontextmanager
+async def discord_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[DiscordChat]:
+    """A fake Discord with one server and nobody in it yet, and the bot connected to it. Rate
+    limits are not what these conversations are about (tests/test_discord_delivery.py is)."""
+    unlimited = {"discord_channel_rate": 1000.0, "discord_global_rate": 1000.0}
+    async with FakeDiscord(rate_limits={}, global_limit=None) as fake:
+        async with discord_bot(fake, settings, clock, **unlimited) as wire:
+            yield DiscordChat(wire)
+        fake.check_violations(ending=True)
+
+
+@pytest.fixture(params=["console", "slack", "discord"])
 async def conversation(
     request: pytest.FixtureRequest, db: Database, settings: Settings, clock: FakeClock
 ) -> AsyncIterator[Conversation]:
     """The same conversation over each platform's harness."""
     if request.param == "console":
         yield ConsoleChat(db, settings, clock=clock, out=None)
+        return
+    if request.param == "discord":
+        async with discord_chat(settings, clock) as discord:
+            yield discord
         return
     async with slack_chat(settings, clock) as chat:
         yield chat
