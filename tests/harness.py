@@ -398,7 +398,8 @@ class DiscordChat(ConsoleChat):
 
     def options(self, sub: Subcommand, rest: str) -> dict[str, Any]:
         """A typed line's words as the options of `sub` (see the class notes); ValueError if
-        Discord's client could not send them."""
+        Discord's client could not send them. Discord's options have no order: the bot puts
+        them back in the usage's, so the line it reads is the line typed."""
         before, dashes, note = rest.partition(" -- ")
         if rest.startswith("-- "):
             before, dashes, note = "", "--", rest[3:]
@@ -406,44 +407,67 @@ class DiscordChat(ConsoleChat):
         keywords = {tuple(o.keyword.split()): o for o in sub.options if o.keyword and o.keyword != "--"}
         starts = {kw[0] for kw in keywords}
         values: dict[str, Any] = {}
+        waiting = [o for o in sub.options if not o.keyword]  # positional, in the usage's order
         i = 0
-        for option in sub.options:
-            if option.keyword == "--":
-                if dashes:
-                    values[option.name] = self.text_value(note.strip())
-                continue
-            if option.keyword:
-                kw = tuple(option.keyword.split())
-                if tuple(words[i : i + len(kw)]) != kw:
-                    continue
-                i += len(kw)
-                j = i
-                while j < len(words) and words[j] not in starts:
-                    j += 1
-                taken, i = words[i:j], j
+        while i < len(words):
+            keyword = next(
+                (
+                    kw
+                    for kw in keywords
+                    if tuple(words[i : i + len(kw)]) == kw and keywords[kw].name not in values
+                ),
+                None,
+            )
+            if keyword is not None:
+                option, i = keywords[keyword], i + len(keyword)
+                j = self.run_end(words, i, starts)
             else:
-                if (
-                    i >= len(words)
-                    or words[i] in starts
-                    or self.leaves_too_few(sub, option, words[i:], starts)
-                ):
-                    continue
-                at = sub.options.index(option)
-                following = sub.options[at + 1] if at + 1 < len(sub.options) else None
-                j = i + 1
-                if following is None or following.keyword:  # the last of its run: up to a keyword
-                    while j < len(words) and words[j] not in starts:
-                        j += 1
-                if option.type == OptionType.CHANNEL and not words[i].startswith("#"):
-                    continue
-                taken, i = words[i:j], j
-            values[option.name] = self.value(option, " ".join(taken))
-        if i < len(words):
-            raise ValueError(f"'{' '.join(words[i:])}' fits none of its options")
+                option = self.positional(sub, waiting, words[i:], starts)
+                waiting = waiting[waiting.index(option) + 1 :]
+                j = i + 1 if self.one_word(sub, option, waiting) else self.run_end(words, i, starts, option)
+            values[option.name] = self.value(option, " ".join(words[i:j]))
+            i = j
+        if dashes:
+            dash = next((o for o in sub.options if o.keyword == "--"), None)
+            if dash is None:
+                raise ValueError("it has no option for text after --")
+            values[dash.name] = self.text_value(note.strip())
         for option in sub.options:
             if option.required and option.name not in values:
                 raise ValueError(f"its option '{option.name}' is required")
         return values
+
+    def positional(
+        self, sub: Subcommand, waiting: list[CommandOption], words: list[str], starts: set[str]
+    ) -> CommandOption:
+        """The option the next word fills: the next positional one that takes it (a channel
+        option only a #channel; an optional one not if the required ones after it would then
+        go without)."""
+        for option in waiting:
+            if option.type == OptionType.CHANNEL and not words[0].startswith("#"):
+                continue
+            if self.leaves_too_few(sub, option, words, starts):
+                continue
+            return option
+        raise ValueError(f"'{' '.join(words)}' fits none of its options")
+
+    @staticmethod
+    def one_word(sub: Subcommand, option: CommandOption, waiting: list[CommandOption]) -> bool:
+        """A text option takes one word when another text option follows it before the next
+        keyword; the last of its run takes words up to a keyword (or a #channel, for a channel
+        option after it)."""
+        if option.type == OptionType.CHANNEL:
+            return True
+        run = sub.options[sub.options.index(option) + 1 :]
+        run = run[: next((n for n, o in enumerate(run) if o.keyword), len(run))]
+        return any(o in waiting and o.type != OptionType.CHANNEL for o in run)
+
+    @staticmethod
+    def run_end(words: list[str], i: int, starts: set[str], option: CommandOption | None = None) -> int:
+        j = i + 1
+        while j < len(words) and words[j] not in starts and not (option and words[j].startswith("#")):
+            j += 1
+        return j
 
     @staticmethod
     def leaves_too_few(sub: Subcommand, option: CommandOption, words: list[str], starts: set[str]) -> bool:
@@ -504,8 +528,9 @@ class DiscordChat(ConsoleChat):
             raise UserError(f"Discord's client would not send `{line.strip()}`: {exc}.") from None
         path = verb if verb == "help" else f"{verb} {sub.name}"
         interaction = await self.fake.slash(self.person(handle), path, options, channel=self.home)
-        await self.wire.answered(interaction)
+        await self.wire.answered(interaction, deliver=False)
         await self.collect()
+        await self.deliver()  # as the console does after each command: the worker's turn
 
     async def deliver(self) -> None:
         await self.wire.settle()
@@ -645,7 +670,8 @@ async def slack_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Slac
 async def discord_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[DiscordChat]:
     """A fake Discord with one server and nobody in it yet, and the bot connected to it. Rate
     limits are not what these conversations are about (tests/test_discord_delivery.py is)."""
-    unlimited = {"discord_channel_rate": 1000.0, "discord_global_rate": 1000.0}
+    # the fake's channel bucket (50 a second here), so that what it publishes changes nothing
+    unlimited = {"discord_channel_rate": 50.0, "discord_channel_burst": 100, "discord_global_rate": 1000.0}
     async with FakeDiscord(rate_limits={}, global_limit=None) as fake:
         async with discord_bot(fake, settings, clock, **unlimited) as wire:
             yield DiscordChat(wire)

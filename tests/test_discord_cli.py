@@ -49,8 +49,8 @@ async def test_discord_sync_registers_the_commands_in_the_servers_named(tmp_path
         )
         assert code == 0, err
         assert (
-            f"Registered 6 commands (/submit, /cohort, /window, /review, /badges, /help) in server(s) {fake.guild.id}."
-            in out
+            "Registered 6 commands (/submit, /cohort, /window, /review, /badges, /help) "
+            f"in server(s) {fake.guild.id}." in out
         )
         (put,) = fake.calls("PUT /applications/{application_id}/guilds/{guild_id}/commands")
         assert put.json == command_tree()

@@ -77,13 +77,14 @@ class DiscordTransport:
         self.limiter = limiter
 
     def channel_limit(self, dest: Destination) -> Limit:
+        """A channel's (or DM's) bucket: its rate as Discord publishes it, never above the
+        setting (Discord's 5 in 5 s)."""
         s = self.settings
         return Limit(
             f"discord:{dest.kind}:{dest.target}",
             s.discord_channel_rate,
             s.discord_channel_burst,
             learn=CHANNEL_LEARN,
-            ceiling=max(s.discord_channel_rate, s.discord_global_rate),
         )
 
     def global_limit(self) -> Limit:
