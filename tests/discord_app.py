@@ -21,6 +21,13 @@ from bot.platforms.discord.sync import sync_commands
 from bot.runtime import Runtime
 
 READY_WITHIN = 5.0
+# For conversations, where Discord's rate limits are not the point: the fake's channel bucket (50
+# a second unless a test sets one), so that what it publishes changes nothing, and no waiting.
+UNLIMITED: dict[str, Any] = {
+    "discord_channel_rate": 50.0,
+    "discord_channel_burst": 100,
+    "discord_global_rate": 1000.0,
+}
 
 
 def discord_settings(settings: Settings, fake: FakeDiscord, **changes: Any) -> Settings:

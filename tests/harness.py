@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
-from discord_app import DiscordWire, discord_bot
+from discord_app import UNLIMITED, DiscordWire, discord_bot
 from fakes.discord import Channel as DiscordChannel
 from fakes.discord import FakeDiscord, Interaction, Permission
 from fakes.discord import Member as DiscordMember
@@ -670,10 +670,8 @@ async def slack_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Slac
 async def discord_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[DiscordChat]:
     """A fake Discord with one server and nobody in it yet, and the bot connected to it. Rate
     limits are not what these conversations are about (tests/test_discord_delivery.py is)."""
-    # the fake's channel bucket (50 a second here), so that what it publishes changes nothing
-    unlimited = {"discord_channel_rate": 50.0, "discord_channel_burst": 100, "discord_global_rate": 1000.0}
     async with FakeDiscord(rate_limits={}, global_limit=None) as fake:
-        async with discord_bot(fake, settings, clock, **unlimited) as wire:
+        async with discord_bot(fake, settings, clock, **UNLIMITED) as wire:
             yield DiscordChat(wire)
         fake.check_violations(ending=True)
 

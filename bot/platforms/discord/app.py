@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute
 
 from bot.config import ConfigError, Settings
 from bot.domain import UserError
-from bot.forms import FieldError, FormRequest, command_from, form_for_button, form_for_typed
+from bot.forms import FormRequest, command_from, form_for_button, form_for_typed
 from bot.intake import finish as finish_intake
 from bot.messages import Button, Message, Reply
 from bot.platforms.base import Capabilities, Runner
@@ -409,29 +409,42 @@ class DiscordPlatform:
         if request is None:
             await self.say(interaction, OLD_FORM)
             return
-        again = Button("Open the form again", command=reopening(request))
         origin = await self.origin(interaction)
         if origin is None:
             await self.say(interaction, WHICH_SERVER)
             return
-        try:
-            filled = command_from(request, form_values(data.get("components") or []))
-        except FieldError as exc:
-            await self.say(interaction, Message(f"Nothing was sent: {exc}", buttons=(again,)))
-            return
         directory = self.directory(origin.workspace)
+        again = Button("Open the form again", command=reopening(request))
 
         def dress(reply: Reply) -> Message:
             if reply.ok or reply.crashed or reply.duplicate:
                 return shown(reply)
             return Message(reply.message.text, buttons=(*reply.message.buttons, again)[-25:])
 
+        components = list(data.get("components") or [])
         reply = await self.respond(
             interaction,
-            self.bot.handle(origin, filled.command, directory, request_key=f"discord:{interaction.id}"),
+            self.run_form(origin, directory, request, components, f"discord:{interaction.id}"),
             dress,
         )
         self.after(reply, directory)
+
+    async def run_form(
+        self,
+        origin: Origin,
+        directory: DiscordDirectory,
+        request: FormRequest,
+        components: list[dict[str, Any]],
+        request_key: str,
+    ) -> Reply:
+        """The form as it stands now (a rubric's, after its checks), its values read, the
+        command run; a value that cannot be read is refused as nothing sent."""
+        try:
+            form = await self.bot.form(origin, directory, request)
+            filled = command_from(request, form_values(components, form))
+        except UserError as exc:  # FieldError among them
+            return Reply.text(f"Nothing was sent: {exc}", ok=False)
+        return await self.bot.handle(origin, filled.command, directory, request_key=request_key)
 
     async def on_autocomplete(self, interaction: discord.Interaction, data: dict[str, Any]) -> None:
         """Suggestions for the option being typed (`bot.suggestions`), at most 25, in time."""

@@ -216,33 +216,48 @@ def submitted(components: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, st
         yield from submitted(inner)
 
 
-def form_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Field key -> value, undoing the rubric's fittings (see the module's notes): what
-    `bot.forms.command_from` reads."""
+def form_values(components: Sequence[Mapping[str, Any]], form: Form) -> dict[str, str]:
+    """Field key -> value, undoing the fittings (see the module's notes): a typed level is the
+    key of the choice it names (by label or key, in any case); what `bot.forms.command_from`
+    reads. FieldError names what cannot be read."""
+    levels = {f.key.removeprefix("level:"): f for f in form.fields if f.key.startswith("level:")}
     out: dict[str, str] = {}
     for custom_id, value in submitted(components):
         if custom_id.startswith(CRITERION):
-            criterion(out, custom_id.removeprefix(CRITERION), value)
+            criterion(out, levels, custom_id.removeprefix(CRITERION), value)
         elif custom_id == SCORES:
             for line in value.splitlines():
                 if not line.strip():
                     continue
-                key, colon, rest = line.partition(":")
-                if not colon or not key.strip():
+                name, colon, rest = line.partition(":")
+                key = next(
+                    (k for k, f in levels.items() if name.strip().lower() in (k, f.label.lower())), None
+                )
+                if not colon or key is None:
                     raise FieldError(
                         SCORES,
                         f"'{cut(line.strip(), 60)}' names no criterion: write each line as "
-                        "criterion: level, comment.",
+                        f"criterion: level, comment (the criteria are {', '.join(levels)}).",
                     )
-                criterion(out, key.strip().lower(), rest)
+                criterion(out, levels, key, rest)
         else:
             out[custom_id] = value
     return out
 
 
-def criterion(out: dict[str, str], key: str, value: str) -> None:
+def criterion(out: dict[str, str], levels: Mapping[str, Field], key: str, value: str) -> None:
     """One criterion's "level, comment"; left empty, it is not judged (as when not typed)."""
-    level, _, comment = value.partition(",")
-    if level.strip():
-        out[f"level:{key}"] = level.strip()
-        out[f"comment:{key}"] = comment.strip()
+    typed, _, comment = value.partition(",")
+    field = levels.get(key)
+    if not typed.strip() or field is None:
+        return
+    wanted = typed.strip().lower()
+    choice = next((c for c in field.choices if wanted in (c.key.lower(), c.label.lower())), None)
+    if choice is None:
+        raise FieldError(
+            field.key,
+            f"'{typed.strip()}' is not a level of {field.label}; its levels are {choice_hint(field)}. "
+            "Write the level, then a comma and any comment.",
+        )
+    out[field.key] = choice.key
+    out[f"comment:{key}"] = comment.strip()

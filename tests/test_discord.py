@@ -1,0 +1,288 @@
+"""Discord as its people use it, over the wire: the bot's unmodified discord.py client logged into
+the fake Discord, people pressing buttons, filling in modals and typing into autocompleted
+options. What is the same on every platform is in the conversation tests (tests/harness.py runs
+them over Discord too); here is what Discord does its own way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from conftest import SPRING
+from discord_app import UNLIMITED, discord_bot
+from fakes.discord import CallbackType, ErrorCode, FakeDiscord, Interaction, Message, Permission
+from fakes.discord import messages as fake_messages
+from fakes.discord.limits import EPHEMERAL
+from harness import DiscordChat, discord_chat
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.messages import Reply
+from bot.platforms.discord.directory import DiscordDirectory
+from bot.platforms.discord.rest import DiscordRest
+from bot.service import SORRY
+from bot.storage.db import Database
+
+SUBMITTED = SPRING + "@alice /submit https://example.org/unit -- Students led the design\n"
+
+
+@pytest.fixture
+async def chat(settings: Settings, clock: FakeClock, db: Database) -> AsyncIterator[DiscordChat]:
+    async with discord_chat(settings, clock) as discord:
+        await discord.run(SUBMITTED)
+        assert discord.errors == 0 and discord.crashes == 0, discord.transcript
+        yield discord
+
+
+def with_button(fake: FakeDiscord, channel: Any, custom_id: str) -> Message:
+    """The latest message in `channel` showing the button `custom_id`."""
+    return next(m for m in reversed(fake.messages(channel)) if custom_id in m.custom_ids())
+
+
+async def press(chat: DiscordChat, who: str, message: Message, custom_id: str) -> Interaction:
+    interaction = await chat.fake.click(chat.person(who), message, custom_id)
+    await chat.wire.answered(interaction)
+    await chat.collect()
+    return interaction
+
+
+def only_to(interaction: Interaction) -> str:
+    """What the person was answered, only they seeing it (first answer, or deferred then filled)."""
+    assert interaction.callback is not None
+    assert interaction.callback.ephemeral, interaction.callback
+    assert interaction.original is not None and interaction.original.ephemeral_to is interaction.user
+    return interaction.original.content
+
+
+# ------------------------------------------------------------------ buttons
+
+
+async def test_a_claim_button_works_after_a_restart_and_the_task_is_edited_in_place(
+    settings: Settings, clock: FakeClock, db: Database
+) -> None:
+    async with FakeDiscord(rate_limits={}, global_limit=None) as fake:
+        async with discord_bot(fake, settings, clock, **UNLIMITED) as first:
+            chat = DiscordChat(first)
+            await chat.run(SUBMITTED)
+            assessors, dana = chat.channel("assessors"), chat.person("dana")
+        task = with_button(fake, assessors, "/review claim R-1")
+        async with discord_bot(fake, settings, clock, **UNLIMITED) as second:  # a new process
+            click = await fake.click(dana, task, "/review claim R-1")
+            await second.answered(click)
+        fake.check_violations(ending=True)
+
+    assert "You claimed R-1 (S-1 by <@" in only_to(click)
+    assert f"claimed by <@{dana.id}>" in task.content  # the same message, edited
+    assert "/review claim R-1" not in task.custom_ids()
+    assert fake.messages(assessors)[-1] is task
+    evidence = fake.messages(fake.dm_channel(dana))[-1]
+    assert "https://example.org/unit" in evidence.content
+    assert {"/review approve R-1", "/review revise R-1"} <= set(evidence.custom_ids())
+
+
+async def test_a_click_by_someone_without_the_role_is_refused_only_to_them(chat: DiscordChat) -> None:
+    assessors = chat.channel("assessors")
+    task = with_button(chat.fake, assessors, "/review claim R-1")
+    before = task.content
+    click = await press(chat, "alice", task, "/review claim R-1")
+    assert "Only assessors" in only_to(click)
+    assert task.content == before and "/review claim R-1" in task.custom_ids()
+    assert chat.last("#assessors") == chat.said("#assessors")[-1]  # nothing new there
+
+
+async def test_a_button_this_version_does_not_know_is_answered_with_what_to_do(chat: DiscordChat) -> None:
+    general = chat.home
+    old = fake_messages.compose(
+        chat.fake.world,
+        general,
+        {"content": "From long ago", "components": [{"type": 1, "components": [_button("claim:7")]}]},
+    )
+    await chat.fake.publish(old)
+    click = await press(chat, "dana", old, "claim:7")
+    assert only_to(click).startswith("That button no longer does anything")
+
+
+def _button(custom_id: str) -> dict[str, Any]:
+    return {"type": 2, "style": 1, "label": "Claim", "custom_id": custom_id}
+
+
+# ------------------------------------------------------------------ answering in time
+
+
+async def test_an_answer_ready_in_time_is_the_first_answer(chat: DiscordChat) -> None:
+    interaction = await chat.fake.slash(chat.person("coord"), "cohort list", channel=chat.home)
+    await chat.wire.answered(interaction)
+    assert interaction.callback is not None and interaction.callback.type is CallbackType.CHANNEL_MESSAGE
+    assert interaction.callback.after < 3 and "spring" in only_to(interaction)
+
+
+async def test_a_slow_answer_is_deferred_then_filled_in(
+    chat: DiscordChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot, platform = chat.wire.runtime.bot, chat.wire.platform
+    handle = bot.handle
+
+    async def slow(*args: Any, **kwargs: Any) -> Reply:
+        await asyncio.sleep(0.3)  # a busy database, say
+        return await handle(*args, **kwargs)
+
+    monkeypatch.setattr(bot, "handle", slow)
+    monkeypatch.setattr(platform, "ack_within", 0.05)
+    interaction = await chat.fake.slash(chat.person("coord"), "cohort list", channel=chat.home)
+    await chat.wire.answered(interaction)
+    assert interaction.callback is not None
+    assert (
+        interaction.callback.type is CallbackType.DEFERRED_CHANNEL_MESSAGE and interaction.callback.ephemeral
+    )
+    assert "spring" in only_to(interaction)  # the "thinking…" message, filled in
+    chat.fake.check_violations()
+
+
+async def test_a_failure_is_a_sentence_never_this_interaction_failed(
+    chat: DiscordChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Reply:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(chat.wire.runtime.bot, "handle", broken)
+    interaction = await chat.fake.slash(chat.person("coord"), "cohort list", channel=chat.home)
+    await chat.wire.answered(interaction)
+    assert only_to(interaction) == SORRY
+    chat.fake.check_violations()
+
+
+# ------------------------------------------------------------------ modals
+
+
+async def test_submit_alone_opens_the_form_and_its_values_hand_in_evidence(chat: DiscordChat) -> None:
+    fake = chat.fake
+    opened = await fake.slash(chat.person("bob"), "submit evidence", channel=chat.home)
+    modal = await fake.answer(opened)
+    assert modal.type is CallbackType.MODAL and modal.data["title"] == "Submit evidence"
+    sent = await fake.submit_modal(
+        opened,
+        {
+            "Overview": "A maker space unit",
+            "Artifact links": "https://example.org/bob\nhttps://example.org/bob-2",
+            "Reflection": "Students chose their own topics",
+        },
+    )
+    await chat.wire.answered(sent)
+    await chat.collect()
+    receipt = only_to(sent)
+    assert "Received S-2 (version 1)" in receipt and "https://example.org/bob-2" in receipt
+    assert chat.saw("#assessors", "Review task R-2: S-2 by @bob")
+
+
+async def test_a_form_value_refused_says_why_and_offers_the_form_again(chat: DiscordChat) -> None:
+    fake = chat.fake
+    opened = await fake.slash(chat.person("bob"), "submit evidence", channel=chat.home)
+    await fake.answer(opened)
+    sent = await fake.submit_modal(opened, {"Artifact links": "my lesson plan", "Reflection": "It went well"})
+    await chat.wire.answered(sent)
+    said = only_to(sent)
+    assert said.startswith("Nothing was sent: 'my' is not a web link")
+    assert sent.original is not None and sent.original.custom_ids() == ["/submit"]
+
+
+async def test_the_rubric_form_from_the_dm_button_sends_a_submission_back(chat: DiscordChat) -> None:
+    """A button in a DM has no server: the bot finds the one the assessor shares with it."""
+    await chat.run("@dana /review claim R-1")
+    fake, dana = chat.fake, chat.person("dana")
+    evidence = with_button(fake, fake.dm_channel(dana), "/review revise R-1")
+    opened = await fake.click(dana, evidence, "/review revise R-1")
+    modal = await fake.answer(opened)
+    assert modal.type is CallbackType.MODAL and modal.data["title"] == "Request revision"
+    labels = [item["label"] for item in modal.data["components"]]
+    assert labels == [
+        "Student creation artifacts",
+        "Student self-direction",
+        "Reflection",
+        "Feedback to the learner",
+    ]
+    assert all(len(label) <= 45 for label in labels)
+    sent = await fake.submit_modal(
+        opened,
+        {"Reflection": "Not yet, name what students learned", "Feedback to the learner": "Lovely work"},
+    )
+    await chat.wire.answered(sent)
+    await chat.collect()
+    assert "S-1" in only_to(sent) and "revision" in only_to(sent)
+    dm = chat.last("DM @alice")
+    assert "needs a revision" in dm and "❌ Reflection — Not yet: name what students learned" in dm
+    assert "Lovely work" in dm
+
+
+# ------------------------------------------------------------------ autocomplete
+
+
+async def suggestions(chat: DiscordChat, who: str, command: str, option: str, typed: str) -> list[str]:
+    asked = await chat.fake.autocomplete(
+        chat.person(who), command, {option: typed}, focused=option, channel=chat.home
+    )
+    answer = await chat.fake.answer(asked)
+    assert answer.type is CallbackType.AUTOCOMPLETE_RESULT
+    return [choice["value"] for choice in answer.data["choices"]]
+
+
+async def test_autocomplete_suggests_what_people_would_otherwise_remember(chat: DiscordChat) -> None:
+    assert await suggestions(chat, "coord", "cohort status", "name", "sp") == ["spring"]
+    assert await suggestions(chat, "dana", "review claim", "review", "") == ["R-1"]
+    assert await suggestions(chat, "alice", "review claim", "review", "") == []  # not an assessor
+    assert await suggestions(chat, "coord", "window close", "window", "W") == ["W-1"]
+    assert "creators" in await suggestions(chat, "coord", "window open", "credential", "cre")
+    zones = await suggestions(chat, "coord", "cohort create", "tz", "america")
+    assert len(zones) == 25 and "America/Chicago" in await suggestions(
+        chat, "coord", "cohort create", "tz", "chicago"
+    )
+
+
+# ------------------------------------------------------------------ who is an admin
+
+
+async def test_members_who_may_manage_the_server_are_its_admins(
+    fake_discord: FakeDiscord, settings: Settings
+) -> None:
+    fake = fake_discord
+    assert fake.guild is not None
+    managers = fake.guild.add_role("Managers", permissions=Permission.MANAGE_GUILD)
+    admins = fake.guild.add_role("Admins", permissions=Permission.ADMINISTRATOR)
+    manager, admin, plain = fake.member("maria"), fake.member("ada"), fake.member("pat")
+    manager.roles.append(managers)
+    admin.roles.append(admins)
+    rest = DiscordRest(
+        settings.model_copy(update={"discord_token": fake.token, "discord_api_url": fake.api_url})
+    )
+    directory = DiscordDirectory(str(fake.guild.id), rest)
+    try:
+        profiles = {m.user.username: await directory.profile(str(m.id)) for m in (manager, admin, plain)}
+        owner = await directory.profile(str(fake.owner.id))
+        stranger = await directory.profile(str(fake.add_user("stranger").id))
+    finally:
+        await rest.close()
+    assert [v.code for v in fake.take_violations()] == [ErrorCode.UNKNOWN_MEMBER]  # not in the server
+    assert {name: p.is_admin for name, p in profiles.items() if p} == {
+        "maria": True,
+        "ada": True,
+        "pat": False,
+    }
+    assert owner is not None and owner.is_admin
+    assert stranger is None
+    assert all(p is not None and p.email is None and p.tz is None for p in profiles.values())
+
+
+# ------------------------------------------------------------------ the interaction's followup
+
+
+async def test_a_submission_is_acknowledged_at_once_and_its_receipt_follows(chat: DiscordChat) -> None:
+    fake = chat.fake
+    interaction = await fake.slash(
+        chat.person("bob"), "submit evidence", {"links": "https://example.org/b"}, channel=chat.home
+    )
+    await chat.wire.answered(interaction)
+    assert only_to(interaction).startswith("📥 Got it.")
+    (receipt,) = await fake.followups(interaction)
+    assert receipt.ephemeral_to is interaction.user and receipt.data["flags"] & EPHEMERAL
+    assert "Received S-2" in receipt.content
