@@ -11,7 +11,8 @@ nonce.
 Rates: a channel's bucket (5 messages in 5 s, one bucket for every channel and DM) and the bot's
 global limit (50 requests a second, across every server). Discord publishes each bucket in the
 `X-RateLimit-*` headers of every answer: the first answer of a window tells its rate, which is
-handed to the deliverer's limiter (`RateLimiter.publish`) rather than learned.
+handed to the deliverer's limiter (`RateLimiter.publish`) rather than learned, and an answer
+saying the window is spent holds the channel until it resets.
 """
 
 from __future__ import annotations
@@ -131,15 +132,19 @@ class DiscordTransport:
         return known
 
     def learn(self, limit: Limit, headers: httpx.Headers) -> None:
-        """A bucket's rate from its headers, read on the first request of its window (when what
-        is left is one less than the limit, the time to reset is the window's length)."""
+        """A bucket as its headers tell it: its rate, read on the first request of its window
+        (when what is left is one less than the limit, the time to reset is the window's
+        length), and, when nothing is left of it, no send under it until it resets (Discord
+        counts whole windows: a send paced at the rate can still come early in the next)."""
         if self.limiter is None:
             return
         try:
             total = int(headers["X-RateLimit-Limit"])
             remaining = int(headers["X-RateLimit-Remaining"])
-            window = float(headers["X-RateLimit-Reset-After"])
+            reset_after = float(headers["X-RateLimit-Reset-After"])
         except (KeyError, ValueError):
             return
-        if remaining == total - 1 and window > 0:
-            self.limiter.publish(limit, total / window)
+        if remaining == total - 1 and reset_after > 0:
+            self.limiter.publish(limit, total / reset_after)
+        if remaining == 0 and reset_after > 0:
+            self.limiter.hold([limit], reset_after)
