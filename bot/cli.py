@@ -288,8 +288,10 @@ async def serve_parts(
         jobs.append(runtime.deliver_forever)
     if "clock" in parts:
         jobs.append(runtime.lead_clock)
-    if "socket" in parts:  # the platforms' own connections: Slack's Socket Mode, say
+    if "socket" in parts:  # the platforms' own connections: Discord's gateway, Slack's Socket Mode
         jobs.extend(runtime.runners())
+        if parts == {"socket"} and not jobs:
+            print("No Discord token or Slack app token is set: there is no connection to keep.")
     try:
         return await until_signalled(jobs)
     except ConfigError as exc:  # found only on connecting: a chat platform refused its token
