@@ -286,3 +286,20 @@ async def test_a_submission_is_acknowledged_at_once_and_its_receipt_follows(chat
     (receipt,) = await fake.followups(interaction)
     assert receipt.ephemeral_to is interaction.user and receipt.data["flags"] & EPHEMERAL
     assert "Received S-2" in receipt.content
+
+
+# ------------------------------------------------------------------ times
+
+
+async def test_a_time_is_discords_timestamp_each_reader_sees_in_their_own_zone(chat: DiscordChat) -> None:
+    """Friday 9am in the cohort's zone (Chicago), written as the moment itself: Discord shows it
+    in each reader's own zone, so nobody converts."""
+    interaction = await chat.fake.slash(
+        chat.person("coord"),
+        "cohort remind",
+        {"name": "spring", "when": "2026-03-06T09:00", "text": "Bring your rubric notes"},
+        channel=chat.home,
+    )
+    await chat.wire.answered(interaction)
+    friday_9am_chicago = 1772809200  # 2026-03-06T15:00Z
+    assert f"M-1 once, <t:{friday_9am_chicago}:f>: Bring your rubric notes" in only_to(interaction)

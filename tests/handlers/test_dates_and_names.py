@@ -18,6 +18,9 @@ def chat(conversation: ConsoleChat) -> ConsoleChat:
 
 # Console only: its channel for every name, its bot asked directly, commands Slack never sends
 CONSOLE_ONLY = pytest.mark.parametrize("conversation", ["console"], indirect=True)
+# Words in the zone the bot chose (the window's, the reminder's): Discord shows each time in its
+# reader's own zone, which only their Discord knows (tests/test_discord.py checks the moment)
+ZONES_AS_WORDS = pytest.mark.parametrize("conversation", ["console", "slack"], indirect=True)
 
 COHORT = """
     :admin @coord
@@ -26,6 +29,7 @@ COHORT = """
 """
 
 
+@ZONES_AS_WORDS
 async def test_a_window_closes_and_a_reminder_posts_when_the_words_said(chat: ConsoleChat) -> None:
     await chat.run(
         COHORT
@@ -47,6 +51,7 @@ async def test_a_window_closes_and_a_reminder_posts_when_the_words_said(chat: Co
     assert chat.saw("#frl", "🔒 *Empowering Students as Creators* closed Fri 6 Mar 2026, 17:00 CST")
 
 
+@ZONES_AS_WORDS
 async def test_a_zone_abbreviation_becomes_the_windows_zone(chat: ConsoleChat) -> None:
     await chat.run(
         COHORT

@@ -42,7 +42,7 @@ from bot.platforms.discord.render import payload_for
 from bot.platforms.discord.rest import DiscordHttpError, DiscordRest
 from bot.platforms.discord.transport import DiscordTransport
 from bot.service import SORRY, CohortBot, Intake, Origin
-from bot.suggestions import Asking, suggest
+from bot.workflows.suggestions import Asking, suggest
 
 log = logging.getLogger(__name__)
 

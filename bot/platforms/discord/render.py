@@ -33,19 +33,13 @@ STYLES = {"primary": 1, None: 2, "secondary": 2, "success": 3, "danger": 4}
 LINK_STYLE = 5
 
 _ESCAPE = re.compile(r"([\\\[\]<>])")
-# A neutral message's light markdown writes bold as `*words*` (`bot.messages.Message`); Discord
-# reads that as italics and wants `**words**`.
-_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 
 
 def escape(text: str) -> str:
     """Outside code spans only: inside one Discord shows a backslash as typed, and parses
-    no mention or link anyway (the help's `/submit <url>` stays as written). Light markdown's
-    `*bold*` becomes Discord's `**bold**`."""
+    no mention or link anyway (the help's `/submit <url>` stays as written)."""
     parts = text.split("`")
-    return "`".join(
-        part if i % 2 else _BOLD.sub(r"**\1**", _ESCAPE.sub(r"\\\1", part)) for i, part in enumerate(parts)
-    )
+    return "`".join(part if i % 2 else _ESCAPE.sub(r"\\\1", part) for i, part in enumerate(parts))
 
 
 DISCORD = Renderer(

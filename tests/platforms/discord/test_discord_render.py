@@ -68,9 +68,3 @@ def test_a_link_too_long_for_a_button_is_shown_as_a_link_in_the_text() -> None:
     body = payload_for(Message("🎉 Your badge", buttons=(Button("Add to LinkedIn profile", url=long_url),)))
     assert body["components"] == []
     assert body["content"] == f"🎉 Your badge\n[Add to LinkedIn profile](<{long_url}>)"
-
-
-def test_light_markdowns_bold_is_discords_bold() -> None:
-    """Handlers write `*spring*` (a neutral message's light markdown); Discord would show italics."""
-    body = payload_for(Message("Created cohort *spring*; *Not yet met:* Reflection; 2*3*4 and `*as typed*`"))
-    assert body["content"] == "Created cohort **spring**; **Not yet met:** Reflection; 2*3*4 and `*as typed*`"
