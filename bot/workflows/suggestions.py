@@ -17,7 +17,7 @@ from functools import lru_cache
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import Role, short_id
+from bot.domain import BadgeState, ExtensionState, ReviewState, Role, short_id
 from bot.grammar import APP_COMMANDS
 from bot.storage import (
     Badge,
@@ -108,7 +108,7 @@ async def _from_rows(session: AsyncSession, asking: Asking, kind: str) -> list[S
     if kind == "extension":
         pending = await session.scalars(
             select(Extension)
-            .where(Extension.workspace_id == workspace, Extension.state == "pending")
+            .where(Extension.workspace_id == workspace, Extension.state == ExtensionState.PENDING)
             .order_by(Extension.id)
         )
         return [
@@ -135,7 +135,7 @@ async def _from_rows(session: AsyncSession, asking: Asking, kind: str) -> list[S
     if kind == "badge":
         badges = await session.scalars(
             select(Badge)
-            .where(Badge.member_id == me, Badge.state != "cancelled", Badge.replaced_by.is_(None))
+            .where(Badge.member_id == me, Badge.state != BadgeState.CANCELLED, Badge.replaced_by.is_(None))
             .order_by(Badge.id.desc())
         )
         return [Suggestion(f"{short_id('B', b.id)} {b.credential.name}", short_id("B", b.id)) for b in badges]
@@ -166,8 +166,8 @@ async def _reviews(session: AsyncSession, workspace: int, me: int) -> list[Sugge
         .where(
             Review.workspace_id == workspace,
             or_(
-                (Review.state == "claimed") & (Review.assessor_id == me),
-                (Review.state == "open") & Window.cohort_id.in_(assessing),
+                (Review.state == ReviewState.CLAIMED) & (Review.assessor_id == me),
+                (Review.state == ReviewState.OPEN) & Window.cohort_id.in_(assessing),
             ),
         )
         .order_by(Review.state, Review.id)
