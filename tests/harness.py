@@ -669,7 +669,8 @@ async def slack_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Slac
 @asynccontextmanager
 async def discord_chat(settings: Settings, clock: FakeClock) -> AsyncIterator[DiscordChat]:
     """A fake Discord with one server and nobody in it yet, and the bot connected to it. Rate
-    limits are not what these conversations are about (tests/test_discord_delivery.py is)."""
+    limits are not what these conversations are about
+    (tests/platforms/discord/test_discord_delivery.py is)."""
     async with FakeDiscord(rate_limits={}, global_limit=None) as fake:
         async with discord_bot(fake, settings, clock, **UNLIMITED) as wire:
             yield DiscordChat(wire)

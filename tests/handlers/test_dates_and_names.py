@@ -19,7 +19,8 @@ def chat(conversation: ConsoleChat) -> ConsoleChat:
 # Console only: its channel for every name, its bot asked directly, commands Slack never sends
 CONSOLE_ONLY = pytest.mark.parametrize("conversation", ["console"], indirect=True)
 # Words in the zone the bot chose (the window's, the reminder's): Discord shows each time in its
-# reader's own zone, which only their Discord knows (tests/test_discord.py checks the moment)
+# reader's own zone, which only their Discord knows (platforms/discord/test_discord.py checks
+# the moment)
 ZONES_AS_WORDS = pytest.mark.parametrize("conversation", ["console", "slack"], indirect=True)
 
 COHORT = """
