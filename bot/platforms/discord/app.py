@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -32,7 +32,6 @@ from starlette.routing import BaseRoute
 from bot.config import ConfigError, Settings
 from bot.domain import UserError
 from bot.forms import FormRequest, command_from, form_for_button, form_for_typed
-from bot.intake import finish as finish_intake
 from bot.messages import Button, Message, Reply
 from bot.platforms.base import Capabilities, Runner
 from bot.platforms.discord import commands
@@ -41,6 +40,7 @@ from bot.platforms.discord.forms import form_values, modal, reopening, request_o
 from bot.platforms.discord.render import payload_for
 from bot.platforms.discord.rest import DiscordHttpError, DiscordRest
 from bot.platforms.discord.transport import DiscordTransport
+from bot.platforms.followups import FollowUps
 from bot.service import SORRY, CohortBot, Intake, Origin
 from bot.workflows.suggestions import Asking, suggest
 
@@ -140,7 +140,7 @@ class DiscordPlatform:
         self.outbox = DiscordTransport(self.rest, settings)
         self.directories: dict[str, DiscordDirectory] = {}
         self.client: Gateway | None = None
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.followups = FollowUps(self.name)
         self.ack_within = ACK_WITHIN
         self.guild_ready_timeout = 2.0  # discord.py's wait for servers after READY (its default)
 
@@ -202,31 +202,13 @@ class DiscordPlatform:
 
     # -------------------------------------------------------------- after the answer
 
-    def later(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run after the answer; errors are logged, never lost silently."""
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self.tasks.discard(t)
-            if not t.cancelled() and t.exception():
-                log.error("discord follow-up failed", exc_info=t.exception())
-
-        task.add_done_callback(done)
-
     async def drain(self, within: float = 10.0) -> None:
         """Wait (at most `within` seconds) for interactions being answered and the follow-ups
-        they start, until none is left: tests and shutdown."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while (waiting := self.tasks - {asyncio.current_task()}) and loop.time() < deadline:
-            await asyncio.wait(waiting, timeout=deadline - loop.time())
+        they start: tests and shutdown."""
+        await self.followups.drain(within)
 
     def after(self, reply: Reply, directory: DiscordDirectory) -> None:
-        """A submission taken in runs now (`bot.intake`), its receipt a followup; slow work next."""
-        if reply.intake is not None:
-            self.later(finish_intake(self.bot, self, reply.intake, directory))
-        self.later(self.bot.run_followups(reply))
+        self.followups.after(self.bot, self, reply, directory)
 
     # -------------------------------------------------------------- answering
 
@@ -313,15 +295,8 @@ class DiscordPlatform:
 
     # -------------------------------------------------------------- interactions
 
-    def handling(self) -> None:
-        """Count the task answering an interaction among the follow-ups `drain` waits for."""
-        task = asyncio.current_task()
-        if task is not None and task not in self.tasks:
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        self.handling()
+        self.followups.hold()
         kind = interaction.type
         data: dict[str, Any] = dict(interaction.data or {})
         try:
@@ -363,7 +338,7 @@ class DiscordPlatform:
     async def on_button(self, interaction: discord.Interaction, command: str) -> None:
         """A button: its command run as the presser (their role checked as for typed text), or
         the form it opens."""
-        self.handling()
+        self.followups.hold()
         try:
             origin = await self.origin(interaction)
             if origin is None:

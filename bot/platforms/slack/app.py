@@ -9,7 +9,6 @@ go through the outbox and `SlackTransport`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -36,11 +35,11 @@ from bot.domain import UserError
 from bot.edge import Refused
 from bot.forms import FieldError, FormKind, FormRequest, command_from, form_for_button, form_for_typed
 from bot.grammar import APP_COMMANDS
-from bot.intake import finish as finish_intake
 from bot.markup import plain
 from bot.messages import Message, Reply
 from bot.outbox import DeliveryError
 from bot.platforms.base import Capabilities, Runner
+from bot.platforms.followups import FollowUps
 from bot.platforms.slack.blocks import blocks_for, fallback_text, unescape
 from bot.platforms.slack.directory import SlackDirectory
 from bot.platforms.slack.forms import form_values, modal
@@ -81,7 +80,7 @@ class SlackPlatform:
         self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
         self.sessions: dict[str, aiohttp.ClientSession] = {}  # see `session`
         self.directories: dict[str, SlackDirectory] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.followups = FollowUps(self.name)
         base = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         if settings.slack_client_id and settings.slack_client_secret and engine is not None:
             self.installations = AsyncSQLAlchemyInstallationStore(settings.slack_client_id, engine)
@@ -194,21 +193,11 @@ class SlackPlatform:
         return SlackTransport(lambda team: self.client_for(team, outbound=True), self.settings)
 
     def later(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run after the ack; errors are logged, never lost silently."""
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self.tasks.discard(t)
-            if not t.cancelled() and t.exception():
-                log.error("slack follow-up failed", exc_info=t.exception())
-
-        task.add_done_callback(done)
+        self.followups.start(coro)
 
     async def drain(self) -> None:
-        """Wait (at most 10 s) for scheduled follow-ups: tests and shutdown."""
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=10.0)
+        """Wait (at most 10 s) for follow-ups: tests and shutdown."""
+        await self.followups.drain()
 
     def register(self) -> None:
         app = self.app
@@ -273,9 +262,7 @@ class SlackPlatform:
             reply_to=body.get("response_url"),
         )
         await self.ack_with(ack, reply)
-        if reply.intake is not None:
-            self.later(finish_intake(self.bot, self, reply.intake, directory))
-        self.later(self.bot.run_followups(reply))
+        self.followups.after(self.bot, self, reply, directory)
 
     async def answer(self, intake: Intake, message: Message) -> bool:
         """Answer a command taken in on its response_url (the DM goes if this fails)."""
