@@ -75,3 +75,14 @@ async def test_a_gateway_whose_token_discord_refuses_stops_with_a_sentence(tmp_p
     assert code == 2, err
     assert "cohortbot: Discord refused DISCORD_TOKEN" in err and "Reset Token" in err
     assert "Traceback" not in err and "voice" not in err
+
+
+async def test_discord_sync_where_discord_cannot_be_reached_says_so(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        unreachable = f"http://127.0.0.1:{free_port()}/api/v10"  # nothing listens there
+        code, out, err = await cohortbot(
+            "discord", "sync", tmp=tmp_path, fake=fake, DISCORD_API_URL=unreachable
+        )
+    assert code == 1 and not out
+    assert f"cohortbot: could not reach Discord at {unreachable}" in err and "nothing was registered" in err
+    assert "Traceback" not in err
