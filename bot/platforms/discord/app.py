@@ -35,6 +35,7 @@ from bot.forms import FormRequest, command_from, form_for_button, form_for_typed
 from bot.messages import Button, Message, Reply
 from bot.platforms.base import Capabilities, Runner
 from bot.platforms.discord import commands
+from bot.platforms.discord.commands import OptionType
 from bot.platforms.discord.directory import DiscordDirectory
 from bot.platforms.discord.forms import form_values, modal, reopening, request_of
 from bot.platforms.discord.render import payload_for
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 ACK_WITHIN = 2.0  # seconds to answer in before deferring: Discord allows 3, less the network's
 EPHEMERAL = 1 << 6
 ANSWER, DEFER, AUTOCOMPLETE, MODAL = 4, 5, 8, 9  # interaction callback types
-SUBCOMMAND, CHANNEL = 1, 7  # option types
 ALREADY = "That was already done."
 NO_LONGER = "That button no longer does anything; type the command instead (`/help` lists them)."
 OLD_FORM = "That form is from an earlier version of the bot; please open it again."
@@ -102,7 +102,7 @@ def typed(data: dict[str, Any]) -> str:
     """The line a person would type for a slash command's raw data (channels as `<#id|name>`)."""
     verb, options = str(data.get("name") or ""), list(data.get("options") or [])
     sub = None
-    if options and options[0].get("type") == SUBCOMMAND:
+    if options and options[0].get("type") == OptionType.SUB_COMMAND:
         sub, options = options[0]["name"], list(options[0].get("options") or [])
     found = commands.find(verb, sub)
     if found is None:  # registered by another version: the grammar names the nearest command
@@ -111,7 +111,7 @@ def typed(data: dict[str, Any]) -> str:
     values: dict[str, str] = {}
     for option in options:
         value = str(option.get("value") or "")
-        if option.get("type") == CHANNEL:
+        if option.get("type") == OptionType.CHANNEL:
             name = (channels.get(value) or {}).get("name")
             value = f"<#{value}|{name}>" if name else f"<#{value}>"
         values[option["name"]] = value
@@ -425,7 +425,7 @@ class DiscordPlatform:
         """Suggestions for the option being typed (`bot.suggestions`), at most 25, in time."""
         options = list(data.get("options") or [])
         verb, sub = str(data.get("name") or ""), None
-        if options and options[0].get("type") == SUBCOMMAND:
+        if options and options[0].get("type") == OptionType.SUB_COMMAND:
             sub, options = options[0]["name"], list(options[0].get("options") or [])
         focused = next((o for o in options if o.get("focused")), None)
         found = commands.find(verb, sub)

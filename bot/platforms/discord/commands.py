@@ -13,6 +13,7 @@ command that has subcommands without one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -244,9 +245,15 @@ def command_tree() -> list[dict[str, object]]:
     return tree
 
 
+@functools.cache
+def subcommands() -> dict[tuple[str, str], Subcommand]:
+    """Every subcommand by (verb, its name), read from the usage lines once: each interaction
+    looks one up."""
+    return {(s.verb, sub.name): sub for s in SPECS if (sub := subcommand(s))}
+
+
 def find(verb: str, name: str | None) -> Subcommand | None:
-    """The subcommand an interaction names (None for `/help`, which has none)."""
-    return next(
-        (sub for s in SPECS if s.verb == verb and ((sub := subcommand(s)).name == name or verb == "help")),
-        None,
-    )
+    """The subcommand an interaction names (`/help` has none: it is its one action)."""
+    if verb == "help":
+        return next((sub for (v, _), sub in subcommands().items() if v == "help"), None)
+    return subcommands().get((verb, name or ""))
