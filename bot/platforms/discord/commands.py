@@ -18,6 +18,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from bot.grammar import APP_COMMANDS, DEFAULT_ACTION, SPECS, Spec
 
@@ -257,3 +258,43 @@ def find(verb: str, name: str | None) -> Subcommand | None:
     if verb == "help":
         return next((sub for (v, _), sub in subcommands().items() if v == "help"), None)
     return subcommands().get((verb, name or ""))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """An interaction's command as Discord sends it: the verb, the subcommand's name (none for
+    `/help`), its options' raw data, and the subcommand the grammar knows by those names."""
+
+    verb: str
+    sub: str | None
+    options: list[dict[str, Any]]
+
+    @property
+    def found(self) -> Subcommand | None:
+        return find(self.verb, self.sub)
+
+
+def invocation(data: dict[str, Any]) -> Invocation:
+    """Read an application command's or autocomplete's raw interaction data."""
+    verb, options = str(data.get("name") or ""), list(data.get("options") or [])
+    sub = None
+    if options and options[0].get("type") == OptionType.SUB_COMMAND:
+        sub, options = options[0]["name"], list(options[0].get("options") or [])
+    return Invocation(verb, sub, options)
+
+
+def typed(data: dict[str, Any]) -> str:
+    """The line a person would type for a slash command's raw data (channels as `<#id|name>`)."""
+    called = invocation(data)
+    found = called.found
+    if found is None:  # registered by another version: the grammar names the nearest command
+        return f"/{called.verb} {called.sub or ''}".strip()
+    channels = (data.get("resolved") or {}).get("channels") or {}
+    values: dict[str, str] = {}
+    for option in called.options:
+        value = str(option.get("value") or "")
+        if option.get("type") == OptionType.CHANNEL:
+            name = (channels.get(value) or {}).get("name")
+            value = f"<#{value}|{name}>" if name else f"<#{value}>"
+        values[option["name"]] = value
+    return found.typed(values)

@@ -129,7 +129,7 @@ async def test_a_slow_answer_is_deferred_then_filled_in(
         return await handle(*args, **kwargs)
 
     monkeypatch.setattr(bot, "handle", slow)
-    monkeypatch.setattr(platform, "ack_within", 0.05)
+    monkeypatch.setattr(platform.answers, "ack_within", 0.05)
     interaction = await chat.fake.slash(chat.person("coord"), "cohort list", channel=chat.home)
     await chat.wire.answered(interaction)
     assert interaction.callback is not None

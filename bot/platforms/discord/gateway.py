@@ -1,0 +1,89 @@
+"""The gateway: an unmodified discord.py `Client` keeps the connection (login, heartbeats,
+resumes), parses each interaction and hands it on; nothing else of discord.py is used."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any, Protocol
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.config import ConfigError, Settings
+
+INTENTS = discord.Intents(guilds=True)  # see README: interactions need no intent at all
+
+
+class Interactions(Protocol):
+    """What the gateway hands interactions to (the platform)."""
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None: ...
+
+    async def on_button(self, interaction: discord.Interaction, command: str) -> None: ...
+
+
+class Gateway(discord.Client):
+    """discord.py's client as it comes. It asks for the GUILDS intent only (servers, their
+    channels and roles); none of the privileged ones."""
+
+    def __init__(self, receiver: Interactions, *, guild_ready_timeout: float) -> None:
+        # the bot has no voice: discord.py's warnings that voice's libraries are missing are moot
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(intents=INTENTS, guild_ready_timeout=guild_ready_timeout)
+        self.receiver = receiver
+        self.add_dynamic_items(CommandButton)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.receiver.on_interaction(interaction)
+
+
+class CommandButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"(?P<command>/[^\n]+)"
+):
+    """Every button the bot posts: its custom id is the command it runs (`render.button`), so it
+    is answered after a restart, by any process, with nothing kept in memory."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(discord.ui.Button(custom_id=command))
+        self.command = command
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CommandButton:
+        return cls(match["command"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, Gateway):
+            await client.receiver.on_button(interaction, self.command)
+
+
+async def connect(client: Gateway, settings: Settings, stop: asyncio.Event) -> None:
+    """Keep `client` connected until `stop`: one connection per bot token (README: running
+    it). A token Discord refuses stops it, and the process, with a sentence."""
+    Route.BASE = settings.discord_api_url.rstrip("/")  # where discord.py's REST goes
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    running = asyncio.create_task(client.start(settings.discord_token or ""), name="discord-gateway")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()
+    except discord.LoginFailure as refused:
+        raise ConfigError(
+            f"Discord refused DISCORD_TOKEN ({refused}): copy the bot's token again from the "
+            "Developer Portal (Bot → Reset Token)."
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError("Discord refused the gateway intents this bot asks for.") from None
+    finally:
+        stopping.cancel()
+        await client.close()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await running
