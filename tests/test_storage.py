@@ -23,7 +23,7 @@ from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.service import Origin
 from bot.storage import Base, Outbox, Review, Submission
-from bot.storage.db import Database
+from bot.storage.db import Database, newest_migration, run_migrations
 
 
 async def test_migration_builds_every_table_the_models_use(db: Database) -> None:
@@ -57,6 +57,16 @@ async def test_upgrade_twice_changes_nothing(db: Database) -> None:
     await db.upgrade()
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+async def test_a_database_one_migration_behind_is_brought_to_the_newest_on_start(db: Database) -> None:
+    """Starting skips alembic when the schema is at the head; one migration behind, it must not."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run_migrations, "downgrade", "-1")
+    await db.upgrade()
+    async with db.engine.connect() as conn:
+        at = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    assert at == newest_migration()
 
 
 async def test_burst_of_fifty_concurrent_submissions_all_succeed(chat: ConsoleChat, db: Database) -> None:

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 import aiosqlite
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Executable, Table, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -289,9 +291,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
+def newest_migration() -> str | None:
+    """The head revision, read from the migration scripts once a process."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def run_migrations(connection: Connection, direction: str = "upgrade", revision: str | None = None) -> None:
     cfg = alembic_config(connection)
     if direction == "upgrade":
+        at = MigrationContext.configure(connection).get_current_revision()
+        if revision is None and at is not None and at == newest_migration():
+            return  # already at the head: skip loading alembic's environment on every start
         command.upgrade(cfg, revision or "head")
     else:
         command.downgrade(cfg, revision or "base")
