@@ -75,7 +75,7 @@ class DiscordWire:
 async def gateway_up(runtime: Runtime, fake: FakeDiscord) -> AsyncIterator[DiscordWire]:
     """The runtime's Discord gateway connected to `fake` (READY), stopped afterwards."""
     wire = DiscordWire(runtime, fake)
-    wire.platform.guild_ready_timeout = 0.1  # the fake sends every server at once
+    wire.platform.guild_ready_timeout = 0.02  # the fake sends every server at once, before READY ends
     stop = asyncio.Event()
     task = asyncio.create_task(wire.platform.gateway(stop))
     try:
