@@ -7,13 +7,15 @@ functions; they never re-state a rule themselves.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from difflib import get_close_matches
 from enum import StrEnum
+from functools import cache
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import dateparser
 
@@ -268,9 +270,40 @@ def abbreviation(name: str) -> str | None:
     return upper if name == upper or upper in LOWER_CASE_ABBREVIATIONS else None
 
 
+# The areas of the IANA zones people pick from (America/Chicago); not Etc/GMT+5 nor the old
+# US/Eastern, which are still read when typed whole.
+ZONE_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """The IANA zones a person may pick, sorted (the installed time zone database's)."""
+    return tuple(sorted(z for z in available_timezones() if z.split("/")[0] in ZONE_AREAS))
+
+
+def folded(name: str) -> str:
+    """A zone or city name as people may type it: `São Paulo`, `sao-paulo` and `Sao_Paulo` alike."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s_-]+", "_", plain.strip().lower())
+
+
+@cache
+def zones_by_folded_name() -> dict[str, str]:
+    """Each zone by its folded whole name (`europe/berlin`) and its city (`berlin`). Where an old
+    alias shares a city with the current zone (America/Buenos_Aires and
+    America/Argentina/Buenos_Aires), the current, longer name wins."""
+    out: dict[str, str] = {}
+    for name in sorted(zone_names(), key=lambda z: (z.count("/"), z)):
+        out[folded(name)] = out[folded(name.rsplit("/", 1)[1])] = name
+    return out
+
+
 def zone(name: str) -> ZoneInfo:
-    """The zone a person named: an IANA name, UTC (or GMT), or a common abbreviation read as the
-    IANA zone whose clock it is (EST, PT, CET); one that several zones share is refused."""
+    """The zone a person named: an IANA name in any case, its city (`berlin`, `new york`), UTC
+    (or GMT), or a common abbreviation read as the IANA zone whose clock it is (EST, PT, CET);
+    one that several zones share is refused, and an unknown one with the nearest zone, if any."""
     if name.upper() in UTC_NAMES:
         return ZoneInfo("UTC")
     if abbr := abbreviation(name):
@@ -279,14 +312,20 @@ def zone(name: str) -> ZoneInfo:
                 f"{abbr} names several time zones; use {SHARED_ABBREVIATIONS[abbr]}.", WHEN_EXAMPLE
             )
         return ZoneInfo(ZONE_ABBREVIATIONS[abbr][0])
+    known = zones_by_folded_name()
+    if found := known.get(folded(name)):
+        return ZoneInfo(found)
     try:
         if not name or name.startswith(("/", ".")) or ".." in name:
             raise ValueError
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
+        near = get_close_matches(folded(name), list(known), n=1, cutoff=0.8)
         raise UserError(
-            f"'{name}' is not a time zone I know; use an IANA name such as "
-            "America/Chicago, Europe/London or UTC, or an abbreviation such as EST or CET.",
+            f"'{name}' is not a time zone I know"
+            + (f" (did you mean {known[near[0]]}?)" if near else "")
+            + "; use an IANA name such as America/Chicago, Europe/London or UTC, a city such as "
+            "Berlin, or an abbreviation such as EST or CET.",
             WHEN_EXAMPLE,
         ) from None
 

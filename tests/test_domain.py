@@ -231,11 +231,35 @@ def test_iana_time_zones_are_understood(name: str) -> None:
     assert zone(name).key == name
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus", "Chicago", "", "../etc/passwd", "/etc/localtime"])
+@pytest.mark.parametrize("name", ["Mars/Olympus", "Gotham", "", "../etc/passwd", "/etc/localtime"])
 def test_an_unknown_time_zone_is_refused_naming_it(name: str) -> None:
     with pytest.raises(UserError) as err:
         zone(name)
     assert f"'{name}'" in err.value.message and "America/Chicago" in err.value.message
+    assert "did you mean" not in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("berlin", "Europe/Berlin"),
+        ("Chicago", "America/Chicago"),
+        ("new york", "America/New_York"),
+        ("São Paulo", "America/Sao_Paulo"),
+        ("europe/berlin", "Europe/Berlin"),
+        ("buenos aires", "America/Argentina/Buenos_Aires"),  # the current name, not the old alias
+        ("cet", "Europe/Paris"),
+        ("US/Eastern", "US/Eastern"),  # an old name typed whole is still read
+    ],
+)
+def test_a_zone_is_read_as_people_type_it_and_named_as_iana_does(typed: str, key: str) -> None:
+    assert zone(typed).key == key
+
+
+def test_a_mistyped_city_is_refused_with_the_zone_it_most_likely_meant() -> None:
+    with pytest.raises(UserError) as err:
+        zone("Berln")
+    assert err.value.message.startswith("'Berln' is not a time zone I know (did you mean Europe/Berlin?)")
 
 
 @pytest.mark.parametrize("name", ["utc", "Z", "gmt"])

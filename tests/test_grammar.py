@@ -241,7 +241,7 @@ def test_a_window_can_be_opened_with_its_zone_opening_reminders_and_late_policy(
     ("typed", "complaint"),
     [
         ("/window open spring creators closes 2026-06-01 Mars/Olympus", "'Mars/Olympus' is not a time zone"),
-        ("/window open spring creators closes 2026-06-01 tz Chicago", "'Chicago' is not a time zone"),
+        ("/window open spring creators closes 2026-06-01 tz Gotham", "'Gotham' is not a time zone"),
         ("/window open spring creators closes 2026-06-01 remind 0d", "longer than zero"),
         ("/window open spring creators closes 2026-06-01 late sometimes", "'sometimes' is not a late policy"),
         ("/window open spring creators closes 2026-06-01 please", "I don't understand 'please' here"),

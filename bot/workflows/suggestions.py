@@ -10,14 +10,22 @@ the command's own checks (roles, states) decide when it runs.
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import BadgeState, ExtensionState, ReviewState, Role, short_id
+from bot.domain import (
+    BadgeState,
+    ExtensionState,
+    ReviewState,
+    Role,
+    UserError,
+    folded,
+    short_id,
+    zone,
+    zone_names,
+)
 from bot.grammar import APP_COMMANDS
 from bot.storage import (
     Badge,
@@ -61,23 +69,29 @@ class Asking:
     verb: str  # the command typed into: a window is a credential to `/submit`, a W-id elsewhere
 
 
-@lru_cache(maxsize=1)
-def zones() -> tuple[str, ...]:
-    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")))
-
-
 async def suggest(db: Database, asking: Asking, kind: str, typed: str) -> list[Suggestion]:
     """At most 25 suggestions of `kind` ("cohort", "review", …) matching what is typed."""
     typed = typed.strip().lower()
-    if kind == "zone":
-        found = [Suggestion(z, z) for z in zones() if typed.replace(" ", "_") in z.lower()]
-    elif kind == "command":
+    if kind == "zone":  # matched as the command reads a zone: `cet` is Europe/Paris
+        return [Suggestion(z, z) for z in zones_like(typed)[:CHOICES_MAX]]
+    if kind == "command":
         found = [Suggestion(f"{verb}: {about}", verb) for verb, about in APP_COMMANDS.items()]
     else:
         async with db.transaction() as session:
             found = await _from_rows(session, asking, kind)
     matching = [s for s in found if typed in s.label.lower() or typed in s.value.lower()]
     return [s.fitted() for s in matching[:CHOICES_MAX]]
+
+
+def zones_like(typed: str) -> list[str]:
+    """Zones whose name holds what is typed (`berl`, `new y`); first, the one the words name
+    when typed whole as a command reads them (`cet`, `est`, `são paulo`)."""
+    try:
+        named = [zone(typed).key] if typed else []
+    except UserError:
+        named = []
+    wanted = folded(typed)
+    return named + [z for z in zone_names() if wanted in folded(z) and z not in named]
 
 
 async def _from_rows(session: AsyncSession, asking: Asking, kind: str) -> list[Suggestion]:

@@ -262,8 +262,8 @@ TIMES: list[Case] = [
     ),
     (
         "coord",
-        "/window open spring collection-dev closes 2026-04-01 tz Chicago",
-        "'Chicago' is not a time zone I know",
+        "/window open spring collection-dev closes 2026-04-01 tz Gotham",
+        "'Gotham' is not a time zone I know",
     ),
     ("coord", "/cohort create autumn #fall tz Nowhere/Land", "'Nowhere/Land' is not a time zone I know"),
     (
