@@ -238,7 +238,7 @@ async def plan_window_nudges(db: Database, settings: Settings, window_id: int, n
             messages = []
             for nudge, (_, user_id, tz_name, sub_id, _, own) in todo:
                 deadline = own or window.closes_at
-                tz = tz_of(tz_name, settings)
+                tz = tz_of(tz_name, settings, cohort.tz)  # theirs, else their cohort's: never held back
                 at = send_time(now, tz, deadline, quiet)  # "N days left" as of when it arrives
                 message = learner_nudge(
                     window,

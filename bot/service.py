@@ -48,7 +48,7 @@ from bot.messages import Destination, Message, Reply
 from bot.storage import Inbound, Member, Outbox, OutboxState, Workspace
 from bot.storage.db import Database, insert_once
 from bot.workflows.context import Context
-from bot.workflows.members import new_member
+from bot.workflows.members import new_member, refresh
 from bot.workflows.reviews import decision_form
 
 log = logging.getLogger(__name__)
@@ -189,19 +189,16 @@ MEMBER_BY_USER = select(Member).where(
 
 
 async def upsert_member(
-    session: AsyncSession, workspace: Workspace, profile: Profile, now: datetime, settings: Settings
+    session: AsyncSession, workspace: Workspace, profile: Profile, now: datetime
 ) -> Member:
     """Create or refresh a member from the platform's profile."""
     member = await session.scalar(MEMBER_BY_USER, {"workspace": workspace.id, "user": profile.user_id})
     if member is None:
-        member = new_member(workspace.id, profile, now, settings)
+        member = new_member(workspace.id, profile, now)
         session.add(member)
         await session.flush()
     else:
-        member.display_name = profile.display_name
-        member.email = profile.email or member.email
-        member.tz = profile.tz or member.tz
-        member.is_admin = profile.is_admin
+        refresh(member, profile)
     return member
 
 
@@ -394,7 +391,7 @@ class CohortBot:
                 else await workspace_for(session, origin, now)
             )
             profile = await directory.profile(origin.user_id) or Profile(origin.user_id, origin.user_id)
-            actor = await upsert_member(session, workspace, profile, now, self.settings)
+            actor = await upsert_member(session, workspace, profile, now)
             yield Context(
                 session=session,
                 db=self.db,

@@ -341,8 +341,9 @@ class DiscordChat(ConsoleChat):
     edits that reached the fake are read back from Discord's JSON into the console's text.
 
     Discord tells a bot neither a person's e-mail nor their zone: `:user` stands for what the
-    person told the bot (their zone and badge address, kept on their member record as the
-    console keeps them); `:admin` gives them a role with Manage Server, as a server owner would.
+    person told the bot (their badge address, and the zone they chose where `tz=` names one:
+    without it their zone is unknown, as on Discord), kept on their member record; `:admin`
+    gives them a role with Manage Server, as a server owner would.
     A `<t:…>` time is read in the reader's zone: a person's own, or for a channel its cohort's."""
 
     def __init__(self, wire: DiscordWire) -> None:
@@ -387,10 +388,10 @@ class DiscordChat(ConsoleChat):
         async with self.db.transaction() as session:
             origin = Origin(self.wire.platform.name, str(self.guild.id), user_id, None, self.guild.name)
             workspace = await workspace_for(session, origin, now)
-            known = await upsert_member(
-                session, workspace, replace(profile, user_id=user_id), now, self.settings.default_timezone
-            )
-            known.email, known.tz = profile.email, profile.tz or self.settings.default_timezone
+            known = await upsert_member(session, workspace, replace(profile, user_id=user_id, tz=None), now)
+            known.email = profile.email
+            if profile.tz is not None:  # a zone they told the bot, as `/badges timezone` does
+                known.tz, known.tz_chosen = zone(profile.tz).key, True
         self.wire.platform.directory(str(self.guild.id)).forget(user_id)
 
     async def restore(self) -> None:

@@ -22,8 +22,10 @@ from bot.config import Settings
 from bot.platforms.console import ConsoleChat
 from bot.runtime import Runtime
 from bot.service import Origin
-from bot.storage import Base, Outbox, Review, Submission
+from bot.storage import Base, Member, Outbox, Review, Submission, Workspace
 from bot.storage.db import Database, newest_migration, run_migrations
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 async def test_migration_builds_every_table_the_models_use(db: Database) -> None:
@@ -67,6 +69,31 @@ async def test_a_database_one_migration_behind_is_brought_to_the_newest_on_start
     async with db.engine.connect() as conn:
         at = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
     assert at == newest_migration()
+
+
+async def test_members_keep_their_zones_through_the_upgrade_and_discords_fallback_becomes_unknown(
+    spring: ConsoleChat, db: Database
+) -> None:
+    """A database from before chosen zones (0011), with a programme in it and a Discord member
+    stored with DEFAULT_TIMEZONE (Discord tells none): after the upgrade the console's people keep
+    their profiles' zones, and the Discord member's zone is unknown, so their cohort's applies."""
+    async with db.transaction() as session:
+        guild = Workspace(platform="discord", external_id="1", name="school", created_at=NOW)
+        session.add(guild)
+        await session.flush()
+        session.add(Member(workspace_id=guild.id, user_id="2", display_name="ann", tz=None, created_at=NOW))
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run_migrations, "downgrade", "0011")
+    async with db.engine.connect() as conn:  # 0011 knew no unknown zone: the fallback stood in
+        zones = {user: tz for user, tz in await conn.execute(text("SELECT user_id, tz FROM members"))}
+    assert zones["2"] == "UTC" and zones["alice"] == "America/Chicago"
+    await db.upgrade()
+    async with db.transaction() as session:
+        members = {m.user_id: m for m in await session.scalars(select(Member))}
+    assert members["2"].tz is None
+    assert (members["alice"].tz, members["alice"].tz_chosen) == ("America/Chicago", False)
+    await spring.run("@alice /submit https://example.org/a -- after the upgrade")
+    assert spring.saw("only @alice", "Fri 20 Mar 2026, 17:00 CDT")
 
 
 async def test_burst_of_fifty_concurrent_submissions_all_succeed(chat: ConsoleChat, db: Database) -> None:

@@ -248,7 +248,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         phase = phase_of(window, ctx.now)
         lines.append(
             f"• {short_id('W', window.id)} {markup.bold(window.credential.slug)} "
-            f"{window_when(window, ctx.tz, ctx.now)}: "
+            f"{window_when(window, ctx.tz_in(cohort), ctx.now)}: "
             f"{progress_line(counts)}, {counts.in_review} in review, "
             f"{counts.revising} revising"
         )
@@ -257,7 +257,9 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
             if owing.missing:
                 lines.append(f"    not submitted: {mentions(owing.missing, owing.missing_total)}")
             if owing.own:
-                lines.append(f"    own deadlines: {own_deadlines_line(owing.own, ctx.tz, detail=True)}")
+                lines.append(
+                    f"    own deadlines: {own_deadlines_line(owing.own, ctx.tz_in(cohort), detail=True)}"
+                )
     waiting, claimed = [
         await ctx.session.scalar(
             select(func.count())

@@ -74,7 +74,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     if earlier is not None and earlier.closes_at is not None:
         raise UserError(
-            f"You already have until {markup.time(earlier.closes_at, ctx.tz)} "
+            f"You already have until {markup.time(earlier.closes_at, ctx.tz_in(window.cohort))} "
             f"({short_id('E', earlier.id)}); ask your coordinator directly if you "
             "need longer.",
             "/submit status",
@@ -92,7 +92,7 @@ async def ask(ctx: Context, args: dict[str, Any]) -> Reply:
     eid = short_id("E", request.id)
     cohort = window.cohort
     for coordinator in await members_with_role(ctx.session, cohort.id, Role.COORDINATOR):
-        closes = markup.time(window.closes_at, tz_of(coordinator.tz, ctx.settings))
+        closes = markup.time(window.closes_at, tz_of(coordinator.tz, ctx.settings, cohort.tz))
         await ctx.send(
             Destination.dm(coordinator.user_id),
             Message(
@@ -138,7 +138,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     if granted is not None and not args["until"]:  # a second press of "Grant a week" changes nothing
         raise UserError(
             f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
-            f"{markup.time(granted, ctx.tz)}. To move that deadline, say "
+            f"{markup.time(granted, ctx.tz_in(window.cohort))}. To move that deadline, say "
             "until when.",
             f"/window grant {eid} until next friday",
         )
@@ -155,7 +155,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     request.state, request.closes_at = ExtensionState.APPROVED, closes_at
     request.decided_at, request.decided_by = ctx.now, ctx.actor.id
     await cancel_member_nudges(ctx, window, request.member_id, "deadline extended")
-    when = markup.time(closes_at, tz_of(learner.tz, ctx.settings))
+    when = markup.time(closes_at, tz_of(learner.tz, ctx.settings, window.cohort.tz))
     revision = " to resubmit" if request.review_id is not None else ""
     if moving:
         text, key = (
@@ -172,7 +172,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     ctx.audit("window.grant", eid, until=closes_at.isoformat())
     return Reply.text(
         f"{'Moved' if moving else 'Granted'} {eid}: {markup.mention(learner.user_id)} "
-        f"has until {markup.time(closes_at, ctx.tz)}{revision}. Their reminders are "
+        f"has until {markup.time(closes_at, ctx.tz_in(window.cohort))}{revision}. Their reminders are "
         "planned for the new deadline."
     )
 
@@ -189,7 +189,7 @@ async def deny(ctx: Context, args: dict[str, Any]) -> Reply:
             f"Your request for more time on {markup.bold(window.credential.name)} "
             f"({short_id('E', request.id)}) "
             f"was not granted.{why} The window closes "
-            f"{markup.time(window.closes_at, tz_of(learner.tz, ctx.settings))}."
+            f"{markup.time(window.closes_at, tz_of(learner.tz, ctx.settings, window.cohort.tz))}."
         ),
         f"extension:{request.id}:denied",
         cohort=window.cohort,

@@ -306,7 +306,7 @@ async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -
         lines.append(f"{markup.bold('Feedback:')} {review.feedback}")
     lines.append(
         f"Resubmit with `/submit <links> -- what changed` before "
-        f"{markup.time(deadline, tz_of(submission.member.tz, ctx.settings))}."
+        f"{markup.time(deadline, tz_of(submission.member.tz, ctx.settings, window.cohort.tz))}."
     )
     key = f"review:{review.id}:revise" if earlier is None else await correction_key(ctx, review)
     await ctx.send(
@@ -317,7 +317,9 @@ async def tell_revision(ctx: Context, review: Review, earlier: Earlier | None) -
 def until_final(ctx: Context, review: Review, verb: str, unless: str) -> str:
     """How the assessor may still correct the decision they just made."""
     assert review.decided_at is not None
-    until = markup.time(as_utc(review.decided_at) + CORRECTION_GRACE, ctx.tz)
+    until = markup.time(
+        as_utc(review.decided_at) + CORRECTION_GRACE, ctx.tz_in(review.submission.window.cohort)
+    )
     return (
         f"To correct it, decide again (e.g. `/review {verb} {short_id('R', review.id)} …`) before "
         f"{until}, unless {unless} first; the learner then hears the corrected result only."

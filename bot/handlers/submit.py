@@ -84,12 +84,12 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
         if phase_of(last, ctx.now) == Phase.UPCOMING:
             raise UserError(
                 f"{markup.bold(last.credential.name)} opens "
-                f"{markup.time(last.opens_at, ctx.tz)}; submit then."
+                f"{markup.time(last.opens_at, ctx.tz_in(last.cohort))}; submit then."
             )
         if (passed := own_deadline(last.ends_at, own.get(last.id))) is not None:
             raise UserError(
                 f"Your own deadline for {markup.bold(last.credential.name)} ({last.cohort.name}) "
-                f"passed {markup.time(passed, ctx.tz)}. Ask your coordinator if you need "
+                f"passed {markup.time(passed, ctx.tz_in(last.cohort))}. Ask your coordinator if you need "
                 "more time.",
                 "/submit status",
             )
@@ -102,7 +102,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
         )
         raise UserError(
             f"The window for {markup.bold(last.credential.name)} ({last.cohort.name}) closed "
-            f"{markup.time(closed, ctx.tz)} {after}. Ask your coordinator if you need "
+            f"{markup.time(closed, ctx.tz_in(last.cohort))} {after}. Ask your coordinator if you need "
             "more time.",
             "/submit status",
         )
@@ -245,7 +245,7 @@ def receipt(
 ) -> Reply:
     """What the learner sees: the links as stored and the deadline that applies to them
     (their own, when a coordinator granted more time)."""
-    sid = short_id("S", submission.id)
+    sid, tz = short_id("S", submission.id), ctx.tz_in(window.cohort)
     what = "Received" if version.number == 1 else "Received a new version of"
     lines = [
         f"✅ {what} {sid} (version {version.number}) for "
@@ -255,10 +255,10 @@ def receipt(
     if version.late:
         lines.append("This is a late submission; your coordinator will see it marked late.")
     elif own is not None and own_deadline(window.ends_at, own) is not None:
-        lines.append(f"Your extended deadline is {markup.time(own, ctx.tz)} ({format_left(own - ctx.now)}).")
+        lines.append(f"Your extended deadline is {markup.time(own, tz)} ({format_left(own - ctx.now)}).")
     else:
         lines.append(
-            f"The window closes {markup.time(window.closes_at, ctx.tz)} "
+            f"The window closes {markup.time(window.closes_at, tz)} "
             f"({format_left(window.closes_at - ctx.now)})."
         )
     lines.append(
@@ -289,10 +289,11 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         sub = subs.get(window_id)
         phase = phase_of(window, ctx.now)
         mine = own_deadline(max(window.ends_at, ctx.now), own.get(window_id))
+        tz = ctx.tz_in(window.cohort)
         when = (
-            f"your extended deadline is {markup.time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+            f"your extended deadline is {markup.time(mine, tz)} ({format_left(mine - ctx.now)})"
             if mine
-            else f"the window {window_when(window, ctx.tz, ctx.now)}"
+            else f"the window {window_when(window, tz, ctx.now)}"
         )
         if sub is None:
             if phase != Phase.CLOSED or mine:
@@ -311,7 +312,7 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
         )
         revising = sub.state == SubmissionState.REVISION_REQUESTED
         when = (
-            f"resubmit by {markup.time(mine, ctx.tz)} ({format_left(mine - ctx.now)})"
+            f"resubmit by {markup.time(mine, tz)} ({format_left(mine - ctx.now)})"
             if revising and mine
             else when
         )

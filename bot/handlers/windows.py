@@ -74,7 +74,7 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
         if phase_of(other, ctx.now) != Phase.CLOSED:
             raise UserError(
                 f"{cohort.name} already has a window for {cred.slug} "
-                f"({short_id('W', other.id)}, {deadline_line(other, ctx.tz, ctx.now)}).",
+                f"({short_id('W', other.id)}, {deadline_line(other, ctx.tz_in(cohort), ctx.now)}).",
                 f"/window extend {short_id('W', other.id)} next friday 5pm",
             )
     offsets = args["offsets"] or [parse_duration(o) for o in DEFAULT_NUDGE_OFFSETS]
@@ -107,11 +107,13 @@ async def open_window(ctx: Context, args: dict[str, Any]) -> Reply:
         if skipped
         else ""
     )
-    starts = "It is open now." if opens_at <= ctx.now else f"It opens {markup.time(opens_at, ctx.tz)}."
+    mine = ctx.tz_in(cohort)
+    starts = "It is open now." if opens_at <= ctx.now else f"It opens {markup.time(opens_at, mine)}."
+    yours = ctx.actor.tz is not None and mine.key != tz_name  # only a zone they or their profile named
     return Reply.text(
         f"Opened {short_id('W', window.id)}: {markup.bold(cred.name)} for {markup.bold(cohort.name)}, "
         f"closes {format_time(closes_at, zone(tz_name))}"
-        + (f" ({format_time(closes_at, ctx.tz)} your time)" if ctx.tz.key != tz_name else "")
+        + (f" ({format_time(closes_at, mine)} your time)" if yours else "")
         + f". {starts} Reminders {', '.join(window.nudge_offsets)} before the deadline; "
         f"late submissions: {late}; revisions: due within {revise_within} of the request, even "
         f"after the close.{note}"
@@ -144,7 +146,7 @@ async def extend(ctx: Context, args: dict[str, Any]) -> Reply:
         )
     dropped = f" {cancelled} queued reminder(s) for the old deadline were dropped." if cancelled else ""
     return Reply.text(
-        f"{short_id('W', window.id)} now {deadline_line(window, ctx.tz, ctx.now)}. "
+        f"{short_id('W', window.id)} now {deadline_line(window, ctx.tz_in(window.cohort), ctx.now)}. "
         f"Reminders are planned again for the new deadline.{dropped}"
     )
 
@@ -156,7 +158,7 @@ async def close(ctx: Context, args: dict[str, Any]) -> Reply:
     if phase_of(window, ctx.now) == Phase.CLOSED:
         raise UserError(
             f"{short_id('W', window.id)} is already closed "
-            f"({markup.time(window.closed_at or window.closes_at, ctx.tz)})."
+            f"({markup.time(window.closed_at or window.closes_at, ctx.tz_in(window.cohort))})."
         )
     window.closed_at = ctx.now
     await cancel_planned_nudges(ctx, window)
@@ -198,6 +200,6 @@ async def list_windows(ctx: Context, args: dict[str, Any]) -> Reply:
     for w in windows:
         lines.append(
             f"• {short_id('W', w.id)} {markup.bold(w.credential.slug)} — {w.cohort.name}, "
-            f"{window_when(w, ctx.tz, ctx.now)}"
+            f"{window_when(w, ctx.tz_in(w.cohort), ctx.now)}"
         )
     return Reply.text("\n".join(lines))

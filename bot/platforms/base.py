@@ -37,8 +37,9 @@ class Capabilities:
       edit goes as a new message.
     - `email`: its directory knows people's e-mail addresses. Without it, a badge waits for
       the learner's `/badges email`.
-    - `timezone`: its directory knows people's time zones. Without it, times are shown in
-      the cohort's or the installation's zone (`DEFAULT_TIMEZONE`).
+    - `timezone`: its directory knows people's time zones. Without it, a person's zone is
+      unknown until they set it (`/badges timezone`): the cohort's applies in its context, else
+      the installation's (`DEFAULT_TIMEZONE`).
     """
 
     find_by_key: bool = False

@@ -108,7 +108,10 @@ class Member(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     badge_email: Mapped[str | None] = mapped_column(String(254))  # set with /badges email
-    tz: Mapped[str] = mapped_column(String(64))
+    # The person's zone: the one they chose (`/badges timezone`), else their platform profile's;
+    # None where neither is known (Discord tells none): `workflows.members.zone_name` falls back.
+    tz: Mapped[str | None] = mapped_column(String(64))
+    tz_chosen: Mapped[bool] = mapped_column(Boolean, default=False)  # set with /badges timezone
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     autoshare: Mapped[bool] = mapped_column(Boolean, default=False)
     badge_email_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)

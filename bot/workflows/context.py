@@ -35,7 +35,13 @@ class Context:
 
     @property
     def tz(self) -> ZoneInfo:
+        """The actor's zone outside any cohort (`tz_in` within one)."""
         return tz_of(self.actor.tz, self.settings)
+
+    def tz_in(self, cohort: Cohort) -> ZoneInfo:
+        """The actor's zone in what concerns `cohort` (its windows, deadlines, receipts): the
+        cohort's where theirs is unknown."""
+        return tz_of(self.actor.tz, self.settings, cohort.tz)
 
     async def send(
         self,

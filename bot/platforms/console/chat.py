@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from starlette.routing import BaseRoute
 
 from bot import markup
@@ -43,7 +43,7 @@ from bot.scheduler import next_reminder_due, run_due
 from bot.service import Intake, Origin, upsert_member, workspace_for
 from bot.storage import Member, Workspace
 from bot.storage.db import Database
-from bot.workflows.members import zone_name
+from bot.workflows.members import refresh, zone_name
 
 
 def render_text(text: str) -> str:
@@ -251,30 +251,29 @@ class ConsoleChat:
             for m in members:
                 if m.user_id not in self.directory.profiles:
                     self.directory.update(
-                        m.user_id, display_name=m.display_name, email=m.email, tz=m.tz, is_admin=m.is_admin
+                        m.user_id,
+                        display_name=m.display_name,
+                        email=m.email,
+                        tz=None if m.tz_chosen else m.tz,  # a zone they chose is theirs, not the profile's
+                        is_admin=m.is_admin,
                     )
 
     async def remember(self, profile: Profile) -> None:
         """A profile set with :user or :admin is the member's, in the database as on a real
         platform: the members the bot knows (in any console workspace) take it, and the
         console's workspace keeps it even for someone who has not said anything yet."""
-        now = self.clock.now()
+        now, told = self.clock.now(), self.directory.told(profile)
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Member)
-                .where(
+            known = await session.scalars(
+                select(Member).where(
                     Member.user_id == profile.user_id,
                     Member.workspace_id.in_(select(Workspace.id).where(Workspace.platform == "console")),
                 )
-                .values(
-                    display_name=profile.display_name,
-                    email=profile.email,
-                    tz=zone_name(profile.tz, self.settings),
-                    is_admin=profile.is_admin,
-                )
             )
+            for member in known:
+                refresh(member, told)
             workspace = await workspace_for(session, Origin("console", WORKSPACE, profile.user_id), now)
-            await upsert_member(session, workspace, profile, now, self.settings)
+            await upsert_member(session, workspace, told, now)
 
     def tell(self, text: str) -> None:
         """The console's own answer (not the bot's)."""

@@ -21,9 +21,13 @@ class ConsoleDirectory:
         self.closed = closed
 
     def _get(self, user_id: str) -> Profile:
-        return self.profiles.get(user_id) or Profile(
-            user_id, user_id, f"{user_id}@example.org", self.default_tz
-        )
+        """What `:user` and `:admin` said of someone (no zone unless one was named)."""
+        return self.profiles.get(user_id) or Profile(user_id, user_id, f"{user_id}@example.org")
+
+    def told(self, profile: Profile) -> Profile:
+        """A profile as the console tells it: like Slack's, always with a zone (the default
+        unless `:user` named one)."""
+        return replace(profile, tz=profile.tz or self.default_tz)
 
     def channel_named(self, name: str) -> str | None:
         return name  # every channel the console names exists, as `#<name>`
@@ -31,7 +35,7 @@ class ConsoleDirectory:
     async def profile(self, user_id: str) -> Profile | None:
         if self.closed and user_id not in self.profiles:
             return None
-        return self._get(user_id)
+        return self.told(self._get(user_id))
 
     def update(self, user_id: str, **changes: object) -> Profile:
         profile = replace(self._get(user_id), **changes)  # type: ignore[arg-type]
