@@ -545,6 +545,21 @@ def _email(a: Args, note: str | None) -> dict[str, Any]:
     return {"email": address}
 
 
+def _timezone(a: Args, note: str | None) -> dict[str, Any]:
+    """A zone as people type it (`Europe/Berlin`, `berlin`, `new york`, `CET`), `auto` (or
+    `clear`) to go back to the one the bot finds, or nothing to ask which is in use."""
+    if not a.more():
+        return {"zone": None, "auto": False}
+    if a.keyword("auto", "clear"):
+        a.done()
+        return {"zone": None, "auto": True}
+    typed = " ".join(a.text("a time zone") for _ in a.tokens[a.i :])
+    try:
+        return {"zone": zone(typed).key, "auto": False}  # EST: America/New_York
+    except UserError as exc:
+        raise a.fail(exc.message) from None
+
+
 def _help(a: Args, note: str | None) -> dict[str, Any]:
     topic = a.text("a topic").lower().lstrip("/") if a.more() else None
     return {"topic": topic}
@@ -819,6 +834,14 @@ SPECS: list[Spec] = [
     ),
     spec(
         "badges",
+        "timezone",
+        "/badges timezone [<zone> | auto]",
+        "/badges timezone Europe/Berlin",
+        "your time zone (Europe/Berlin, berlin, CET); alone: the one in use; auto: back to automatic",
+        _timezone,
+    ),
+    spec(
+        "badges",
         "confirm",
         "/badges confirm",
         "/badges confirm",
@@ -856,7 +879,7 @@ APP_COMMANDS = {
     "cohort": "Cohorts, rosters, progress and custom reminders",
     "window": "Open, extend, close and list submission windows",
     "review": "The review queue: claim, approve, request revisions",
-    "badges": "Your badges, sharing, auto-share and badge e-mail",
+    "badges": "Your badges, sharing, auto-share, badge e-mail and time zone",
 }
 DEFAULT_ACTION = {"submit": "submit", "badges": "list", "help": "help"}
 

@@ -1,4 +1,5 @@
-"""Issued badges: confirming where they go, announcing, listing, sharing, revoking.
+"""Issued badges: confirming where they go, announcing, listing, sharing, revoking; and what a
+person tells the bot of themselves beside their badge address, their time zone.
 
 Nothing of a learner's goes public without their say: a badge is celebrated in the cohort
 channel only with autoshare on or their own "Share to #channel", and its reflection shows on
@@ -13,11 +14,11 @@ from sqlalchemy import select
 
 from bot import markup
 from bot.badges.share import ShareLinks
-from bot.domain import BadgeState, UserError, short_id
+from bot.domain import BadgeState, UserError, format_time, short_id
 from bot.grammar import ChannelRef
 from bot.handlers.base import handles, require_coordinator
 from bot.messages import Destination, Message, Reply
-from bot.storage import Badge, Cohort, Member, Review, Submission
+from bot.storage import Badge, Cohort, Enrolment, Member, Review, Submission
 from bot.workflows.badges import (
     announce,
     celebrate,
@@ -32,6 +33,9 @@ from bot.workflows.badges import (
 )
 from bot.workflows.context import Context
 from bot.workflows.lookups import by_id
+from bot.workflows.members import tz_of, zone_name
+
+COHORTS_SHOWN = 5  # cohorts named where a person's zone is unknown
 
 
 def is_channel_of(ref: ChannelRef, cohort: Cohort) -> bool:
@@ -135,7 +139,8 @@ async def share(ctx: Context, args: dict[str, Any]) -> Reply:
         lines.append(reflection_line(badge))
     if cohort.channel_id and badge.shared_at is not None:
         lines.append(
-            f"Celebrated in {markup.channel(cohort.channel_id)} on {markup.time(badge.shared_at, ctx.tz)}."
+            f"Celebrated in {markup.channel(cohort.channel_id)} on "
+            f"{markup.time(badge.shared_at, ctx.tz_in(cohort))}."
         )
     elif cohort.channel_id:
         lines.append(
@@ -163,7 +168,7 @@ async def share_in_channel(
     if badge.shared_at is not None:
         return Reply.text(
             f"{bid} was already celebrated in {markup.channel(cohort.channel_id)} on "
-            f"{markup.time(badge.shared_at, ctx.tz)}; I didn't post it again."
+            f"{markup.time(badge.shared_at, ctx.tz_in(cohort))}; I didn't post it again."
         )
     await celebrate(ctx, badge, ctx.actor, cohort, links)
     ctx.audit("badges.share", bid)
@@ -220,6 +225,75 @@ async def email(ctx: Context, args: dict[str, Any]) -> Reply:
     return Reply.text(
         f"Your badges will be issued to {args['email']}.{done} Use the address you use "
         "on LinkedIn or in your backpack."
+    )
+
+
+@handles("badges", "timezone")
+async def timezone(ctx: Context, args: dict[str, Any]) -> Reply:
+    """Set, show or clear the actor's own zone (for anyone, on every platform: Discord tells the
+    bot no one's). A zone they chose outlives their profile's; `auto` goes back to it."""
+    if args["zone"] is not None:
+        ctx.actor.tz, ctx.actor.tz_chosen = args["zone"], True
+        ctx.audit("badges.timezone", "", zone=args["zone"])
+        return Reply.text(
+            f"Your time zone is now {zone_now(ctx, args['zone'])}. "
+            "`/badges timezone auto` goes back to automatic."
+        )
+    if args["auto"]:
+        was = ctx.actor.tz_chosen
+        if was:
+            profile = await ctx.directory.profile(ctx.actor.user_id)
+            ctx.actor.tz, ctx.actor.tz_chosen = (profile.tz if profile else None), False
+            ctx.audit("badges.timezone", "", zone="auto")
+        head = "Done: I no longer use the zone you set." if was else "You haven't set a time zone."
+        return Reply.text(f"{head} {await zone_in_use(ctx)}")
+    return Reply.text(await zone_in_use(ctx))
+
+
+def zone_now(ctx: Context, name: str) -> str:
+    """`Europe/Berlin (it's Mon 2 Mar 2026, 16:00 CET there)`: a zone in words, with its clock,
+    so the person sees at once whether it is theirs (a `markup.time` would show their device's)."""
+    return f"{name} (it's {format_time(ctx.now, tz_of(name, ctx.settings))} there)"
+
+
+async def zone_in_use(ctx: Context) -> str:
+    """Which zone the actor's times are shown in, and where it comes from: theirs (chosen, or
+    their profile's), else each of their cohorts' in its context and the default elsewhere."""
+    if ctx.actor.tz is not None:
+        source = (
+            "which you set"
+            if ctx.actor.tz_chosen
+            else f"from your {ctx.workspace.platform.capitalize()} profile"
+        )
+        change = (
+            "`/badges timezone auto` goes back to automatic."
+            if ctx.actor.tz_chosen
+            else "To use another, say `/badges timezone Europe/Berlin`."
+        )
+        return f"Your time zone is {zone_now(ctx, ctx.actor.tz)}, {source}. {change}"
+    cohorts = list(
+        await ctx.session.scalars(
+            select(Cohort)
+            .where(Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.member_id == ctx.actor.id)))
+            .order_by(Cohort.name)
+        )
+    )
+
+    def its(cohort: Cohort) -> str:
+        return zone_now(ctx, zone_name(None, ctx.settings, cohort.tz))
+
+    if len(cohorts) == 1:
+        where = f"In {cohorts[0].name} I use its zone, {its(cohorts[0])}; elsewhere"
+    elif cohorts:
+        more = f" and {len(cohorts) - COHORTS_SHOWN} more" if len(cohorts) > COHORTS_SHOWN else ""
+        each = "; ".join(f"{c.name} {its(c)}" for c in cohorts[:COHORTS_SHOWN])
+        where = f"In each of your cohorts I use its zone: {each}{more}; elsewhere"
+    else:
+        where = "I use"
+    return (
+        f"I don't know your time zone (your {ctx.workspace.platform.capitalize()} profile doesn't "
+        f"tell me). {where} the default, {zone_now(ctx, zone_name(None, ctx.settings))}. Set yours "
+        "with `/badges timezone Europe/Berlin` (a city or CET will do too)."
     )
 
 

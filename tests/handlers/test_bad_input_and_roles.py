@@ -145,6 +145,10 @@ COMMANDS: list[Case] = [
     ("bob", "/badges email", "Missing an e-mail address"),
     ("bob", "/badges email not-an-address", "'not-an-address' is not an e-mail address"),
     ("bob", "/badges autoshare maybe", "Say on or off"),
+    ("bob", "/badges timezone Mars/Olympus", "'Mars/Olympus' is not a time zone I know"),
+    ("bob", "/badges timezone berln", "'berln' is not a time zone I know (did you mean Europe/Berlin?)"),
+    ("bob", "/badges timezone IST", "IST names several time zones"),
+    ("bob", "/badges timezone auto please", "I don't understand 'please' here"),
 ]
 
 

@@ -239,6 +239,18 @@ async def test_autocomplete_suggests_what_people_would_otherwise_remember(chat: 
     )
 
 
+async def test_a_time_zone_is_chosen_from_suggestions_read_as_the_command_reads_it(chat: DiscordChat) -> None:
+    """`/badges timezone` comes from the grammar with the others; its zone is autocompleted, the
+    zone a typed abbreviation or city names first."""
+    assert await suggestions(chat, "alice", "badges timezone", "zone", "berl") == ["Europe/Berlin"]
+    assert (await suggestions(chat, "alice", "badges timezone", "zone", "cet"))[0] == "Europe/Paris"
+    assert (await suggestions(chat, "alice", "badges timezone", "zone", "new york"))[0] == "America/New_York"
+    await chat.run("@alice /badges timezone Europe/Paris")
+    assert chat.last("only @alice").startswith(
+        "Your time zone is now Europe/Paris (it's Mon 2 Mar 2026, 16:00 CET"
+    )
+
+
 # ------------------------------------------------------------------ who is an admin
 
 
