@@ -4,6 +4,7 @@ a behaviour a Discord adapter test will rely on, so a test that trusts the fake 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -716,6 +717,95 @@ async def test_history_pages_newest_first_with_limit_and_before(fake_discord: Fa
     assert latest == ["message 4", "message 3"]
     assert earlier == ["message 1", "message 0"]
     assert fake.calls("GET /channels/{channel_id}/messages")[0].query == {"limit": "2"}
+
+
+async def test_a_nonce_shows_in_the_create_answer_only_and_is_forgotten_after_a_few_minutes(
+    fake_discord: FakeDiscord, bot_http: aiohttp.ClientSession
+) -> None:
+    fake = fake_discord
+    assert fake.guild is not None
+    general = fake.guild.text_channels[0]
+    body = {"content": "Nudge: 2 days left", "nonce": "ob42", "enforce_nonce": True}
+    path = f"channels/{general.id}/messages"
+    async with bot_http.post(path, json=body) as response:
+        created = await response.json()
+    fake.clock.advance(4 * 60)
+    async with bot_http.post(path, json=body) as response:
+        again = await response.json()  # within the window: the first message
+    fake.clock.advance(2 * 60)
+    async with bot_http.post(path, json=body) as response:
+        later = await response.json()  # past it: a second message
+    async with bot_http.get(path, params={"limit": "10"}) as response:
+        history = await response.json()
+    async with bot_http.get(f"{path}/{created['id']}") as response:
+        fetched = await response.json()
+
+    assert created["nonce"] == again["nonce"] == later["nonce"] == "ob42"
+    assert again["id"] == created["id"] != later["id"]
+    assert [m["id"] for m in history] == [later["id"], created["id"]]
+    assert all("nonce" not in m for m in [*history, fetched])  # Discord keeps none with the message
+
+
+async def test_history_after_an_id_pages_forward_newest_first_with_a_bucket_of_its_own(
+    fake_discord: FakeDiscord, bot_http: aiohttp.ClientSession
+) -> None:
+    fake = fake_discord
+    assert fake.guild is not None
+    fake.limiter.set(MESSAGE_CREATE, RateLimit(10, 1.0))
+    general = fake.guild.text_channels[0]
+    path = f"channels/{general.id}/messages"
+    ids = []
+    for n in range(5):
+        async with bot_http.post(path, json={"content": f"message {n}"}) as response:
+            ids.append((await response.json())["id"])
+    pages, statuses = [], []
+    for _ in range(6):
+        async with bot_http.get(path, params={"after": ids[1], "limit": "2"}) as response:
+            statuses.append(response.status)
+            pages.append((await response.json(), dict(response.headers)))
+
+    first, headers = pages[0]
+    assert [m["content"] for m in first] == ["message 3", "message 2"]  # the two just after, newest first
+    assert headers["X-RateLimit-Limit"] == "5" and headers["X-RateLimit-Remaining"] == "4"
+    assert (
+        headers["X-RateLimit-Bucket"] != fake.calls(MESSAGE_CREATE)[0].response_headers["X-RateLimit-Bucket"]
+    )
+    assert statuses == [200] * 5 + [429]  # 5 reads in 5 s in one channel
+
+
+async def test_history_without_read_message_history_is_empty(
+    fake_discord: FakeDiscord, bot_http: aiohttp.ClientSession
+) -> None:
+    fake = fake_discord
+    assert fake.guild is not None
+    channel = fake.guild.text_channels[0]
+    await fake.type_message(fake.member("alice"), channel, "hello")
+    for role in fake.guild.roles.values():  # @everyone's and the bot's own
+        role.permissions &= ~Permission.READ_MESSAGE_HISTORY
+    async with bot_http.get(f"channels/{channel.id}/messages") as response:
+        assert (response.status, await response.json()) == (200, [])  # "no messages will be returned"
+
+
+async def test_a_delayed_call_is_in_flight_until_answered_and_carried_out_if_its_caller_goes(
+    fake_discord: FakeDiscord, bot_http: aiohttp.ClientSession
+) -> None:
+    fake = fake_discord
+    assert fake.guild is not None
+    general = fake.guild.text_channels[0]
+    fake.faults.delay(MESSAGE_CREATE, 0.3)
+
+    async def post() -> int:
+        async with bot_http.post(f"channels/{general.id}/messages", json={"content": "hi"}) as response:
+            return response.status
+
+    gone = asyncio.create_task(post())
+    [call] = await fake.wait_until(lambda: fake.in_flight(MESSAGE_CREATE), what="a call in flight")
+    gone.cancel()  # the caller dies with its request in flight
+    with contextlib.suppress(asyncio.CancelledError):
+        await gone
+    assert fake.messages(general) == []
+    await fake.wait_until(lambda: not fake.in_flight(), what="the call carried out")
+    assert call.status == 200 and [m.content for m in fake.messages(general)] == ["hi"]
 
 
 # ------------------------------------------------------------------ rate limits and faults

@@ -81,8 +81,6 @@ def compose(
         "components": list(body.get("components") or []),
         **(extra or {}),
     }
-    if body.get("nonce") is not None:
-        data["nonce"] = body["nonce"]
     return Message(
         message_id,
         channel,

@@ -167,8 +167,14 @@ def partial_channel(c: Channel, world: World, *, permissions: int | None = None)
     return data
 
 
-def message(m: Message, world: World, *, for_gateway: bool = False) -> dict[str, Any]:
+def message(
+    m: Message, world: World, *, for_gateway: bool = False, with_nonce: bool = False
+) -> dict[str, Any]:
+    """A message as Discord returns it. Its nonce only where Discord shows one: the create's
+    answer (`with_nonce`) and the MESSAGE_CREATE event; never in history or a fetch."""
     data = dict(m.data)
+    if (for_gateway or with_nonce) and m.nonce is not None:
+        data["nonce"] = m.nonce
     if for_gateway and m.channel.guild_id is not None:
         guild = world.guilds[m.channel.guild_id]
         data["guild_id"] = str(guild.id)

@@ -14,6 +14,7 @@ from typing import Any
 from .clock import Clock
 
 MESSAGE_CREATE = "POST /channels/{channel_id}/messages"
+HISTORY = "GET /channels/{channel_id}/messages"
 GLOBAL_PER_SECOND = 50
 
 
@@ -30,9 +31,11 @@ class RateLimit:
     bucket: str | None = None  # routes naming the same bucket share it, as Discord's hashes do
 
 
-# What the fake limits unless told otherwise: Discord's 5 messages per 5 s in one channel;
-# every other route a looser bucket of its own, so headers are always there to learn from.
-DEFAULT_ROUTE_LIMITS: dict[str, RateLimit] = {MESSAGE_CREATE: RateLimit(5, 5.0)}
+# What the fake limits unless told otherwise: Discord's 5 messages per 5 s in one channel, and
+# 5 history reads per 5 s in one channel (Discord publishes no figures, only headers; these are
+# what clients see); every other route a looser bucket of its own, so headers are always there
+# to learn from.
+DEFAULT_ROUTE_LIMITS: dict[str, RateLimit] = {MESSAGE_CREATE: RateLimit(5, 5.0), HISTORY: RateLimit(5, 5.0)}
 DEFAULT_LIMIT = RateLimit(50, 1.0)
 GLOBAL_LIMIT = RateLimit(GLOBAL_PER_SECOND, 1.0)  # requests a second, across routes, per bot
 

@@ -204,6 +204,10 @@ class FakeDiscord:
         """Calls received, in order; `route` as "POST /channels/{channel_id}/messages"."""
         return [c for c in self.received if route is None or c.route == route]
 
+    def in_flight(self, route: str | None = None) -> list[Call]:
+        """Calls received and not answered yet (slowed down with `faults.delay`)."""
+        return [c for c in self.calls(route) if c.status == 0]
+
     def changed(self) -> None:
         self._changes.notify()
 
