@@ -43,7 +43,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from bot.clock import Clock
 from bot.domain import Role, as_utc
 from bot.messages import Destination, Message
-from bot.outbox import DeliveryError, Transport, enqueue, lookup_limits, publish_to
+from bot.outbox import DeliveryError, Transport, dedupe_window, enqueue, lookup_limits, publish_to
 from bot.ratelimit import Limit, RateLimiter, SharedRates
 from bot.storage import Outbox, OutboxState, Workspace
 from bot.storage.db import Database, once_more_if_dropped
@@ -122,7 +122,8 @@ HELD_COLUMNS = (
     Outbox.lease_until,
     Outbox.cohort_id,
 )  # in Held's order (the payload as text: asyncpg decodes JSON)
-Claimed = tuple[Held, Workspace, bool]  # a claimed row, its workspace, whether it may have arrived
+Claimed = tuple[Held, Workspace, datetime | None]  # a claimed row, its workspace, and when it was
+# first handed to the platform if it may have arrived (None: it cannot have)
 T = TypeVar("T")
 
 
@@ -207,7 +208,11 @@ class AttemptMarks:
 
     After a crash, only a row so marked (and not marked sent) may have arrived, so only it is
     looked up in the platform's history; a row the dead worker had claimed but not yet handed
-    over is simply sent. The marks of sends waiting at the same moment are written together
+    over is simply sent. A mark keeps the first hand-over while the message is in doubt (a
+    send again does not move it; `Deliverer._failed` clears it once the message surely did
+    not arrive): what arrived can have arrived from then on, and a platform that keeps a
+    resend single for a while (Discord's nonce) counts from the first send. The marks of
+    sends waiting at the same moment are written together
     (a group commit: one statement while the sends wait for their turns), and each write
     also checks that the row is still this worker's (a lease another worker took over is
     not sent by us). A row is marked once it holds a slot of the worker's `concurrency`, so
@@ -222,7 +227,9 @@ class AttemptMarks:
             Outbox.state == OutboxState.SENDING,
             Outbox.claimed_by == bindparam("claimer"),
         )
-        .values(attempted_at=bindparam("at", type_=Outbox.next_attempt_at.type))
+        .values(
+            attempted_at=func.coalesce(Outbox.attempted_at, bindparam("at", type_=Outbox.attempted_at.type))
+        )
         .returning(Outbox.id)
     )
 
@@ -363,8 +370,8 @@ class Deliverer:
         return due, take
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Take up to `limit` due rows; the flag says the row was handed to the platform
-        before and may have arrived (its worker died, or the answer was lost): look first."""
+        """Take up to `limit` due rows, each with when it was handed to the platform if it may
+        have arrived (its worker died, or the answer was lost): look before sending it again."""
         now = as_utc(self.clock.now())
         due, take = self.statements
         async with self.db.transaction() as session:
@@ -381,7 +388,7 @@ class Deliverer:
             ]
             if not found:
                 return []
-            unsure = {r.id for r in found if r.attempted_at is not None}
+            handed = {r.id: as_utc(r.attempted_at) for r in found if r.attempted_at is not None}
             await asyncio.sleep(0)  # on SQLite a statement holds the event loop: sends go between
             taken = await conn.execute(
                 take, {"ids": [r.id for r in found], "until": now + self.lease, "claimer": self.worker}
@@ -393,7 +400,7 @@ class Deliverer:
                     select(Workspace).where(Workspace.id.in_({r.workspace_id for r in rows}))
                 )
             }
-        return [(row, workspaces[row.workspace_id], row.id in unsure) for row in rows]
+        return [(row, workspaces[row.workspace_id], handed.get(row.id)) for row in rows]
 
     async def deliver_due(self, limit: int = 500) -> DeliveryReport:
         """Send every message that is due, oldest first per destination; return when none
@@ -497,8 +504,8 @@ class Deliverer:
         """One destination's claimed rows, in order; after a failure the rest wait for it.
         `left` (whose leases `_keep_leases` renews) loses each row once it is dealt with."""
         try:
-            for row, workspace, unsure in group:
-                delivered = await self._deliver(row, workspace, unsure, report, left)
+            for row, workspace, handed_at in group:
+                delivered = await self._deliver(row, workspace, handed_at, report, left)
                 left.pop(0)
                 if not delivered:
                     await self._requeue(left, row)
@@ -558,22 +565,29 @@ class Deliverer:
             return result
 
     async def _deliver(
-        self, row: Held, workspace: Workspace, unsure: bool, report: DeliveryReport, rows: list[Held]
+        self,
+        row: Held,
+        workspace: Workspace,
+        handed_at: datetime | None,
+        report: DeliveryReport,
+        rows: list[Held],
     ) -> bool:
         """Send `row` (rows[0] of what is left of its destination's claim); False if it failed.
-        When it may have arrived already (`unsure`), the platform is asked first, within the
-        lookup's own limits: a slow lookup holds up this destination only."""
+        When it may have arrived already (handed over at `handed_at`), the platform is asked
+        first, within the lookup's own limits (a slow lookup holds up this destination only),
+        unless the platform itself keeps a message sent again so soon single (`dedupe_window`):
+        then it is simply sent again, and the platform answers with the one that arrived."""
         # a service of its own (Credly) by destination kind, else the workspace's chat platform
         transport = self.transports.get(row.dest_kind) or self.transports[workspace.platform]
         dest = Destination(row.dest_kind, row.dest_id)
-        limits = transport.limits(workspace, dest)
         try:
-            if unsure:
-                limits = lookup_limits(transport, workspace)
+            payload = json.loads(row.payload)  # built when its turn comes: a claim starts hundreds
+            if handed_at is not None and as_utc(self.clock.now()) - handed_at >= dedupe_window(transport):
+                since = handed_at
                 ref = await self._call(
-                    limits,
+                    lookup_limits(transport, workspace, dest),
                     rows,
-                    lambda: transport.find(workspace, dest, row.key),
+                    lambda: transport.find(workspace, dest, row.key, Message.from_dict(payload), since),
                     slots=self.lookups,
                     handing=False,
                 )
@@ -581,8 +595,7 @@ class Deliverer:
                     self._sent(row, ref)
                     report.recovered += 1
                     return True
-                unsure, limits = False, transport.limits(workspace, dest)
-            payload = json.loads(row.payload)
+                handed_at = None  # it did not arrive: a send refused below is a plain failure
             edit_ref = None
             edit_of = payload.get("edit_of")
             if edit_of:
@@ -591,9 +604,8 @@ class Deliverer:
                     edit_ref = await session.scalar(
                         select(Outbox.ref).where(Outbox.key == edit_of, Outbox.state == OutboxState.SENT)
                     )
-            # the message is built when its turn comes: a claim starts hundreds of these at once
             ref = await self._call(
-                limits,
+                transport.limits(workspace, dest),
                 rows,
                 lambda: transport.send(workspace, dest, Message.from_dict(payload), row.key, edit_ref),
                 slots=self.calls,
@@ -602,7 +614,7 @@ class Deliverer:
         except LeaseLost:
             raise
         except DeliveryError as exc:
-            await self._failed(row, exc, report, unsure=unsure or exc.unsure)
+            await self._failed(row, exc, report, unsure=handed_at is not None or exc.unsure)
             return False
         except Exception as exc:  # a bug or an unexpected error: retry later, never lose it
             log.exception("sending %s failed unexpectedly", row.key)

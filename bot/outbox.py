@@ -7,7 +7,7 @@ exists exactly when the change that caused it exists. Nothing here sends: a work
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,12 +89,16 @@ class Transport(Protocol):
         """The platform's rate limits this send counts against: the destination's own first,
         then the one it shares with other destinations (see `RateLimiter`)."""
 
-    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
-        """The reference of a message with this outbox key that already arrived, if any.
-        (A transport whose platform limits these lookups apart from sending says so in
-        `lookup_limits(workspace) -> list[Limit]`; without it, lookups are not limited. One
-        whose platform publishes its limits takes the deliverer's limiter in
-        `publish_to(limiter)`, to keep to them: see `RateLimiter.publish`.)"""
+    async def find(
+        self, workspace: Workspace, dest: Destination, key: str, message: Message, since: datetime
+    ) -> str | None:
+        """The reference of the message `key` names, if it arrived: it was handed over at `since`
+        (the first hand-over still in doubt) and may have arrived after it. None when it did not
+        (then it is sent). (A transport whose platform limits these lookups apart from sending
+        says so in `lookup_limits(workspace, dest) -> list[Limit]`; without it, lookups are not
+        limited. One whose platform publishes its limits takes the deliverer's limiter in
+        `publish_to(limiter)`, to keep to them: see `RateLimiter.publish`. One whose platform
+        keeps a message sent again within a while single says how long in `dedupe_window`.)"""
 
 
 def publish_to(transport: Transport, limiter: RateLimiter) -> None:
@@ -104,7 +108,14 @@ def publish_to(transport: Transport, limiter: RateLimiter) -> None:
         own(limiter)
 
 
-def lookup_limits(transport: Transport, workspace: Workspace) -> list[Limit]:
+def lookup_limits(transport: Transport, workspace: Workspace, dest: Destination) -> list[Limit]:
     """The limits `transport.find` counts against: the lookup method's own, never the posting's."""
     own = getattr(transport, "lookup_limits", None)
-    return list(own(workspace)) if own is not None else []
+    return list(own(workspace, dest)) if own is not None else []
+
+
+def dedupe_window(transport: Transport) -> timedelta:
+    """How long after its first hand-over a message sent again still arrives once, the platform
+    keeping it single (Discord's nonce): no lookup is needed within it. Nothing by default."""
+    window = getattr(transport, "dedupe_window", None)
+    return window if isinstance(window, timedelta) else timedelta(0)

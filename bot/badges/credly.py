@@ -156,7 +156,9 @@ class CredlyTransport:
     def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
         return [Limit(f"credly:{self.org}", RATE, BURST)]
 
-    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+    async def find(
+        self, workspace: Workspace, dest: Destination, key: str, message: Message, since: datetime
+    ) -> str | None:
         return None
 
     async def send(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from starlette.routing import BaseRoute
@@ -30,9 +31,12 @@ Runner = Callable[[asyncio.Event], Awaitable[None]]
 class Capabilities:
     """What a platform may lack, and how the core copes without it.
 
-    - `find_by_key`: its transport can find a message already delivered by its outbox key.
-      Without it, a message whose "sent" mark a crash lost is sent again (a rare duplicate,
-      never a loss).
+    - `find_delivered`: its transport can tell whether a message handed to it earlier
+      arrived (Slack: by the outbox key in the message's metadata; Discord: by its author,
+      content and time in the channel's history). Without it, a message whose "sent" mark a
+      crash lost is sent again (a rare duplicate, never a loss).
+    - `dedupe_window`: the platform itself keeps a message sent again within this long of
+      its first hand-over single (Discord's nonce), so within it nothing is looked up.
     - `edit_in_place`: a message can be edited (a claimed review task). Without it, the
       edit goes as a new message.
     - `email`: its directory knows people's e-mail addresses. Without it, a badge waits for
@@ -42,7 +46,8 @@ class Capabilities:
       the installation's (`DEFAULT_TIMEZONE`).
     """
 
-    find_by_key: bool = False
+    find_delivered: bool = False
+    dedupe_window: timedelta = timedelta(0)
     edit_in_place: bool = False
     email: bool = False
     timezone: bool = False
@@ -55,6 +60,7 @@ class Coping:
 
     def __init__(self, inner: Transport, capabilities: Capabilities) -> None:
         self.inner, self.capabilities = inner, capabilities
+        self.dedupe_window = capabilities.dedupe_window  # read by `outbox.dedupe_window`
 
     async def send(
         self, workspace: Workspace, dest: Destination, message: Message, key: str, edit_ref: str | None = None
@@ -68,11 +74,15 @@ class Coping:
     def publish_to(self, limiter: RateLimiter) -> None:
         publish_to(self.inner, limiter)
 
-    def lookup_limits(self, workspace: Workspace) -> list[Limit]:
-        return lookup_limits(self.inner, workspace) if self.capabilities.find_by_key else []
+    def lookup_limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
+        return lookup_limits(self.inner, workspace, dest) if self.capabilities.find_delivered else []
 
-    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
-        return await self.inner.find(workspace, dest, key) if self.capabilities.find_by_key else None
+    async def find(
+        self, workspace: Workspace, dest: Destination, key: str, message: Message, since: datetime
+    ) -> str | None:
+        if not self.capabilities.find_delivered:
+            return None
+        return await self.inner.find(workspace, dest, key, message, since)
 
 
 class Platform(Protocol):

@@ -89,7 +89,9 @@ class ConsoleTransport:
     def limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
         return []
 
-    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+    async def find(
+        self, workspace: Workspace, dest: Destination, key: str, message: Message, since: datetime
+    ) -> str | None:
         return None
 
 

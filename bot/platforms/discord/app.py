@@ -27,7 +27,7 @@ from bot.platforms.discord.directory import DiscordDirectory
 from bot.platforms.discord.forms import form_values, modal, reopening, request_of
 from bot.platforms.discord.gateway import Gateway, connect
 from bot.platforms.discord.rest import DiscordRest
-from bot.platforms.discord.transport import DiscordTransport
+from bot.platforms.discord.transport import NONCE_TRUST, DiscordTransport
 from bot.platforms.followups import FollowUps
 from bot.service import SORRY, CohortBot, Intake, Origin
 from bot.workflows.suggestions import Asking, suggest
@@ -47,8 +47,10 @@ class DiscordPlatform:
     workspace, its channels the cohorts' channels, its members the people."""
 
     name = "discord"
-    # No find_by_key: Discord's history shows no nonce, so a resend relies on the nonce instead.
-    capabilities = Capabilities(find_by_key=False, edit_in_place=True, email=False, timezone=False)
+    # A resend within minutes is kept single by its nonce; later one is found in history first.
+    capabilities = Capabilities(
+        find_delivered=True, dedupe_window=NONCE_TRUST, edit_in_place=True, email=False, timezone=False
+    )
 
     def __init__(self, bot: CohortBot, settings: Settings) -> None:
         self.bot, self.settings = bot, settings

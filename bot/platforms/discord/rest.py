@@ -74,11 +74,22 @@ class DiscordRest:
             )
         return self._client
 
-    async def call(self, method: str, path: str, body: Any = None, *, token: bool = True) -> Answer:
-        """`method path` (e.g. "POST", "channels/1/messages") with a JSON body; raises
-        DiscordHttpError for an answer of 400 or more, httpx's errors for a failed connection."""
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: bool = True,
+        params: dict[str, str | int] | None = None,
+    ) -> Answer:
+        """`method path` (e.g. "POST", "channels/1/messages") with a JSON body (and a query's
+        `params`); raises DiscordHttpError for an answer of 400 or more, httpx's errors for a
+        failed connection."""
         headers = {"Authorization": f"Bot {self.settings.discord_token}"} if token else {}
-        response = await self.client.request(method, path.lstrip("/"), json=body, headers=headers)
+        response = await self.client.request(
+            method, path.lstrip("/"), json=body, headers=headers, params=params
+        )
         try:
             parsed = response.json() if response.content else None
         except ValueError:

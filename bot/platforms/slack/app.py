@@ -71,7 +71,7 @@ class SlackPlatform:
     workspace's bot token in bolt's SQLAlchemy installation store in our database."""
 
     name = "slack"
-    capabilities = Capabilities(find_by_key=True, edit_in_place=True, email=True, timezone=True)
+    capabilities = Capabilities(find_delivered=True, edit_in_place=True, email=True, timezone=True)
 
     def __init__(self, bot: CohortBot, settings: Settings, engine: AsyncEngine | None = None) -> None:
         self.bot, self.settings = bot, settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -66,12 +67,14 @@ class SlackTransport:
             ),
         ]
 
-    def lookup_limits(self, workspace: Workspace) -> list[Limit]:
+    def lookup_limits(self, workspace: Workspace, dest: Destination) -> list[Limit]:
         """`find`'s own budget: conversations.history (and .open) are Tier 3, ~50 calls a minute."""
         s = self.settings
         return [Limit(f"slack:{workspace.external_id}:history", s.slack_lookup_rate, s.slack_lookup_burst)]
 
-    async def find(self, workspace: Workspace, dest: Destination, key: str) -> str | None:
+    async def find(
+        self, workspace: Workspace, dest: Destination, key: str, message: Message, since: datetime
+    ) -> str | None:
         try:
             client = await self.clients(workspace.external_id)
             channel = dest.target

@@ -1,17 +1,18 @@
 """The outbox delivered to Discord over the wire (the fake Discord): each message once, in order,
-within the buckets Discord publishes, riding out its 429s, and never twice after a lost answer
-(the nonce made of the outbox key)."""
+within the buckets Discord publishes, riding out its 429s, and never twice after a lost answer:
+within minutes the nonce made of the outbox key keeps a resend single, later the channel's
+history is read first."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from discord_app import discord_settings
-from fakes.discord import FakeDiscord, RateLimit
-from fakes.discord.ratelimits import MESSAGE_CREATE
+from fakes.discord import Channel, FakeDiscord, RateLimit
+from fakes.discord.ratelimits import HISTORY, MESSAGE_CREATE
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -89,23 +90,123 @@ async def test_a_429_is_obeyed_for_its_retry_after_and_the_message_goes_once(
     assert [s for _, s, _ in await states(runtime)] == [OutboxState.SENT]
 
 
-async def test_a_send_whose_answer_was_lost_is_sent_again_with_its_nonce_and_arrives_once(
+async def in_doubt(runtime: Runtime, fake: FakeDiscord, clock: FakeClock) -> list[tuple[Channel, str]]:
+    """Two review tasks, each to a channel of its own: the first arrives but its answer is lost,
+    the second is refused with a 500 before anything happens. Either may have arrived, as far as
+    the worker knows. The worker's clock is set to Discord's (as servers' clocks agree)."""
+    assert fake.guild is not None
+    clock.set(datetime.fromtimestamp(fake.clock.wall(), UTC))
+    sent = []
+    for channel, text, fault in [
+        (fake.guild.text_channels[0], "Review task R-1", fake.faults.drop_next),
+        (fake.guild.add_text_channel("reviews"), "Review task R-2", fake.faults.fail_next),
+    ]:
+        fault(MESSAGE_CREATE)
+        [key] = await queue(runtime, fake, Destination.channel(str(channel.id)), [text])
+        sent.append((channel, key))
+        await runtime.deliverer.deliver_due()
+    assert [s for _, s, _ in await states(runtime)] == [OutboxState.SENDING] * 2  # both in doubt
+    assert [c.status for c in fake.calls(MESSAGE_CREATE)] == [200, 500]
+    return sent
+
+
+def time_passes(fake: FakeDiscord, clock: FakeClock, delta: timedelta) -> None:
+    """For the worker and for Discord alike (Discord forgets a nonce after a few minutes)."""
+    clock.advance(delta)
+    fake.clock.advance(delta.total_seconds())
+
+
+async def test_messages_in_doubt_sent_again_within_minutes_rely_on_their_nonce_and_read_no_history(
     fake_discord: FakeDiscord, runtime: Runtime, clock: FakeClock
 ) -> None:
     fake = fake_discord
+    (arrived, _), (lost, _) = await in_doubt(runtime, fake, clock)
+    time_passes(fake, clock, timedelta(minutes=1))  # a restarted worker, a retry after the lease
+    await runtime.deliverer.deliver_due()
+
+    assert [m.content for m in fake.messages(arrived)] == ["Review task R-1"]  # once
+    assert [m.content for m in fake.messages(lost)] == ["Review task R-2"]
+    calls = fake.calls(MESSAGE_CREATE)
+    assert [(c.json["content"], c.status) for c in calls[2:]] == [
+        ("Review task R-1", 200),  # sent again as it was, with its nonce
+        ("Review task R-2", 200),
+    ]
+    assert calls[2].json["nonce"] == calls[0].json["nonce"] != calls[3].json["nonce"]
+    assert all(c.json["enforce_nonce"] is True and len(c.json["nonce"]) <= 25 for c in calls)
+    assert calls[2].response["id"] == calls[0].response["id"]  # Discord answered with the first
+    assert fake.calls(HISTORY) == []
+    assert [s for _, s, _ in await states(runtime)] == [OutboxState.SENT] * 2
+
+
+async def test_messages_in_doubt_an_hour_later_are_looked_up_in_history_and_only_the_lost_one_is_sent(
+    fake_discord: FakeDiscord, runtime: Runtime, clock: FakeClock
+) -> None:
+    """An hour later Discord has forgotten the nonce: a create would post a second message. The
+    history shows who wrote what, and when: the message that arrived is found (not the same words
+    a person typed, nor the bot's own from before the send began), the one that did not is sent."""
+    fake = fake_discord
+    alice = fake.member("alice")
+    (arrived, arrived_key), (lost, lost_key) = await in_doubt(runtime, fake, clock)
+    await fake.type_message(alice, lost, "Review task R-2")  # the same words, a person's
+    time_passes(fake, clock, timedelta(hours=1))
+    report = await runtime.deliverer.deliver_due()
+
+    assert [(m.author.username, m.content) for m in fake.messages(arrived)] == [
+        ("Cohort Bot", "Review task R-1")
+    ]
+    assert [(m.author.username, m.content) for m in fake.messages(lost)] == [
+        ("alice", "Review task R-2"),
+        ("Cohort Bot", "Review task R-2"),
+    ]
+    assert [c.json["content"] for c in fake.calls(MESSAGE_CREATE)[2:]] == ["Review task R-2"]
+    assert (report.recovered, report.sent) == (1, 1)
+    reads = fake.calls(HISTORY)
+    assert sorted(r.params["channel_id"] for r in reads) == sorted([str(arrived.id), str(lost.id)])
+    assert all(r.status == 200 for r in reads)
+    async with runtime.db.transaction() as session:
+        refs = dict((await session.execute(select(Outbox.key, Outbox.ref))).all())
+    assert refs[arrived_key] == f"{arrived.id}:{fake.messages(arrived)[0].id}"  # the one that arrived
+    assert refs[lost_key] == f"{lost.id}:{fake.messages(lost)[1].id}"
+
+
+async def test_a_message_whose_resend_failed_too_is_looked_for_from_its_first_send(
+    fake_discord: FakeDiscord, runtime: Runtime, clock: FakeClock
+) -> None:
+    """It arrived at the first send (answer lost); the resend a minute later met a 500. An hour
+    later the history is read from the first send on, so the message is found there."""
+    fake = fake_discord
     assert fake.guild is not None
     channel = fake.guild.text_channels[0]
-    fake.faults.drop_next(MESSAGE_CREATE)  # carried out, but the worker never hears so
+    clock.set(datetime.fromtimestamp(fake.clock.wall(), UTC))
+    fake.faults.drop_next(MESSAGE_CREATE)
     await queue(runtime, fake, Destination.channel(str(channel.id)), ["Review task R-1"])
     await runtime.deliverer.deliver_due()
-    assert [s for _, s, _ in await states(runtime)] == [OutboxState.SENDING]  # in doubt
-    clock.advance(timedelta(minutes=2))
+    fake.faults.fail_next(MESSAGE_CREATE)
+    time_passes(fake, clock, timedelta(minutes=1))
     await runtime.deliverer.deliver_due()
-    calls = fake.calls(MESSAGE_CREATE)
-    assert len(calls) == 2 and calls[0].json["nonce"] == calls[1].json["nonce"]
-    assert len(calls[0].json["nonce"]) <= 25 and calls[1].json["enforce_nonce"] is True
-    assert [m.content for m in fake.messages(channel)] == ["Review task R-1"]  # once
-    assert [s for _, s, _ in await states(runtime)] == [OutboxState.SENT]
+    time_passes(fake, clock, timedelta(hours=1))
+    report = await runtime.deliverer.deliver_due()
+
+    assert [m.content for m in fake.messages(channel)] == ["Review task R-1"]
+    assert [c.status for c in fake.calls(MESSAGE_CREATE)] == [200, 500]  # not sent a third time
+    assert report.recovered == 1 and len(fake.calls(HISTORY)) == 1
+
+
+async def test_a_dm_in_doubt_an_hour_later_is_looked_up_in_the_dm_and_found(
+    fake_discord: FakeDiscord, runtime: Runtime, clock: FakeClock
+) -> None:
+    fake = fake_discord
+    alice = fake.member("alice")
+    clock.set(datetime.fromtimestamp(fake.clock.wall(), UTC))
+    fake.faults.drop_next(MESSAGE_CREATE)
+    await queue(runtime, fake, Destination.dm(str(alice.id)), ["2 days left"])
+    await runtime.deliverer.deliver_due()
+    time_passes(fake, clock, timedelta(hours=1))
+    report = await runtime.deliverer.deliver_due()
+
+    assert [m.content for m in fake.messages(fake.dm_channel(alice))] == ["2 days left"]
+    assert len(fake.calls(MESSAGE_CREATE)) == 1 and report.recovered == 1
+    assert [r.params["channel_id"] for r in fake.calls(HISTORY)] == [str(fake.dm_channel(alice).id)]
 
 
 async def test_dms_go_through_one_dm_channel_and_a_person_who_takes_none_is_a_dead_letter(
