@@ -27,6 +27,7 @@ bucket of its own (read from its headers the same way), apart from posting.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -68,6 +69,8 @@ PERMANENT = {
 }
 CHANNEL_LEARN = "discord:channel"  # every channel's bucket has the same figures
 HISTORY_LEARN = "discord:history"  # and every channel's history bucket
+DM_OPEN = "discord:dm-open"  # the bot's bucket for opening DM channels
+DM_OPEN_RATE = 5.0  # DM channels opened a second before the bucket's headers tell
 GLOBAL = "discord:global"
 
 
@@ -209,13 +212,27 @@ class DiscordTransport:
         self.learn(self.channel_limit(dest), created.headers)
         return f"{channel}:{created.body['id']}"
 
+    def dm_open_limit(self) -> Limit:
+        """Opening DM channels: one bucket for the bot, its rate as Discord publishes it (a fan-out
+        of DMs opens one a person, faster than any one channel's messages go)."""
+        return Limit(DM_OPEN, DM_OPEN_RATE, 1, learn=DM_OPEN, ceiling=self.settings.discord_global_rate)
+
     async def dm_channel(self, user_id: str) -> str:
-        """The bot's DM channel with a person, opened once (a request under the global limit)."""
+        """The bot's DM channel with a person, opened once (a request in its own bucket, under the
+        global limit)."""
         known = self.dm_channels.get(user_id)
         if known is None:
+            limits = [self.dm_open_limit(), self.global_limit()]
             if self.limiter is not None:
-                await self.limiter.acquire([self.global_limit()])
-            opened = await self.rest.call("POST", "users/@me/channels", {"recipient_id": user_id})
+                await self.limiter.acquire(limits)
+            began = asyncio.get_running_loop().time()
+            try:
+                opened = await self.rest.call("POST", "users/@me/channels", {"recipient_id": user_id})
+            except DiscordHttpError as error:
+                if error.retry_after is not None and self.limiter is not None:
+                    self.limiter.refused(limits, error.retry_after, began)
+                raise
+            self.learn(self.dm_open_limit(), opened.headers)
             known = self.dm_channels[user_id] = str(opened.body["id"])
         return known
 

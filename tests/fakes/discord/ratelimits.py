@@ -15,6 +15,7 @@ from .clock import Clock
 
 MESSAGE_CREATE = "POST /channels/{channel_id}/messages"
 HISTORY = "GET /channels/{channel_id}/messages"
+DM_OPEN = "POST /users/@me/channels"
 GLOBAL_PER_SECOND = 50
 
 

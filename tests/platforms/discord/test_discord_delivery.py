@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from discord_app import discord_settings
 from fakes.discord import Channel, FakeDiscord, RateLimit
-from fakes.discord.ratelimits import HISTORY, MESSAGE_CREATE
+from fakes.discord.ratelimits import DM_OPEN, HISTORY, MESSAGE_CREATE
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -70,6 +70,22 @@ async def test_a_steady_fan_out_keeps_to_the_published_bucket_and_draws_no_429(
     assert fake.rate_limited == []
     assert [m.content for m in fake.messages(channel)] == texts
     assert took >= 1.0  # 12 at 10 a second, as Discord's headers said, not at the 20 configured
+
+
+async def test_a_fan_out_of_dms_opens_their_channels_within_the_published_bucket_and_draws_no_429(
+    fake_discord: FakeDiscord, runtime: Runtime
+) -> None:
+    fake = fake_discord
+    fake.limiter.set(DM_OPEN, RateLimit(5, 0.5))
+    learners = [fake.member(f"learner{n}") for n in range(12)]
+    for learner in learners:
+        await queue(runtime, fake, Destination.dm(str(learner.id)), ["2 days left"])
+    started = asyncio.get_running_loop().time()
+    report = await runtime.deliverer.deliver_due()
+    took = asyncio.get_running_loop().time() - started
+    assert report.sent == 12 and fake.rate_limited == []
+    assert all([m.content for m in fake.messages(fake.dm_channel(p))] == ["2 days left"] for p in learners)
+    assert took >= 1.0  # 12 DM channels opened at 10 a second, as Discord's headers said
 
 
 async def test_a_429_is_obeyed_for_its_retry_after_and_the_message_goes_once(
