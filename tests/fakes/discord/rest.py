@@ -48,6 +48,7 @@ TOKENLESS = (
 # Message); the fake forgets a nonce after five.
 NONCE_WINDOW = 5 * 60.0
 HISTORY_MAX = 100
+CLIENT_GONE = 499  # a call's status when its caller went before sending all of it (nginx's code)
 
 
 @dataclass
@@ -156,7 +157,10 @@ class RestApi:
         tokenless = route.startswith(TOKENLESS)
         verdict = Verdict()
         try:
-            call.json = await _json_body(request)
+            try:
+                call.json = await _json_body(request)
+            except ConnectionResetError:  # the caller went before its request was whole: not carried out
+                return self._reply(call, CLIENT_GONE, None)
             if (
                 not tokenless
                 and route != "GET /gateway"
