@@ -1,16 +1,20 @@
 """Shared pieces for the outbox delivery tests: a Slack-configured runtime pointed at the
-fake, outbox rows seeded the way the bot queues them, and what the fake stored, by key."""
+fake, outbox rows seeded the way the bot queues them, what the fake stored, by key, and
+`cohortbot worker` processes (of any platform) to start, kill and wait for."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
@@ -38,8 +42,9 @@ def slack_settings(settings: Settings, fake: FakeSlack, **update: Any) -> Settin
     )
 
 
-def process_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
-    """The environment for a `cohortbot` process of ours against the fake, on `db_url`."""
+def process_env(db_url: str, platform: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a `cohortbot` process of ours on `db_url`, with a short outbox lease,
+    and `platform`'s settings (`slack_env`, `discord_app.discord_env`) pointing it at a fake."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -48,11 +53,18 @@ def process_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
     return env | {
         "DATABASE_URL": db_url,
         "LOG_LEVEL": "WARNING",
+        "OUTBOX_LEASE_SECONDS": "2",
+        "OUTBOX_CONCURRENCY": "16",
+        **platform,
+    }
+
+
+def slack_env(fake: FakeSlack) -> dict[str, str]:
+    """Slack's settings for a process of ours against `fake`, its rates quick for tests."""
+    return {
         "SLACK_BOT_TOKEN": fake.token,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fake.api_url,
-        "OUTBOX_LEASE_SECONDS": "2",
-        "OUTBOX_CONCURRENCY": "16",
         "SLACK_CHANNEL_RATE": "50",
         "SLACK_CHANNEL_BURST": "3",
         "SLACK_WORKSPACE_RATE": "400",
@@ -62,20 +74,32 @@ def process_env(db_url: str, fake: FakeSlack) -> dict[str, str]:
     }
 
 
-async def slack_workspace(db: Database, now: datetime | None = None) -> int:
-    """The Workspace row of the fake's team (created if missing); its id."""
+async def workspace(db: Database, platform: str, external_id: str, now: datetime | None = None) -> int:
+    """The Workspace row of a team or server (created if missing); its id."""
     async with db.transaction() as session:
         await insert_once(
             session,
             Workspace,
-            dict(platform="slack", external_id=TEAM, name="Cohort Test", created_at=now or datetime.now(UTC)),
+            dict(
+                platform=platform,
+                external_id=external_id,
+                name="Cohort Test",
+                created_at=now or datetime.now(UTC),
+            ),
             ["platform", "external_id"],
         )
         return int(
             await session.scalar(
-                select(Workspace.id).where(Workspace.platform == "slack", Workspace.external_id == TEAM)
+                select(Workspace.id).where(
+                    Workspace.platform == platform, Workspace.external_id == external_id
+                )
             )
         )
+
+
+async def slack_workspace(db: Database, now: datetime | None = None) -> int:
+    """The Workspace row of the fake Slack's team."""
+    return await workspace(db, "slack", TEAM, now)
 
 
 async def seed(
@@ -152,3 +176,58 @@ async def until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {what} within {within} s")
         await asyncio.sleep(0.002)
+
+
+# -- worker processes ----------------------------------------------------------------------------
+
+
+async def start_worker(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", cwd=cwd, env=env, stdout=log, stderr=log
+    )
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it does not go within 10 s."""
+    if proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), 10)
+
+
+@asynccontextmanager
+async def worker_to_kill(
+    env: dict[str, str], cwd: Path, log: IO[bytes]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A worker the test kills itself; whatever happens in the test, it is dead afterwards."""
+    worker = await start_worker(env, cwd, log)
+    try:
+        yield worker
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+
+
+async def until_all_sent(
+    db: Database, env: dict[str, str], cwd: Path, log: IO[bytes], log_path: Path, within: float
+) -> float:
+    """Start a fresh worker and wait until every outbox row is sent; stop it either way. The
+    seconds it took, from its start."""
+    started = time.monotonic()
+    worker = await start_worker(env, cwd, log)
+    try:
+        left: dict[str, int] = {}
+        for _ in range(int(within / 0.2)):
+            left = await states(db)
+            if set(left) == {"sent"}:
+                return time.monotonic() - started
+            assert worker.returncode is None, await asyncio.to_thread(tail, log_path)
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"not all sent within {within:g} s: {left}")
+    finally:
+        await stop(worker)

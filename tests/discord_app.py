@@ -43,6 +43,17 @@ def discord_settings(settings: Settings, fake: FakeDiscord, **changes: Any) -> S
     )
 
 
+def discord_env(fake: FakeDiscord, global_rate: float = 50.0) -> dict[str, str]:
+    """Discord's settings for a `cohortbot` process against `fake` (`delivery_kit.process_env`):
+    its token and URLs, and the bot's global rate (the fake's own is 50 a second unless set)."""
+    return {
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "DISCORD_GLOBAL_RATE": f"{global_rate:g}",
+    }
+
+
 class DiscordWire:
     """The runtime with its gateway connected: act in the fake, then `settle`."""
 

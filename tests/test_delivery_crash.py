@@ -9,15 +9,23 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO
 
 import pytest
-from delivery_kit import copies, key_of, process_env, seed, slack_workspace, states, tail, until
+from delivery_kit import (
+    copies,
+    key_of,
+    process_env,
+    seed,
+    slack_env,
+    slack_workspace,
+    states,
+    until,
+    until_all_sent,
+    worker_to_kill,
+)
 from fakes.slack_server import FakeSlack
 from sqlalchemy import func, select
 
@@ -34,56 +42,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield slack
 
 
-async def start_worker(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "worker", cwd=cwd, env=env, stdout=log, stderr=log
-    )
-
-
-async def stop(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL if it does not go within 10 s."""
-    if proc.returncode is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), 10)
-    except TimeoutError:
-        proc.kill()
-        await asyncio.wait_for(proc.wait(), 10)
-
-
-@asynccontextmanager
-async def worker_to_kill(
-    env: dict[str, str], cwd: Path, log: IO[bytes]
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A worker the test kills itself; whatever happens in the test, it is dead afterwards."""
-    worker = await start_worker(env, cwd, log)
-    try:
-        yield worker
-    finally:
-        if worker.returncode is None:
-            worker.kill()
-            await worker.wait()
-
-
-async def until_all_sent(
-    db: Database, env: dict[str, str], cwd: Path, log: IO[bytes], log_path: Path, within: float
-) -> None:
-    """Start a fresh worker and wait until every outbox row is sent; stop it either way."""
-    worker = await start_worker(env, cwd, log)
-    try:
-        left: dict[str, int] = {}
-        for _ in range(int(within / 0.2)):
-            left = await states(db)
-            if set(left) == {"sent"}:
-                return
-            assert worker.returncode is None, await asyncio.to_thread(tail, log_path)
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"not all sent within {within:g} s: {left}")
-    finally:
-        await stop(worker)
-
-
 def stored(fake: FakeSlack) -> int:
     return sum(c.status == 200 for c in fake.called("chat.postMessage"))
 
@@ -94,7 +52,7 @@ async def test_a_worker_killed_mid_fan_out_leaves_every_message_delivered_exactl
     ws = await slack_workspace(db)
     keys = await seed(db, ws, [(Destination.dm(u), f"nudge:9:{u}:7d") for u in LEARNERS])
     fake.delay("chat.postMessage", 0.04)  # so that several posts are in flight at any moment
-    env, log_path = process_env(db_url, fake), tmp_path / "worker.log"
+    env, log_path = process_env(db_url, slack_env(fake)), tmp_path / "worker.log"
     with log_path.open("wb") as log:
         async with worker_to_kill(env, tmp_path, log) as first:
             await until(
@@ -158,7 +116,10 @@ async def test_a_worker_killed_after_slack_took_its_messages_but_before_it_recor
     ws = await slack_workspace(db)
     keys = await seed(db, ws, [(Destination.dm(u), f"nudge:8:{u}:2d") for u in learners])
     fake.delay("chat.postMessage", 0.3)  # all 40 in flight at once, none answered yet
-    env, log_path = process_env(db_url, fake) | {"OUTBOX_CONCURRENCY": "50"}, tmp_path / "worker.log"
+    env, log_path = (
+        process_env(db_url, slack_env(fake)) | {"OUTBOX_CONCURRENCY": "50"},
+        tmp_path / "worker.log",
+    )
     with log_path.open("wb") as log:
         async with worker_to_kill(env, tmp_path, log) as first:
             await until(

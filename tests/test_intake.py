@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from counting import count
-from delivery_kit import SECRET, process_env, slack_settings, until
+from delivery_kit import SECRET, process_env, slack_env, slack_settings, until
 from fakes.slack_payloads import post_signed, slash_command_body
 from fakes.slack_server import FakeSlack
 from serving import serve_process, serving
@@ -81,7 +81,7 @@ async def test_a_submission_acked_before_its_server_died_is_made_once_and_answer
     fake.delay("users.info", 30)
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
-        async with serve_process(process_env(db_url, fake), tmp_path, log) as (server, url):
+        async with serve_process(process_env(db_url, slack_env(fake)), tmp_path, log) as (server, url):
             ack = await post(url, fake, "UALICE", "/submit", "https://example.org/unit -- Reflection")
             assert "Saving your submission" in ack.json()["text"]
             await until(
