@@ -21,6 +21,7 @@ from fakes.discord import (
     CloseCode,
     ErrorCode,
     FakeDiscord,
+    Intent,
     InteractionState,
     Permission,
     RateLimit,
@@ -806,6 +807,41 @@ async def test_a_delayed_call_is_in_flight_until_answered_and_carried_out_if_its
     assert fake.messages(general) == []
     await fake.wait_until(lambda: not fake.in_flight(), what="the call carried out")
     assert call.status == 200 and [m.content for m in fake.messages(general)] == ["hi"]
+
+
+async def test_members_are_listed_a_page_at_a_time_only_once_the_members_intent_is_switched_on(
+    fake_discord: FakeDiscord, bot_http: aiohttp.ClientSession
+) -> None:
+    """As a bot's own HTTP client lists them (discord.py will not without asking for the intent
+    on the gateway, which Discord does not require for REST)."""
+    fake = fake_discord
+    assert fake.guild is not None
+    librarians = fake.guild.add_role("Librarians")
+    for i in range(1200):
+        fake.member(f"person-{i}").roles.append(librarians)
+    path = f"guilds/{fake.guild.id}/members"
+
+    refused = await bot_http.get(path, params={"limit": "1000"})
+    before = await (await bot_http.get("applications/@me")).json()
+    fake.enabled_intents = Intent.GUILD_MEMBERS  # the Developer Portal's switch
+    first = await (await bot_http.get(path, params={"limit": "1000"})).json()
+    after = max(int(m["user"]["id"]) for m in first)
+    second = await (await bot_http.get(path, params={"limit": "1000", "after": str(after)})).json()
+    one = await (await bot_http.get(path)).json()
+    too_many = await bot_http.get(path, params={"limit": "1001"})
+    application = await (await bot_http.get("applications/@me")).json()
+
+    assert refused.status == 403 and await refused.json() == {"message": "Missing Access", "code": 50001}
+    assert [v.code for v in fake.take_violations()] == [ErrorCode.MISSING_ACCESS, ErrorCode.INVALID_FORM_BODY]
+    assert (len(first), len(second), len(one)) == (1000, 202, 1)  # with the owner and the bot; default 1
+    ids = [int(m["user"]["id"]) for m in first + second]
+    assert ids == sorted(set(ids)) and one[0] == first[0]
+    assert sum(str(librarians.id) in m["roles"] for m in first + second) == 1200
+    assert {"user", "roles", "nick", "joined_at"} <= set(first[0]) and "permissions" not in first[0]
+    assert too_many.status == 400
+    assert application["flags"] & (1 << 15) and not before["flags"] & (
+        1 << 15
+    )  # GATEWAY_GUILD_MEMBERS_LIMITED
 
 
 # ------------------------------------------------------------------ rate limits and faults

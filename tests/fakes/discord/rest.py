@@ -49,6 +49,7 @@ TOKENLESS = (
 NONCE_WINDOW = 5 * 60.0
 HISTORY_MAX = 100
 CLIENT_GONE = 499  # a call's status when its caller went before sending all of it (nginx's code)
+MEMBERS_MAX = 1000  # List Guild Members' largest page
 
 
 @dataclass
@@ -412,11 +413,20 @@ class RestApi:
         return [objects.role(r) for r in self._guild(request).roles.values()]
 
     async def list_members(self, request: web.Request, call: Call) -> Any:
-        """Listing members is for apps with the GUILD_MEMBERS privileged intent enabled."""
+        """List Guild Members: a page of up to `limit` (1-1000, default 1) members whose user ids
+        come after `after`, in the order of their ids; refused with 403 Missing Access unless the
+        app's GUILD_MEMBERS privileged intent is switched on in the Developer Portal."""
         guild = self._guild(request)
-        if not self.fake.gateway.enabled_intents & Intent.GUILD_MEMBERS:
+        if not self.fake.enabled_intents & Intent.GUILD_MEMBERS:
             raise DiscordError(403, ErrorCode.MISSING_ACCESS)
-        limit = int(request.query.get("limit", 1))
+        errors = FormErrors()
+        try:
+            limit = int(request.query.get("limit", 1))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MEMBERS_MAX:
+            errors.add(("limit",), "NUMBER_TYPE_MAX", f"int value should be between 1 and {MEMBERS_MAX}.")
+            raise DiscordError.invalid_form(errors)
         after = _snowflake(request.query.get("after", "0"))
         members = sorted((m for m in guild.members.values() if m.id > after), key=lambda m: m.id)
         return [objects.member(m) for m in members[:limit]]

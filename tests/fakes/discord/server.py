@@ -28,7 +28,14 @@ from .world import BOT_DEFAULT, Channel, ChannelType, Guild, Member, Message, Us
 T = TypeVar("T")
 DEFAULT_TOKEN = "ZmFrZS1ib3Q.fake-discord.token-for-tests"
 GATEWAY_PATH = "/gateway"
-APPLICATION_FLAGS = 1 << 23  # GATEWAY_MESSAGE_CONTENT_LIMITED, as for an unverified app
+APPLICATION_COMMAND_BADGE = 1 << 23  # the app has registered global commands
+# An application's flag for each privileged intent switched on, as for an app in under 100
+# servers (GATEWAY_*_LIMITED).
+INTENT_FLAGS = {
+    Intent.GUILD_PRESENCES: 1 << 13,
+    Intent.GUILD_MEMBERS: 1 << 15,
+    Intent.MESSAGE_CONTENT: 1 << 19,
+}
 STOP_TIMEOUT = 5.0
 
 
@@ -93,7 +100,6 @@ class FakeDiscord:
         self.clock = Clock()
         self.world = World(self.clock, bot_name=bot_name, bot_permissions=bot_permissions)
         self.owner = self.world.add_user("app-owner")
-        self.application_flags = APPLICATION_FLAGS
         self.guild: Guild | None = self.world.add_guild(guild_name, owner=self.owner) if guild_name else None
         self.commands = Commands(self.world)
         self.interactions = Interactions(ack_window=ack_window, token_lifetime=token_lifetime)
@@ -170,6 +176,25 @@ class FakeDiscord:
     @property
     def application_id(self) -> int:
         return self.world.application_id
+
+    @property
+    def enabled_intents(self) -> int:
+        """The privileged intents switched on for the app in the Developer Portal (Bot page):
+        what IDENTIFY may ask for, and what REST lets it read (List Guild Members needs
+        GUILD_MEMBERS, whatever the connection asked for). A test may switch them any time."""
+        return self.gateway.enabled_intents
+
+    @enabled_intents.setter
+    def enabled_intents(self, intents: int) -> None:
+        self.gateway.enabled_intents = int(intents)
+
+    @property
+    def application_flags(self) -> int:
+        """The application's `flags`, as READY and `GET /applications/@me` give them."""
+        flags = APPLICATION_COMMAND_BADGE
+        for intent, flag in INTENT_FLAGS.items():
+            flags |= flag if self.enabled_intents & intent else 0
+        return flags
 
     def add_user(self, username: str, **traits: Any) -> User:
         return self.world.add_user(username, **traits)
