@@ -15,9 +15,23 @@ class Profile:
     is_admin: bool = False
 
 
+@dataclass(frozen=True)
+class Group:
+    """The people in a group someone mentioned (a Discord role), bots left out: the name it
+    goes by there, and their profiles."""
+
+    name: str
+    people: tuple[Profile, ...]
+
+
 class Directory(Protocol):
     async def profile(self, user_id: str) -> Profile | None:
         """The person's profile, or None when they are not in this workspace."""
+
+    async def group(self, group_id: str) -> Group:
+        """Everyone in the group a mention names (`grammar.GroupRef`). Raises UserError with
+        what to do instead where the platform cannot list a group, or it is not one of this
+        workspace's."""
 
     def channel_named(self, name: str) -> str | None:
         """The channel called `name`, where a platform has one for any name (the console);

@@ -1,9 +1,9 @@
 """The chat grammar: text a person typed -> a `Command`, or one clear UserError.
 
-Pure, like domain.py. Slack (`<@U1|ann>`, `<#C1|frl>`, `<https://x|x>`), Discord
-(`<@123>`, `<#123>`) and console (`@ann`, `#frl`) spellings of mentions,
-channels and links are all understood here, so adapters pass text through
-untouched. Every command's usage line and example live in `SPECS`, which also
+Pure, like domain.py. Slack (`<@U1|ann>`, `<#C1|frl>`, `<https://x|x>`, a user group
+`<!subteam^S1|@team>`), Discord (`<@123>`, `<#123>`, a role `<@&123>`) and console (`@ann`,
+`#frl`) spellings of mentions, groups, channels and links are all understood here, so adapters
+pass text through untouched. Every command's usage line and example live in `SPECS`, which also
 drives `help`.
 
 Typed text is cleaned here too, for every platform and database: free text (reasons, reminder
@@ -68,7 +68,16 @@ class ChannelRef:
     name: str = ""
 
 
-Token = str | Mention | ChannelRef
+@dataclass(frozen=True)
+class GroupRef:
+    """A mentioned group of people (a Discord role, a Slack user group): the platform's
+    directory says who is in it (`Directory.group`)."""
+
+    group_id: str
+    label: str = ""
+
+
+Token = str | Mention | ChannelRef | GroupRef
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ MENTION_RE = re.compile(r"<@!?([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 CHANNEL_RE = re.compile(r"<#([A-Za-z0-9._-]+)(?:\|([^>]*))?>")
 LINK_RE = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
 LABELLED_LINK_RE = re.compile(r"<((?:https?|mailto):[^>|\s]*)\|[^>]*>", re.IGNORECASE)
+GROUP_RE = re.compile(r"<@&(\d+)>|<!subteam\^([A-Za-z0-9]+)(?:\|@?([^>]*))?>")  # <@&123>, <!subteam^S1|@team>
 SPECIAL_RE = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")  # <!here>, <!subteam^S1|@team>
 # A handle as typed in the console (`@alice`, `@zoë`, `@ana.m`): any letters or digits, then
 # also `.`, `_` or `-`. Handles are case-insensitive, so `@Alice` is `@alice`.
@@ -101,6 +111,8 @@ def to_token(word: str) -> Token:
         return Mention(m.group(1), m.group(2) or "")
     if m := CHANNEL_RE.fullmatch(word):
         return ChannelRef(m.group(1), m.group(2) or m.group(1))
+    if m := GROUP_RE.fullmatch(word):
+        return GroupRef(m.group(1) or m.group(2), m.group(3) or "")
     if m := LINK_RE.fullmatch(word):
         return m.group(1)
     if m := CONSOLE_MENTION_RE.fullmatch(word):
@@ -128,6 +140,8 @@ def word(tok: Token) -> str:
         return f"@{tok.label or tok.user_id}"
     if isinstance(tok, ChannelRef):
         return f"#{tok.name or tok.channel_id}"
+    if isinstance(tok, GroupRef):
+        return f"@{tok.label or tok.group_id}"
     return tok
 
 
@@ -194,11 +208,12 @@ class Args:
             raise self.fail(f"'{raw}' is not a {what}; use letters, digits and hyphens, like spring-2026.")
         return name
 
-    def mentions(self, at_least: int = 1) -> list[Mention]:
-        out: list[Mention] = []
-        while isinstance(self.peek(), Mention):
+    def people(self) -> list[Mention | GroupRef]:
+        """The people mentioned from here, and the groups (everyone in them), at least one."""
+        out: list[Mention | GroupRef] = []
+        while isinstance(self.peek(), (Mention, GroupRef)):
             out.append(self.next("a person"))  # type: ignore[arg-type]
-        if len(out) < at_least:
+        if not out:
             got = f" but got '{word(self.next('a person'))}'" if self.more() else ""
             raise self.fail(f"Mention at least one person, like @alice{got}.")
         return out
@@ -346,12 +361,20 @@ def _role(a: Args) -> Role | None:
     return None
 
 
-def _cohort_people(a: Args, note: str | None) -> dict[str, Any]:
+def _cohort_add(a: Args, note: str | None) -> dict[str, Any]:
     name = a.name("cohort name")
-    people = a.mentions()
+    people = a.people()
     role = _role(a)
     a.done()
     return {"name": name, "people": people, "role": role}
+
+
+def _cohort_remove(a: Args, note: str | None) -> dict[str, Any]:
+    """As `add`, but each person by name: a group's members leave one by one, knowingly."""
+    out = _cohort_add(a, note)
+    if group := next((p for p in out["people"] if isinstance(p, GroupRef)), None):
+        raise a.fail(f"Mention each person to remove; a group ({word(group)}) can only be added.")
+    return out
 
 
 def _cohort_name(a: Args, note: str | None) -> dict[str, Any]:
@@ -633,10 +656,10 @@ SPECS: list[Spec] = [
     spec(
         "cohort",
         "add",
-        "/cohort add <name> @person… [as learner|assessor|coordinator]",
+        "/cohort add <name> @person|@group… [as learner|assessor|coordinator]",
         "/cohort add spring @alice @bob",
-        "add people to a cohort (learners unless you say)",
-        _cohort_people,
+        "add people to a cohort (learners unless you say); a group (a server role) adds everyone in it",
+        _cohort_add,
         "coordinator",
     ),
     spec(
@@ -645,7 +668,7 @@ SPECS: list[Spec] = [
         "/cohort remove <name> @person… [as <role>]",
         "/cohort remove spring @bob",
         "take people (or just one role) out of a cohort",
-        _cohort_people,
+        _cohort_remove,
         "coordinator",
     ),
     spec("cohort", "list", "/cohort list", "/cohort list", "the cohorts you can see", _cohort_list),
@@ -970,7 +993,7 @@ FREE_TEXT_ARGS = frozenset({"parts", "reason", "note", "text", "body", "feedback
 def _clean_value(value: Any, free: bool) -> Any:
     if isinstance(value, str):
         return free_text(value) if free else check_visible(value)
-    if isinstance(value, (Mention, ChannelRef)):
+    if isinstance(value, (Mention, ChannelRef, GroupRef)):
         check_visible(word(value))
     elif isinstance(value, (list, tuple)):
         return type(value)(_clean_value(v, free) for v in value)

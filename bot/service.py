@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.directory import Directory, Profile
+from bot.directory import Directory, Group, Profile
 from bot.domain import UserError
 from bot.forms import (
     Form,
@@ -42,7 +42,7 @@ from bot.forms import (
     rubric_form,
     submit_form,
 )
-from bot.grammar import Command, Mention, clean_command, parse
+from bot.grammar import Command, GroupRef, Mention, clean_command, parse
 from bot.handlers import HANDLERS
 from bot.messages import Destination, Message, Reply
 from bot.storage import Inbound, Member, Outbox, OutboxState, Workspace
@@ -203,34 +203,65 @@ async def upsert_member(
 
 
 class Prefetched:
-    """Profiles fetched before the transaction opens, so no platform call (users.info)
-    ever runs while the database holds a write lock."""
+    """Profiles and mentioned groups fetched before the transaction opens, so no platform
+    call (users.info, a role's members) ever runs while the database holds a write lock. A
+    group the platform refused to list answers with its refusal when the handler asks."""
 
-    def __init__(self, inner: Directory, profiles: dict[str, Profile | None]) -> None:
-        self.inner, self.profiles = inner, profiles
+    def __init__(
+        self,
+        inner: Directory,
+        profiles: dict[str, Profile | None],
+        groups: dict[str, Group | UserError] | None = None,
+    ) -> None:
+        self.inner, self.profiles, self.groups = inner, profiles, groups or {}
 
     @classmethod
-    async def fetch(cls, inner: Directory, user_ids: list[str]) -> Prefetched:
+    async def fetch(cls, inner: Directory, user_ids: list[str], group_ids: Sequence[str] = ()) -> Prefetched:
         unique = list(dict.fromkeys(user_ids))
         found = await asyncio.gather(*(inner.profile(u) for u in unique))
-        return cls(inner, dict(zip(unique, found, strict=True)))
+        known = cls(inner, dict(zip(unique, found, strict=True)))
+        for group_id in dict.fromkeys(group_ids):
+            try:
+                group = await inner.group(group_id)
+            except UserError as refusal:
+                known.groups[group_id] = refusal
+                continue
+            known.groups[group_id] = group
+            known.profiles.update((p.user_id, p) for p in group.people)
+        return known
 
     async def profile(self, user_id: str) -> Profile | None:
         if user_id in self.profiles:
             return self.profiles[user_id]
         return await self.inner.profile(user_id)
 
+    async def group(self, group_id: str) -> Group:
+        found = self.groups.get(group_id)
+        if isinstance(found, UserError):
+            raise found
+        return found if found is not None else await self.inner.group(group_id)
+
     def channel_named(self, name: str) -> str | None:
         return self.inner.channel_named(name)
 
 
-def mentioned(command: Command) -> list[str]:
-    out: list[str] = []
-    for value in command.args.values():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, Mention):
-                out.append(item.user_id)
-    return out
+def mentioned(command: Command) -> list[Mention | GroupRef]:
+    return [
+        item
+        for value in command.args.values()
+        for item in (value if isinstance(value, list) else [value])
+        if isinstance(item, (Mention, GroupRef))
+    ]
+
+
+async def prefetch(directory: Directory, user_id: str, command: Command) -> Prefetched:
+    """The profiles of `user_id` and of the people `command` mentions, and its groups."""
+    named = mentioned(command)
+    return await Prefetched.fetch(
+        directory,
+        [user_id, *(m.user_id for m in named if isinstance(m, Mention))],
+        [g.group_id for g in named if isinstance(g, GroupRef)],
+    )
 
 
 T = TypeVar("T")
@@ -266,7 +297,7 @@ class CohortBot:
             return await self.accept(
                 Intake(request_key, origin, command, reply_to), parsed.args.get("links", [])
             )
-        known = await Prefetched.fetch(directory, [origin.user_id, *mentioned(parsed)])
+        known = await prefetch(directory, origin.user_id, parsed)
         return await self._run(origin, parsed, known, request_key)
 
     async def accept(self, intake: Intake, links: list[str]) -> Reply:
@@ -292,7 +323,7 @@ class CohortBot:
         cannot be looked up afterwards, and it vanishes when Slack reloads; a DM can and
         stays.) Returns a duplicate if another process ran it first: each intake runs once."""
         parsed = parse(intake.text)  # it parsed when it was taken in
-        known = await Prefetched.fetch(directory, [intake.origin.user_id, *mentioned(parsed)])
+        known = await prefetch(directory, intake.origin.user_id, parsed)
         reply = await self._run(
             intake.origin, parsed, known, intake.key, intake=intake, answer_after=answer_after
         )

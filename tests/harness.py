@@ -31,6 +31,7 @@ from discord_app import UNLIMITED, DiscordWire, discord_bot
 from fakes.discord import Channel as DiscordChannel
 from fakes.discord import FakeDiscord, Interaction, Permission
 from fakes.discord import Member as DiscordMember
+from fakes.discord import Role as DiscordRole
 from fakes.slack_server import FakeSlack
 from slack_app import SlackWire, served_app
 from sqlalchemy import select
@@ -320,10 +321,11 @@ DISCORD_RE = re.compile(
     r"<@!?(?P<user>\d+)>|<#(?P<channel>\d+)>|<t:(?P<time>-?\d+):\w>"
     r"|\[(?P<label>(?:\\.|[^\]\\])*)\]\(<(?P<url>[^>]*)>\)|\*\*(?P<bold>[^*]+)\*\*|\\(?P<escaped>.)"
 )
-# How a person's typed text reaches a string option: Discord's client makes @mentions and
-# #channels its markup.
+# How a person's typed text reaches a string option: Discord's client makes @mentions, @&roles
+# (a script's way of naming a role) and #channels its markup.
 TYPED_MENTION_RE = re.compile(
-    r"(?<![\w.@/])@(?P<user>[^\W_][\w.-]{0,79})|(?<![\w/&#])#(?P<channel>[^\W_][\w.-]{0,79})"
+    r"(?<![\w.@/])@(?P<user>[^\W_][\w.-]{0,79})|(?<![\w.@/])@&(?P<role>[^\W_][\w.-]{0,79})"
+    r"|(?<![\w/&#])#(?P<channel>[^\W_][\w.-]{0,79})"
 )
 ADMIN_ROLE = "Server managers"  # `:admin`: the Manage Server permission, which makes a workspace admin
 
@@ -335,7 +337,8 @@ class DiscordChat(ConsoleChat):
     Each `@alice /cohort add spring @bob` becomes the slash command Discord's client sends when
     alice fills it in (`/cohort add` with its options, typed in the server's #general): the
     words are given to the options in the usage's order, keywords mark theirs, `#channels` fill
-    channel options, and mentions in text become Discord's `<@id>`. A line Discord's client
+    channel options, and mentions in text become Discord's `<@id>` (`@&librarians`, a role of
+    the server, `<@&id>`). A line Discord's client
     could not send (a subcommand it does not have, a required option missing, a choice not
     offered) is refused by the console, saying so. Answers, followups, channel posts, DMs and
     edits that reached the fake are read back from Discord's JSON into the console's text.
@@ -369,6 +372,13 @@ class DiscordChat(ConsoleChat):
             self.members[handle] = member = self.fake.member(handle)
             self.handles[member.id] = handle
         return self.members[handle]
+
+    def role(self, name: str) -> DiscordRole:
+        """The server's role called `name` (any case): Discord's client offers only those."""
+        found = next((r for r in self.guild.roles.values() if r.name.lower() == name.lower()), None)
+        if found is None:
+            raise ValueError(f"the server has no role called {name}")
+        return found
 
     def channel(self, name: str) -> DiscordChannel:
         name = name.lower()
@@ -496,6 +506,8 @@ class DiscordChat(ConsoleChat):
         def markup(m: re.Match[str]) -> str:
             if m["user"]:
                 return f"<@{self.person(self.user_id(m['user'])).id}>"
+            if m["role"]:
+                return f"<@&{self.role(m['role']).id}>"
             return f"<#{self.channel(m['channel']).id}>"
 
         return TYPED_MENTION_RE.sub(markup, text)

@@ -15,6 +15,7 @@ from bot.grammar import (
     VERBS,
     ChannelRef,
     Command,
+    GroupRef,
     Mention,
     Spec,
     clean_command,
@@ -92,6 +93,18 @@ def test_people_are_recognised_in_slack_discord_and_console_spelling() -> None:
     args = parse("/cohort add spring <@U1|ann> <@123> <@!456> @carol as assessors").args
     assert args["people"] == [Mention("U1", "ann"), Mention("123"), Mention("456"), Mention("carol", "carol")]
     assert args["role"] == Role.ASSESSOR
+
+
+def test_a_discord_role_and_a_slack_user_group_are_groups_of_people_to_add() -> None:
+    args = parse("/cohort add spring <@&123> <@U1|ann> <!subteam^S0TEAM|@librarians> as assessor").args
+    assert args["people"] == [GroupRef("123"), Mention("U1", "ann"), GroupRef("S0TEAM", "librarians")]
+    assert args["role"] == Role.ASSESSOR
+
+
+def test_people_are_removed_one_by_one_never_by_group() -> None:
+    assert "Mention each person to remove; a group (@librarians) can only be added" in refusal(
+        "/cohort remove spring @ann <!subteam^S0TEAM|@librarians>"
+    )
 
 
 def test_an_unknown_role_is_refused_naming_the_roles() -> None:

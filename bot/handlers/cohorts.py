@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from bot import markup
+from bot.directory import Group
 from bot.domain import ReviewState, Role, UserError, parse_days, short_id
 from bot.handlers.base import coordinates_anything, handles, refusal, require_coordinator
 from bot.messages import Destination, Message, Reply
@@ -23,7 +24,8 @@ from bot.storage.roster import enrolled, members_with_role
 from bot.workflows.context import Context
 from bot.workflows.deadlines import phase_of
 from bot.workflows.lookups import cohort_named
-from bot.workflows.members import member_for, roles_in, zone_name
+from bot.workflows.members import member_for, people_named, roles_in, zone_name
+from bot.workflows.sending import Outgoing
 
 
 def plural(n: int, noun: str) -> str:
@@ -102,36 +104,70 @@ ROLE_PLURAL = {Role.LEARNER: "learners", Role.ASSESSOR: "assessors", Role.COORDI
 
 @handles("cohort", "add")
 async def add(ctx: Context, args: dict[str, Any]) -> Reply:
+    """Add the people mentioned, and everyone in a group mentioned, in a few statements however
+    many (a role of hundreds): their members, the enrolments and the welcome DMs."""
     cohort = await cohort_named(ctx, args["name"])
     await require_coordinator(ctx, cohort)
     role: Role = args["role"] or Role.LEARNER
-    added, already = [], []
-    for mention in args["people"]:
-        member = await member_for(ctx, mention)
-        if role in await roles_in(ctx, cohort, member):
-            already.append(member)
-            continue
-        enrolment = Enrolment(cohort_id=cohort.id, member_id=member.id, role=role, added_at=ctx.now)
-        ctx.session.add(enrolment)
-        await ctx.session.flush()
-        added.append(member)
-        await ctx.send(
-            Destination.dm(member.user_id), welcome(cohort, role), f"enrol:{enrolment.id}", cohort=cohort
+    people, groups = await people_named(ctx, args["people"])
+    holding = set(await ctx.session.scalars(enrolled(cohort.id, role)))
+    added = [m for m in people if m.id not in holding]
+    already = [m for m in people if m.id in holding]
+    enrolments = [Enrolment(cohort_id=cohort.id, member_id=m.id, role=role, added_at=ctx.now) for m in added]
+    ctx.session.add_all(enrolments)
+    await ctx.session.flush()
+    await ctx.post(
+        *(
+            Outgoing(Destination.dm(m.user_id), welcome(cohort, role), f"enrol:{e.id}", cohort_id=cohort.id)
+            for m, e in zip(added, enrolments, strict=True)
         )
-    ctx.audit("cohort.add", cohort.name, role=role.value, members=[m.user_id for m in added])
+    )
+    ctx.audit(
+        "cohort.add",
+        cohort.name,
+        role=role.value,
+        members=[m.user_id for m in added],
+        **({"groups": [g.name for g in groups]} if groups else {}),
+    )
+    return Reply.text(" ".join(added_lines(cohort, role, added, already, groups)))
+
+
+HANDFUL = 5  # people an answer names; the rest are counted
+
+
+def one(role: Role) -> str:
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
+
+
+def added_lines(
+    cohort: Cohort, role: Role, added: list[Member], already: list[Member], groups: list[Group]
+) -> list[str]:
+    """What `/cohort add` did, in sentences: who was added and who already held the role, each
+    named up to a handful (a role of hundreds is counted, not listed), and that a group's
+    people all hold it now."""
+
+    def named(members: list[Member]) -> str:
+        return mentions([m.user_id for m in members[:HANDFUL]], len(members))
+
+    where, many = markup.bold(cohort.name), ROLE_PLURAL[role]
     parts = []
-    if added:
+    if len(added) > HANDFUL:
+        parts.append(f"Added {len(added)} {many} to {where}: {named(added)}.")
+    elif added:
+        parts.append(f"Added {named(added)} to {where} as {many if len(added) > 1 else role.value}.")
+    if len(already) > HANDFUL:
+        parts.append(f"{len(already)} were already {many}: {named(already)}.")
+    elif already:
         parts.append(
-            f"Added {', '.join(markup.mention(m.user_id) for m in added)} to {markup.bold(cohort.name)} "
-            f"as {ROLE_PLURAL[role] if len(added) > 1 else role.value}."
+            f"{named(already)} was already {one(role)}."
+            if len(already) == 1
+            else f"{named(already)} were already {many}."
         )
-    if already:
-        parts.append(
-            f"{', '.join(markup.mention(m.user_id) for m in already)} "
-            f"{'was' if len(already) == 1 else 'were'} already "
-            f"{'a ' + role.value if len(already) == 1 else ROLE_PLURAL[role]}."
-        )
-    return Reply.text(" ".join(parts))
+    for group in groups:
+        n = len(group.people)
+        who = f"@{group.name} ({n} {'person' if n == 1 else 'people'})"
+        parts.append(f"Everyone with {who} is {one(role)} in {where} now.")
+    return parts
 
 
 def welcome(cohort: Cohort, role: Role) -> Message:

@@ -1,8 +1,10 @@
 """People: the time zone a person's times are read and written in, a member made from a
-platform's profile, and their roles in a cohort."""
+platform's profile (one a mention names, or everyone in a mentioned group), and their roles in
+a cohort."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -10,13 +12,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.directory import Profile
+from bot.directory import Group, Profile
 from bot.domain import Role, UserError, zone
-from bot.grammar import Mention
+from bot.grammar import GroupRef, Mention
 from bot.storage import Cohort, Enrolment, Member
 
 if TYPE_CHECKING:  # the context reads its actor's zone here
     from bot.workflows.context import Context
+
+CHUNK = 500  # user ids a query names at once: well within SQLite's and asyncpg's bound parameters
 
 
 def zone_name(tz: str | None, settings: Settings, cohort_tz: str | None = None) -> str:
@@ -88,3 +92,44 @@ async def member_for(ctx: Context, mention: Mention) -> Member:
     ctx.session.add(member)
     await ctx.session.flush()
     return member
+
+
+async def members_of(ctx: Context, profiles: Sequence[Profile]) -> list[Member]:
+    """The workspace's members for these profiles (a group's people), in their order: the
+    known ones in one query, the others created in one flush, however many."""
+    known: dict[str, Member] = {}
+    user_ids = list(dict.fromkeys(p.user_id for p in profiles))
+    for start in range(0, len(user_ids), CHUNK):
+        rows = await ctx.session.scalars(
+            select(Member).where(
+                Member.workspace_id == ctx.workspace.id, Member.user_id.in_(user_ids[start : start + CHUNK])
+            )
+        )
+        known.update((m.user_id, m) for m in rows)
+    fresh = [new_member(ctx.workspace.id, p, ctx.now) for p in profiles if p.user_id not in known]
+    if fresh:
+        ctx.session.add_all(fresh)
+        await ctx.session.flush()
+        known.update((m.user_id, m) for m in fresh)
+    return [known[u] for u in user_ids]
+
+
+async def people_named(ctx: Context, named: Sequence[Mention | GroupRef]) -> tuple[list[Member], list[Group]]:
+    """The members a command's mentions name, each once in the order named (a group's
+    people where the group is), and the groups named. A group nobody but bots is in is
+    refused: nobody would be added, which is rarely what was meant."""
+    members: list[Member] = []
+    groups: list[Group] = []
+    for item in named:
+        if isinstance(item, Mention):
+            members.append(await member_for(ctx, item))
+            continue
+        group = await ctx.directory.group(item.group_id)
+        if not group.people:
+            raise UserError(
+                f"Nobody has @{group.name} (bots aside), so nobody was added; mention the people instead.",
+                "/cohort add spring @alice @bob",
+            )
+        groups.append(group)
+        members += await members_of(ctx, group.people)
+    return list({m.id: m for m in members}.values()), groups

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.directory import Profile
+from bot.directory import Group, Profile
+from bot.domain import UserError
 
 
 class ConsoleDirectory:
@@ -31,6 +32,9 @@ class ConsoleDirectory:
 
     def channel_named(self, name: str) -> str | None:
         return name  # every channel the console names exists, as `#<name>`
+
+    async def group(self, group_id: str) -> Group:
+        raise UserError("The console has no groups: mention each person.", "/cohort add spring @alice @bob")
 
     async def profile(self, user_id: str) -> Profile | None:
         if self.closed and user_id not in self.profiles:

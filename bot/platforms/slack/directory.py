@@ -7,7 +7,8 @@ import time
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.directory import Profile
+from bot.directory import Group, Profile
+from bot.domain import UserError
 
 PROFILE_TTL = 600.0
 
@@ -21,6 +22,14 @@ class SlackDirectory:
 
     def channel_named(self, name: str) -> str | None:
         return None  # people make Slack channels: a cohort is created in one, or names one
+
+    async def group(self, group_id: str) -> Group:
+        """Not yet: a user group's members come from `usergroups.users.list` (another scope,
+        so a reinstall), but as bare ids, and a profile each (`users.info`, about 100 a
+        minute) would not answer a big group's slash command within Slack's 3 seconds."""
+        raise UserError(
+            "I can't add a Slack user group yet: mention each person in it.", "/cohort add spring @alice @bob"
+        )
 
     async def profile(self, user_id: str) -> Profile | None:
         hit = self.cache.get(user_id)

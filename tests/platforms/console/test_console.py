@@ -253,3 +253,11 @@ def test_the_clock_does_not_log_every_run_of_its_jobs(tmp_path: Path) -> None:
     logged = err.read_text()
     assert "Scheduler started" in logged  # INFO is on: the scheduler's own news is logged
     assert "Running job" not in logged and "executed successfully" not in logged, logged
+
+
+async def test_a_group_mentioned_in_the_console_is_refused_in_a_sentence(spring: ConsoleChat) -> None:
+    await spring.run("@coord /cohort add spring @zoë <@&123>")
+    assert spring.last("only @coord") == (
+        "The console has no groups: mention each person. Example: `/cohort add spring @alice @bob`"
+    )
+    assert not spring.said("DM @zoë")

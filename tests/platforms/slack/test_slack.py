@@ -98,6 +98,18 @@ async def test_mention_of_someone_outside_the_workspace_is_refused(app: SlackApp
     assert "can't find @ghost in this workspace" in answer
 
 
+async def test_a_user_group_is_refused_in_a_sentence_and_nobody_is_added(app: SlackApp, db: Database) -> None:
+    await set_up(app)
+    before = len(app.fake.calls)
+    answer = await app.say("UCOORD", "/cohort add spring <@UDANA|dana> <!subteam^S0TEAM|@librarians>")
+    await app.settle()
+    assert "can't add a Slack user group yet: mention each person in it" in answer
+    assert "Example: `/cohort add spring @alice @bob`" in answer
+    assert not [
+        c.method for c in app.fake.calls[before:] if c.method in ("chat.postMessage", "conversations.open")
+    ]
+
+
 async def test_slash_submit_acks_at_once_then_answers_with_a_receipt_and_posts_a_claimable_task(
     app: SlackApp, db: Database
 ) -> None:
