@@ -84,6 +84,63 @@ def render(text: str, renderer: Renderer) -> str:
     return "".join(out)
 
 
+def word_cut(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, ending at a space where one falls near the end, and
+    never on an escaping backslash (whose character was cut away)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit * 4 // 5 else head).rstrip("\\")
+
+
+def chunks(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` characters, for a platform that shows a long text as
+    several blocks: split at line breaks, a line no piece could hold split at words (begun on
+    the piece before, so none is left short)."""
+    out: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            room = limit - len(current) - 1 if current else limit
+            head = word_cut(line, room) if room > 0 else ""
+            if not current:
+                head = head or line[:limit]
+            out.append("\n".join(piece for piece in (current, head) if piece))
+            current, line = "", line[len(head) :].lstrip(" ")
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        out.append(current)
+    return out or [" "]
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` within `limit` characters, saying what was cut: whole lines while they fit, then
+    `… and 12 more lines`; a first line longer than the limit cut at a word, then `… and 1,234
+    more characters`."""
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    size = -1  # of the lines kept, joined
+    for i, line in enumerate(lines):
+        left = len(lines) - i - 1
+        note = f"\n… and {left} more line{'s' * (left != 1)}" if left else ""
+        if size + 1 + len(line) + len(note) > limit:
+            break
+        size += 1 + len(line)
+    if i:
+        left = len(lines) - i
+        return "\n".join(lines[:i]) + f"\n… and {left} more line{'s' * (left != 1)}"
+    room = limit - len(f"\n… and {len(text):,} more characters")
+    head = word_cut(text, room)
+    return f"{head}\n… and {len(text) - len(head):,} more characters"
+
+
 def _loose(text: str) -> str:
     """A stray sentinel (a token cut in half by a length limit) is dropped, never shown."""
     return text.replace(OPEN, "").replace(CLOSE, "")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bot.markup import from_legacy
+from bot.markup import TOKEN_RE, from_legacy
 
 MARKUP = 2  # stored with each message: rows from before `bot.markup` spelled mentions Slack's way
 
@@ -40,16 +41,51 @@ class Button:
             raise ValueError(f"a button's command holds at most {COMMAND_MAX} characters: {self.command!r}")
 
 
+class CardKind(StrEnum):
+    """What a card is about, which a platform may show as its accent (Discord: the colour)."""
+
+    NUDGE = "nudge"  # a deadline or a decision drawing near
+    TASK = "task"  # work waiting for someone: a review to claim, evidence to decide
+    CELEBRATION = "celebration"  # a badge earned
+
+
+@dataclass(frozen=True)
+class Card:
+    """A message drawn as a card where the platform has them (Discord: an embed): its kind, a
+    title naming what it is about, the page the title links to, a small picture beside it.
+    The message's text stays whole, so a platform without cards (the console, Slack) shows the
+    text alone and loses nothing that matters. The title is plain words (bold at most):
+    no platform shows a mention, link or time in one."""
+
+    kind: CardKind
+    title: str
+    url: str | None = None  # e.g. the badge's public page
+    image: str | None = None  # e.g. the badge's image, as a thumbnail
+
+    def __post_init__(self) -> None:
+        if any(m.group(1) != "*" for m in TOKEN_RE.finditer(self.title)):
+            raise ValueError(f"a card's title holds plain words only: {self.title!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "title": self.title, "url": self.url, "image": self.image}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Card:
+        return cls(CardKind(data["kind"]), data["title"], data.get("url"), data.get("image"))
+
+
 @dataclass(frozen=True)
 class Message:
     """Text with `code` spans, and the bot's bold words, mentions, channels, links and times in
-    neutral markup (`bot.markup`: never a platform's own syntax), plus buttons."""
+    neutral markup (`bot.markup`: never a platform's own syntax), plus buttons; drawn as a card
+    where the platform has them (nudges, review tasks, badge celebrations)."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     context: str = ""  # a footer line, e.g. ids and times
     fields: tuple[tuple[str, str], ...] = ()  # (label, value) pairs shown as a list
     edit_of: str | None = None  # outbox key of an earlier message this one replaces in place
+    card: Card | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies recursively (~40 µs a message, 0.3 s a fan-out)
@@ -57,6 +93,7 @@ class Message:
             **vars(self),
             "buttons": [dict(vars(b)) for b in self.buttons],
             "fields": [list(f) for f in self.fields],
+            "card": self.card.to_dict() if self.card else None,
             "markup": MARKUP,
         }
 
@@ -73,6 +110,7 @@ class Message:
             context=read(data.get("context", "")),
             fields=tuple((read(k), read(v)) for k, v in data.get("fields", ())),
             edit_of=data.get("edit_of"),
+            card=Card.from_dict(data["card"]) if data.get("card") else None,
         )
 
 

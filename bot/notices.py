@@ -26,7 +26,7 @@ from bot.domain import (
     window_phase,
     zone,
 )
-from bot.messages import Button, Message
+from bot.messages import Button, Card, CardKind, Message
 from bot.storage import Extension, Member, Submission, Window
 from bot.storage.roster import enrolled
 
@@ -148,6 +148,11 @@ def deadline_line(window: Window, tz: ZoneInfo, now: datetime) -> str:
     return f"closes {markup.time(window.closes_at, tz)} ({format_left(window.closes_at - now)})"
 
 
+def window_card(kind: CardKind, window: Window) -> Card:
+    """A card about a window: its credential, in its cohort (a learner may be in several)."""
+    return Card(kind, f"{window.credential.name} · {window.cohort.name}")
+
+
 def window_when(window: Window, tz: ZoneInfo, now: datetime) -> str:
     """Where a window stands, in one phrase whose verb says it: `opens …, closes …`,
     `closes … (7 days left)` or `closed …`."""
@@ -191,6 +196,7 @@ def channel_nudge(window: Window, counts: WindowCounts, now: datetime) -> Messag
         f"{progress_line(counts)}. Not in yet? `/submit <link> -- <reflection>`",
         buttons=(SUBMIT_BUTTON,),
         context=short_id("W", window.id),
+        card=window_card(CardKind.NUDGE, window),
     )
 
 
@@ -217,12 +223,14 @@ def learner_nudge(
             f"({markup.bold(window.credential.name)}, {window.cohort.name}): {closes}.{todo}\n"
             "Resubmit with `/submit <links> -- what changed`.",
             context=short_id("W", window.id),
+            card=window_card(CardKind.NUDGE, window),
         )
     return Message(
         f"⏰ {left} to submit for {markup.bold(window.credential.name)} ({window.cohort.name}): "
         f"{closes}.\n`/submit <link> [<link>…] -- <reflection>`",
         buttons=(SUBMIT_BUTTON, EXTEND_BUTTON),
         context=short_id("W", window.id),
+        card=window_card(CardKind.NUDGE, window),
     )
 
 

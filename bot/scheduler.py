@@ -43,11 +43,12 @@ from bot.domain import (
     unmet_criteria,
     zone,
 )
-from bot.messages import Destination, Message
+from bot.messages import CardKind, Destination, Message
 from bot.notices import (
     channel_nudge,
     learner_nudge,
     who_owes,
+    window_card,
     window_closed,
     window_counts,
     window_opened,
@@ -356,7 +357,8 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
                     f"waited {format_age(age)} with no assessor. Ask an "
                     "assessor to claim it (`/review claim "
                     f"{short_id('R', review.id)}`) or add one: `/cohort add "
-                    f"{cohort.name} @someone as assessor`."
+                    f"{cohort.name} @someone as assessor`.",
+                    card=window_card(CardKind.NUDGE, review.submission.window),
                 )
                 await send(
                     session,
@@ -391,7 +393,8 @@ async def sweep_reviews(db: Database, settings: Settings, now: datetime) -> int:
                 told = Message(
                     f"⏰ You claimed {rid} {format_age(age)} ago. Please decide "
                     f"(`/review approve {rid}` or `/review revise {rid} …`) or "
-                    f"`/review release {rid}` so someone else can."
+                    f"`/review release {rid}` so someone else can.",
+                    card=window_card(CardKind.NUDGE, review.submission.window),
                 )
                 key = f"review:{review.id}:remind:{stamp(review.claimed_at)}"
             outgoing = Outgoing(Destination.dm(assessor.user_id), told, key, cohort_id=cohort.id)

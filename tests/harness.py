@@ -594,18 +594,25 @@ class DiscordChat(ConsoleChat):
     # -------------------------------------------------------------- Discord's JSON back to text
 
     def readable(self, body: dict[str, Any], where: str) -> str:
-        """A Discord message as the console renders the same neutral message: its text, the
-        embed's fields, the buttons, then the small print in brackets."""
+        """A Discord message as the console renders the same neutral message: its text (the
+        content, or a card's description over its embeds; the console shows no card title), the
+        embeds' fields, the buttons, then the small print in brackets (`-# …`, or a footer)."""
         zone = self.reader_zone(where)
         lines, context = [], []
-        for line in str(body.get("content") or "").split("\n"):
+        embeds = body.get("embeds") or []
+        text = str(body.get("content") or "") or "\n".join(
+            str(e["description"]) for e in embeds if "description" in e
+        )
+        for line in text.split("\n") if text else []:
             if line.startswith("-# "):
                 context.append(self.text(line[3:], zone))
             else:
                 lines.append(self.text(line, zone))
-        for embed in body.get("embeds") or []:
+        for embed in embeds:
             for field in embed.get("fields") or []:
                 lines.append(f"{self.text(field['name'], zone)}: {self.text(field['value'], zone)}")
+            if "footer" in embed:
+                context.append(embed["footer"]["text"])  # plain text: Discord parses no markdown there
         buttons = [
             f"[{b['label']}: {b['url']}]" if "url" in b else f"[{b['label']} → {b['custom_id']}]"
             for row in body.get("components") or []

@@ -982,6 +982,36 @@ def _row(*buttons: dict[str, Any]) -> dict[str, Any]:
             "embeds",
             "MAX_EMBED_SIZE_EXCEEDED",
         ),
+        ({"embeds": [{"title": "t" * 257}]}, "embeds.0.title", "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"footer": {"text": "f" * 2049}}]}, "embeds.0.footer.text", "BASE_TYPE_MAX_LENGTH"),
+        (
+            {"embeds": [{"fields": [{"name": "", "value": "v"}]}]},
+            "embeds.0.fields.0.name",
+            "BASE_TYPE_REQUIRED",
+        ),
+        (
+            {"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]},
+            "embeds.0.fields.0.value",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]},
+            "embeds.0.fields",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        ({"embeds": [{"title": "t"}] * 11}, "embeds", "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"title": "t", "url": "/badges/1"}]}, "embeds.0.url", "URL_TYPE_INVALID_URL"),
+        (
+            {"embeds": [{"thumbnail": {"url": "file:///b.png"}}]},
+            "embeds.0.thumbnail.url",
+            "URL_TYPE_INVALID_URL",
+        ),
+        (
+            {"embeds": [{"thumbnail": {"url": "ftp://x.org/b.png"}}]},
+            "embeds.0.thumbnail.url",
+            "URL_TYPE_INVALID_SCHEME",
+        ),
+        ({"embeds": [{"title": "t", "color": 0x1000000}]}, "embeds.0.color", "NUMBER_TYPE_MAX"),
         ({"nonce": "n" * 26}, "nonce", "BASE_TYPE_MAX_LENGTH"),
         (
             {"allowed_mentions": {"parse": ["users"], "users": ["1"]}},
@@ -997,6 +1027,16 @@ def _row(*buttons: dict[str, Any]) -> dict[str, Any]:
         "button label",
         "duplicate id",
         "embeds total",
+        "embed title",
+        "embed footer",
+        "empty field name",
+        "field value",
+        "26 fields",
+        "11 embeds",
+        "embed url",
+        "thumbnail url",
+        "thumbnail scheme",
+        "embed colour",
         "nonce",
         "mentions",
     ],
@@ -1008,7 +1048,16 @@ def test_message_limits(body: dict[str, Any], pointer: str, code: str) -> None:
 
 def test_a_message_within_every_limit_passes() -> None:
     rows = [_row(*(_button(f"r{r}b{b}") for b in range(5))) for r in range(5)]
-    body = {"content": "x" * 2000, "components": rows, "embeds": [{"title": "t", "description": "d" * 4096}]}
+    card = {
+        "title": "t" * 256,
+        "description": "d" * 3096,
+        "url": "https://badges.example.org/badges/1",
+        "thumbnail": {"url": "https://badges.example.org/badges/1/image.png"},
+        "color": 0xFFFFFF,
+        "fields": [{"name": "n", "value": "v" * 1023}] * 2,
+        "footer": {"text": "f" * 600},
+    }  # 6,000 characters
+    body = {"content": "x" * 2000, "components": rows, "embeds": [card]}
     assert not message_errors(body)
 
 

@@ -13,7 +13,7 @@ from bot.badges.issuing import free_status_index, urls_for
 from bot.badges.ob2 import new_salt
 from bot.badges.share import ShareLinks, share_links
 from bot.domain import BadgeState, short_id
-from bot.messages import COMMAND_MAX, Button, Destination, Message
+from bot.messages import COMMAND_MAX, Button, Card, CardKind, Destination, Message
 from bot.storage import Badge, Cohort, Member, Review, Submission, Version
 from bot.workflows.context import Context
 
@@ -43,11 +43,21 @@ def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
     )
 
 
+def badge_card(badge: Badge, links: ShareLinks | None = None) -> Card:
+    """The badge as a card: its name, linked to its public page, its image beside it (once it
+    is issued: before, there is neither)."""
+    name = badge.credential.name
+    if links is None:
+        return Card(CardKind.CELEBRATION, name)
+    return Card(CardKind.CELEBRATION, name, url=links.page, image=links.image)
+
+
 def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message:
     return Message(
         f"🎉 {markup.mention(member_user_id)} earned {markup.bold(badge.credential.name)}! Congratulations!",
         buttons=share_buttons(links),
         context=short_id("B", badge.id),
+        card=badge_card(badge, links),
     )
 
 
@@ -201,7 +211,7 @@ async def ask_for_address(
         buttons += reflection_choice(badge)
     await ctx.send(
         Destination.dm(learner.user_id),
-        Message("\n".join(lines), buttons=buttons),
+        Message("\n".join(lines), buttons=buttons, card=badge_card(badge)),
         f"badge:{badge.id}:address",
         cohort=await cohort_of(ctx, badge),
     )
@@ -244,7 +254,7 @@ async def announce(
         buttons += share_to_channel(badge, cohort)
     await ctx.send(
         Destination.dm(learner.user_id),
-        Message("\n".join(lines), buttons=buttons),
+        Message("\n".join(lines), buttons=buttons, card=badge_card(badge, links)),
         f"badge:{badge.id}:issued",
         cohort=cohort,
     )

@@ -26,8 +26,8 @@ from bot.domain import (
     stamp,
     what_changed,
 )
-from bot.messages import Button, Destination, Message
-from bot.notices import window_tz
+from bot.messages import Button, CardKind, Destination, Message
+from bot.notices import window_card, window_tz
 from bot.storage import Badge, Member, Review, Submission, Version
 from bot.storage.roster import members_with_role
 from bot.workflows.context import Context
@@ -43,16 +43,24 @@ def who(submission: Submission) -> str:
     return markup.mention(submission.member.user_id)
 
 
-def task_message(review: Review, version: Version, submission: Submission) -> Message:
+def task_message(
+    review: Review, version: Version, submission: Submission, claimed_by: str | None = None
+) -> Message:
+    """The task as the assessors' channel shows it: open with its Claim button, or, edited in
+    place once claimed, saying by whom (`claimed_by`, a platform user id)."""
     window = submission.window
+    rid = short_id("R", review.id)
     again = f" (version {version.number}, a resubmission)" if version.number > 1 else ""
     late = " · late" if version.late else ""
+    status = "waiting for an assessor" if claimed_by is None else f"claimed by {markup.mention(claimed_by)}"
     return Message(
-        f"📝 Review task {short_id('R', review.id)}: {short_id('S', submission.id)} by "
+        f"📝 Review task {rid}: {short_id('S', submission.id)} by "
         f"{who(submission)}{again} for {markup.bold(window.credential.name)} ({window.cohort.name}), "
         f"{len(version.links)} link{'s' * (len(version.links) != 1)}{late}.",
-        buttons=(Button("Claim", command=f"/review claim {short_id('R', review.id)}", style="primary"),),
+        buttons=() if claimed_by else (Button("Claim", command=f"/review claim {rid}", style="primary"),),
+        fields=(("Status", status),),
         context=f"submitted {markup.time(version.submitted_at, window_tz(window))}",
+        card=window_card(CardKind.TASK, window),
     )
 
 
@@ -145,6 +153,7 @@ def evidence(review: Review, submission: Submission, version: Version, previous:
             Button("Approve", command=f"/review approve {rid}", style="primary"),
             Button("Request revision", command=f"/review revise {rid}", style="danger"),
         ),
+        card=window_card(CardKind.TASK, window),
     )
 
 
@@ -203,10 +212,8 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
     if cohort.reviews_channel_id:
         await ctx.send(
             Destination.channel(cohort.reviews_channel_id),
-            Message(
-                f"📝 {short_id('R', review.id)}: {short_id('S', submission.id)} for "
-                f"{markup.bold(submission.window.credential.name)} "
-                f"— claimed by {markup.mention(assessor.user_id)}.",
+            replace(
+                task_message(review, version, submission, claimed_by=assessor.user_id),
                 edit_of=f"review:{review.id}:task",
             ),
             f"review:{review.id}:claimed:{assessor.id}:{stamp(ctx.now)}",

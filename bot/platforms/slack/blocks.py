@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.markup import Renderer, render
+from bot.markup import Renderer, chunks, render
 from bot.messages import Button, Message
 
 SECTION_MAX = 3000
@@ -54,28 +54,6 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def chunks(text: str, limit: int = SECTION_MAX) -> list[str]:
-    """Split at line breaks so each chunk fits a section."""
-    out: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                out.append(current)
-                current = ""
-            out.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            out.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        out.append(current)
-    return out or [" "]
-
-
 def button(b: Button, index: int) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "button",
@@ -95,7 +73,7 @@ def button(b: Button, index: int) -> dict[str, Any]:
 def blocks_for(message: Message) -> list[dict[str, Any]]:
     text = escape(message.text)
     sections: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text)
+        {"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text, SECTION_MAX)
     ]
     if message.fields:
         fields = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import FormErrors
 
@@ -21,6 +22,7 @@ EMBED_FIELD_NAME_MAX = 256
 EMBED_FIELD_VALUE_MAX = 1024
 EMBED_FOOTER_MAX = 2048
 EMBED_AUTHOR_MAX = 256
+EMBED_COLOR_MAX = 0xFFFFFF
 ACTION_ROWS_MAX = 5
 ROW_WIDTH = 5
 CUSTOM_ID_MAX = 100
@@ -99,8 +101,22 @@ def _embeds(errors: FormErrors, embeds: Any, path: Path) -> None:
         fields = embed.get("fields") or []
         errors.max_length((*path, i, "fields"), fields, EMBED_FIELDS_MAX)
         for j, item in enumerate(fields):
-            errors.max_length((*path, i, "fields", j, "name"), item.get("name"), EMBED_FIELD_NAME_MAX)
-            errors.max_length((*path, i, "fields", j, "value"), item.get("value"), EMBED_FIELD_VALUE_MAX)
+            for key, limit in (("name", EMBED_FIELD_NAME_MAX), ("value", EMBED_FIELD_VALUE_MAX)):
+                if _filled(errors, (*path, i, "fields", j, key), item.get(key)):
+                    errors.max_length((*path, i, "fields", j, key), item[key], limit)
+        _url(errors, (*path, i, "url"), embed.get("url"), ("http", "https"))
+        for key in ("thumbnail", "image"):
+            if key in embed:
+                _url(
+                    errors, (*path, i, key, "url"), (embed[key] or {}).get("url"), MEDIA_SCHEMES, needed=True
+                )
+        color = embed.get("color")
+        if color is not None and not (isinstance(color, int) and 0 <= color <= EMBED_COLOR_MAX):
+            errors.add(
+                (*path, i, "color"),
+                "NUMBER_TYPE_MAX",
+                f"int value should be less than or equal to {EMBED_COLOR_MAX}.",
+            )
         errors.max_length(
             (*path, i, "footer", "text"), (embed.get("footer") or {}).get("text"), EMBED_FOOTER_MAX
         )
@@ -109,6 +125,34 @@ def _embeds(errors: FormErrors, embeds: Any, path: Path) -> None:
         )
     if sum(embed_size(embed) for embed in embeds) > EMBED_TOTAL_MAX:
         errors.add(path, "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}")
+
+
+MEDIA_SCHEMES = ("http", "https", "attachment")
+
+
+def _filled(errors: FormErrors, path: Path, value: Any) -> bool:
+    """A field's name and value: Discord refuses one missing or empty."""
+    if value is None or value == "":
+        errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+        return False
+    return True
+
+
+def _url(errors: FormErrors, path: Path, url: Any, schemes: tuple[str, ...], *, needed: bool = False) -> None:
+    """An embed's link or picture: a well-formed address in one of `schemes`."""
+    if url is None:
+        if needed:
+            errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+        return
+    parts = urlsplit(str(url))
+    if not parts.scheme or not (parts.netloc or parts.scheme == "attachment"):
+        errors.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    elif parts.scheme not in schemes:
+        errors.add(
+            path,
+            "URL_TYPE_INVALID_SCHEME",
+            f'Scheme "{parts.scheme}" is not supported. Scheme must be one of {schemes}.',
+        )
 
 
 def _action_rows(errors: FormErrors, rows: Any, path: Path) -> None:

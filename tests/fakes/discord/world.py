@@ -204,6 +204,10 @@ class Message:
     def components(self) -> list[dict[str, Any]]:
         return list(self.data.get("components", []))
 
+    @property
+    def embeds(self) -> list[dict[str, Any]]:
+        return list(self.data.get("embeds", []))
+
     def custom_ids(self) -> list[str]:
         found: list[str] = []
 

@@ -48,6 +48,16 @@ async def press(chat: DiscordChat, who: str, message: Message, custom_id: str) -
     return interaction
 
 
+def described(message: Message) -> str:
+    """A card's text: its embeds' descriptions, one after the other."""
+    return "\n".join(e["description"] for e in message.embeds if "description" in e)
+
+
+def status_of(task: Message) -> str:
+    """The claim state a review task's card shows."""
+    return next(f["value"] for e in task.embeds for f in e.get("fields", []) if f["name"] == "Status")
+
+
 def only_to(interaction: Interaction) -> str:
     """What the person was answered, only they seeing it (first answer, or deferred then filled)."""
     assert interaction.callback is not None
@@ -74,11 +84,11 @@ async def test_a_claim_button_works_after_a_restart_and_the_task_is_edited_in_pl
         fake.check_violations(ending=True)
 
     assert "You claimed R-1 (S-1 by <@" in only_to(click)
-    assert f"claimed by <@{dana.id}>" in task.content  # the same message, edited
+    assert status_of(task) == f"claimed by <@{dana.id}>"  # the same message's embed, edited
     assert "/review claim R-1" not in task.custom_ids()
     assert fake.messages(assessors)[-1] is task
     evidence = fake.messages(fake.dm_channel(dana))[-1]
-    assert "https://example.org/unit" in evidence.content
+    assert "https://example.org/unit" in described(evidence)
     assert {"/review approve R-1", "/review revise R-1"} <= set(evidence.custom_ids())
 
 
@@ -151,6 +161,87 @@ async def test_a_failure_is_a_sentence_never_this_interaction_failed(
     await chat.wire.answered(interaction)
     assert only_to(interaction) == SORRY
     chat.fake.check_violations()
+
+
+# ------------------------------------------------------------------ cards
+
+# Discord's palette, by the card's kind
+NUDGE_YELLOW, TASK_BLURPLE, CELEBRATION_GREEN = 0xFEE75C, 0x5865F2, 0x57F287
+ABOUT_CREATORS = "Empowering Students as Creators · spring"
+
+
+async def test_a_review_task_is_a_card_whose_claim_state_the_claim_edits_in_place(chat: DiscordChat) -> None:
+    fake, assessors = chat.fake, chat.channel("assessors")
+    task = with_button(fake, assessors, "/review claim R-1")
+    (card,) = task.embeds
+    assert task.content == "" and card["color"] == TASK_BLURPLE and card["title"] == ABOUT_CREATORS
+    assert described(task).startswith("📝 Review task R-1: S-1 by <@")
+    assert status_of(task) == "waiting for an assessor"
+    posted = len(fake.messages(assessors))
+
+    await press(chat, "dana", task, "/review claim R-1")
+    (card,) = task.embeds
+    assert status_of(task) == f"claimed by <@{chat.person('dana').id}>"
+    assert card["color"] == TASK_BLURPLE and card["title"] == ABOUT_CREATORS
+    assert task.data["edited_timestamp"] is not None and len(fake.messages(assessors)) == posted
+    evidence = fake.messages(fake.dm_channel(chat.person("dana")))[-1]
+    assert evidence.embeds[0]["color"] == TASK_BLURPLE and evidence.embeds[0]["title"] == ABOUT_CREATORS
+    assert "Students led the design" in described(evidence)
+
+
+async def test_a_nudge_is_a_card_to_the_learner_and_to_the_channel(chat: DiscordChat) -> None:
+    await chat.run(":clock 2026-03-18T23:00Z")
+    fake = chat.fake
+    dm = fake.messages(fake.dm_channel(chat.person("bob")))[-1]
+    (card,) = dm.embeds
+    assert card["color"] == NUDGE_YELLOW and card["title"] == ABOUT_CREATORS
+    assert "2 days left to submit" in card["description"] and card["footer"] == {"text": "W-1"}
+    assert {"/submit", "/submit extend"} <= set(dm.custom_ids())
+    channel = next(m for m in reversed(fake.messages(chat.channel("frl"))) if "closes" in described(m))
+    assert channel.embeds[0]["color"] == NUDGE_YELLOW and "1 of 3 submitted" in described(channel)
+
+
+async def test_a_badge_is_celebrated_as_a_card_with_its_image_linked_to_its_page(chat: DiscordChat) -> None:
+    await chat.run("""
+        @dana /review claim R-1
+        @dana /review approve R-1 -- Wonderful
+        @alice /badges email alice@school.org
+        @alice /badges confirm
+        @alice /badges share B-1 #frl
+    """)
+    fake = chat.fake
+    posted = next(m for m in reversed(fake.messages(chat.channel("frl"))) if "earned" in described(m))
+    dm = next(m for m in reversed(fake.messages(fake.dm_channel(chat.person("alice")))) if m.embeds)
+    for message in (posted, dm):
+        (card,) = message.embeds
+        links = {b["label"]: b["url"] for row in message.components for b in row["components"] if "url" in b}
+        assert card["color"] == CELEBRATION_GREEN and card["title"] == "Empowering Students as Creators"
+        assert card["url"] == links["View badge"] and card["url"].startswith(
+            "https://badges.example.org/badges/"
+        )
+        assert card["thumbnail"] == {"url": links["Download badge image"]}
+        assert {"Share on LinkedIn", "Share on X", "Share on Facebook"} <= set(links)
+    assert described(posted).startswith(f"🎉 <@{chat.person('alice').id}> earned **Empowering")
+
+
+def words(n: int, word: str) -> str:
+    """About `n` characters of words, e.g. a long overview or reflection."""
+    text = " ".join(f"{word}{i}" for i in range(n))
+    return text[: text.rfind(" ", 0, n)]
+
+
+async def test_long_evidence_reaches_the_assessor_whole_over_two_embeds(chat: DiscordChat) -> None:
+    fake = chat.fake
+    overview, reflection = words(2500, "plan"), words(2500, "learnt")  # more than one embed holds
+    opened = await fake.slash(chat.person("bob"), "submit evidence", channel=chat.home)
+    await fake.answer(opened)
+    values = {"Overview": overview, "Artifact links": "https://example.org/bob", "Reflection": reflection}
+    await chat.wire.answered(await fake.submit_modal(opened, values))
+    await chat.run("@dana /review claim R-2")
+    evidence = fake.messages(fake.dm_channel(chat.person("dana")))[-1]
+    assert [e.get("title") for e in evidence.embeds] == [ABOUT_CREATORS, None]
+    text = described(evidence).replace("\n", " ")
+    assert overview in text and reflection in text and "Decide with `/review approve R-2" in text
 
 
 # ------------------------------------------------------------------ modals

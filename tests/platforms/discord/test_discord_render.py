@@ -6,9 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from typing import Any
+
+import pytest
+from fakes.discord.limits import embed_size, message_errors
+
 from bot import markup
-from bot.messages import Button, Message
+from bot.messages import Button, Card, CardKind, Message
 from bot.platforms.discord.render import payload_for
+
+
+def valid(message: Message) -> dict[str, Any]:
+    """The payload, after checking it as Discord would: never one it refuses."""
+    body = payload_for(message)
+    assert not list(message_errors(body)), list(message_errors(body))
+    return body
 
 
 def test_the_bots_pieces_become_discords_own() -> None:
@@ -38,11 +50,11 @@ def test_code_spans_are_shown_as_written() -> None:
     )
 
 
-def test_a_long_message_is_cut_to_discords_2000_characters_with_its_footer_kept() -> None:
+def test_a_long_message_is_cut_to_discords_2000_characters_saying_what_was_cut() -> None:
     text = "\n".join(f"line {i} " + "x" * 60 for i in range(100))
-    body = payload_for(Message(text, context="R-1 · S-2"))
+    body = valid(Message(text, context="R-1 · S-2"))
     assert len(body["content"]) <= 2000
-    assert body["content"].endswith("…(the rest is too long for one message)\n-# R-1 · S-2")
+    assert body["content"].endswith("line 27 " + "x" * 60 + "\n… and 72 more lines\n-# R-1 · S-2")
 
 
 def test_buttons_are_rows_of_five_with_the_command_as_custom_id() -> None:
@@ -68,3 +80,102 @@ def test_a_link_too_long_for_a_button_is_shown_as_a_link_in_the_text() -> None:
     body = payload_for(Message("🎉 Your badge", buttons=(Button("Add to LinkedIn profile", url=long_url),)))
     assert body["components"] == []
     assert body["content"] == f"🎉 Your badge\n[Add to LinkedIn profile](<{long_url}>)"
+
+
+# ------------------------------------------------------------------ cards
+
+ABOUT = "Empowering Students as Creators · spring"
+PAGE, IMAGE = "https://badges.example.org/badges/u1", "https://badges.example.org/badges/u1/image.png"
+
+
+def card(kind: CardKind, text: str = "📝 Review task R-1", **kw: Any) -> Message:
+    fields, context = kw.pop("fields", ()), kw.pop("context", "")
+    return Message(text, fields=fields, context=context, card=Card(kind, ABOUT, **kw))
+
+
+@pytest.mark.parametrize(
+    ("kind", "colour"),
+    [(CardKind.NUDGE, 0xFEE75C), (CardKind.TASK, 0x5865F2), (CardKind.CELEBRATION, 0x57F287)],
+)
+def test_a_card_is_an_embed_coloured_by_its_kind(kind: CardKind, colour: int) -> None:
+    deadline = datetime(2026, 3, 20, 22, 0, tzinfo=UTC)
+    text = f"⏰ 2 days left for {markup.bold('Creators')}: closes {markup.time(deadline, ZoneInfo('UTC'))}"
+    body = valid(card(kind, text, context="W-1"))
+    assert body["content"] == ""
+    assert body["embeds"] == [
+        {
+            "color": colour,
+            "title": ABOUT,
+            "description": "⏰ 2 days left for **Creators**: closes <t:1774044000:f>",
+            "footer": {"text": "W-1"},
+        }
+    ]
+
+
+def test_a_review_tasks_claim_state_is_a_field_beside_its_text() -> None:
+    claimed = card(CardKind.TASK, fields=(("Status", f"claimed by {markup.mention('42')}"),))
+    (embed,) = valid(claimed)["embeds"]
+    assert embed["fields"] == [{"name": "Status", "value": "claimed by <@42>", "inline": False}]
+
+
+def test_a_celebration_shows_the_badge_beside_its_title_linked_to_its_page() -> None:
+    (embed,) = valid(card(CardKind.CELEBRATION, "🎉 earned", url=PAGE, image=IMAGE))["embeds"]
+    assert embed["url"] == PAGE and embed["thumbnail"] == {"url": IMAGE}
+    (local,) = valid(card(CardKind.CELEBRATION, url="file:///b", image="/b/image.png"))["embeds"]
+    assert "url" not in local and "thumbnail" not in local  # Discord takes http(s) only
+
+
+def test_a_cards_title_holds_plain_words_only() -> None:
+    with pytest.raises(ValueError, match="plain words"):
+        Card(CardKind.NUDGE, f"Hello {markup.mention('42')}")
+
+
+def test_a_list_of_60_learners_is_cut_to_one_message_saying_how_many_more() -> None:
+    learners = "\n".join(
+        f"• {markup.mention(str(1000 + i))} " + "has not handed in yet. " * 4 for i in range(60)
+    )
+    body = valid(card(CardKind.NUDGE, f"Not submitted:\n{learners}", context="W-1"))
+    assert sum(embed_size(e) for e in body["embeds"]) <= 6000
+    last = body["embeds"][-1]
+    assert last["description"].endswith("more lines") and last["footer"] == {"text": "W-1"}
+    shown = sum(d.count("• <@") for d in (e["description"] for e in body["embeds"]))
+    assert last["description"].endswith(f"… and {60 - shown} more lines") and 40 < shown < 60
+
+
+def test_60_fields_are_25_at_most_the_last_counting_the_rest() -> None:
+    fields = tuple((f"@learner{i}", "not handed in") for i in range(60))
+    for message in (Message("progress", fields=fields), card(CardKind.TASK, fields=fields)):
+        embed = valid(message)["embeds"][-1]
+        assert len(embed["fields"]) == 25
+        assert embed["fields"][-1] == {"name": "…", "value": "and 36 more", "inline": False}
+
+
+def test_a_5000_character_reflection_is_whole_in_a_card_and_cut_saying_so_elsewhere() -> None:
+    reflection = ("Students designed their own tools. " * 150)[:5000]
+    text = (
+        f"🔍 You claimed R-1.\n{markup.bold('Reflection:')} {reflection}\nDecide with `/review approve R-1`"
+    )
+    embeds = valid(card(CardKind.TASK, text))["embeds"]
+    assert len(embeds) == 2 and [e.get("title") for e in embeds] == [ABOUT, None]
+    assert reflection in " ".join(e["description"] for e in embeds)  # split between two words
+    assert embeds[-1]["description"].endswith("Decide with `/review approve R-1`")
+
+    content = valid(Message(text))["content"]
+    assert len(content) <= 2000 and content.endswith("… and 2 more lines")
+    alone = valid(Message(reflection))["content"]
+    shown = alone.split("\n")[0]
+    assert len(alone) <= 2000 and reflection.startswith(shown)
+    assert alone.endswith(f"\n… and {5000 - len(shown):,} more characters")
+    (field,) = valid(Message("r", fields=(("Reflection", reflection),)))["embeds"][0]["fields"]
+    assert len(field["value"]) <= 1024 and field["value"].endswith("more characters")
+
+
+def test_a_card_past_every_limit_at_once_is_still_one_message_discord_takes() -> None:
+    huge = Message(
+        "\n".join("y" * 3000 for _ in range(10)),
+        fields=tuple(("n" * 300, "v" * 2000) for _ in range(40)),
+        context="c" * 3000,
+        card=Card(CardKind.CELEBRATION, "t" * 300, url=PAGE, image=IMAGE),
+    )
+    body = valid(huge)
+    assert 1 <= len(body["embeds"]) <= 10 and body["embeds"][0]["title"].endswith("…")
