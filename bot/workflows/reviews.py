@@ -178,8 +178,9 @@ async def open_claims(ctx: Context, member: Member) -> int:
     )
 
 
-async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
-    """Give `review` to `assessor` and send them the evidence."""
+async def claim_for(ctx: Context, review: Review, assessor: Member, *, posted: bool = True) -> None:
+    """Give `review` to `assessor` and send them the evidence; its task, when it was `posted`
+    to the assessors' channel, is edited there to say who claimed it."""
     submission = review.submission
     cohort = submission.window.cohort
     check_claim(
@@ -209,7 +210,7 @@ async def claim_for(ctx: Context, review: Review, assessor: Member) -> None:
         f"review:{review.id}:evidence:{assessor.id}:{stamp(ctx.now)}",
         cohort=cohort,
     )
-    if cohort.reviews_channel_id:
+    if posted and cohort.reviews_channel_id:
         await ctx.send(
             Destination.channel(cohort.reviews_channel_id),
             replace(
@@ -313,7 +314,7 @@ async def reopen_for_revision(ctx: Context, submission: Submission, version: Ver
     if last is not None and last.assessor_id is not None:
         assessor = await ctx.session.get_one(Member, last.assessor_id)
         try:
-            await claim_for(ctx, review, assessor)
+            await claim_for(ctx, review, assessor, posted=False)
             return review
         except UserError:
             pass  # they left or are at their cap: the queue takes it

@@ -44,7 +44,11 @@ async def test_a_review_is_claimed_decided_and_released_by_its_submission_id(spr
     assert "You claimed R-1 (S-1 by @alice) for *Empowering Students as Creators*" in spring.last(
         "only @dana"
     )
-    assert spring.saw("#assessors", "R-1: S-1 for *Empowering Students as Creators* — claimed by @dana")
+    edited = spring.last("#assessors")  # the task, edited in place
+    assert (
+        edited.startswith("(edited) 📝 Review task R-1: S-1 by @alice")
+        and "Status: claimed by @dana" in edited
+    )
     await spring.run("@dana /review release s1")
     assert "Released R-1 (S-1 by @alice); it is back in the queue" in spring.last("only @dana")
     await spring.run("""

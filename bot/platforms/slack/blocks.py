@@ -101,5 +101,7 @@ def blocks_for(message: Message) -> list[dict[str, Any]]:
 
 
 def fallback_text(message: Message) -> str:
-    """The notification text Slack shows where blocks can't be (push, screen readers)."""
-    return cut(escape(message.text), FALLBACK_MAX)
+    """The notification text Slack shows where blocks can't be (push, screen readers): the text
+    and the fields (a review task's claim state is one)."""
+    fields = [f"{k}: {v}" for k, v in message.fields]
+    return cut(escape("\n".join([message.text, *fields])), FALLBACK_MAX)

@@ -4,9 +4,8 @@ timestamps, nothing of another platform's syntax, and never a message Discord wo
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fakes.discord.limits import embed_size, message_errors
