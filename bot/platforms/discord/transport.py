@@ -10,7 +10,7 @@ answer, a worker restarted at once) needs no lookup: the platform declares that 
 post a second message, so `find` looks in the channel's history first. History shows no nonce (only
 the create's answer and the MESSAGE_CREATE event carry it: discord.py issue #2451), and a Discord
 message carries nothing of ours that people would not see, so a message is known by what it is:
-posted by this bot (not an interaction's answer), with the same content, embed fields and buttons,
+posted by this bot (not an interaction's answer), with the same content, embeds and buttons,
 created after its send began (history is read forward from that moment, as Discord pages it with
 `after`). Two identical messages to one channel are told apart by that moment: a destination's
 messages go in order, so an earlier one was created before a later one was handed over. A message
@@ -81,18 +81,22 @@ def nonce(key: str) -> str:
 
 def fingerprint(message: Mapping[str, Any]) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
     """What a message shows, as a create's body or a message Discord returns: its content (ends
-    trimmed, as Discord keeps it), its embeds' fields and its buttons (command or link)."""
-    fields = tuple(
-        (field.get("name"), field.get("value"))
+    trimmed, as Discord keeps it), its embeds (a card's title and text, and fields) and its
+    buttons (command or link)."""
+    embeds = tuple(
+        (
+            str(embed.get("title") or "").strip(),
+            str(embed.get("description") or "").strip(),
+            tuple((field.get("name"), field.get("value")) for field in embed.get("fields") or ()),
+        )
         for embed in message.get("embeds") or ()
-        for field in embed.get("fields") or ()
     )
     buttons = tuple(
         item.get("custom_id") or item.get("url")
         for row in message.get("components") or ()
         for item in row.get("components") or ()
     )
-    return str(message.get("content") or "").strip(), fields, buttons
+    return str(message.get("content") or "").strip(), embeds, buttons
 
 
 def as_delivery_error(error: DiscordHttpError) -> DeliveryError:

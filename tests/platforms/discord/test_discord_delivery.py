@@ -12,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from discord_app import discord_settings
 from fakes.discord import Channel, FakeDiscord, RateLimit
+from fakes.discord import messages as fake_messages
 from fakes.discord.ratelimits import DM_OPEN, HISTORY, MESSAGE_CREATE
 from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.messages import Destination, Message
+from bot.messages import Card, CardKind, Destination, Message
 from bot.outbox import enqueue
+from bot.platforms.discord.render import payload_for
 from bot.runtime import Runtime
 from bot.service import Origin, workspace_for
 from bot.storage import Outbox, OutboxState
@@ -223,6 +225,37 @@ async def test_a_dm_in_doubt_an_hour_later_is_looked_up_in_the_dm_and_found(
     assert [m.content for m in fake.messages(fake.dm_channel(alice))] == ["2 days left"]
     assert len(fake.calls(MESSAGE_CREATE)) == 1 and report.recovered == 1
     assert [r.params["channel_id"] for r in fake.calls(HISTORY)] == [str(fake.dm_channel(alice).id)]
+
+
+async def test_a_card_in_doubt_an_hour_later_is_known_by_its_text_not_by_another_cards_look(
+    fake_discord: FakeDiscord, runtime: Runtime, clock: FakeClock
+) -> None:
+    """A card's content is empty: what tells two apart is their embeds. The nudge that arrived is
+    found; the one that never did is sent, though the bot's other nudge there looks the same but
+    for its text."""
+    fake = fake_discord
+    assert fake.guild is not None
+    clock.set(datetime.fromtimestamp(fake.clock.wall(), UTC))
+    about = Card(CardKind.NUDGE, "Empowering Students as Creators · spring")
+    nudge = {left: Message(f"⏰ {left} left to submit", card=about) for left in ("2 days", "7 days")}
+    arrived, lost = fake.guild.text_channels[0], fake.guild.add_text_channel("frl")
+    for channel, fault in [(arrived, fake.faults.drop_next), (lost, fake.faults.fail_next)]:
+        fault(MESSAGE_CREATE)
+        async with runtime.db.transaction() as session:
+            workspace = await workspace_for(session, Origin("discord", str(fake.guild.id), "0"), clock.now())
+            dest = Destination.channel(str(channel.id))
+            await enqueue(session, workspace.id, dest, nudge["2 days"], f"nudge:{channel.id}", clock.now())
+        await runtime.deliverer.deliver_due()
+    await fake.publish(fake_messages.compose(fake.world, lost, payload_for(nudge["7 days"])))
+    time_passes(fake, clock, timedelta(hours=1))
+    report = await runtime.deliverer.deliver_due()
+
+    def texts(channel: Channel) -> list[str]:
+        return [m.embeds[0]["description"] for m in fake.messages(channel)]
+
+    assert texts(arrived) == ["⏰ 2 days left to submit"]
+    assert texts(lost) == ["⏰ 7 days left to submit", "⏰ 2 days left to submit"]
+    assert (report.recovered, report.sent) == (1, 1)
 
 
 async def test_dms_go_through_one_dm_channel_and_a_person_who_takes_none_is_a_dead_letter(
