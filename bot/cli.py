@@ -227,9 +227,7 @@ async def badges(settings: Settings) -> int:
 
 
 async def discord_sync(settings: Settings) -> int:
-    import httpx
-
-    from bot.platforms.discord.rest import DiscordHttpError
+    from bot.platforms.discord.rest import DiscordHttpError, DiscordUnreachable
     from bot.platforms.discord.sync import sync_commands
 
     if not settings.discord_token:
@@ -240,7 +238,7 @@ async def discord_sync(settings: Settings) -> int:
     except DiscordHttpError as error:
         print(f"cohortbot: Discord refused the commands: {error}", file=sys.stderr)
         return 1
-    except httpx.TransportError as error:  # no network, a wrong DISCORD_API_URL, a timeout
+    except DiscordUnreachable as error:  # no network, a wrong DISCORD_API_URL, a timeout
         print(
             f"cohortbot: could not reach Discord at {settings.discord_api_url} "
             f"({error or type(error).__name__}); nothing was registered.",

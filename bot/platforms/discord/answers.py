@@ -14,12 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
-import httpx
 
 from bot.domain import UserError
 from bot.messages import Message, Reply
 from bot.platforms.discord.render import payload_for
-from bot.platforms.discord.rest import DiscordHttpError, DiscordRest
+from bot.platforms.discord.rest import DiscordHttpError, DiscordRest, DiscordUnreachable
 from bot.service import SORRY
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ class Answers:
             await self.rest.call(
                 "POST", f"interactions/{interaction.id}/{interaction.token}/callback", body, token=False
             )
-        except (DiscordHttpError, httpx.HTTPError) as error:
+        except (DiscordHttpError, DiscordUnreachable) as error:
             log.warning("answering interaction %s failed: %r", interaction.id, error)
             return False
         return True
@@ -82,7 +81,7 @@ class Answers:
                 await self.rest.call(
                     "POST", f"webhooks/{application_id}/{token}", only_them(message), token=False
                 )
-        except (DiscordHttpError, httpx.HTTPError) as error:
+        except (DiscordHttpError, DiscordUnreachable) as error:
             log.warning("following up interaction %s… failed: %r", token[:12], error)
             return False
         return True

@@ -1,14 +1,21 @@
-"""Discord's REST API as the bot's own code calls it, with httpx rather than discord.py's HTTP
-client: the outbox's deliverer must see a 429 or a 5xx itself (discord.py would wait or retry
-out of its sight), and interaction answers are the JSON `render` builds, not discord.py's
-objects. Errors come back as `DiscordHttpError` with Discord's status, code and `retry_after`."""
+"""Discord's REST API as the bot's own code calls it, with an aiohttp session of its own rather
+than discord.py's HTTP client: the outbox's deliverer must see a 429 or a 5xx itself (discord.py
+would wait or retry out of its sight), and interaction answers are the JSON `render` builds, not
+discord.py's objects. Errors come back as `DiscordHttpError` with Discord's status, code and
+`retry_after`; a call that may not have reached Discord as `DiscordUnreachable`.
+
+aiohttp, as on Slack, not httpx: an interaction's answer is one of these calls, and httpx spent
+about 1 ms of CPU on each (4-5 times aiohttp), which doubled the time to answer an interaction
+(bench/discord_ack.py)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bot.config import Settings
 
@@ -34,7 +41,7 @@ class DiscordHttpError(Exception):
     """A refused call: `status`, Discord's `code` (0 when it gave none) and, for a 429, how many
     seconds to wait (`retry_after`) and whether the bot's global limit was hit."""
 
-    def __init__(self, status: int, body: Any, headers: httpx.Headers) -> None:
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str]) -> None:
         body = body if isinstance(body, dict) else {}
         self.status, self.body = status, body
         self.code = int(body.get("code") or 0)
@@ -46,33 +53,38 @@ class DiscordHttpError(Exception):
         super().__init__(f"HTTP {status} {self.code}: {body.get('message') or ''}".strip())
 
 
+class DiscordUnreachable(Exception):
+    """No answer from Discord (no connection, a time-out, a connection cut): the call may or may
+    not have been carried out."""
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: Any
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive, as HTTP's are
 
 
 class DiscordRest:
-    """One kept-alive HTTP client for every call the bot makes itself (deliveries, lookups,
+    """One kept-alive HTTP session for every call the bot makes itself (deliveries, lookups,
     interaction answers and followups): its connections are reused, its timeout is
     DISCORD_TIMEOUT. Interaction callbacks and followups carry no token: the interaction's
     own token in the path is their authority."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client: httpx.AsyncClient | None = None
+        self.base = settings.discord_api_url.rstrip("/") + "/"
+        self._session: aiohttp.ClientSession | None = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(
-                base_url=self.settings.discord_api_url.rstrip("/") + "/",
-                timeout=self.settings.discord_timeout,
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.discord_timeout),
                 headers={"User-Agent": USER_AGENT},
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+                connector=aiohttp.TCPConnector(limit=0),  # no cap: Discord's limits pace the calls
             )
-        return self._client
+        return self._session
 
     async def call(
         self,
@@ -84,20 +96,25 @@ class DiscordRest:
         params: dict[str, str | int] | None = None,
     ) -> Answer:
         """`method path` (e.g. "POST", "channels/1/messages") with a JSON body (and a query's
-        `params`); raises DiscordHttpError for an answer of 400 or more, httpx's errors for a
-        failed connection."""
+        `params`); raises DiscordHttpError for an answer of 400 or more, DiscordUnreachable for
+        no answer."""
         headers = {"Authorization": f"Bot {self.settings.discord_token}"} if token else {}
-        response = await self.client.request(
-            method, path.lstrip("/"), json=body, headers=headers, params=params
-        )
+        url = self.base + path.lstrip("/")
         try:
-            parsed = response.json() if response.content else None
+            async with self.session.request(
+                method, url, json=body, headers=headers, params=params
+            ) as response:
+                status, content, answered = response.status, await response.read(), response.headers
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
+            raise DiscordUnreachable(str(error) or type(error).__name__) from error
+        try:
+            parsed = json.loads(content) if content else None
         except ValueError:
             parsed = None
-        if response.status_code >= 400:
-            raise DiscordHttpError(response.status_code, parsed, response.headers)
-        return Answer(response.status_code, parsed, response.headers)
+        if status >= 400:
+            raise DiscordHttpError(status, parsed, answered)
+        return Answer(status, parsed, answered)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

@@ -34,14 +34,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from discord.utils import time_snowflake
 
 from bot.config import Settings
 from bot.messages import Destination, Message
 from bot.outbox import DeliveryError
 from bot.platforms.discord.render import payload_for
-from bot.platforms.discord.rest import DiscordHttpError, DiscordRest, ErrorCode
+from bot.platforms.discord.rest import DiscordHttpError, DiscordRest, DiscordUnreachable, ErrorCode
 from bot.ratelimit import Limit, RateLimiter
 from bot.storage import Workspace
 
@@ -179,7 +178,7 @@ class DiscordTransport:
                 after = int(found[-1]["id"])
         except DiscordHttpError as error:
             raise as_delivery_error(error) from error
-        except httpx.HTTPError as error:
+        except DiscordUnreachable as error:
             raise DeliveryError(f"network: {error!r}", unsure=True) from error
         log.warning(
             "%s: over %d messages since its send began; sending it again", key, HISTORY_PAGE * HISTORY_PAGES
@@ -211,7 +210,7 @@ class DiscordTransport:
             )
         except DiscordHttpError as error:
             raise as_delivery_error(error) from error
-        except httpx.HTTPError as error:  # it may have reached Discord: the nonce keeps a resend single
+        except DiscordUnreachable as error:  # it may have reached Discord: the nonce keeps a resend single
             raise DeliveryError(f"network: {error!r}", unsure=True) from error
         self.learn(self.channel_limit(dest), created.headers)
         return f"{channel}:{created.body['id']}"
@@ -240,7 +239,7 @@ class DiscordTransport:
             known = self.dm_channels[user_id] = str(opened.body["id"])
         return known
 
-    def learn(self, limit: Limit, headers: httpx.Headers) -> None:
+    def learn(self, limit: Limit, headers: Mapping[str, str]) -> None:
         """A bucket as its headers tell it: its rate, read on the first request of its window
         (when what is left is one less than the limit, the time to reset is the window's
         length), and, when nothing is left of it, no send under it until it resets (Discord
