@@ -56,7 +56,9 @@ RECEIPT = "Received"
 ACK_WAIT = 10.0  # seconds an answer may take before it counts as lost (Discord's 3 s: an error)
 RECEIPT_WAIT = 60.0
 SET_UP_WAIT = 120.0
-ADD_AT_ONCE = 150  # mentions in one `/cohort add` (≈ 22 characters each; a command takes 4,000)
+# Mentions in one `/cohort add`: the bot looks them all up at once, each on a connection of its
+# own, and the fake listens with a backlog of 128 (more, and some connect only after SYN retries).
+ADD_AT_ONCE = 50
 CALLBACK = "POST /interactions/{interaction_id}/{interaction_token}/callback"
 FOLLOWUP = "POST /webhooks/{webhook_id}/{webhook_token}"
 BOTS = ("ours", "bare")
