@@ -195,7 +195,17 @@ async def fire(
         if answer is not None and expect not in answer.content:
             errors.append(f"answered {answer.content[:200]!r}")
     errors += [str(v) for v in fake.take_violations()]  # late answers among them
-    return {"latencies": latencies, "errors": len(errors), "said": errors[:3], "receipts": receipt_latencies}
+    first = min((fake.sent_at[i.id] for i in sent), default=0.0)
+    acked = [fake.acked[i.id].result() for i in sent if fake.acked[i.id].done()]
+    followed = [fake.followed[i.token].result() for i in sent if fake.followed[i.token].done()]
+    return {
+        "latencies": latencies,
+        "errors": len(errors),
+        "said": errors[:3],
+        "receipts": receipt_latencies,
+        "last_ack": max(acked, default=first) - first,  # seconds from the first sent
+        "last_receipt": max(followed, default=first) - first,
+    }
 
 
 async def serve_fakes(learners: int) -> None:
@@ -299,6 +309,14 @@ def as_result(figures: dict[str, Any]) -> Result:
     return figures["latencies"], figures["errors"], figures["receipts"]
 
 
+def span(figures: dict[str, Any]) -> str:
+    """How long a run took: receipts timed from sending grow as the rush gets shorter."""
+    return (
+        f"  {'  ... all answered / last receipt, from the first':44} "
+        f"{figures['last_ack']:.1f} s / {figures['last_receipt']:.1f} s"
+    )
+
+
 @asynccontextmanager
 async def bots_up(
     n: int, db_url: str, tmp: str, code: Path = ROOT, profile: str | None = None
@@ -347,10 +365,13 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
     n, c, database_url = args.n, args.c, args.database_url
     db_url = await fresh_pg_database(database_url) if database_url else f"sqlite+aiosqlite:///{tmp}/bench.db"
     async with bots_up(n, db_url, tmp, args.code, args.profile) as control:
+        spans: list[str] = []
 
         async def run(bot: str, command: str, **kw: Any) -> Result:
             body = {"command": command, "c": c, "version": 1, "expect": "", "receipts": False, **kw}
-            return as_result((await control.post(f"/fire/{bot}", json={"settled": False, **body})).json())
+            figures = (await control.post(f"/fire/{bot}", json={"settled": False, **body})).json()
+            spans.extend([span(figures)] if figures["receipts"] else [])
+            return as_result(figures)
 
         await run("ours", "submit status", expect=STATUS, count=WARM)  # warming up, not counted
         await run("bare", "submit status", count=WARM)
@@ -376,7 +397,11 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
             ("cohortbot /submit status", lambda: run("ours", "submit status", expect=STATUS)),
             ("bare discord.py /submit status", lambda: run("bare", "submit status")),
         ]
-        results = {name: report(name, await go()) for name, go in runs}
+        results = {}
+        for name, go in runs:
+            results[name] = report(name, await go())
+            while spans:
+                print(spans.pop())
         pairs = ((runs[0][0], "bare discord.py /submit"), ("cohortbot /submit status", runs[-1][0]))
         for ours, bare in pairs:
             o, b = results[ours], results[bare]
