@@ -97,7 +97,7 @@ class DiscordDirectory:
         if hit and hit[0] > time.monotonic():
             return hit[1]
         try:
-            member = (await self.rest.call("GET", f"guilds/{self.guild_id}/members/{user_id}")).body
+            member = await self.get(f"guilds/{self.guild_id}/members/{user_id}")
         except DiscordHttpError as error:
             if error.code not in (ErrorCode.UNKNOWN_MEMBER, ErrorCode.UNKNOWN_USER) and error.status != 404:
                 raise
@@ -124,8 +124,8 @@ class DiscordDirectory:
     async def facts(self) -> Server:
         """The server's owner and roles, fetched at most every `ttl` seconds."""
         if self.server is None or self.server.until <= time.monotonic():
-            guild = (await self.rest.call("GET", f"guilds/{self.guild_id}")).body
-            listed = (await self.rest.call("GET", f"guilds/{self.guild_id}/roles")).body
+            guild = await self.get(f"guilds/{self.guild_id}")
+            listed = await self.get(f"guilds/{self.guild_id}/roles")
             self.server = Server(
                 time.monotonic() + self.ttl,
                 str(guild["owner_id"]),
@@ -178,14 +178,17 @@ class DiscordDirectory:
             after = max((str(m["user"]["id"]) for m in page), key=int)
 
     async def page_after(self, after: str) -> list[Mapping[str, Any]]:
-        """One page of members, a 429 waited out (up to `WAIT_AT_MOST` seconds in all)."""
+        """One page of members."""
+        return list(await self.get(f"guilds/{self.guild_id}/members?limit={PAGE}&after={after}") or [])
+
+    async def get(self, path: str) -> Any:
+        """A lookup's answer, a 429 waited out (up to `WAIT_AT_MOST` seconds in all): a line
+        that mentions a dozen people looks each up at once, and a person who exists must not
+        be reported missing, nor the command fail, for the route's bucket being empty."""
         waited = 0.0
         while True:
             try:
-                answer = await self.rest.call(
-                    "GET", f"guilds/{self.guild_id}/members?limit={PAGE}&after={after}"
-                )
-                return list(answer.body or [])
+                return (await self.rest.call("GET", path)).body
             except DiscordHttpError as error:
                 wait = error.retry_after
                 if error.status != 429 or wait is None or waited + wait > WAIT_AT_MOST:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fakes.discord import CallbackType, ErrorCode, Intent, Role
+from fakes.discord import CallbackType, ErrorCode, Intent, RateLimit, Role
 from harness import DiscordChat, discord_chat
 from sqlalchemy import func, select
 
@@ -22,6 +22,7 @@ COHORT = """
     @coord /cohort create spring #frl
 """
 MEMBERS = "GET /guilds/{guild_id}/members"
+MEMBER = "GET /guilds/{guild_id}/members/{user_id}"
 
 
 @pytest.fixture
@@ -166,3 +167,20 @@ async def test_a_rate_limited_member_list_is_waited_out_and_the_answer_deferred(
     )
     assert chat.last("only @coord").startswith("Added @ann, @ben to *spring* as learners.")
     assert [c.status for c in chat.fake.calls(MEMBERS)] == [429, 200]
+
+
+async def test_a_dozen_people_in_one_line_are_all_added_though_discord_paces_member_lookups(
+    chat: DiscordChat,
+) -> None:
+    """Each mention is looked up at once (`GET /guilds/{id}/members/{id}`); a 429 from that
+    route's bucket is waited out, not taken for "no such member" nor for a failure."""
+    people = [f"learner{n}" for n in range(12)]
+    for handle in people:
+        chat.person(handle)
+    chat.fake.limiter.set(MEMBER, RateLimit(5, 1.0))
+
+    await chat.run(f"@coord /cohort add spring {' '.join('@' + p for p in people)}")
+
+    assert chat.last("only @coord").startswith("Added 12 learners to *spring*: @learner0,")
+    assert await enrolled(chat) == 13
+    assert 429 in [c.status for c in chat.fake.calls(MEMBER)]
