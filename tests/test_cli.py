@@ -8,22 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cli_kit import COMMAND, cli_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cohortbot(*args: str, tmp: Path, stdin: str = "", **settings: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bot.db", "LOG_LEVEL": "WARNING"}
-    env.pop("SLACK_BOT_TOKEN", None)
-    env.pop("DISCORD_TOKEN", None)
-    env |= settings
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*COMMAND, *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
         cwd=tmp,
-        env=env,
+        env=cli_env(f"sqlite+aiosqlite:///{tmp}/bot.db", **settings),
         check=False,
     )
 

@@ -4,14 +4,13 @@ way bot/runtime.py wires them, against the fake Slack Web API on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_kit import COMMAND, cli_env
 from delivery_kit import (
     TEAM,
     copies,
@@ -445,16 +444,13 @@ async def test_a_failed_history_lookup_after_a_crash_still_looks_again_before_se
 
 
 def cohortbot(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-    for name in ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "DISCORD_TOKEN"):
-        env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*COMMAND, *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=cwd,
-        env=env,
+        env=cli_env(database_url),
         check=False,
     )
 

@@ -4,15 +4,13 @@ Verification uses joserfc and the published key set alone, as any verifier would
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from badge_site import PROGRAMME, STARTED, Site
+from cli_kit import cli_env, run_cohortbot
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from joserfc import jwt
@@ -59,27 +57,9 @@ async def status_list_jwt(site: Site) -> str:
 
 async def rotate_key(settings: Settings, cwd: Path, **env: str) -> tuple[int, str]:
     """`cohortbot badges rotate-key` as an operator runs it, in a process of its own."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "PUBLIC_BASE_URL": settings.public_base_url,
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "badges",
-        "rotate-key",
-        cwd=cwd,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    environment = cli_env(settings.database_url, PUBLIC_BASE_URL=settings.public_base_url, **env)
+    code, out, _ = await run_cohortbot("badges", "rotate-key", cwd=cwd, env=environment, merge_stderr=True)
+    return code, out
 
 
 async def programme(db: Database, settings: Settings) -> tuple[ConsoleChat, Settings]:

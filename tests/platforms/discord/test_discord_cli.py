@@ -4,11 +4,9 @@ sentence."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
+from cli_kit import cli_env, run_cohortbot
 from fakes.discord import FakeDiscord
 from serving import free_port
 
@@ -16,29 +14,14 @@ from bot.platforms.discord.commands import command_tree
 
 
 async def cohortbot(*args: str, tmp: Path, fake: FakeDiscord, **settings: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bot.db",
-        "LOG_LEVEL": "WARNING",
+    on_the_fake = {
         "DISCORD_TOKEN": fake.token,
         "DISCORD_API_URL": fake.api_url,
         "DISCORD_GATEWAY_URL": fake.gateway_url,
         "PORT": str(free_port()),
-        **settings,
     }
-    env.pop("SLACK_BOT_TOKEN", None)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=tmp,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode or 0, out.decode(), err.decode()
+    env = cli_env(f"sqlite+aiosqlite:///{tmp}/bot.db", **(on_the_fake | settings))
+    return await run_cohortbot(*args, cwd=tmp, env=env)
 
 
 async def test_discord_sync_registers_the_commands_in_the_servers_named(tmp_path: Path) -> None:
