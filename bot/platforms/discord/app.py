@@ -132,6 +132,14 @@ class DiscordPlatform:
         homes = [g for g in self.known_guilds() if await self.directory(g).profile(user) is not None]
         return Origin(self.name, homes[0], user, None) if len(homes) == 1 else None
 
+    async def origin_or_say(self, interaction: discord.Interaction) -> Origin | None:
+        """The interaction's origin; None, once the person is told to use a server's channel,
+        where it has none."""
+        origin = await self.origin(interaction)
+        if origin is None:
+            await self.answers.say(interaction, WHICH_SERVER)
+        return origin
+
     def known_guilds(self) -> list[str]:
         return [str(g.id) for g in self.client.guilds] if self.client is not None else []
 
@@ -156,9 +164,8 @@ class DiscordPlatform:
 
     async def on_command(self, interaction: discord.Interaction, data: dict[str, Any]) -> None:
         text = typed(data)
-        origin = await self.origin(interaction)
+        origin = await self.origin_or_say(interaction)
         if origin is None:
-            await self.answers.say(interaction, WHICH_SERVER)
             return
         directory = self.directory(origin.workspace)
         request = form_for_typed(text)
@@ -182,9 +189,8 @@ class DiscordPlatform:
         the form it opens."""
         self.followups.hold()
         try:
-            origin = await self.origin(interaction)
+            origin = await self.origin_or_say(interaction)
             if origin is None:
-                await self.answers.say(interaction, WHICH_SERVER)
                 return
             try:
                 request = form_for_button(command)
@@ -226,9 +232,8 @@ class DiscordPlatform:
         if request is None:
             await self.answers.say(interaction, OLD_FORM)
             return
-        origin = await self.origin(interaction)
+        origin = await self.origin_or_say(interaction)
         if origin is None:
-            await self.answers.say(interaction, WHICH_SERVER)
             return
         directory = self.directory(origin.workspace)
         again = Button("Open the form again", command=reopening(request))
