@@ -8,16 +8,21 @@ discord sync` registers. The fakes' process is also the load generator: Discord 
 interactions down the gateway, so only the fake can send them. This process only directs it
 (over a small HTTP API of the fakes' process) and prints the figures.
 
-Latency is from the fake writing INTERACTION_CREATE to the gateway to the fake receiving the
-interaction's callback (POST /interactions/{id}/{token}/callback), both on the fakes' clock.
-Measured for `/submit evidence links:… reflection:…` by learners in an open window (the intake
-path: taken in, acked, then run; the receipt comes as a followup, timed from sending too) and
-for `/submit status` (answered inside the ack, through the database); each against ours, then
-the bare bot, at the same concurrency. An answer without what ours should say, one later than
+Ack latency is from the fake writing INTERACTION_CREATE to the gateway to the fake receiving the
+interaction's callback (POST /interactions/{id}/{token}/callback), both on the fakes' clock;
+answer latency is to when the answer was there to read (that callback, if it carried it, else the
+"thinking…" one filled in: PATCH …/messages/@original). Measured for `/submit evidence links:…
+reflection:…` by learners in an open window (the intake path: acknowledged, taken in, said so,
+then run; the receipt comes as a followup, timed from sending too) and for `/submit status` (a
+transaction that reads the member's windows); each against ours, then the bare bot, at the same
+concurrency: that many interactions in flight, each until it is answered (a person waits for
+the answer, not for "thinking…"; counting only to the acknowledgement would pile up work behind
+a bot that acknowledges first). An answer without what ours should say, one later than
 Discord's 3 s, or any other rule of Discord's broken counts as an error.
 
 With -c 1 each `/submit` goes once the previous one's receipt has arrived ("single": a learner
-at an idle bot), and then again back-to-back, where each ack meets the previous submission's run.
+at a bot that has just finished the previous one), and then again back-to-back, where each
+meets the previous submission's run.
 
     .venv/bin/python bench/discord_ack.py                   # SQLite, N=1000, concurrency 20
     .venv/bin/python bench/discord_ack.py -n 500 -c 1       # single interactions
@@ -43,12 +48,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from fakes.discord import Call, FakeDiscord, Intent, Interaction, Member, RateLimit  # noqa: E402
+from fakes.discord import Call, CallbackType, FakeDiscord, Intent, Interaction, Member, RateLimit  # noqa: E402
 from fakes.discord.fixtures import discord_py_at  # noqa: E402
 from serving import free_port  # noqa: E402
 
 from bench.apart import process_apart, ready_until_stdin_closes  # noqa: E402
-from bench.slack_ack import Result, drop_pg_database, fresh_pg_database, report  # noqa: E402
+from bench.slack_ack import Result, drop_pg_database, fresh_pg_database, percentiles, report  # noqa: E402
 
 ACK = "Saving your submission"  # what our ack of a `/submit` says (bot.service.HOLDING)
 STATUS = "Your submissions"  # what our `/submit status` says
@@ -61,6 +66,7 @@ SET_UP_WAIT = 120.0
 ADD_AT_ONCE = 50
 CALLBACK = "POST /interactions/{interaction_id}/{interaction_token}/callback"
 FOLLOWUP = "POST /webhooks/{webhook_id}/{webhook_token}"
+FILL_IN = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
 BOTS = ("ours", "bare")
 WARM = 20  # interactions to warm each bot up with
 
@@ -71,8 +77,9 @@ WARM = 20  # interactions to warm each bot up with
 class TimedFake(FakeDiscord):
     """A fake Discord (rate limits out of the way: acks are measured here, not limits) with the
     owner of its server, `learners` members, the cohort's and the reviewers' channels, that
-    notes when each interaction went down the gateway and when its answer and its first
-    followup came in (time.perf_counter())."""
+    notes when each interaction went down the gateway, when it was acknowledged, when its answer
+    was there to read (the acknowledgement itself, or the "thinking…" one filled in) and when
+    its first followup came in (time.perf_counter())."""
 
     def __init__(self, learners: int) -> None:
         super().__init__(rate_limits={}, global_limit=None, default_limit=RateLimit(100_000, 1.0))
@@ -84,6 +91,7 @@ class TimedFake(FakeDiscord):
         self.learners = [self.member(f"learner{i:05d}") for i in range(learners)]
         self.sent_at: dict[int, float] = {}
         self.acked: dict[int, asyncio.Future[float]] = {}
+        self.answered: dict[str, asyncio.Future[float]] = {}
         self.followed: dict[str, asyncio.Future[float]] = {}
         dispatch = self.gateway.dispatch
 
@@ -91,6 +99,7 @@ class TimedFake(FakeDiscord):
             if event == "INTERACTION_CREATE":
                 loop = asyncio.get_running_loop()
                 self.acked[int(data["id"])] = loop.create_future()
+                self.answered[data["token"]] = loop.create_future()
                 self.followed[data["token"]] = loop.create_future()
                 self.sent_at[int(data["id"])] = time.perf_counter()
             return await dispatch(event, data, intent=intent)
@@ -100,14 +109,16 @@ class TimedFake(FakeDiscord):
     def record(self, call: Call) -> None:
         now = time.perf_counter()
         super().record(call)
+        waiting: list[asyncio.Future[float] | None] = []
         if call.route == CALLBACK:
-            waiting = self.acked.get(int(call.params["interaction_id"]))
+            waiting.append(self.acked.get(int(call.params["interaction_id"])))
+        elif call.route == FILL_IN and call.params["message_id"] == "@original":
+            waiting.append(self.answered.get(call.params["webhook_token"]))
         elif call.route == FOLLOWUP:
-            waiting = self.followed.get(call.params["webhook_token"])
-        else:
-            return
-        if waiting is not None and not waiting.done():
-            waiting.set_result(now)
+            waiting.append(self.followed.get(call.params["webhook_token"]))
+        for future in waiting:
+            if future is not None and not future.done():
+                future.set_result(now)
 
 
 async def ask(fake: TimedFake, who: Member, command: str, options: dict[str, Any], expect: str) -> str:
@@ -132,6 +143,15 @@ async def set_up_programme(fake: TimedFake) -> None:
     await ask(fake, fake.admin, "window open", window, "Opened")
 
 
+async def answer_time(fake: TimedFake, interaction: Interaction, acked: float) -> float:
+    """When the answer was there to read: the acknowledgement itself, or when "thinking…" was
+    filled in."""
+    callback = await fake.answer(interaction, within=ACK_WAIT)
+    if callback.type is CallbackType.DEFERRED_CHANNEL_MESSAGE:
+        return await asyncio.wait_for(asyncio.shield(fake.answered[interaction.token]), ACK_WAIT)
+    return acked
+
+
 async def fire(
     fake: TimedFake,
     command: str,
@@ -144,13 +164,15 @@ async def fire(
     count: int | None = None,
 ) -> dict[str, Any]:
     """Every learner runs `command` (`submit evidence` with a new link for `version`, or any
-    other without options), at most `c` at once; ack latencies (ms), receipt latencies (ms,
-    with `receipts`: from sending to the first followup, which must say "Received"), errors
-    and the first few of them said. With `settled`, each waits for its receipt; with `count`,
-    only that many learners."""
+    other without options), at most `c` at once, each in flight until it is answered (a person
+    waits for the answer, not for "thinking…"); ack and answer latencies (ms), receipt latencies
+    (ms, with `receipts`: from sending to the first followup, which must say "Received"), errors
+    and the first few of them said. With `settled`, each also waits for its receipt; with
+    `count`, only that many learners."""
     queue = list(reversed(list(enumerate(fake.learners[:count]))))
     sent: list[Interaction] = []
     latencies: list[float] = []
+    answer_latencies: list[float] = []
     errors: list[str] = []
     gc.collect()
 
@@ -170,6 +192,12 @@ async def fire(
                 errors.append(f"no answer to {who.user.username}'s /{command} within {ACK_WAIT:g} s")
                 continue
             latencies.append((acked - fake.sent_at[interaction.id]) * 1000)
+            try:
+                answered = await answer_time(fake, interaction, acked)
+            except TimeoutError:
+                errors.append(f"{who.user.username}'s /{command} was not answered within {ACK_WAIT:g} s")
+                continue
+            answer_latencies.append((answered - fake.sent_at[interaction.id]) * 1000)
             if settled:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(fake.followed[interaction.token]), RECEIPT_WAIT)
@@ -191,7 +219,7 @@ async def fire(
             if RECEIPT not in said:
                 errors.append(f"receipt: {said[:200]!r}")
     for interaction in sent:
-        answer = interaction.callback
+        answer = interaction.original or interaction.callback
         if answer is not None and expect not in answer.content:
             errors.append(f"answered {answer.content[:200]!r}")
     errors += [str(v) for v in fake.take_violations()]  # late answers among them
@@ -203,6 +231,7 @@ async def fire(
         "errors": len(errors),
         "said": errors[:3],
         "receipts": receipt_latencies,
+        "answers": answer_latencies,
         "last_ack": max(acked, default=first) - first,  # seconds from the first sent
         "last_receipt": max(followed, default=first) - first,
     }
@@ -309,6 +338,15 @@ def as_result(figures: dict[str, Any]) -> Result:
     return figures["latencies"], figures["errors"], figures["receipts"]
 
 
+def answered(figures: dict[str, Any]) -> str:
+    """When the answer was there to read (the "thinking…" acknowledgement filled in)."""
+    p = percentiles(figures["answers"])
+    return (
+        f"  {'  ... its answer, from sending':44} n={len(figures['answers']):5}  p50 {p['p50']:7.2f} ms  "
+        f"p95 {p['p95']:7.2f} ms  p99 {p['p99']:7.2f} ms"
+    )
+
+
 def span(figures: dict[str, Any]) -> str:
     """How long a run took: receipts timed from sending grow as the rush gets shorter."""
     return (
@@ -365,20 +403,20 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
     n, c, database_url = args.n, args.c, args.database_url
     db_url = await fresh_pg_database(database_url) if database_url else f"sqlite+aiosqlite:///{tmp}/bench.db"
     async with bots_up(n, db_url, tmp, args.code, args.profile) as control:
-        spans: list[str] = []
 
-        async def run(bot: str, command: str, **kw: Any) -> Result:
+        async def run(bot: str, command: str, **kw: Any) -> dict[str, Any]:
             body = {"command": command, "c": c, "version": 1, "expect": "", "receipts": False, **kw}
-            figures = (await control.post(f"/fire/{bot}", json={"settled": False, **body})).json()
-            spans.extend([span(figures)] if figures["receipts"] else [])
-            return as_result(figures)
+            figures: dict[str, Any] = (
+                await control.post(f"/fire/{bot}", json={"settled": False, **body})
+            ).json()
+            return figures
 
         await run("ours", "submit status", expect=STATUS, count=WARM)  # warming up, not counted
         await run("bare", "submit status", count=WARM)
         kind = "PostgreSQL" if database_url else "SQLite"
         print(f"Discord interaction ack latency, N={n}, concurrency {c}, {kind}, load {load_average()}")
         submit, single = "submit evidence", " single" if c == 1 else ""
-        runs: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
+        runs: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = [
             (
                 f"cohortbot /submit{single}",
                 lambda: run("ours", submit, expect=ACK, receipts=True, settled=c == 1),
@@ -397,16 +435,22 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
             ("cohortbot /submit status", lambda: run("ours", "submit status", expect=STATUS)),
             ("bare discord.py /submit status", lambda: run("bare", "submit status")),
         ]
-        results = {}
+        acks, answers = {}, {}
         for name, go in runs:
-            results[name] = report(name, await go())
-            while spans:
-                print(spans.pop())
+            figures = await go()
+            acks[name] = report(name, as_result(figures))
+            answers[name] = percentiles(figures["answers"])
+            if name.startswith("cohortbot"):  # the bare bot's answer is its acknowledgement
+                print(answered(figures))
+            if figures["receipts"]:
+                print(span(figures))
         pairs = ((runs[0][0], "bare discord.py /submit"), ("cohortbot /submit status", runs[-1][0]))
         for ours, bare in pairs:
-            o, b = results[ours], results[bare]
+            o, a, b = acks[ours], answers[ours], acks[bare]
             what = bare.removeprefix("bare discord.py ")
-            print(f"  ratio ours/bare {what:15} p50 {o['p50'] / b['p50']:.2f}  p99 {o['p99'] / b['p99']:.2f}")
+            ack = f"ack p50 {o['p50'] / b['p50']:.2f}  p99 {o['p99'] / b['p99']:.2f}"
+            answer = f"answer p50 {a['p50'] / b['p50']:.2f}  p99 {a['p99'] / b['p99']:.2f}"
+            print(f"  ratio ours/bare {what:15} {ack}   {answer}")
         print(f"  load average afterwards {load_average()}")
     if database_url:
         await drop_pg_database(database_url, db_url)

@@ -35,4 +35,5 @@ async def test_the_discord_ack_bench_runs_end_to_end_without_errors() -> None:
     ], printed
     assert all(line.endswith("errors 0") for line in runs), printed
     assert "its receipt, from sending" in printed  # timed, and each one arrived (else an error)
+    assert printed.count("its answer, from sending") == 2, printed  # ours: "thinking…" filled in
     assert printed.count("ratio ours/bare") == 2, printed

@@ -1,9 +1,10 @@
 """Answering an interaction: once, within Discord's 3 seconds, over REST.
 
-A command's answer goes as the interaction's reply when it is ready within `ack_within` (2 s),
-else the interaction is deferred ("thinking…") and that message filled in when it is; answers
-only the person sees are ephemeral, and a failure is a sentence, never "This interaction
-failed". A command taken in earlier is answered with a followup for the token's 15 minutes.
+A command or a button is acknowledged at once ("thinking…") and that message filled in with its
+answer; a form (a modal) or suggestions cannot be deferred, so they are the first answer, when
+ready within `ack_within` (2 s). Answers only the person sees are ephemeral, and a failure is a
+sentence, never "This interaction failed". A command taken in earlier is answered with a
+followup for the token's 15 minutes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bot.service import SORRY
 
 log = logging.getLogger(__name__)
 
-ACK_WITHIN = 2.0  # seconds to answer in before deferring: Discord allows 3, less the network's
+ACK_WITHIN = 2.0  # seconds a form or suggestions may take: Discord allows 3, less the network's
 EPHEMERAL = 1 << 6
 ANSWER, DEFER, AUTOCOMPLETE, MODAL = 4, 5, 8, 9  # interaction callback types
 ALREADY = "That was already done."
@@ -92,15 +93,18 @@ class Answers:
         work: Awaitable[Reply],
         dress: Callable[[Reply], Message] = shown,
     ) -> Reply:
-        """Answer with the work's reply if it is ready within `ack_within`, else defer (ephemeral
-        "thinking…") and fill that in when it is. `dress` makes the reply the message shown."""
+        """Acknowledge at once ("thinking…", only to the person) while the work runs, then fill
+        that in with its reply, which `dress` makes the message shown. The acknowledgement never
+        waits for the database, so no rush or slow query brings Discord's 3 s near; the cost is
+        one more call, and "thinking…" for as long as the work takes."""
+        deferring = asyncio.ensure_future(
+            self.callback(interaction, {"type": DEFER, "data": {"flags": EPHEMERAL}})
+        )
+        # One turn of the loop first: aiohttp (on Python < 3.12) writes a request's body from a
+        # task of its own, which would otherwise wait behind the work's first steps.
+        await asyncio.sleep(0)
         task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task}, timeout=self.ack_within)
-        if task in done:
-            reply = outcome(task)
-            await self.callback(interaction, {"type": ANSWER, "data": only_them(dress(reply))})
-            return reply
-        deferred = await self.callback(interaction, {"type": DEFER, "data": {"flags": EPHEMERAL}})
+        deferred = await deferring
         await asyncio.wait({task})
         reply = outcome(task)
         if deferred:
