@@ -202,6 +202,18 @@ class FakeDiscord:
     def add_guild(self, name: str, **kwargs: Any) -> Guild:
         return self.world.add_guild(name, **kwargs)
 
+    async def invite_bot(self, name: str, **kwargs: Any) -> Guild:
+        """The bot invited to another server while connected: Discord tells the gateway with a
+        GUILD_CREATE (to sessions that asked for GUILDS)."""
+        guild = self.add_guild(name, **kwargs)
+
+        def created(session: Any) -> dict[str, Any]:
+            everyone = bool(session.intents & Intent.GUILD_PRESENCES)
+            return objects.guild_create(guild, self.world, all_members=everyone)
+
+        await self.gateway.dispatch("GUILD_CREATE", created, intent=Intent.GUILDS)
+        return guild
+
     def member(self, username: str, *, guild: Guild | None = None, **traits: Any) -> Member:
         """A new person in the guild (the default one unless given)."""
         guild = guild or self._default_guild()

@@ -118,6 +118,24 @@ def _button(custom_id: str) -> dict[str, Any]:
     return {"type": 2, "style": 1, "label": "Claim", "custom_id": custom_id}
 
 
+async def test_a_button_in_a_dm_asks_which_server_when_the_presser_shares_two_with_the_bot(
+    chat: DiscordChat,
+) -> None:
+    await chat.run("@dana /review claim R-1")
+    fake = chat.fake
+    evidence = with_button(fake, fake.dm_channel(chat.person("dana")), "/review approve R-1")
+    other = await fake.invite_bot("Another Library")
+    other.add_member(chat.person("dana").user)
+    await fake.wait_until(lambda: len(chat.wire.platform.known_guilds()) == 2, what="the second server")
+
+    click = await press(chat, "dana", evidence, "/review approve R-1")
+
+    assert only_to(click).startswith("I can't tell which server you mean here")
+    assert click.callback is not None and click.callback.type is not CallbackType.MODAL
+    await chat.run("@dana /review approve R-1 -- Wonderful")  # in the server, as the answer says
+    assert "approved" in chat.last("only @dana").lower()  # still hers to decide: the click did nothing
+
+
 # ------------------------------------------------------------------ answering in time
 
 
