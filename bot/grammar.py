@@ -584,7 +584,13 @@ def _timezone(a: Args, note: str | None) -> dict[str, Any]:
 
 
 def _help(a: Args, note: str | None) -> dict[str, Any]:
-    topic = a.text("a topic").lower().lstrip("/") if a.more() else None
+    """`/help`, `/help window`, or one subcommand: `/help window extend`."""
+    if not a.more():
+        return {"topic": None}
+    topic = a.text("a topic").lower().lstrip("/")
+    if a.more():
+        topic += " " + a.text("a subcommand").lower()
+    a.done()
     return {"topic": topic}
 
 
@@ -939,6 +945,8 @@ def parse(text: str) -> Command:
         return Command("help", "help", {"topic": verb})
     if first is not None and (verb, first) in BY_KEY and (verb, first) != ("submit", "submit"):
         action, tokens = first, rest[1:]
+        if [t.lower() if isinstance(t, str) else t for t in tokens] == ["help"]:  # `/badges timezone help`
+            return Command("help", "help", {"topic": f"{verb} {action}"})
     elif verb in DEFAULT_ACTION:
         try:
             return Command(verb, DEFAULT_ACTION[verb], BY_KEY[(verb, DEFAULT_ACTION[verb])].parse(rest, note))
@@ -1019,9 +1027,10 @@ def clean_command(command: Command) -> Command:
 
 
 def help_text(topic: str | None = None) -> str:
-    """Usage and an example for one command, or a short menu of them all."""
+    """Usage and an example for one command (`window`) or one of its subcommands (`window
+    extend`), or a short menu of them all."""
     if topic:
-        topic = topic.lstrip("/").lower()
+        topic, _, action = topic.lstrip("/").lower().partition(" ")
         specs = [s for s in SPECS if s.verb == topic]
         if not specs:
             guess = closest(topic, tuple(APP_COMMANDS))
@@ -1031,9 +1040,13 @@ def help_text(topic: str | None = None) -> str:
                 + " Commands: /submit, /cohort, /window, /review, /badges.",
                 f"/help {guess or 'submit'}",
             )
-        lines = [markup.bold(f"/{topic}")]
-        for s in specs:
+        one = [s for s in specs if action and s.action == action.strip()]
+        title = f"/{topic} {one[0].action}" if one and one[0].action != topic else f"/{topic}"
+        lines = [markup.bold(title)]
+        for s in one or specs:
             lines.append(f"• `{s.usage}` — {s.summary}\n    e.g. `{s.example}`")
+        if action and not one:
+            lines.insert(1, f"(/{topic} has no subcommand '{action.strip()}'; here are all of them.)")
         return "\n".join(lines)
     lines = [f"{markup.bold('Cohort Bot')} — type `<command> help` for details:"]
     for verb in APP_COMMANDS:

@@ -338,6 +338,27 @@ def test_help_for_a_command_shows_each_usage_and_example(verb: str) -> None:
         assert (spec.usage in text and spec.example in text) is (spec.verb == verb)
 
 
+@pytest.mark.parametrize(
+    "spec", [s for s in SPECS if s.action != s.verb], ids=lambda s: f"{s.verb}-{s.action}"
+)
+def test_asking_a_subcommand_for_help_gives_only_its_help(spec: Spec) -> None:
+    assert parse(f"/{spec.verb} {spec.action} Help") == Command(
+        "help", "help", {"topic": f"{spec.verb} {spec.action}"}
+    )
+    assert parse(f"/help {spec.verb} {spec.action}") == Command(
+        "help", "help", {"topic": f"{spec.verb} {spec.action}"}
+    )
+    text = help_text(f"{spec.verb} {spec.action}")
+    assert spec.usage in text and spec.example in text
+    assert text.count("\n• ") == 1  # that one alone
+
+
+def test_help_for_a_subcommand_that_does_not_exist_shows_the_commands_help_saying_so() -> None:
+    text = help_text("window frob")
+    assert "/window has no subcommand 'frob'" in text
+    assert all(s.usage in text for s in SPECS if s.verb == "window")
+
+
 def test_help_for_something_that_is_not_a_command_is_refused() -> None:
     with pytest.raises(UserError, match="There is no /frob command"):
         help_text("frob")
