@@ -47,6 +47,7 @@ class CardKind(StrEnum):
     NUDGE = "nudge"  # a deadline or a decision drawing near
     TASK = "task"  # work waiting for someone: a review to claim, evidence to decide
     CELEBRATION = "celebration"  # a badge earned
+    NEWS = "news"  # the programme's news: a window opened or closed, a coordinator's reminder
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,7 @@ def window_opened(window: Window, now: datetime) -> Message:
         f"`/submit <link> [<link>…] -- <reflection>`",
         buttons=(SUBMIT_BUTTON,),
         context=f"{short_id('W', window.id)} · reminders {offsets} before the deadline",
+        card=window_card(CardKind.NEWS, window),
     )
 
 
@@ -269,4 +270,6 @@ def window_closed(window: Window, counts: WindowCounts, owing: Owing, now: datet
     if owing.own:
         lines.append(f"Still may hand in, on deadlines of their own: {own_deadlines_line(owing.own, tz)}.")
     lines.append(f"{after} Assessors are reviewing what came in; learners hear back by DM.")
-    return Message("\n".join(lines), context=short_id("W", window.id))
+    return Message(
+        "\n".join(lines), context=short_id("W", window.id), card=window_card(CardKind.NEWS, window)
+    )

@@ -43,7 +43,7 @@ from bot.domain import (
     unmet_criteria,
     zone,
 )
-from bot.messages import CardKind, Destination, Message
+from bot.messages import Card, CardKind, Destination, Message
 from bot.notices import (
     channel_nudge,
     learner_nudge,
@@ -451,7 +451,11 @@ async def send_due_reminders(db: Database, now: datetime, only: int | None = Non
                     now,
                     Outgoing(
                         Destination.channel(reminder.cohort.channel_id),
-                        Message(f"📣 {reminder.text}", context=short_id("M", reminder.id)),
+                        Message(
+                            f"📣 {reminder.text}",
+                            context=short_id("M", reminder.id),
+                            card=Card(CardKind.NEWS, reminder.cohort.name),
+                        ),
                         f"reminder:{reminder.id}:{stamp(fire)}",
                         cohort_id=reminder.cohort_id,
                     ),

@@ -36,10 +36,11 @@ FIELDS_MAX = 25
 FIELDS_ROOM = 1000  # kept for a card's fields however long its text: the claim state is one
 LABEL_MAX = 80
 
-COLOURS = {  # Discord's own palette: yellow, blurple, green
+COLOURS = {  # Discord's own palette: yellow, blurple, green, greyple
     CardKind.NUDGE: 0xFEE75C,
     CardKind.TASK: 0x5865F2,
     CardKind.CELEBRATION: 0x57F287,
+    CardKind.NEWS: 0x99AAB5,
 }
 BLANK = "\u200b"  # Discord refuses an empty field name or value
 

@@ -185,7 +185,7 @@ async def test_a_failure_is_a_sentence_never_this_interaction_failed(
 # ------------------------------------------------------------------ cards
 
 # Discord's palette, by the card's kind
-NUDGE_YELLOW, TASK_BLURPLE, CELEBRATION_GREEN = 0xFEE75C, 0x5865F2, 0x57F287
+NUDGE_YELLOW, TASK_BLURPLE, CELEBRATION_GREEN, NEWS_GREYPLE = 0xFEE75C, 0x5865F2, 0x57F287, 0x99AAB5
 ABOUT_CREATORS = "Empowering Students as Creators · spring"
 
 
@@ -218,6 +218,24 @@ async def test_a_nudge_is_a_card_to_the_learner_and_to_the_channel(chat: Discord
     assert {"/submit", "/submit extend"} <= set(dm.custom_ids())
     channel = next(m for m in reversed(fake.messages(chat.channel("frl"))) if "closes" in described(m))
     assert channel.embeds[0]["color"] == NUDGE_YELLOW and "1 of 3 submitted" in described(channel)
+
+
+async def test_a_window_opening_and_closing_and_a_reminder_are_news_cards_in_the_channel(
+    chat: DiscordChat,
+) -> None:
+    await chat.run("""
+        @coord /cohort remind spring in 1 hour Office hours today at 4pm
+        :clock +61m
+        @coord /window close W-1
+    """)
+    fake = chat.fake
+    opened, reminded, closed = (
+        m for m in fake.messages(chat.channel("frl")) if m.embeds and m.embeds[0]["color"] == NEWS_GREYPLE
+    )
+    assert opened.embeds[0]["title"] == ABOUT_CREATORS and "is open for submissions" in described(opened)
+    assert opened.embeds[0]["footer"]["text"].startswith("W-1") and "/submit" in opened.custom_ids()
+    assert reminded.embeds[0]["title"] == "spring" and described(reminded) == "📣 Office hours today at 4pm"
+    assert closed.embeds[0]["title"] == ABOUT_CREATORS and "closed" in described(closed)
 
 
 async def test_a_badge_is_celebrated_as_a_card_with_its_image_linked_to_its_page(chat: DiscordChat) -> None:
