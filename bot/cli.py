@@ -58,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     creds_sub.add_parser("list", help="list the catalogue")
     slack_manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
     slack_manifest.add_argument("--url", default=None, help="public base URL (default PUBLIC_BASE_URL)")
-    discord = sub.add_parser("discord", help="the Discord application")
+    discord = sub.add_parser(
+        "discord",
+        help="the Discord application: register its slash commands",
+        description="`cohortbot discord sync` registers the slash commands with Discord (needs "
+        "DISCORD_TOKEN): in the servers of DISCORD_GUILD_IDS at once, else globally. Run it again "
+        "after upgrading; the bot never registers them on connecting.",
+    )
     discord.add_argument(
         "action", choices=["sync"], help="register the slash commands (DISCORD_GUILD_IDS, else globally)"
     )
