@@ -25,6 +25,10 @@ class Group:
 
 
 class Directory(Protocol):
+    @property
+    def place(self) -> str:
+        """What its people call a workspace, in sentences: "workspace" (Slack), "server" (Discord)."""
+
     async def profile(self, user_id: str) -> Profile | None:
         """The person's profile, or None when they are not in this workspace."""
 

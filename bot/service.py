@@ -230,6 +230,10 @@ class Prefetched:
             known.profiles.update((p.user_id, p) for p in group.people)
         return known
 
+    @property
+    def place(self) -> str:
+        return self.inner.place
+
     async def profile(self, user_id: str) -> Profile | None:
         if user_id in self.profiles:
             return self.profiles[user_id]

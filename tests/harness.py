@@ -55,6 +55,7 @@ class Conversation(Protocol):
     """What a test needs of a chat: run a script, move time, ask what who saw where."""
 
     clock: FakeClock
+    place: str  # what the platform calls a workspace: "workspace", "server"
     transcript: list[Said]
     crashes: int
     errors: int
@@ -348,6 +349,8 @@ class DiscordChat(ConsoleChat):
     without it their zone is unknown, as on Discord), kept on their member record; `:admin`
     gives them a role with Manage Server, as a server owner would.
     A `<t:…>` time is read in the reader's zone: a person's own, or for a channel its cohort's."""
+
+    place = "server"
 
     def __init__(self, wire: DiscordWire) -> None:
         runtime = wire.runtime

@@ -37,7 +37,9 @@ async def is_coordinator(ctx: Context, cohort: Cohort) -> bool:
 
 async def require_coordinator(ctx: Context, cohort: Cohort) -> None:
     if not await is_coordinator(ctx, cohort):
-        raise await refusal(ctx, f"Only coordinators of {cohort.name} (or workspace admins) can do that.")
+        raise await refusal(
+            ctx, f"Only coordinators of {cohort.name} (or {ctx.directory.place} admins) can do that."
+        )
 
 
 async def refusal(ctx: Context, message: str) -> UserError:

@@ -39,7 +39,7 @@ def where(cohort: Cohort) -> str:
 @handles("cohort", "create")
 async def create(ctx: Context, args: dict[str, Any]) -> Reply:
     if not await coordinates_anything(ctx):
-        raise await refusal(ctx, "Only workspace admins and coordinators can create cohorts.")
+        raise await refusal(ctx, f"Only {ctx.directory.place} admins and coordinators can create cohorts.")
     channel = args["channel"]
     if channel is not None:
         channel_id, channel_name = channel.channel_id, channel.name
@@ -243,7 +243,9 @@ async def list_cohorts(ctx: Context, args: dict[str, Any]) -> Reply:
         )
         return Reply.text("You are not in any cohort yet." + hint)
     lines = [
-        markup.bold("Your cohorts") if not ctx.actor.is_admin else markup.bold("Cohorts in this workspace")
+        markup.bold("Your cohorts")
+        if not ctx.actor.is_admin
+        else markup.bold(f"Cohorts in this {ctx.directory.place}")
     ]
     for cohort in cohorts:
         roles = sorted(r.value for r in await roles_in(ctx, cohort))

@@ -84,8 +84,9 @@ async def member_for(ctx: Context, mention: Mention) -> Member:
     profile = await ctx.directory.profile(mention.user_id)
     if profile is None:
         raise UserError(
-            f"I can't find @{mention.label or mention.user_id} in this workspace; "
-            "mention people who are members here.",
+            f"I can't find @{mention.label or mention.user_id} in this {ctx.directory.place}; "
+            "mention people who are members here, picking each from the list that appears as you "
+            "type @.",
             "/cohort add spring @alice",
         )
     member = new_member(ctx.workspace.id, profile, ctx.now)

@@ -206,7 +206,7 @@ async def test_a_refusal_for_want_of_a_role_shows_what_the_person_can_do(chat: C
         @stranger /review queue
     """
     )
-    only = "Only coordinators of spring (or workspace admins) can do that."
+    only = f"Only coordinators of spring (or {chat.place} admins) can do that."
     assert chat.last("only @alice") == (
         "Only assessors of this cohort can claim its reviews. As a learner, "
         "you can hand in work with /submit and see where it stands. "

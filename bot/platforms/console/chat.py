@@ -104,6 +104,7 @@ class ConsoleChat:
     keyboard acting as anyone, messages printed as they are delivered."""
 
     name = "console"
+    place = "workspace"  # what its people call a workspace in sentences (`Directory.place`)
     # Its transport prints: nothing to find after a crash; an edit prints again, marked "(edited)".
     capabilities = Capabilities(edit_in_place=True, email=True, timezone=True)
 

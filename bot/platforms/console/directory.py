@@ -16,6 +16,8 @@ class ConsoleDirectory:
     workspace behaves toward a mention of a stranger.
     """
 
+    place = "workspace"
+
     def __init__(self, default_tz: str = "UTC", closed: bool = False) -> None:
         self.profiles: dict[str, Profile] = {}
         self.default_tz = default_tz

@@ -77,6 +77,8 @@ class Server:
 class DiscordDirectory:
     """Profiles of one server's members, cached for `ttl` seconds, and its roles' members."""
 
+    place = "server"
+
     def __init__(self, guild_id: str, rest: DiscordRest, ttl: float = PROFILE_TTL) -> None:
         self.guild_id, self.rest, self.ttl = guild_id, rest, ttl
         self.cache: dict[str, tuple[float, Profile | None]] = {}
@@ -93,6 +95,8 @@ class DiscordDirectory:
         return profile
 
     async def profile(self, user_id: str) -> Profile | None:
+        if not user_id.isdigit():  # a name typed as text ("@zoe"), not a mention picked from the list
+            return None
         hit = self.cache.get(user_id)
         if hit and hit[0] > time.monotonic():
             return hit[1]

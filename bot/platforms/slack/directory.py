@@ -16,6 +16,8 @@ PROFILE_TTL = 600.0
 class SlackDirectory:
     """Profiles from `users.info`, cached for a few minutes per workspace."""
 
+    place = "workspace"
+
     def __init__(self, client: AsyncWebClient, ttl: float = PROFILE_TTL) -> None:
         self.client, self.ttl = client, ttl
         self.cache: dict[str, tuple[float, Profile | None]] = {}

@@ -136,6 +136,21 @@ async def test_a_button_in_a_dm_asks_which_server_when_the_presser_shares_two_wi
     assert "approved" in chat.last("only @dana").lower()  # still hers to decide: the click did nothing
 
 
+async def test_a_name_typed_as_text_rather_than_picked_as_a_mention_is_answered_with_how(
+    chat: DiscordChat,
+) -> None:
+    for typed in ("@zoe", "@Librarians"):
+        interaction = await chat.fake.slash(
+            chat.person("coord"), "cohort add", {"name": "spring", "people": typed}, channel=chat.home
+        )
+        await chat.wire.answered(interaction)
+        assert only_to(interaction).startswith(
+            f"I can't find {typed} in this server; mention people who are members here, picking each "
+            "from the list that appears as you type @."
+        )
+    chat.fake.check_violations()  # nothing asked of Discord about "zoe"
+
+
 # ------------------------------------------------------------------ answering in time
 
 
