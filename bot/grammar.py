@@ -34,12 +34,14 @@ from bot.domain import (
     check_visible,
     clean_text,
     date_words,
+    folded,
     looks_like_zone,
     parse_duration,
     parse_offsets,
     parse_ref,
     parse_short_id,
     zone,
+    zones_by_folded_name,
 )
 
 MAX_TEXT = 4000
@@ -239,7 +241,17 @@ class Args:
             raise self.fail(f"I can't read '{word(self.next(what))}' as {what}; type it like {WHEN_FORMS}.")
         return " ".join(self.text(what) for _ in range(length))
 
-    def zone_name(self) -> str | None:
+    def zone_name(self, *, cities: bool = True) -> str | None:
+        """A zone typed here, if one is: an IANA name, an abbreviation, UTC, or (with `cities`)
+        a zone's city of up to three words (`berlin`, `new york`, `são paulo`), as
+        `/badges timezone` takes them. Not before free text, where a city may begin it
+        (`Paris trip forms due`)."""
+        words = list(itertools.takewhile(lambda t: isinstance(t, str), self.tokens[self.i : self.i + 3]))
+        for n in range(len(words), 0, -1) if cities else ():
+            typed = " ".join(str(w) for w in words[:n])
+            if folded(typed) in zones_by_folded_name():
+                self.i += n
+                return typed
         tok = self.peek()
         if isinstance(tok, str) and looks_like_zone(tok):
             self.i += 1
@@ -401,7 +413,7 @@ def _cohort_remind(a: Args, note: str | None) -> dict[str, Any]:
     else:
         a.i -= 1
         when = a.when("a time")
-    tz = a.zone_name()
+    tz = a.zone_name(cities=False)
     text = a.rest(note)
     if not text:
         raise a.fail("Add the reminder text.")

@@ -251,6 +251,25 @@ def test_a_window_can_be_opened_with_its_zone_opening_reminders_and_late_policy(
 
 
 @pytest.mark.parametrize(
+    ("typed", "tz"),
+    [
+        ("/window open spring creators closes next friday 5pm berlin", "berlin"),
+        ("/window open spring creators closes next friday 5pm New York remind 2d", "New York"),
+        ("/window extend W-1 next saturday 5pm são paulo", "são paulo"),
+        ("/window grant E-2 until next friday Los Angeles", "Los Angeles"),
+        ("/cohort create spring #frl tz new york", "America/New_York"),
+    ],
+)
+def test_a_zone_may_be_typed_as_its_city_as_badges_timezone_takes_it(typed: str, tz: str) -> None:
+    assert parse(typed).args["tz"] == tz
+
+
+def test_a_reminder_text_beginning_with_a_city_stays_the_text() -> None:
+    args = parse("/cohort remind spring friday 9am Paris trip forms due").args
+    assert args["tz"] is None and args["text"] == "Paris trip forms due"
+
+
+@pytest.mark.parametrize(
     ("typed", "complaint"),
     [
         ("/window open spring creators closes 2026-06-01 Mars/Olympus", "'Mars/Olympus' is not a time zone"),
