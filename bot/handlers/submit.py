@@ -65,7 +65,7 @@ async def choose_window(ctx: Context, name: str | None) -> tuple[Window, bool, d
             raise UserError(
                 "Your cohort has no submission window yet; your coordinator opens one.", "/submit status"
             )
-        raise await refusal(ctx, "You are not a learner in any cohort yet; a coordinator adds you to one.")
+        raise await refusal(ctx, "Only learners of a cohort can hand in work.")  # `refusal` says what to do
     if name is not None:
         matches = [
             w for w in windows if name in (short_id("W", w.id).lower(), w.credential.slug, w.cohort.name)

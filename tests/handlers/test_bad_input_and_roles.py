@@ -299,7 +299,7 @@ WITHOUT_ROLE: list[Case] = [
     ("bob", "/cohort status spring", "Only coordinators of spring"),
     ("dana", "/window close W-1", "Only coordinators of spring"),
     ("bob", "/review queue", "You are not an assessor in any cohort"),
-    ("dana", f"/submit {LINK}", "You are not a learner in any cohort"),
+    ("dana", f"/submit {LINK}", "Only learners of a cohort can hand in work"),
 ]
 
 
@@ -310,6 +310,14 @@ async def test_command_without_the_needed_role_is_refused_with_an_example(spring
     """)
     await submitted(spring, "alice")
     await all_refused(spring, WITHOUT_ROLE)
+
+
+async def test_someone_in_no_cohort_who_submits_is_told_once_what_to_do(spring: ConsoleChat) -> None:
+    await spring.run(f"@zed /submit {LINK} -- my reflection")
+    assert spring.last("only @zed") == (
+        "Only learners of a cohort can hand in work. You are in no cohort yet; a coordinator adds you "
+        "to one. Example: `/cohort list`"
+    )
 
 
 # ------------------------------------------------------------------ people outside the workspace
@@ -392,7 +400,7 @@ NOT_YOURS: list[Case] = [
     ("dana", "/window close W-1", "Only coordinators of spring"),
     ("dana", "/cohort add spring @frank", "Only coordinators of spring"),
     ("dana", "/cohort status spring", "Only coordinators of spring"),
-    ("dana", f"/submit {LINK}", "You are not a learner in any cohort"),
+    ("dana", f"/submit {LINK}", "Only learners of a cohort can hand in work"),
     # an assessor or a coordinator of another cohort has no say in this one
     ("zoe", "/review claim R-2", "Only assessors of this cohort"),
     ("zoe", "/review approve R-1", "claimed by another assessor"),
