@@ -167,8 +167,7 @@ SUBMIT_FIELDS = (
     Field(
         "links",
         "Artifact links",
-        "One link per line (up to 10): student work, "
-        "plans, photos. Anyone with the link must be able to view them.",
+        "One link per line (up to 10): student work, plans, photos, each viewable by anyone with the link.",
     ),
     Field("reflection", "Reflection", "What students learned and what you would change next time."),
     Field(

@@ -895,7 +895,7 @@ SPECS: list[Spec] = [
         "revoke",
         "/badges revoke B-<id> <public reason> [-- <private note>]",
         "/badges revoke B-3 Evidence was not the learner's own work -- see the thread of 3 March",
-        "revoke a badge: its page and documents show the reason; a note after -- stays in the audit log",
+        "revoke a badge: its page and documents show the reason; a private note stays in the audit log only",
         _revoke,
         "coordinator",
     ),

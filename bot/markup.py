@@ -94,6 +94,14 @@ def word_cut(text: str, limit: int) -> str:
     return (head[:space] if space > limit * 4 // 5 else head).rstrip("\\")
 
 
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters for a short field (a label, a title, a hint, a quote of
+    what someone typed): cut at a word where one falls near the end, marked "…"."""
+    if len(text) <= limit:
+        return text
+    return word_cut(text, limit - 1).rstrip(" ,;:(") + "…"
+
+
 def chunks(text: str, limit: int) -> list[str]:
     """`text` in pieces of at most `limit` characters, for a platform that shows a long text as
     several blocks: split at line breaks, a line no piece could hold split at words (begun on

@@ -16,11 +16,12 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
 from bot.grammar import APP_COMMANDS, DEFAULT_ACTION, SPECS, Spec
+from bot.markup import cut
 
 NAME_MAX = 32
 DESCRIPTION_MAX = 100
@@ -53,6 +54,51 @@ SUGGEST = {
 # Ids as usage lines write them (`R-<id> | S-<id>`), by what they name.
 ID_NAMES = {"R": "review", "S": "submission", "W": "window", "E": "request", "B": "badge", "M": "reminder"}
 DEFAULT_NAMES = {"submit": "evidence"}  # `/submit evidence`: `/submit submit` would read oddly
+# What an option asks for, in words (the usage's placeholder otherwise): by its name, or by the
+# verb (and action) and its name where one name means different things.
+DESCRIBED: dict[str | tuple[str, ...], str] = {
+    "name": "the cohort, e.g. spring",
+    "cohort": "the cohort, e.g. spring",
+    "credential": "the credential, e.g. creators",
+    "window": "which window (W-3, or its cohort and credential)",
+    ("submit", "window"): "which window, if you have several open (W-3, or the credential)",
+    "reflection": "your reflection: what students learned, what you would change",
+    "submission": "which submission, e.g. S-12 (your latest if left out)",
+    "reason": "why, in a sentence or two",
+    "channel": "the channel",
+    ("cohort", "channel"): "the cohort's channel (else the one you type in)",
+    "reviews": "the assessors' channel (else each assessor gets review tasks by DM)",
+    "tz": "the cohort's time zone: America/Chicago, berlin, CST",
+    "zone": "the time zone: America/Chicago, berlin, CST (else the cohort's)",
+    "as": "their role in it (learner unless you say)",
+    ("cohort", "remove", "as"): "only this role (else every role they have in it)",
+    ("badges", "channel"): "your cohort's channel, to celebrate it there (else only you see the options)",
+    ("badges", "reflection", "setting"): "show it on the badge's public page, or hide it",
+    ("badges", "autoshare", "setting"): "on: celebrate new badges without asking; off: ask first",
+    ("cohort", "when"): 'when: next friday 9am, in 2 hours, or a schedule such as "0 9 * * mon"',
+    "when": "the new deadline: next friday 5pm, Dec 20 17:00, in 3 days",
+    "closes": "the deadline: next friday 5pm, Dec 20 17:00, in 3 weeks",
+    "opens": "when it opens, if not now: monday 8am, Jan 5",
+    "remind": "nudges before the deadline: 7d,2d,1d,2h",
+    "late": "late submissions: deny, allow, or a grace period such as 2d",
+    "revise-within": "time to resubmit after a revision request, e.g. 14d",
+    "text": "what the reminder says",
+    "dates": "days without nudges: Dec 24..Jan 2, several separated by commas; clear to remove",
+    "reminder": "which reminder, e.g. M-4",
+    "request": "which request for more time, e.g. E-2",
+    "until": "the learner's new deadline (a week after theirs if left out)",
+    "review": "the review (R-7) or its submission (S-12)",
+    "scores": "per criterion: artifacts: met, a comment; reflection: exceeds",
+    ("review", "revise", "scores"): "each criterion not yet met: reflection: not yet, what to add",
+    ("cohort", "remove", "people"): "one or more people: @mention each",
+    "feedback": "your feedback to the learner",
+    "badge": "which badge, e.g. B-3",
+    "address": "an e-mail address",
+    ("badges", "zone"): "Europe/Berlin, berlin, CET; auto: back to automatic; empty: the one in use",
+    "public-reason": "why, shown on the badge's page and in its documents",
+    "private-note": "a note for the audit log only",
+    "command": "a command, e.g. window, or one of its subcommands: window extend",
+}
 
 
 @dataclass(frozen=True)
@@ -221,7 +267,22 @@ def subcommand(spec: Spec) -> Subcommand:
             options.append(option)
     default = spec.action == DEFAULT_ACTION.get(spec.verb)
     name = DEFAULT_NAMES.get(spec.verb, spec.action) if default else spec.action
-    return Subcommand(spec.verb, spec.action, name, spec.summary[:DESCRIPTION_MAX], tuple(options))
+    described = tuple(replace(o, description=described_as(spec, o)) for o in options)
+    return Subcommand(spec.verb, spec.action, name, brief(spec.summary), described)
+
+
+def described_as(spec: Spec, option: Option) -> str:
+    keys = ((spec.verb, spec.action, option.name), (spec.verb, option.name), option.name)
+    said = next((DESCRIBED[k] for k in keys if k in DESCRIBED), option.description)
+    return cut(said, DESCRIPTION_MAX)
+
+
+def brief(summary: str) -> str:
+    """A summary within Discord's 100 characters: its first clauses where they fit, else cut at a
+    word."""
+    if len(summary) > DESCRIPTION_MAX and "; " in summary[:DESCRIPTION_MAX]:
+        return summary[: summary.rfind("; ", 0, DESCRIPTION_MAX)]
+    return cut(summary, DESCRIPTION_MAX)
 
 
 HELP = "What each command does, with examples"

@@ -32,6 +32,7 @@ from bot.forms import (
     RubricRequest,
     SubmitRequest,
 )
+from bot.markup import cut
 
 TITLE_MAX = 45
 LABEL_MAX = 45
@@ -43,18 +44,12 @@ CRITERION = "criterion:"  # an input holding one criterion's "level, comment"
 SCORES = "scores"  # the one input holding every criterion's line, for a long rubric
 
 
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def shortened(label: str, hint: str) -> tuple[str, str]:
     """A label too long for Discord is cut at a word, and shown whole as the hint if there is
     none (the one-field forms ask their question in the label)."""
     if len(label) <= LABEL_MAX:
         return label, hint
-    head = label[: LABEL_MAX - 1]
-    short = (head[: head.rfind(" ")] if " " in head else head).rstrip(" ,;:") + "…"
-    return short, hint or label
+    return cut(label, LABEL_MAX), hint or label
 
 
 # ------------------------------------------------------------------ the request in a custom id

@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from bot import markup
-from bot.markup import TOKEN_RE, Renderer, chunks, fit, plain, render
+from bot.markup import TOKEN_RE, Renderer, chunks, cut, fit, plain, render
 from bot.messages import COMMAND_MAX, Button, CardKind, Message
 
 CONTENT_MAX = 2000
@@ -73,10 +73,6 @@ DISCORD = Renderer(
 
 def markdown(text: str) -> str:
     return render(text, DISCORD)
-
-
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def mentioned(message: Message) -> list[str]:

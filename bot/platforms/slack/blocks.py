@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.markup import Renderer, chunks, render
+from bot.markup import Renderer, chunks, cut, render
 from bot.messages import Button, Message
 
 SECTION_MAX = 3000
@@ -48,10 +48,6 @@ def unescape(text: str) -> str:
     `?a=1&b=2` arrives as `&amp;` and would otherwise be stored wrong. The result reads
     as a Discord or console user would type it."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def button(b: Button, index: int) -> dict[str, Any]:

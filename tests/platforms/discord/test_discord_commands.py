@@ -35,6 +35,17 @@ def test_every_command_of_the_grammar_is_a_discord_command_within_discords_rules
                 assert len(option.get("choices", [])) <= 25
 
 
+def test_every_description_reads_as_words_whole_not_as_grammar_or_cut_mid_word() -> None:
+    """What Discord shows under each command and option as it is typed: no usage syntax
+    (`<when>`, `after --:`, `a|b`), and none cut: a long summary is shown to its last whole clause."""
+    for command in command_tree():
+        for sub in command["options"]:
+            inner = sub.get("options", []) if sub["type"] == 1 else [sub]
+            for said in [sub["description"], *(o["description"] for o in inner)]:
+                assert not re.search(r"<[a-z]|after --|\w\|\w", said), (command["name"], sub["name"], said)
+                assert not said.endswith("…"), f"cut: {said!r}"
+
+
 @pytest.mark.parametrize(
     ("verb", "sub", "values", "typed"),
     [
