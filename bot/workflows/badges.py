@@ -32,13 +32,22 @@ def links_for(ctx: Context, badge: Badge) -> ShareLinks:
     )
 
 
-def share_buttons(links: ShareLinks) -> tuple[Button, ...]:
-    return (
-        Button("View badge", url=links.page, style="primary"),
-        Button("Add to LinkedIn profile", url=links.add_to_linkedin),
+def share_buttons(links: ShareLinks, *, public: bool = False) -> tuple[Button, ...]:
+    """Every way to share, for the learner; in the channel (`public`), the page and the shares
+    anyone may post, not "Add to LinkedIn profile" (which would add it to the presser's own
+    profile) nor the baked image (the learner's own copy)."""
+    view = Button("View badge", url=links.page, style="primary")
+    shares = (
         Button("Share on LinkedIn", url=links.linkedin),
         Button("Share on X", url=links.x),
         Button("Share on Facebook", url=links.facebook),
+    )
+    if public:
+        return (view, *shares)
+    return (
+        view,
+        Button("Add to LinkedIn profile", url=links.add_to_linkedin),
+        *shares,
         Button("Download badge image", url=links.image),
     )
 
@@ -55,7 +64,7 @@ def badge_card(badge: Badge, links: ShareLinks | None = None) -> Card:
 def celebration(badge: Badge, member_user_id: str, links: ShareLinks) -> Message:
     return Message(
         f"🎉 {markup.mention(member_user_id)} earned {markup.bold(badge.credential.name)}! Congratulations!",
-        buttons=share_buttons(links),
+        buttons=share_buttons(links, public=True),
         context=short_id("B", badge.id),
         card=badge_card(badge, links),
     )

@@ -293,6 +293,8 @@ async def test_share_to_the_channel_button_posts_once_and_only_for_the_learner(a
     assert "You have no badge B-1." in app.answers("UBOB")[-1] and celebrations() == []
     await app.click("UALICE", button, channel="DUALICE")
     assert celebrations() == ["🎉 <@UALICE> earned *Empowering Students as Creators*! Congratulations!"]
+    posted = next(m for m in app.fake.posted("CFRL") if "earned" in m.get("text", ""))
+    assert list(buttons_in(posted)) == ["View badge", "Share on LinkedIn", "Share on X", "Share on Facebook"]
     assert "Celebrated B-1 in <#CFRL>" in app.answers("UALICE")[-1]
     await app.click("UALICE", button, channel="DUALICE")
     assert "already celebrated" in app.answers("UALICE")[-1]
