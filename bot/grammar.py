@@ -363,6 +363,14 @@ def _cohort_create(a: Args, note: str | None) -> dict[str, Any]:
     return out
 
 
+def _cohort_edit(a: Args, note: str | None) -> dict[str, Any]:
+    """What `create` takes, changed: at least one of them."""
+    out = _cohort_create(a, note)
+    if not any(out[k] for k in ("channel", "reviews", "tz")):
+        raise a.fail("Say what to change: the cohort's #channel, reviews #channel, or tz <zone>.")
+    return out
+
+
 def _role(a: Args) -> Role | None:
     if a.keyword("as"):
         raw = a.text("a role").lower().rstrip("s")
@@ -669,6 +677,15 @@ SPECS: list[Spec] = [
         "/cohort create spring #frl-spring reviews #frl-assessors tz America/Chicago",
         "create a cohort with its channel and, optionally, its assessors' channel",
         _cohort_create,
+        "coordinator",
+    ),
+    spec(
+        "cohort",
+        "edit",
+        "/cohort edit <name> [#channel] [reviews #channel] [tz <zone>]",
+        "/cohort edit spring tz Europe/Berlin",
+        "change a cohort's channel, its assessors' channel or its time zone",
+        _cohort_edit,
         "coordinator",
     ),
     spec(

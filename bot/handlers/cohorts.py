@@ -335,6 +335,37 @@ async def status(ctx: Context, args: dict[str, Any]) -> Reply:
     return Reply.text("\n".join(lines))
 
 
+@handles("cohort", "edit")
+async def edit(ctx: Context, args: dict[str, Any]) -> Reply:
+    """A cohort's channel, assessors' channel or zone, changed; windows keep the zone they were
+    opened in (their deadlines stand), new dates typed for the cohort are read in the new one."""
+    cohort = await cohort_named(ctx, args["name"])
+    await require_coordinator(ctx, cohort)
+    changed: list[str] = []
+    if (channel := args["channel"]) is not None and channel.channel_id != cohort.channel_id:
+        cohort.channel_id, cohort.channel_name = channel.channel_id, channel.name
+        changed.append(f"it meets in {markup.channel(channel.channel_id)}")
+        await ctx.send(
+            Destination.channel(channel.channel_id),
+            Message(
+                f"👋 Cohort {markup.bold(cohort.name)} meets here now. Deadlines, reminders and "
+                "badge celebrations will appear here."
+            ),
+            f"cohort:{cohort.id}:moved:{channel.channel_id}",
+            cohort=cohort,
+        )
+    if (reviews := args["reviews"]) is not None and reviews.channel_id != cohort.reviews_channel_id:
+        cohort.reviews_channel_id, cohort.reviews_channel_name = reviews.channel_id, reviews.name
+        changed.append(f"review tasks go to {markup.channel(reviews.channel_id)}")
+    if args["tz"] and args["tz"] != cohort.tz:
+        changed.append(f"its time zone is {args['tz']} (was {cohort.tz}; open windows keep their deadlines)")
+        cohort.tz = args["tz"]
+    if not changed:
+        return Reply.text(f"Nothing to change: {cohort.name} is already like that.", ok=False)
+    ctx.audit("cohort.edit", cohort.name, changed=changed)
+    return Reply.text(f"{markup.bold(cohort.name)}: " + "; ".join(changed) + ".")
+
+
 @handles("cohort", "quiet")
 async def quiet(ctx: Context, args: dict[str, Any]) -> Reply:
     """Days without nudges; nudges due then move to the next allowed day."""

@@ -44,6 +44,19 @@ async def test_window_opening_is_announced_in_the_cohort_channel(spring: Convers
     assert spring.saw("#frl", "Fri 20 Mar 2026, 17:00 CDT")
 
 
+async def test_a_cohort_moved_to_other_channels_meets_and_reviews_there(spring: Conversation) -> None:
+    await spring.run("@coord /cohort edit spring #frl-2026 reviews #reviewers")
+    assert spring.last("only @coord") == "*spring*: it meets in #frl-2026; review tasks go to #reviewers."
+    assert spring.saw("#frl-2026", "Cohort *spring* meets here now.")
+    await spring.run("""
+        @coord /window open spring collection-dev closes 2026-03-27T17:00
+        @alice /submit creators https://example.org/unit -- Students led the design
+    """)
+    assert spring.saw("#frl-2026", "Fundamentals of Collection Development* is open for submissions")
+    assert spring.saw("#reviewers", "Review task R-1: S-1 by @alice")
+    assert not spring.saw("#assessors", "Review task R-1")
+
+
 async def test_submission_gets_a_receipt_and_a_review_task(spring: Conversation) -> None:
     await spring.run(
         "@alice /submit https://example.org/unit https://example.org/reflection "

@@ -159,3 +159,26 @@ async def test_the_time_zone_command_is_in_the_help(chat: Conversation) -> None:
     await chat.run("@alice /badges help")
     assert "`/badges timezone [<zone> | auto]`" in chat.last("only @alice")
     assert "e.g. `/badges timezone Europe/Berlin`" in chat.last("only @alice")
+
+
+async def test_a_cohorts_zone_is_changed_and_new_dates_are_read_in_it_while_open_windows_stand(
+    chat: Conversation,
+) -> None:
+    await chat.run("""
+        @coord /window open spring creators closes 2026-03-20T17:00
+        @coord /cohort edit spring tz berlin
+    """)
+    assert chat.last("only @coord") == (
+        "*spring*: its time zone is Europe/Berlin (was America/Chicago; open windows keep their deadlines)."
+    )
+    await chat.run("@coord /window open spring collection-dev closes 2026-03-27T17:00")
+    assert "closes Fri 27 Mar 2026, 17:00 CET" in chat.last("only @coord")
+    await chat.run("""
+        @coord /badges timezone UTC
+        @coord /window list spring
+    """)
+    listed = chat.last("only @coord")  # 17:00 in Chicago, as opened; 17:00 in Berlin
+    assert "W-1 *creators* — spring, closes Fri 20 Mar 2026, 22:00 UTC" in listed
+    assert "W-2 *collection-dev* — spring, closes Fri 27 Mar 2026, 16:00 UTC" in listed
+    await chat.run("@alice /cohort edit spring tz UTC")
+    assert chat.last("only @alice").startswith("Only coordinators of spring")
