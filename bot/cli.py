@@ -233,16 +233,20 @@ async def badges(settings: Settings) -> int:
 
 
 async def discord_sync(settings: Settings) -> int:
+    from bot.platforms import discord
     from bot.platforms.discord.rest import DiscordHttpError, DiscordUnreachable
-    from bot.platforms.discord.sync import sync_commands
+    from bot.platforms.discord.sync import refusal, sync_commands
 
     if not settings.discord_token:
         print("cohortbot: set DISCORD_TOKEN (README: Discord) to register the commands.", file=sys.stderr)
         return 2
+    if wrong := discord.problem(settings):
+        print(f"cohortbot: {wrong}", file=sys.stderr)
+        return 2
     try:
         print(await sync_commands(settings))
     except DiscordHttpError as error:
-        print(f"cohortbot: Discord refused the commands: {error}", file=sys.stderr)
+        print(f"cohortbot: {refusal(error, settings)}; nothing was registered.", file=sys.stderr)
         return 1
     except DiscordUnreachable as error:  # no network, a wrong DISCORD_API_URL, a timeout
         print(

@@ -26,6 +26,7 @@ class ErrorCode:
     """Discord's JSON error codes the bot acts on."""
 
     UNKNOWN_CHANNEL = 10003
+    UNKNOWN_GUILD = 10004
     UNKNOWN_MEMBER = 10007
     UNKNOWN_MESSAGE = 10008
     UNKNOWN_USER = 10013

@@ -10,13 +10,30 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.platforms.discord.commands import command_tree
-from bot.platforms.discord.rest import DiscordRest
+from bot.platforms.discord.rest import DiscordHttpError, DiscordRest, ErrorCode
 
 
 async def application_id(rest: DiscordRest, settings: Settings) -> str:
     if settings.discord_application_id:
         return settings.discord_application_id
     return str((await rest.call("GET", "oauth2/applications/@me")).body["id"])
+
+
+def refusal(error: DiscordHttpError, settings: Settings) -> str:
+    """Why Discord refused, in words an operator can act on."""
+    if error.status == 401:
+        return (
+            "Discord refused DISCORD_TOKEN: copy the bot's token again from the Developer Portal "
+            "(Bot → Reset Token)"
+        )
+    if error.status == 403 or error.code in (ErrorCode.MISSING_ACCESS, ErrorCode.UNKNOWN_GUILD):
+        where = ", ".join(settings.discord_guilds) or "the application"
+        return (
+            f"Discord would not register commands in {where} ({error}): invite the bot to each "
+            "server of DISCORD_GUILD_IDS with the invite URL (scopes bot and applications.commands), "
+            "or check the ids (Copy Server ID)"
+        )
+    return f"Discord refused the commands ({error})"
 
 
 async def sync_commands(settings: Settings) -> str:

@@ -69,3 +69,35 @@ async def test_discord_sync_where_discord_cannot_be_reached_says_so(tmp_path: Pa
     assert code == 1 and not out
     assert f"cohortbot: could not reach Discord at {unreachable}" in err and "nothing was registered" in err
     assert "Traceback" not in err
+
+
+async def test_discord_sync_with_a_token_discord_refuses_says_which_setting(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        code, out, err = await cohortbot("discord", "sync", tmp=tmp_path, fake=fake, DISCORD_TOKEN="stale")
+        fake.take_violations()
+    assert code == 1 and not out
+    assert "cohortbot: Discord refused DISCORD_TOKEN" in err and "Reset Token" in err
+    assert "nothing was registered" in err and "HTTP 401" not in err
+
+
+async def test_discord_sync_with_server_ids_that_are_not_ids_says_so_before_asking_discord(
+    tmp_path: Path,
+) -> None:
+    async with FakeDiscord() as fake:
+        code, _, err = await cohortbot(
+            "discord", "sync", tmp=tmp_path, fake=fake, DISCORD_GUILD_IDS="My School Library"
+        )
+        assert not fake.calls()
+    assert code == 2
+    assert "DISCORD_GUILD_IDS holds My School Library, which is not a server id" in err
+
+
+async def test_discord_sync_to_a_server_the_bot_is_not_in_says_to_invite_it(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        code, _, err = await cohortbot(
+            "discord", "sync", tmp=tmp_path, fake=fake, DISCORD_GUILD_IDS="123456789012345678"
+        )
+        fake.take_violations()
+    assert code == 1
+    assert "Discord would not register commands in 123456789012345678" in err
+    assert "invite the bot" in err and "Traceback" not in err
