@@ -55,7 +55,7 @@ async def issue_waiting(ctx: Context, address: str) -> list[Badge]:
     for badge in waiting:
         badge.state, badge.recipient_email = BadgeState.ISSUED, address
         review = await ctx.session.get_one(Review, badge.review_id)
-        await announce(ctx, badge, ctx.actor, feedback=review.feedback)  # the address DM asked
+        await announce(ctx, badge, ctx.actor, review)  # the address DM asked
     return waiting
 
 
@@ -185,14 +185,15 @@ async def reflection(ctx: Context, args: dict[str, Any]) -> Reply:
             f"{bid} was earned without a reflection; its public page shows your evidence links only.",
             f"/badges share {bid}",
         )
+    was_public = badge.reflection_public
     badge.reflection_public = args["show"]
     ctx.audit("badges.reflection", bid, show=args["show"])
     page = links_for(ctx, badge).page
     if not args["show"]:
         return Reply.text(
             f"Your reflection is private: it is not on {bid}'s public page nor in its "
-            f"Open Badges documents; your evidence links still are. Show it again: "
-            f"`/badges reflection {bid} show`."
+            f"Open Badges documents; your evidence links still are. "
+            f"{'Show it again' if was_public else 'To show it'}: `/badges reflection {bid} show`."
         )
     where = (
         f"{bid}'s public page ({page})"

@@ -137,7 +137,7 @@ async def grant(ctx: Context, args: dict[str, Any]) -> Reply:
     moving = granted is not None
     if granted is not None and not args["until"]:  # a second press of "Grant a week" changes nothing
         raise UserError(
-            f"{eid} was already approved: {markup.mention(learner.user_id)} has until "
+            f"{eid} was already granted: {markup.mention(learner.user_id)} has until "
             f"{markup.time(granted, ctx.tz_in(window.cohort))}. To move that deadline, say "
             "until when.",
             f"/window grant {eid} until next friday",

@@ -374,7 +374,7 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Reply:
             cohort=submission.window.cohort,
         )
     else:  # its address question had not gone out: it goes now, as it stands
-        await ask_for_address(ctx, badge, submission.member, badge.recipient_email, feedback=review.feedback)
+        await ask_for_address(ctx, badge, submission.member, badge.recipient_email, review)
     bid = short_id("B", badge.id)
     ctx.audit(
         "review.correct" if earlier else "review.approve",

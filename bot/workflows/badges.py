@@ -16,6 +16,7 @@ from bot.domain import BadgeState, short_id
 from bot.messages import COMMAND_MAX, Button, Card, CardKind, Destination, Message
 from bot.storage import Badge, Cohort, Member, Review, Submission, Version
 from bot.workflows.context import Context
+from bot.workflows.scores import scores_lines
 
 
 def links_for(ctx: Context, badge: Badge) -> ShareLinks:
@@ -181,23 +182,34 @@ async def issue_badge(ctx: Context, submission: Submission, review: Review, corr
         issued_at=ctx.now,
     )
     if ready:
-        await announce(
-            ctx, badge, learner, feedback=review.feedback, ask_reflection=True, correction=correction
-        )
+        await announce(ctx, badge, learner, review, ask_reflection=True, correction=correction)
     else:
-        await ask_for_address(ctx, badge, learner, address, feedback=review.feedback, correction=correction)
+        await ask_for_address(ctx, badge, learner, address, review, correction=correction)
     return badge
 
 
+def verdict(badge: Badge, review: Review | None) -> list[str]:
+    """What the assessor said, as the learner reads it: each criterion judged, its level and
+    comment (an approval judges none unless the assessor scored them), then the feedback."""
+    if review is None:
+        return []
+    lines = scores_lines(review, badge.credential.rubric, judged_only=True)
+    return lines + ([f"{markup.bold('Feedback:')} {review.feedback}"] if review.feedback else [])
+
+
 async def ask_for_address(
-    ctx: Context, badge: Badge, learner: Member, address: str | None, feedback: str = "", correction: str = ""
+    ctx: Context,
+    badge: Badge,
+    learner: Member,
+    address: str | None,
+    review: Review | None = None,
+    correction: str = "",
 ) -> None:
     lines = [
         *filter(None, [correction]),
         f"🎉 Approved! You earned {markup.bold(badge.credential.name)} ({short_id('B', badge.id)}).",
+        *verdict(badge, review),
     ]
-    if feedback:
-        lines.append(f"{markup.bold('Feedback:')} {feedback}")
     buttons: tuple[Button, ...]
     if address:
         lines.append(
@@ -230,7 +242,7 @@ async def announce(
     ctx: Context,
     badge: Badge,
     learner: Member,
-    feedback: str = "",
+    review: Review | None = None,
     ask_reflection: bool = False,
     correction: str = "",
 ) -> None:
@@ -242,9 +254,8 @@ async def announce(
         *filter(None, [correction]),
         f"🎉 Approved! You earned {markup.bold(badge.credential.name)} ({short_id('B', badge.id)}), "
         f"issued to {badge.recipient_email}.",
+        *verdict(badge, review),
     ]
-    if feedback:
-        lines.append(f"{markup.bold('Feedback:')} {feedback}")
     lines.append(f"Your badge: {links.page}")
     lines.append(f"Embed it on a website or blog: `{links.embed_html}`")
     lines.append(f"For your backpack (Open Badges): {links.assertion}")

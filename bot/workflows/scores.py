@@ -23,6 +23,9 @@ def score_line(s: Score, criterion: Criterion | None) -> str:
     )
 
 
-def scores_lines(review: Review, cohort_rubric: list[dict]) -> list[str]:
+def scores_lines(review: Review, cohort_rubric: list[dict], *, judged_only: bool = False) -> list[str]:
     rubric = {c.key: c for c in rubric_from_data(cohort_rubric)}
-    return [score_line(s, rubric.get(s.criterion)) for s in map(Score.from_data, review.scores or [])]
+    scores = [
+        s for s in map(Score.from_data, review.scores or []) if s.passing is not None or not judged_only
+    ]
+    return [score_line(s, rubric.get(s.criterion)) for s in scores]

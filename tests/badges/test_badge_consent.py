@@ -134,10 +134,14 @@ async def test_a_later_badge_asks_in_its_own_message_and_the_choice_can_change_a
         "only @alice"
     )
     await spring.run("@alice /badges reflection B-2 hide")
+    hidden = spring.last("only @alice")
     assert (
-        "Your reflection is private: it is not on B-2's public page nor in its Open Badges "
-        "documents" in spring.last("only @alice")
+        "Your reflection is private: it is not on B-2's public page nor in its Open Badges documents"
+        in hidden
     )
+    assert hidden.endswith("Show it again: `/badges reflection B-2 show`.")
+    await spring.run("@alice /badges reflection B-1 hide")  # never shown: nothing to show "again"
+    assert spring.last("only @alice").endswith("To show it: `/badges reflection B-1 show`.")
     async with db.transaction() as session:
         assert list(await session.scalars(select(Badge.reflection_public).order_by(Badge.id))) == [
             False,

@@ -278,6 +278,22 @@ async def test_a_revision_corrected_to_an_approval_issues_one_badge_and_then_sta
         assert list(await session.scalars(select(Badge.state))) == ["issued"]
 
 
+async def test_the_learner_reads_each_criterion_the_assessor_judged_with_its_comment(
+    spring: ConsoleChat,
+) -> None:
+    await spring.run(
+        CLAIMED
+        + """
+        @dana /review approve S-1 artifacts: exceeds, students led the design; reflection: met -- Wonderful
+        @alice /badges confirm
+    """
+    )
+    for told in (spring.said("DM @alice")[-2], spring.last("DM @alice")):  # asked the address; issued
+        judged = "✅ Student creation artifacts — Exceeds: students led the design\n✅ Reflection — Met\n"
+        assert judged in told
+        assert "*Feedback:* Wonderful" in told and "not judged" not in told
+
+
 async def test_an_approval_with_new_feedback_keeps_its_one_badge(spring: ConsoleChat, db: Database) -> None:
     await spring.run(
         CLAIMED

@@ -160,7 +160,7 @@ async def test_a_coordinator_moves_one_learners_revision_deadline(spring: Consol
         @coord /window grant E-1
     """)
     assert (
-        "E-1 was already approved: @alice has until Fri 10 Apr 2026, 15:00 UTC. To move that "
+        "E-1 was already granted: @alice has until Fri 10 Apr 2026, 15:00 UTC. To move that "
         "deadline, say until when."
     ) in spring.last("only @coord")
     await spring.run("@coord /window grant E-1 until 2026-04-20T17:00")
