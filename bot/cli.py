@@ -166,8 +166,14 @@ async def credentials(settings: Settings, action: str, file: Path | None) -> int
             else:
                 from bot.storage import Credential
 
-                for cred in await session.scalars(select(Credential).order_by(Credential.slug)):
+                found = list(await session.scalars(select(Credential).order_by(Credential.slug)))
+                for cred in found:
                     print(f"{cred.slug:20} {cred.name} — {cred.issuer_name}")
+                if not found:
+                    print(
+                        f"No credentials yet: load yours with `cohortbot credentials load FILE.yml` "
+                        f"(an example: {BUNDLED})."
+                    )
         return 0
     except CatalogueError as exc:
         print(f"cohortbot: {exc}", file=sys.stderr)

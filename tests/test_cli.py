@@ -86,6 +86,8 @@ def test_run_without_tokens_opens_the_console(tmp_path: Path) -> None:
 
 
 def test_credentials_load_adds_then_updates(tmp_path: Path) -> None:
+    empty = cohortbot("credentials", "list", tmp=tmp_path)
+    assert "No credentials yet: load yours with `cohortbot credentials load FILE.yml`" in empty.stdout
     catalogue = tmp_path / "c.yml"
     catalogue.write_text(
         "credentials:\n  - slug: storytime\n    name: Storytime Leader\n"
