@@ -271,8 +271,11 @@ async def test_a_badge_is_celebrated_as_a_card_with_its_image_linked_to_its_page
         assert card["url"] == links["View badge"] and card["url"].startswith(
             "https://badges.example.org/badges/"
         )
-        assert card["thumbnail"] == {"url": links["Download badge image"]}
+        assert card["thumbnail"] == {"url": card["url"] + "/image.png"}
         assert {"Share on LinkedIn", "Share on X", "Share on Facebook"} <= set(links)
+    assert "Download badge image" in str(dm.components) and "Download badge image" not in str(
+        posted.components
+    )
     assert described(posted).startswith(f"🎉 <@{chat.person('alice').id}> earned **Empowering")
 
 
