@@ -24,6 +24,7 @@ from .errors import CloseCode
 API_VERSIONS = frozenset({"10"})
 REPLAY_MAX = 1000  # dispatches a session keeps for a resume
 SENDS_PER_MINUTE = 120  # Discord closes a connection sending more (4008)
+HEARTBEAT_ACK_DELAY = 0.01  # seconds: a network's round trip
 
 
 class Opcode(IntEnum):
@@ -156,6 +157,13 @@ class Gateway:
         self.heartbeats = 0
         self.url = ""  # set by the server once it has a port
 
+    async def _ack_heartbeat(self, connection: _Connection) -> None:
+        """The ACK, after a round trip's time as over a network: an ACK back sooner than discord.py's
+        heartbeat thread notes the send would read as 41 s late ("Can't keep up … behind")."""
+        await asyncio.sleep(HEARTBEAT_ACK_DELAY)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await connection.send({"op": Opcode.HEARTBEAT_ACK, "d": None, "s": None, "t": None})
+
     @property
     def live(self) -> list[Session]:
         return [s for s in self.sessions if s.alive]
@@ -253,44 +261,49 @@ class Gateway:
     async def _serve(self, connection: _Connection) -> Session | None:
         session: Session | None = None
         window_start, sends = self.clock.now(), 0
-        async for message in connection.socket:
-            if message.type is not WSMsgType.TEXT:
-                if message.type is WSMsgType.BINARY:
-                    raise GatewayError(CloseCode.DECODE_ERROR, "Decode error")
-                continue
-            try:
-                frame = json.loads(message.data)
-                number = frame["op"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise GatewayError(CloseCode.DECODE_ERROR, "Decode error") from exc
-            if number not in Opcode._value2member_map_:
-                raise GatewayError(CloseCode.UNKNOWN_OPCODE, "Unknown opcode.")
-            op = Opcode(number)
-            self.received.append((session.id if session else None, frame))
-            now = self.clock.now()
-            if now - window_start >= 60:
-                window_start, sends = now, 0
-            sends += 1
-            if sends > SENDS_PER_MINUTE:
-                raise GatewayError(CloseCode.RATE_LIMITED, "You are being rate limited.")
-            if op is Opcode.HEARTBEAT:
-                self.heartbeats += 1
-                await connection.send({"op": Opcode.HEARTBEAT_ACK, "d": None, "s": None, "t": None})
-            elif op is Opcode.IDENTIFY:
-                if session is not None:
-                    raise GatewayError(CloseCode.ALREADY_AUTHENTICATED, "Already authenticated.")
-                session = await self._identify(connection, frame.get("d") or {})
-            elif op is Opcode.RESUME:
-                if session is not None:
-                    raise GatewayError(CloseCode.ALREADY_AUTHENTICATED, "Already authenticated.")
-                session = await self._resume(connection, frame.get("d") or {})
-            elif session is None:
-                raise GatewayError(CloseCode.NOT_AUTHENTICATED, "Not authenticated.")
-            elif op is Opcode.REQUEST_GUILD_MEMBERS:
-                await self._members_chunk(session, frame.get("d") or {})
-            elif op not in (Opcode.PRESENCE_UPDATE, Opcode.VOICE_STATE_UPDATE):
-                raise GatewayError(CloseCode.UNKNOWN_OPCODE, "Unknown opcode.")
-            self._changed()
+        acking: list[asyncio.Task[None]] = []  # heartbeats' ACKs on their way
+        try:
+            async for message in connection.socket:
+                if message.type is not WSMsgType.TEXT:
+                    if message.type is WSMsgType.BINARY:
+                        raise GatewayError(CloseCode.DECODE_ERROR, "Decode error")
+                    continue
+                try:
+                    frame = json.loads(message.data)
+                    number = frame["op"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise GatewayError(CloseCode.DECODE_ERROR, "Decode error") from exc
+                if number not in Opcode._value2member_map_:
+                    raise GatewayError(CloseCode.UNKNOWN_OPCODE, "Unknown opcode.")
+                op = Opcode(number)
+                self.received.append((session.id if session else None, frame))
+                now = self.clock.now()
+                if now - window_start >= 60:
+                    window_start, sends = now, 0
+                sends += 1
+                if sends > SENDS_PER_MINUTE:
+                    raise GatewayError(CloseCode.RATE_LIMITED, "You are being rate limited.")
+                if op is Opcode.HEARTBEAT:
+                    self.heartbeats += 1
+                    acking.append(asyncio.create_task(self._ack_heartbeat(connection)))
+                elif op is Opcode.IDENTIFY:
+                    if session is not None:
+                        raise GatewayError(CloseCode.ALREADY_AUTHENTICATED, "Already authenticated.")
+                    session = await self._identify(connection, frame.get("d") or {})
+                elif op is Opcode.RESUME:
+                    if session is not None:
+                        raise GatewayError(CloseCode.ALREADY_AUTHENTICATED, "Already authenticated.")
+                    session = await self._resume(connection, frame.get("d") or {})
+                elif session is None:
+                    raise GatewayError(CloseCode.NOT_AUTHENTICATED, "Not authenticated.")
+                elif op is Opcode.REQUEST_GUILD_MEMBERS:
+                    await self._members_chunk(session, frame.get("d") or {})
+                elif op not in (Opcode.PRESENCE_UPDATE, Opcode.VOICE_STATE_UPDATE):
+                    raise GatewayError(CloseCode.UNKNOWN_OPCODE, "Unknown opcode.")
+                self._changed()
+        finally:
+            for ack in acking:
+                ack.cancel()
         return session
 
     async def _identify(self, connection: _Connection, data: dict[str, Any]) -> Session:
