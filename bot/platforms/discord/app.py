@@ -24,7 +24,7 @@ from bot.platforms.base import Capabilities, Runner
 from bot.platforms.discord.answers import AUTOCOMPLETE, MODAL, Answers, shown
 from bot.platforms.discord.commands import invocation, typed
 from bot.platforms.discord.directory import DiscordDirectory
-from bot.platforms.discord.forms import form_values, modal, reopening, request_of
+from bot.platforms.discord.forms import Drafts, form_values, modal, refilled, reopening, request_of
 from bot.platforms.discord.gateway import Gateway, connect
 from bot.platforms.discord.rest import DiscordRest
 from bot.platforms.discord.transport import NONCE_TRUST, DiscordTransport
@@ -60,6 +60,7 @@ class DiscordPlatform:
         self.client: Gateway | None = None
         self.followups = FollowUps(self.name)
         self.answers = Answers(self.rest)
+        self.drafts = Drafts()
         self.guild_ready_timeout = 2.0  # discord.py's wait for servers after READY (its default)
 
     # -------------------------------------------------------------- as a platform
@@ -222,7 +223,8 @@ class DiscordPlatform:
         except TimeoutError:
             await self.answers.say(interaction, "I couldn't get the form ready in time; please try again.")
             return
-        await self.answers.callback(interaction, {"type": MODAL, "data": modal(form)})
+        typed = self.drafts.take(origin.user_id, request)
+        await self.answers.callback(interaction, {"type": MODAL, "data": refilled(modal(form), typed)})
 
     async def on_form(self, interaction: discord.Interaction, data: dict[str, Any]) -> None:
         """A modal submitted: its values make the command typed text would (`bot.forms`), run
@@ -238,12 +240,14 @@ class DiscordPlatform:
         directory = self.directory(origin.workspace)
         again = Button("Open the form again", command=reopening(request))
 
+        components = list(data.get("components") or [])
+
         def dress(reply: Reply) -> Message:
             if reply.ok or reply.crashed or reply.duplicate:
                 return shown(reply)
+            self.drafts.keep(origin.user_id, request, components)  # "again" opens it as they left it
             return Message(reply.message.text, buttons=(*reply.message.buttons, again)[-25:])
 
-        components = list(data.get("components") or [])
         reply = await self.answers.respond(
             interaction,
             self.run_form(origin, directory, request, components, f"discord:{interaction.id}"),

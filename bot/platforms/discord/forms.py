@@ -17,6 +17,7 @@ any process, after a restart too; the channel is the submit's own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -195,6 +196,36 @@ def modal(form: Form) -> dict[str, Any]:
         "title": cut(form.title, TITLE_MAX),
         "components": inputs(form),
     }
+
+
+def refilled(data: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
+    """A modal's `data` with what the person typed last time in each of its inputs (`values`,
+    by custom id, as `submitted` reads them)."""
+    for item in data["components"]:
+        field = item.get("component") if isinstance(item.get("component"), dict) else item
+        typed = values.get(str(field.get("custom_id")))
+        if typed:
+            field["value"] = typed[: int(field.get("max_length") or len(typed))]
+    return data
+
+
+class Drafts:
+    """What someone typed in a form Discord sent and the bot refused, kept a while so that "Open
+    the form again" opens it as they left it (Discord shows a refusal only after the modal has
+    closed). In memory: after a restart the form opens empty."""
+
+    def __init__(self, ttl: float = 15 * 60) -> None:
+        self.ttl = ttl
+        self.kept: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+    def keep(self, user_id: str, request: FormRequest, components: Sequence[Mapping[str, Any]]) -> None:
+        now = time.monotonic()
+        self.kept = {k: v for k, v in self.kept.items() if v[0] > now}  # the old ones go
+        self.kept[(user_id, form_id(request))] = (now + self.ttl, dict(submitted(components)))
+
+    def take(self, user_id: str, request: FormRequest) -> dict[str, str]:
+        expires, values = self.kept.pop((user_id, form_id(request)), (0.0, {}))
+        return values if expires > time.monotonic() else {}
 
 
 # ------------------------------------------------------------------ values back

@@ -332,6 +332,18 @@ async def test_a_form_value_refused_says_why_and_offers_the_form_again(chat: Dis
     assert said.startswith("Nothing was sent: 'my' is not a web link")
     assert sent.original is not None and sent.original.custom_ids() == ["/submit"]
 
+    again = await fake.click(chat.person("bob"), sent.original, "/submit")  # "Open the form again"
+    modal = await fake.answer(again)
+    typed = {item["label"]: item["component"].get("value") for item in modal.data["components"]}
+    assert typed["Artifact links"] == "my lesson plan" and typed["Reflection"] == "It went well"
+    fixed = await fake.submit_modal(
+        again, {"Artifact links": "https://example.org/plan", "Reflection": "It went well"}
+    )
+    await chat.wire.answered(fixed)
+    assert "Received S-2 (version 1)" in only_to(fixed)
+    reopened = await fake.click(chat.person("bob"), sent.original, "/submit")  # kept only until used
+    assert all("value" not in i["component"] for i in (await fake.answer(reopened)).data["components"])
+
 
 async def test_the_rubric_form_from_the_dm_button_sends_a_submission_back(chat: DiscordChat) -> None:
     """A button in a DM has no server: the bot finds the one the assessor shares with it."""
