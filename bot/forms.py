@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ClassVar
 
@@ -78,6 +78,7 @@ class Field:
     max_length: int = VALUE_MAX
     choices: tuple[Choice, ...] = ()  # pick one of these, else the field takes text
     initial: str | None = None  # the key of the choice picked to begin with
+    value: str = ""  # text filled in to begin with (a resubmission's links)
 
     def __post_init__(self) -> None:
         if not 0 < self.max_length <= VALUE_MAX:
@@ -200,6 +201,28 @@ def submit_form() -> Form:
     return Form(SubmitRequest(), "Submit evidence", "Submit", SUBMIT_FIELDS)
 
 
+def resubmit_form(links: Sequence[str]) -> Form:
+    """The form after a revision request: what changed first (what `-- <what changed>` says
+    typed), the links as they stand to edit, and a new reflection only if there is one."""
+    _, given, reflection, window = SUBMIT_FIELDS
+    return Form(
+        SubmitRequest(),
+        "Resubmit evidence",
+        "Resubmit",
+        (
+            Field("changed", "What changed", "What you changed after your assessor's request."),
+            replace(given, value="\n".join(links)),
+            replace(
+                reflection,
+                label="New reflection",
+                hint="Only if it changed: leave it empty to keep your reflection.",
+                required=False,
+            ),
+            window,
+        ),
+    )
+
+
 def one_field_form(request: OneFieldRequest) -> Form:
     title, field = ONE_FIELD_FORMS[request.command]
     return Form(request, title, "Send", (field,))
@@ -260,7 +283,8 @@ def submit_command(values: Mapping[str, str]) -> Filled:
         links = check_links(typed.split())
     except UserError as exc:
         raise FieldError.at("links", exc) from None
-    parts = [value_of(values, key).strip() for key in ("overview", "reflection")]
+    first = "changed" if "changed" in values else "overview"  # a resubmission's: what changed
+    parts = [value_of(values, key).strip() for key in (first, "reflection")]
     window = unicodedata.normalize("NFC", value_of(values, "window").strip()).lower() or None
     args = {"window": window, "links": links, "parts": [p for p in parts if p]}
     return Filled(Command("submit", "submit", args), "links")

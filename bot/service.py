@@ -39,6 +39,7 @@ from bot.forms import (
     OneFieldRequest,
     RubricRequest,
     one_field_form,
+    resubmit_form,
     rubric_form,
     submit_form,
 )
@@ -49,7 +50,7 @@ from bot.storage import Inbound, Member, Outbox, OutboxState, Workspace
 from bot.storage.db import Database, insert_once
 from bot.workflows.context import Context
 from bot.workflows.members import new_member, refresh
-from bot.workflows.reviews import decision_form
+from bot.workflows.reviews import decision_form, revision_asked
 
 log = logging.getLogger(__name__)
 
@@ -478,14 +479,15 @@ class CohortBot:
     async def form(self, origin: Origin, directory: Directory, request: FormRequest) -> Form:
         """The form a request opens, for any platform to render. A decision's rubric form is
         built after the checks a typed decision gets (a UserError for anyone else); the
-        others need nothing from the database."""
+        submission form is the resubmission's where one revision is asked of the person."""
         if isinstance(request, RubricRequest):
             review = request.review
             _, rubric = await self.query(origin, directory, lambda ctx: decision_form(ctx, review))
             return rubric_form(request, rubric)
         if isinstance(request, OneFieldRequest):
             return one_field_form(request)
-        return submit_form()
+        asked = await self.query(origin, directory, revision_asked)
+        return resubmit_form(asked.links) if asked is not None else submit_form()
 
     async def run_followups(self, reply: Reply) -> None:
         """Slow work that waits until after the ack (link checks and the like)."""

@@ -21,6 +21,7 @@ from bot.forms import (
     form_for_button,
     form_for_typed,
     one_field_form,
+    resubmit_form,
     rubric_form,
     submit_form,
 )
@@ -133,6 +134,7 @@ def test_a_one_field_form_asks_for_the_text_its_command_lacks(command: OneField)
 def test_every_form_keeps_to_the_limits_every_platform_takes() -> None:
     forms = [
         submit_form(),
+        resubmit_form(["https://example.org/unit"]),
         rubric_form(RubricRequest(7, Decision.REVISE), RUBRIC),
         *(one_field_form(OneFieldRequest(c)) for c in OneField),
     ]

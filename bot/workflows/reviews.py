@@ -277,6 +277,22 @@ async def decidable(ctx: Context, review: Review) -> Review:
     return review
 
 
+async def revision_asked(ctx: Context) -> Version | None:
+    """The latest version of the one submission of the actor's that awaits a revision (None when
+    none does, or several: the form cannot tell which)."""
+    rows = await ctx.session.scalars(
+        select(Submission.id).where(
+            Submission.member_id == ctx.actor.id, Submission.state == SubmissionState.REVISION_REQUESTED
+        )
+    )
+    asked = list(rows)
+    if len(asked) != 1:
+        return None
+    return await ctx.session.scalar(
+        select(Version).where(Version.submission_id == asked[0]).order_by(Version.number.desc()).limit(1)
+    )
+
+
 async def decision_form(ctx: Context, review_id: int) -> tuple[Review, tuple[Criterion, ...]]:
     """What a decision form needs, after the same checks as a typed decision."""
     review = await decidable(ctx, await review_by_id(ctx, review_id))

@@ -111,7 +111,7 @@ def labelled(
         "max_length": max_length,
     }
     if value:
-        field["value"] = value
+        field["value"] = value[:max_length]
     label, hint = shortened(label, hint)
     item: dict[str, Any] = {"type": LABEL, "label": label, "component": field}
     if hint:
@@ -138,6 +138,7 @@ def inputs(form: Form) -> list[dict[str, Any]]:
             multiline=f.multiline,
             required=f.required,
             max_length=f.max_length,
+            value=f.value or None,
         )
         for f in form.fields
     ][:INPUTS_MAX]

@@ -37,12 +37,15 @@ def element(field: Field) -> dict[str, Any]:
         if initial is not None:
             select["initial_option"] = option(initial)
         return select
-    return {
+    text: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": field.key,
         "multiline": field.multiline,
         "max_length": field.max_length,
     }
+    if field.value:
+        text["initial_value"] = field.value[: field.max_length]
+    return text
 
 
 def input_block(field: Field) -> dict[str, Any]:

@@ -322,6 +322,35 @@ async def test_submit_alone_opens_the_form_and_its_values_hand_in_evidence(chat:
     assert chat.saw("#assessors", "Review task R-2: S-2 by @bob")
 
 
+async def test_after_a_revision_request_the_form_asks_what_changed_with_the_links_to_edit(
+    chat: DiscordChat,
+) -> None:
+    await chat.run("""
+        @dana /review claim R-1
+        @dana /review revise R-1 reflection: not yet, say what students learned
+    """)
+    fake = chat.fake
+    opened = await fake.slash(chat.person("alice"), "submit evidence", channel=chat.home)
+    modal = await fake.answer(opened)
+    assert modal.data["title"] == "Resubmit evidence"
+    fields = {item["label"]: item["component"] for item in modal.data["components"]}
+    assert list(fields) == ["What changed", "Artifact links", "New reflection", "Window"]
+    assert (
+        fields["Artifact links"]["value"] == "https://example.org/unit" and fields["What changed"]["required"]
+    )
+    sent = await fake.submit_modal(
+        opened,
+        {
+            "What changed": "Added what students learned",
+            "Artifact links": "https://example.org/unit\nhttps://example.org/interviews",
+        },
+    )
+    await chat.wire.answered(sent)
+    assert "Received a new version of S-1 (version 2)" in only_to(sent)
+    await chat.collect()  # the claiming assessor hears of the new version, with what changed
+    assert [s.where for s in chat.transcript if "Added what students learned" in s.text] == ["DM @dana"]
+
+
 async def test_a_form_value_refused_says_why_and_offers_the_form_again(chat: DiscordChat) -> None:
     fake = chat.fake
     opened = await fake.slash(chat.person("bob"), "submit evidence", channel=chat.home)

@@ -20,6 +20,7 @@ from bot.forms import (
     SubmitRequest,
     command_from,
     one_field_form,
+    resubmit_form,
     rubric_form,
     submit_form,
 )
@@ -48,13 +49,14 @@ def filled(data: dict[str, Any], values: dict[str, str]) -> list[dict[str, Any]]
     "form",
     [
         submit_form(),
+        resubmit_form(["https://example.org/" + "x" * 3000]),
         one_field_form(OneFieldRequest(OneField.EMAIL)),
         one_field_form(OneFieldRequest(OneField.EXTEND)),
         rubric_form(RubricRequest(7, Decision.APPROVE), rubric(3)),
         rubric_form(RubricRequest(7, Decision.REVISE), rubric(4)),
         rubric_form(RubricRequest(7, Decision.REVISE), rubric(9)),
     ],
-    ids=["submit", "email", "extend", "rubric of 3", "rubric of 4", "rubric of 9"],
+    ids=["submit", "resubmit", "email", "extend", "rubric of 3", "rubric of 4", "rubric of 9"],
 )
 def test_every_form_is_a_modal_discord_takes(form: Any) -> None:
     data = modal(form)
