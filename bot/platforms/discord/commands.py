@@ -53,6 +53,8 @@ SUGGEST = {
 }
 # Ids as usage lines write them (`R-<id> | S-<id>`), by what they name.
 ID_NAMES = {"R": "review", "S": "submission", "W": "window", "E": "request", "B": "badge", "M": "reminder"}
+ONE_WORD = {"name", "cohort", "credential"}  # options the grammar reads as one word: typed, a name
+# with spaces would be quoted, and an option's value is one thing whatever it holds
 DEFAULT_NAMES = {"submit": "evidence"}  # `/submit evidence`: `/submit submit` would read oddly
 # What an option asks for, in words (the usage's placeholder otherwise): by its name, or by the
 # verb (and action) and its name where one name means different things.
@@ -148,6 +150,8 @@ class Subcommand:
         words = [f"/{self.verb}"] + ([] if self.action == DEFAULT_ACTION.get(self.verb) else [self.action])
         for option in self.options:
             value = (values.get(option.name) or "").strip()
+            if option.name in ONE_WORD and len(value.split()) > 1:  # `spring 2026`: one name, as if quoted
+                value = '"' + " ".join(value.replace('"', "").split()) + '"'
             if value:
                 words += [option.keyword, value] if option.keyword else [value]
         return " ".join(words)

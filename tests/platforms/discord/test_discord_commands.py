@@ -62,6 +62,12 @@ def test_every_description_reads_as_words_whole_not_as_grammar_or_cut_mid_word()
         ),
         (
             "cohort",
+            "create",
+            {"name": "Spring 2026", "channel": "<#111|frl>"},
+            '/cohort create "Spring 2026" <#111|frl>',
+        ),
+        (
+            "cohort",
             "add",
             {"name": "spring", "people": "<@1> <@2>", "as": "assessor"},
             "/cohort add spring <@1> <@2> as assessor",
