@@ -67,7 +67,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_ready() -> Iterator[str]:
-    """A private database for this test run, so parallel runs never collide."""
+    """A private database for this pytest process (each xdist worker has its own), so
+    parallel workers and runs never collide."""
     if not PG_URL:
         pytest.skip(f"{PG_SKIPPED} (see README); skipped")
     name = f"cohortbot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
