@@ -203,24 +203,39 @@ async def upsert_member(
     return member
 
 
+class GroupsNeeded(Exception):
+    """A command reached a group not listed yet: its transaction is undone, the groups are
+    listed (outside any transaction) and it runs again. Listing waits until then so that a
+    command refused before it gets that far (a learner's `/cohort add spring @Librarians`)
+    costs no listing of a role of thousands."""
+
+
 class Prefetched:
     """Profiles and mentioned groups fetched before the transaction opens, so no platform
     call (users.info, a role's members) ever runs while the database holds a write lock. A
-    group the platform refused to list answers with its refusal when the handler asks."""
+    group the platform refused to list answers with its refusal when the handler asks; one
+    not listed (`later`) raises GroupsNeeded."""
 
     def __init__(
         self,
         inner: Directory,
         profiles: dict[str, Profile | None],
         groups: dict[str, Group | UserError] | None = None,
+        *,
+        later: bool = False,
     ) -> None:
         self.inner, self.profiles, self.groups = inner, profiles, groups or {}
+        self.later = later
 
     @classmethod
-    async def fetch(cls, inner: Directory, user_ids: list[str], group_ids: Sequence[str] = ()) -> Prefetched:
+    async def fetch(
+        cls, inner: Directory, user_ids: list[str], group_ids: Sequence[str] = (), *, later: bool = False
+    ) -> Prefetched:
         unique = list(dict.fromkeys(user_ids))
         found = await asyncio.gather(*(inner.profile(u) for u in unique))
-        known = cls(inner, dict(zip(unique, found, strict=True)))
+        known = cls(inner, dict(zip(unique, found, strict=True)), later=later)
+        if later:
+            return known
         for group_id in dict.fromkeys(group_ids):
             try:
                 group = await inner.group(group_id)
@@ -242,6 +257,8 @@ class Prefetched:
 
     async def group(self, group_id: str) -> Group:
         found = self.groups.get(group_id)
+        if found is None and self.later:
+            raise GroupsNeeded(group_id)
         if isinstance(found, UserError):
             raise found
         return found if found is not None else await self.inner.group(group_id)
@@ -259,13 +276,17 @@ def mentioned(command: Command) -> list[Mention | GroupRef]:
     ]
 
 
-async def prefetch(directory: Directory, user_id: str, command: Command) -> Prefetched:
-    """The profiles of `user_id` and of the people `command` mentions, and its groups."""
+async def prefetch(
+    directory: Directory, user_id: str, command: Command, *, later: bool = False
+) -> Prefetched:
+    """The profiles of `user_id` and of the people `command` mentions, and its groups (`later`:
+    only once the command asks for one, see GroupsNeeded)."""
     named = mentioned(command)
     return await Prefetched.fetch(
         directory,
         [user_id, *(m.user_id for m in named if isinstance(m, Mention))],
         [g.group_id for g in named if isinstance(g, GroupRef)],
+        later=later,
     )
 
 
@@ -302,8 +323,12 @@ class CohortBot:
             return await self.accept(
                 Intake(request_key, origin, command, reply_to), parsed.args.get("links", [])
             )
-        known = await prefetch(directory, origin.user_id, parsed)
-        return await self._run(origin, parsed, known, request_key)
+        known = await prefetch(directory, origin.user_id, parsed, later=True)
+        try:
+            return await self._run(origin, parsed, known, request_key)
+        except GroupsNeeded:  # it got past its checks: list the groups, and run it again
+            known = await prefetch(directory, origin.user_id, parsed)
+            return await self._run(origin, parsed, known, request_key)
 
     async def accept(self, intake: Intake, links: list[str]) -> Reply:
         """Take a command in: commit it as typed (one small write) and answer that it is on its
@@ -395,6 +420,8 @@ class CohortBot:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return await self._handle_once(origin, parsed, known, request_key, intake, answer_after)
+            except GroupsNeeded:
+                raise
             except (IntegrityError, DBAPIError) as exc:
                 if attempt < ATTEMPTS and retryable(exc):
                     log.info("retrying %s %s after a conflict: %s", parsed.verb, parsed.action, exc.orig)

@@ -134,6 +134,7 @@ async def test_a_learner_may_not_add_a_role(chat: DiscordChat) -> None:
     """)
     assert chat.last("only @bob").startswith("Only coordinators")
     assert await enrolled(chat) == 2 and not chat.said("DM @ann")
+    assert not chat.fake.calls(MEMBERS)  # refused before the role was listed: no listing
 
 
 async def test_a_role_of_another_server_is_not_found_here(chat: DiscordChat) -> None:
