@@ -214,7 +214,7 @@ class Prefetched:
     """Profiles and mentioned groups fetched before the transaction opens, so no platform
     call (users.info, a role's members) ever runs while the database holds a write lock. A
     group the platform refused to list answers with its refusal when the handler asks; one
-    not listed (`later`) raises GroupsNeeded."""
+    named but not listed yet (`unlisted`) raises GroupsNeeded."""
 
     def __init__(
         self,
@@ -222,10 +222,10 @@ class Prefetched:
         profiles: dict[str, Profile | None],
         groups: dict[str, Group | UserError] | None = None,
         *,
-        later: bool = False,
+        unlisted: Sequence[str] = (),
     ) -> None:
         self.inner, self.profiles, self.groups = inner, profiles, groups or {}
-        self.later = later
+        self.unlisted = list(dict.fromkeys(unlisted))
 
     @classmethod
     async def fetch(
@@ -233,18 +233,22 @@ class Prefetched:
     ) -> Prefetched:
         unique = list(dict.fromkeys(user_ids))
         found = await asyncio.gather(*(inner.profile(u) for u in unique))
-        known = cls(inner, dict(zip(unique, found, strict=True)), later=later)
-        if later:
-            return known
-        for group_id in dict.fromkeys(group_ids):
-            try:
-                group = await inner.group(group_id)
-            except UserError as refusal:
-                known.groups[group_id] = refusal
-                continue
-            known.groups[group_id] = group
-            known.profiles.update((p.user_id, p) for p in group.people)
+        known = cls(inner, dict(zip(unique, found, strict=True)), unlisted=group_ids)
+        if not later:
+            await known.list_groups()
         return known
+
+    async def list_groups(self) -> None:
+        """List the groups named and not listed yet, their people's profiles with them."""
+        for group_id in self.unlisted:
+            try:
+                group = await self.inner.group(group_id)
+            except UserError as refusal:
+                self.groups[group_id] = refusal
+                continue
+            self.groups[group_id] = group
+            self.profiles.update((p.user_id, p) for p in group.people)
+        self.unlisted = []
 
     @property
     def place(self) -> str:
@@ -256,9 +260,9 @@ class Prefetched:
         return await self.inner.profile(user_id)
 
     async def group(self, group_id: str) -> Group:
-        found = self.groups.get(group_id)
-        if found is None and self.later:
+        if group_id in self.unlisted:
             raise GroupsNeeded(group_id)
+        found = self.groups.get(group_id)
         if isinstance(found, UserError):
             raise found
         return found if found is not None else await self.inner.group(group_id)
@@ -327,7 +331,7 @@ class CohortBot:
         try:
             return await self._run(origin, parsed, known, request_key)
         except GroupsNeeded:  # it got past its checks: list the groups, and run it again
-            known = await prefetch(directory, origin.user_id, parsed)
+            await known.list_groups()
             return await self._run(origin, parsed, known, request_key)
 
     async def accept(self, intake: Intake, links: list[str]) -> Reply:
