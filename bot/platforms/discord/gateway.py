@@ -14,6 +14,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.config import ConfigError, Settings
+from bot.platforms.discord.rest import NEW_TOKEN
 
 INTENTS = discord.Intents(guilds=True)  # see README: interactions need no intent at all
 
@@ -75,10 +76,7 @@ async def connect(client: Gateway, settings: Settings, stop: asyncio.Event) -> N
         if running.done():
             running.result()
     except discord.LoginFailure as refused:
-        raise ConfigError(
-            f"Discord refused DISCORD_TOKEN ({refused}): copy the bot's token again from the "
-            "Developer Portal (Bot → Reset Token)."
-        ) from None
+        raise ConfigError(f"Discord refused DISCORD_TOKEN ({refused}): {NEW_TOKEN}.") from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError("Discord refused the gateway intents this bot asks for.") from None
     finally:

@@ -19,6 +19,7 @@ import aiohttp
 
 from bot.config import Settings
 
+NEW_TOKEN = "copy the bot's token again from the Developer Portal (Bot → Reset Token)"  # on a 401
 USER_AGENT = "DiscordBot (https://github.com/cohortbot/cohortbot, 0.1)"  # the form Discord asks for
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.platforms.discord.commands import command_tree
-from bot.platforms.discord.rest import DiscordHttpError, DiscordRest, ErrorCode
+from bot.platforms.discord.rest import NEW_TOKEN, DiscordHttpError, DiscordRest, ErrorCode
 
 
 async def application_id(rest: DiscordRest, settings: Settings) -> str:
@@ -22,10 +22,7 @@ async def application_id(rest: DiscordRest, settings: Settings) -> str:
 def refusal(error: DiscordHttpError, settings: Settings) -> str:
     """Why Discord refused, in words an operator can act on."""
     if error.status == 401:
-        return (
-            "Discord refused DISCORD_TOKEN: copy the bot's token again from the Developer Portal "
-            "(Bot → Reset Token)"
-        )
+        return f"Discord refused DISCORD_TOKEN: {NEW_TOKEN}"
     if error.status == 403 or error.code in (ErrorCode.MISSING_ACCESS, ErrorCode.UNKNOWN_GUILD):
         where = ", ".join(settings.discord_guilds) or "the application"
         return (
