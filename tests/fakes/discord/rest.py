@@ -314,14 +314,7 @@ class RestApi:
         """Newest first, as Discord pages it (`after`: the `limit` oldest after that id, still
         newest first). Without READ_MESSAGE_HISTORY "no messages will be returned"."""
         channel = self._channel(request)
-        errors = FormErrors()
-        try:
-            limit = int(request.query.get("limit", 50))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= HISTORY_MAX:
-            errors.add(("limit",), "NUMBER_TYPE_MAX", f"int value should be between 1 and {HISTORY_MAX}.")
-            raise DiscordError.invalid_form(errors)
+        limit = _limit(request, 50, HISTORY_MAX)
         history = self.world.history(channel)
         try:
             self._check_history_access(channel)
@@ -419,14 +412,7 @@ class RestApi:
         guild = self._guild(request)
         if not self.fake.enabled_intents & Intent.GUILD_MEMBERS:
             raise DiscordError(403, ErrorCode.MISSING_ACCESS)
-        errors = FormErrors()
-        try:
-            limit = int(request.query.get("limit", 1))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MEMBERS_MAX:
-            errors.add(("limit",), "NUMBER_TYPE_MAX", f"int value should be between 1 and {MEMBERS_MAX}.")
-            raise DiscordError.invalid_form(errors)
+        limit = _limit(request, 1, MEMBERS_MAX)
         after = _snowflake(request.query.get("after", "0"))
         members = sorted((m for m in guild.members.values() if m.id > after), key=lambda m: m.id)
         return [objects.member(m) for m in members[:limit]]
@@ -582,6 +568,19 @@ class RestApi:
         elif message in interaction.followups:
             interaction.followups.remove(message)
         return None
+
+
+def _limit(request: web.Request, default: int, most: int) -> int:
+    """A page's `limit` query, refused as Discord refuses one outside 1..`most`."""
+    try:
+        limit = int(request.query.get("limit", default))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= most:
+        errors = FormErrors()
+        errors.add(("limit",), "NUMBER_TYPE_MAX", f"int value should be between 1 and {most}.")
+        raise DiscordError.invalid_form(errors)
+    return limit
 
 
 def _snowflake(value: str) -> int:

@@ -206,13 +206,16 @@ class FakeDiscord:
         """The bot invited to another server while connected: Discord tells the gateway with a
         GUILD_CREATE (to sessions that asked for GUILDS)."""
         guild = self.add_guild(name, **kwargs)
-
-        def created(session: Any) -> dict[str, Any]:
-            everyone = bool(session.intents & Intent.GUILD_PRESENCES)
-            return objects.guild_create(guild, self.world, all_members=everyone)
-
-        await self.gateway.dispatch("GUILD_CREATE", created, intent=Intent.GUILDS)
+        await self.gateway.dispatch(
+            "GUILD_CREATE", lambda session: self._guild_create(guild, session), intent=Intent.GUILDS
+        )
         return guild
+
+    def _guild_create(self, guild: Guild, session: Session) -> dict[str, Any]:
+        """GUILD_CREATE as this session sees it: every member only with GUILD_PRESENCES."""
+        return objects.guild_create(
+            guild, self.world, all_members=bool(session.intents & Intent.GUILD_PRESENCES)
+        )
 
     def member(self, username: str, *, guild: Guild | None = None, **traits: Any) -> Member:
         """A new person in the guild (the default one unless given)."""
@@ -495,11 +498,9 @@ class FakeDiscord:
         }
         following: list[tuple[str, dict[str, Any]]] = []
         if session.intents & Intent.GUILDS:
-            everyone = bool(session.intents & Intent.GUILD_PRESENCES)
-            for guild in self.world.guilds.values():
-                following.append(
-                    ("GUILD_CREATE", objects.guild_create(guild, self.world, all_members=everyone))
-                )
+            following += [
+                ("GUILD_CREATE", self._guild_create(g, session)) for g in self.world.guilds.values()
+            ]
         return ready, following
 
     def _members_chunk(self, request: dict[str, Any]) -> dict[str, Any]:
