@@ -22,10 +22,16 @@ Discord's 3 s, or any other rule of Discord's broken counts as an error.
 
 With -c 1 each `/submit` goes once the previous one's receipt has arrived ("single": a learner
 at a bot that has just finished the previous one), and then again back-to-back, where each
-meets the previous submission's run.
+meets the previous submission's run. With --gap MS each interaction (but back-to-back) waits
+that long after the previous one was answered, for both bots alike: a learner at an idle bot.
+Without it the bare bot, whose answer is its acknowledgement, gets its next interaction a tenth
+of a millisecond after the last and never idles, while ours idles through each answer's database
+work (in a handler process): on this machine an idle process wakes 1.5-2 times slower, the bare
+bot as much as ours once it idles too (bench/README.md).
 
     .venv/bin/python bench/discord_ack.py                   # SQLite, N=1000, concurrency 20
     .venv/bin/python bench/discord_ack.py -n 500 -c 1       # single interactions
+    .venv/bin/python bench/discord_ack.py -n 500 -c 1 --gap 20   # ...each at an idle bot
     .venv/bin/python bench/discord_ack.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
 """
 
@@ -162,13 +168,15 @@ async def fire(
     receipts: bool,
     settled: bool,
     count: int | None = None,
+    gap: float = 0.0,
 ) -> dict[str, Any]:
     """Every learner runs `command` (`submit evidence` with a new link for `version`, or any
     other without options), at most `c` at once, each in flight until it is answered (a person
     waits for the answer, not for "thinking…"); ack and answer latencies (ms), receipt latencies
     (ms, with `receipts`: from sending to the first followup, which must say "Received"), errors
     and the first few of them said. With `settled`, each also waits for its receipt; with
-    `count`, only that many learners."""
+    `count`, only that many learners; with `gap`, each waits that many seconds after the
+    previous one (a learner at an idle bot)."""
     queue = list(reversed(list(enumerate(fake.learners[:count]))))
     sent: list[Interaction] = []
     latencies: list[float] = []
@@ -184,6 +192,8 @@ async def fire(
     async def worker() -> None:
         while queue:
             i, who = queue.pop()
+            if gap:
+                await asyncio.sleep(gap)
             interaction = await fake.slash(who, command, options(i), channel=fake.home)
             sent.append(interaction)
             try:
@@ -405,7 +415,8 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
     async with bots_up(n, db_url, tmp, args.code, args.profile) as control:
 
         async def run(bot: str, command: str, **kw: Any) -> dict[str, Any]:
-            body = {"command": command, "c": c, "version": 1, "expect": "", "receipts": False, **kw}
+            body = {"command": command, "c": c, "version": 1, "expect": "", "receipts": False}
+            body |= {"gap": args.gap / 1000, **kw}
             figures: dict[str, Any] = (
                 await control.post(f"/fire/{bot}", json={"settled": False, **body})
             ).json()
@@ -414,7 +425,8 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
         await run("ours", "submit status", expect=STATUS, count=WARM)  # warming up, not counted
         await run("bare", "submit status", count=WARM)
         kind = "PostgreSQL" if database_url else "SQLite"
-        print(f"Discord interaction ack latency, N={n}, concurrency {c}, {kind}, load {load_average()}")
+        gap = f", {args.gap:g} ms between" if args.gap else ""
+        print(f"Discord interaction ack latency, N={n}, concurrency {c}{gap}, {kind}, load {load_average()}")
         submit, single = "submit evidence", " single" if c == 1 else ""
         runs: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = [
             (
@@ -425,7 +437,7 @@ async def bench(args: argparse.Namespace, tmp: str) -> None:
                 [
                     (
                         "cohortbot /submit back-to-back",
-                        lambda: run("ours", submit, version=2, expect=ACK, receipts=True),
+                        lambda: run("ours", submit, version=2, expect=ACK, receipts=True, gap=0),
                     )
                 ]
                 if c == 1
@@ -460,6 +472,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("-n", type=int, default=1000, help="learners: interactions per run")
     parser.add_argument("-c", type=int, default=20, help="concurrency: interactions in flight at once")
+    parser.add_argument(
+        "--gap", type=float, default=0.0, help="ms to wait after each answer (both bots, not back-to-back)"
+    )
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout our bot runs from (an A/B)")
     parser.add_argument("--profile", metavar="FILE", help="run our bot under cProfile, its stats to FILE")

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     )
     discord_channel_burst: int = Field(1, ge=1, description="Discord counts fixed windows: keep it 1")
     discord_global_rate: float = Field(50.0, gt=0, description="Requests per second for the bot as a whole")
+    discord_handlers: int = Field(
+        1, ge=0, le=32, description="Processes answering interactions apart from the gateway's (0: in it)"
+    )
     credly_organization_id: str | None = Field(None, description="Also issue badges through Credly")
     credly_token: str | None = None
     credly_api_url: str = Field("https://api.credly.com", description="Or the sandbox, or a test server")

@@ -38,6 +38,7 @@ def discord_settings(settings: Settings, fake: FakeDiscord, **changes: Any) -> S
             "discord_api_url": fake.api_url,
             "discord_gateway_url": fake.gateway_url,
             "discord_guild_ids": ",".join(str(g) for g in fake.world.guilds),
+            "discord_handlers": 0,  # answered in this process, on the test's clock
             **changes,
         }
     )

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-import discord
 from starlette.routing import BaseRoute
 
 from bot.config import Settings
@@ -21,11 +20,13 @@ from bot.domain import UserError
 from bot.forms import FormRequest, command_from, form_for_button, form_for_typed
 from bot.messages import Button, Message, Reply
 from bot.platforms.base import Capabilities, Runner
-from bot.platforms.discord.answers import AUTOCOMPLETE, MODAL, Answers, shown
+from bot.platforms.discord.answers import AUTOCOMPLETE, MODAL, Answer, Answers, shown
+from bot.platforms.discord.asked import Asked, Kind
 from bot.platforms.discord.commands import invocation, typed
 from bot.platforms.discord.directory import DiscordDirectory
 from bot.platforms.discord.forms import Drafts, form_values, modal, refilled, reopening, request_of
 from bot.platforms.discord.gateway import Gateway, connect
+from bot.platforms.discord.processes import HandlerProcesses
 from bot.platforms.discord.rest import DiscordRest
 from bot.platforms.discord.transport import NONCE_TRUST, DiscordTransport
 from bot.platforms.followups import FollowUps
@@ -94,9 +95,15 @@ class DiscordPlatform:
         await self.rest.close()
 
     async def gateway(self, stop: asyncio.Event) -> None:
-        """The gateway connection, until `stop`."""
-        self.client = Gateway(self, guild_ready_timeout=self.guild_ready_timeout)
-        await connect(self.client, self.settings, stop)
+        """The gateway connection, until `stop`; the interactions it acknowledges answered in
+        `DISCORD_HANDLERS` processes of their own (`processes`), or with none, here."""
+        if self.settings.discord_handlers == 0:
+            self.client = Gateway(self.answers, self, guild_ready_timeout=self.guild_ready_timeout)
+            await connect(self.client, self.settings, stop)
+            return
+        async with HandlerProcesses(self.settings.discord_handlers, self.answers) as handlers:
+            self.client = Gateway(self.answers, handlers, guild_ready_timeout=self.guild_ready_timeout)
+            await connect(self.client, self.settings, stop)
 
     # -------------------------------------------------------------- after the answer
 
@@ -118,27 +125,22 @@ class DiscordPlatform:
 
     # -------------------------------------------------------------- who and where
 
-    async def origin(self, interaction: discord.Interaction) -> Origin | None:
+    async def origin(self, asked: Asked) -> Origin | None:
         """Where an interaction came from. In a server: that server, the channel, and the
         member's profile as the interaction tells it. In a DM (a button on a DM): the one server
         the person shares with the bot; None if that is not one."""
-        user = str(interaction.user.id)
-        if interaction.guild_id is not None:
-            guild = str(interaction.guild_id)
-            name = interaction.user.display_name
-            self.directory(guild).seen(user, name, interaction.permissions.value)
-            where = interaction.guild.name if interaction.guild else ""
-            channel = str(interaction.channel_id) if interaction.channel_id else None
-            return Origin(self.name, guild, user, channel, where)
-        homes = [g for g in self.known_guilds() if await self.directory(g).profile(user) is not None]
-        return Origin(self.name, homes[0], user, None) if len(homes) == 1 else None
+        if asked.guild_id is not None:
+            self.directory(asked.guild_id).seen(asked.user_id, asked.name, asked.permissions)
+            return Origin(self.name, asked.guild_id, asked.user_id, asked.channel_id, asked.guild_name)
+        homes = [g for g in asked.guilds if await self.directory(g).profile(asked.user_id) is not None]
+        return Origin(self.name, homes[0], asked.user_id, None) if len(homes) == 1 else None
 
-    async def origin_or_say(self, interaction: discord.Interaction) -> Origin | None:
+    async def origin_or_say(self, answer: Answer) -> Origin | None:
         """The interaction's origin; None, once the person is told to use a server's channel,
         where it has none."""
-        origin = await self.origin(interaction)
+        origin = await self.origin(answer.asked)
         if origin is None:
-            await self.answers.say(interaction, WHICH_SERVER)
+            await answer.say(WHICH_SERVER)
         return origin
 
     def known_guilds(self) -> list[str]:
@@ -146,101 +148,105 @@ class DiscordPlatform:
 
     # -------------------------------------------------------------- interactions
 
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
+    def hold(self) -> None:
         self.followups.hold()
-        kind = interaction.type
-        data: dict[str, Any] = dict(interaction.data or {})
-        try:
-            if kind is discord.InteractionType.application_command:
-                await self.on_command(interaction, data)
-            elif kind is discord.InteractionType.autocomplete:
-                await self.on_autocomplete(interaction, data)
-            elif kind is discord.InteractionType.modal_submit:
-                await self.on_form(interaction, data)
-            elif kind is discord.InteractionType.component and not str(data.get("custom_id")).startswith("/"):
-                await self.answers.say(interaction, NO_LONGER)  # a bot button is a command: `CommandButton`
-        except Exception:
-            log.exception("interaction %s failed", interaction.id)
-            await self.answers.say(interaction, SORRY)
 
-    async def on_command(self, interaction: discord.Interaction, data: dict[str, Any]) -> None:
-        text = typed(data)
-        origin = await self.origin_or_say(interaction)
+    def take(self, asked: Asked) -> None:
+        """An interaction the gateway acknowledged, answered in its process (`DISCORD_HANDLERS`
+        0; else a handler process takes it from the pipe: `processes`)."""
+        self.followups.start(self.on_asked(asked))
+
+    async def on_asked(self, asked: Asked) -> None:
+        answer = self.answers.to(asked)
+        kind = asked.kind
+        try:
+            if kind is Kind.application_command:
+                await self.on_command(answer)
+            elif kind is Kind.autocomplete:
+                await self.on_autocomplete(answer)
+            elif kind is Kind.modal_submit:
+                await self.on_form(answer)
+            elif kind is Kind.component and asked.custom_id.startswith("/"):
+                await self.on_button(answer, asked.custom_id)
+            elif kind is Kind.component:
+                await answer.say(NO_LONGER)  # a bot button is a command: `CommandButton`
+        except Exception:
+            log.exception("interaction %s failed", asked.id)
+            await answer.say(SORRY)
+
+    async def on_command(self, answer: Answer) -> None:
+        asked = answer.asked
+        text = typed(asked.data)
+        origin = await self.origin_or_say(answer)
         if origin is None:
             return
         directory = self.directory(origin.workspace)
         request = form_for_typed(text)
         if request is not None:
-            await self.open_form(interaction, origin, request)
+            await self.open_form(answer, origin, request)
             return
-        reply = await self.answers.respond(
-            interaction,
+        reply = await answer.respond(
             self.bot.handle(
                 origin,
                 text,
                 directory,
-                request_key=f"discord:{interaction.id}",
-                reply_to=f"{interaction.application_id}:{interaction.token}",
+                request_key=f"discord:{asked.id}",
+                reply_to=f"{asked.application_id}:{asked.token}",
             ),
         )
         self.after(reply, directory)
 
-    async def on_button(self, interaction: discord.Interaction, command: str) -> None:
+    async def on_button(self, answer: Answer, command: str) -> None:
         """A button: its command run as the presser (their role checked as for typed text), or
         the form it opens."""
-        self.followups.hold()
+        origin = await self.origin_or_say(answer)
+        if origin is None:
+            return
         try:
-            origin = await self.origin_or_say(interaction)
-            if origin is None:
-                return
-            try:
-                request = form_for_button(command)
-            except UserError as exc:
-                await self.answers.say(interaction, str(exc))
-                return
-            if request is not None:
-                await self.open_form(interaction, origin, request)
-                return
-            directory = self.directory(origin.workspace)
-            reply = await self.answers.respond(
-                interaction,
-                self.bot.handle(origin, command, directory, request_key=f"discord:{interaction.id}"),
-            )
-            self.after(reply, directory)
-        except Exception:
-            log.exception("button %r failed", command)
-            await self.answers.say(interaction, SORRY)
+            request = form_for_button(command)
+        except UserError as exc:
+            await answer.say(str(exc))
+            return
+        if request is not None:
+            await self.open_form(answer, origin, request)
+            return
+        directory = self.directory(origin.workspace)
+        reply = await answer.respond(
+            self.bot.handle(origin, command, directory, request_key=f"discord:{answer.asked.id}")
+        )
+        self.after(reply, directory)
 
-    async def open_form(self, interaction: discord.Interaction, origin: Origin, request: FormRequest) -> None:
+    async def open_form(self, answer: Answer, origin: Origin, request: FormRequest) -> None:
         """Answer with the form as a modal (a modal is a first answer: it cannot follow a
         deferral), or with why the person may not have it."""
         directory = self.directory(origin.workspace)
         try:
             form = await asyncio.wait_for(self.bot.form(origin, directory, request), self.answers.ack_within)
         except UserError as exc:
-            await self.answers.say(interaction, str(exc))
+            await answer.say(str(exc))
             return
         except TimeoutError:
-            await self.answers.say(interaction, "I couldn't get the form ready in time; please try again.")
+            await answer.say("I couldn't get the form ready in time; please try again.")
             return
         typed = self.drafts.take(origin.user_id, request)
-        await self.answers.callback(interaction, {"type": MODAL, "data": refilled(modal(form), typed)})
+        await answer.first({"type": MODAL, "data": refilled(modal(form), typed)})
 
-    async def on_form(self, interaction: discord.Interaction, data: dict[str, Any]) -> None:
+    async def on_form(self, answer: Answer) -> None:
         """A modal submitted: its values make the command typed text would (`bot.forms`), run
         as the sender. Discord cannot show a refusal inside the modal once sent, so it is said
         only to them, with a button to open the form again."""
-        request = request_of(str(data.get("custom_id") or ""))
+        asked = answer.asked
+        request = request_of(asked.custom_id)
         if request is None:
-            await self.answers.say(interaction, OLD_FORM)
+            await answer.say(OLD_FORM)
             return
-        origin = await self.origin_or_say(interaction)
+        origin = await self.origin_or_say(answer)
         if origin is None:
             return
         directory = self.directory(origin.workspace)
         again = Button("Open the form again", command=reopening(request))
 
-        components = list(data.get("components") or [])
+        components = list(asked.data.get("components") or [])
 
         def dress(reply: Reply) -> Message:
             if reply.ok or reply.crashed or reply.duplicate:
@@ -248,10 +254,8 @@ class DiscordPlatform:
             self.drafts.keep(origin.user_id, request, components)  # "again" opens it as they left it
             return Message(reply.message.text, buttons=(*reply.message.buttons, again)[-25:])
 
-        reply = await self.answers.respond(
-            interaction,
-            self.run_form(origin, directory, request, components, f"discord:{interaction.id}"),
-            dress,
+        reply = await answer.respond(
+            self.run_form(origin, directory, request, components, f"discord:{asked.id}"), dress
         )
         self.after(reply, directory)
 
@@ -272,9 +276,10 @@ class DiscordPlatform:
             return Reply.text(f"Nothing was sent: {exc}", ok=False)
         return await self.bot.handle(origin, filled.command, directory, request_key=request_key)
 
-    async def on_autocomplete(self, interaction: discord.Interaction, data: dict[str, Any]) -> None:
+    async def on_autocomplete(self, answer: Answer) -> None:
         """Suggestions for the option being typed (`bot.suggestions`), at most 25, in time."""
-        called = invocation(data)
+        asked = answer.asked
+        called = invocation(asked.data)
         focused = next((o for o in called.options if o.get("focused")), None)
         found = called.found
         option = (
@@ -282,7 +287,7 @@ class DiscordPlatform:
         )
         choices: list[dict[str, str]] = []
         if option is not None and option.suggest and focused is not None:
-            asking = Asking(self.name, str(interaction.guild_id or ""), str(interaction.user.id), called.verb)
+            asking = Asking(self.name, asked.guild_id or "", asked.user_id, called.verb)
             try:
                 found_now = await asyncio.wait_for(
                     suggest(self.bot.db, asking, option.suggest, str(focused.get("value") or "")),
@@ -291,4 +296,4 @@ class DiscordPlatform:
                 choices = [{"name": s.label, "value": s.value} for s in found_now]
             except Exception:  # a slow or failing lookup: no suggestions, never an error
                 log.warning("autocomplete for %s %s failed", called.verb, option.name, exc_info=True)
-        await self.answers.callback(interaction, {"type": AUTOCOMPLETE, "data": {"choices": choices[:25]}})
+        await answer.first({"type": AUTOCOMPLETE, "data": {"choices": choices[:25]}})

@@ -1,5 +1,6 @@
 """The gateway: an unmodified discord.py `Client` keeps the connection (login, heartbeats,
-resumes), parses each interaction and hands it on; nothing else of discord.py is used."""
+resumes) and parses each interaction; we acknowledge it and hand it on as plain data (`Asked`).
+Nothing else of discord.py is used."""
 
 from __future__ import annotations
 
@@ -14,32 +15,51 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.config import ConfigError, Settings
+from bot.platforms.discord.answers import Answers
+from bot.platforms.discord.asked import Asked
 from bot.platforms.discord.rest import NEW_TOKEN
 
 INTENTS = discord.Intents(guilds=True)  # see README: interactions need no intent at all
 
 
-class Interactions(Protocol):
-    """What the gateway hands interactions to (the platform)."""
+class Receiver(Protocol):
+    """Where the gateway hands interactions on, acknowledged: the handlers in its own process
+    (the platform) or in processes of their own (`processes.HandlerProcesses`)."""
 
-    async def on_interaction(self, interaction: discord.Interaction) -> None: ...
+    def hold(self) -> None:
+        """Count the interaction being acknowledged now among what shutdown (and a test) waits
+        for."""
 
-    async def on_button(self, interaction: discord.Interaction, command: str) -> None: ...
+    def take(self, asked: Asked) -> None: ...
 
 
 class Gateway(discord.Client):
     """discord.py's client as it comes. It asks for the GUILDS intent only (servers, their
-    channels and roles); none of the privileged ones."""
+    channels and roles); none of the privileged ones. It acknowledges each interaction that can
+    be deferred before anything else, and hands it on."""
 
-    def __init__(self, receiver: Interactions, *, guild_ready_timeout: float) -> None:
+    def __init__(self, answers: Answers, receiver: Receiver, *, guild_ready_timeout: float) -> None:
         # the bot has no voice: discord.py's warnings that voice's libraries are missing are moot
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=INTENTS, guild_ready_timeout=guild_ready_timeout)
-        self.receiver = receiver
+        self.answers, self.receiver = answers, receiver
         self.add_dynamic_items(CommandButton)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        await self.receiver.on_interaction(interaction)
+        if not CommandButton.pressed(interaction):  # those come through `CommandButton.callback`
+            await self.hand_on(interaction)
+
+    async def hand_on(self, interaction: discord.Interaction) -> None:
+        """Acknowledge, then hand on: the work starts once Discord has the "thinking…" it fills
+        in, never beside the acknowledgement (on a small machine work beside it slowed the
+        acknowledgement 2-3 times: bench/README.md), and never for one Discord refused (its
+        person was told "This interaction failed": a `/submit` taken in anyway would be sent
+        again). What cannot be deferred goes on at once."""
+        self.receiver.hold()
+        in_dm = interaction.guild_id is None
+        asked = Asked.of(interaction, tuple(str(g.id) for g in self.guilds) if in_dm else ())
+        if not asked.deferred or await self.answers.acknowledge(asked):
+            self.receiver.take(asked)
 
 
 class CommandButton(
@@ -52,6 +72,12 @@ class CommandButton(
         super().__init__(discord.ui.Button(custom_id=command))
         self.command = command
 
+    @staticmethod
+    def pressed(interaction: discord.Interaction) -> bool:
+        data: dict[str, Any] = dict(interaction.data or {})
+        button = interaction.type is discord.InteractionType.component
+        return button and str(data.get("custom_id")).startswith("/")
+
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
@@ -61,7 +87,7 @@ class CommandButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         client = interaction.client
         if isinstance(client, Gateway):
-            await client.receiver.on_button(interaction, self.command)
+            await client.hand_on(interaction)
 
 
 async def connect(client: Gateway, settings: Settings, stop: asyncio.Event) -> None:

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from conftest import SPRING
 from discord_app import UNLIMITED, discord_bot
-from fakes.discord import CallbackType, ErrorCode, FakeDiscord, Interaction, Message, Permission
+from fakes.discord import (
+    CallbackType,
+    ErrorCode,
+    FakeDiscord,
+    Interaction,
+    InteractionState,
+    Message,
+    Permission,
+)
 from fakes.discord import messages as fake_messages
 from fakes.discord.limits import EPHEMERAL
 from harness import DiscordChat, discord_chat
@@ -25,6 +33,7 @@ from bot.platforms.discord.rest import DiscordRest
 from bot.service import SORRY
 from bot.storage.db import Database
 
+CALLBACK = "POST /interactions/{interaction_id}/{interaction_token}/callback"
 SUBMITTED = SPRING + "@alice /submit https://example.org/unit -- Students led the design\n"
 
 
@@ -182,6 +191,23 @@ async def test_a_slow_command_is_acknowledged_before_it_finishes(
     await chat.wire.answered(interaction)
     assert "spring" in only_to(interaction)
     chat.fake.check_violations()
+
+
+async def test_a_submission_whose_acknowledgement_came_too_late_is_not_taken_in(chat: DiscordChat) -> None:
+    """Discord showed bob "This interaction failed" (the acknowledgement reached it after its
+    3 s), so he will send it again: the first is not taken in behind his back as well."""
+    fake, bob = chat.fake, chat.person("bob")
+    fake.faults.delay(CALLBACK, fake.interactions.ack_window + 0.2, times=1)
+    late = await fake.slash(bob, "submit evidence", {"links": "https://example.org/late"}, channel=chat.home)
+    await fake.wait_until(lambda: late.state is InteractionState.FAILED, within=10, what="Discord's refusal")
+    await chat.wire.settle()
+    assert late.original is None and not late.followups
+    assert [v.code for v in fake.take_violations()] == [ErrorCode.UNKNOWN_INTERACTION]
+    again = await fake.slash(bob, "submit evidence", {"links": "https://example.org/late"}, channel=chat.home)
+    await chat.wire.answered(again)
+    (receipt,) = await fake.followups(again)
+    assert "Received S-2" in receipt.content  # his only submission: S-1 is alice's
+    fake.check_violations()
 
 
 async def test_a_failure_is_a_sentence_never_this_interaction_failed(
