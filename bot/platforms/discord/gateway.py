@@ -51,10 +51,9 @@ class Gateway(discord.Client):
 
     async def hand_on(self, interaction: discord.Interaction) -> None:
         """Acknowledge, then hand on: the work starts once Discord has the "thinking…" it fills
-        in, never beside the acknowledgement (on a small machine work beside it slowed the
-        acknowledgement 2-3 times: bench/README.md), and never for one Discord refused (its
-        person was told "This interaction failed": a `/submit` taken in anyway would be sent
-        again). What cannot be deferred goes on at once."""
+        in, never beside the acknowledgement (bench/README.md), and never for one Discord
+        refused (its person was told "This interaction failed": a `/submit` taken in anyway
+        would be sent again). What cannot be deferred goes on at once."""
         self.receiver.hold()
         in_dm = interaction.guild_id is None
         asked = Asked.of(interaction, tuple(str(g.id) for g in self.guilds) if in_dm else ())
@@ -70,7 +69,6 @@ class CommandButton(
 
     def __init__(self, command: str) -> None:
         super().__init__(discord.ui.Button(custom_id=command))
-        self.command = command
 
     @staticmethod
     def pressed(interaction: discord.Interaction) -> bool:
