@@ -194,7 +194,12 @@ async def answer_from_pipe() -> int:
             if not reading.done() or not (raw := reading.result()):
                 reading.cancel()
                 break
-            platform.followups.start(answering(Asked.from_json(json.loads(raw)["asked"])))
+            try:
+                asked = Asked.from_json(json.loads(raw)["asked"])
+            except (ValueError, KeyError, TypeError):  # not from this version's gateway: skipped
+                log.exception("a Discord handler process could not read %r", raw[:200])
+                continue
+            platform.followups.start(answering(asked))
     finally:
         ended.cancel()
         await runtime.stop()  # what was started is finished first (`DiscordPlatform.stop`)
