@@ -15,11 +15,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from bot.catalogue import BUNDLED, CatalogueError, catalogue_is_empty, load_catalogue
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, get_settings
+from bot.config import ConfigError, Settings, get_settings, unusable
 from bot.outbox import UNSENT
 from bot.platforms import chats_configured
 from bot.storage import Outbox, OutboxState
@@ -346,7 +347,11 @@ async def run(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        print(f"cohortbot: {unusable(error)}", file=sys.stderr)
+        return 2
     configure_logging(
         settings,
         chatting=args.command == "console" or (args.command == "run" and not chats_configured(settings)),

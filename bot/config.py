@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     discord_handlers: int = Field(
         1, ge=0, le=32, description="Processes answering interactions apart from the gateway's (0: in it)"
     )
+    discord_handler_timeout: float = Field(
+        30.0, gt=0, description="Seconds a handler process may go silent before it is ended and replaced"
+    )
     credly_organization_id: str | None = Field(None, description="Also issue badges through Credly")
     credly_token: str | None = None
     credly_api_url: str = Field("https://api.credly.com", description="Or the sandbox, or a test server")
@@ -88,6 +91,15 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def unusable(error: ValidationError) -> str:
+    """Which settings have values the bot cannot take, by their environment names, and why."""
+    said = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "a setting"
+        said.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
+    return "; ".join(said) + " (README: Settings)"
 
 
 class ConfigError(Exception):

@@ -111,6 +111,13 @@ def test_credentials_load_explains_a_bad_file(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+def test_a_setting_it_cannot_take_is_named_with_why_and_no_traceback(tmp_path: Path) -> None:
+    result = cohortbot("db", "upgrade", tmp=tmp_path, DISCORD_HANDLERS="two", OUTBOX_CONCURRENCY="0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "DISCORD_HANDLERS='two': Input should be a valid integer" in result.stderr
+    assert "OUTBOX_CONCURRENCY='0': Input should be greater than or equal to 1" in result.stderr
+
+
 def test_db_upgrade_builds_the_schema(tmp_path: Path) -> None:
     result = cohortbot("db", "upgrade", tmp=tmp_path)
     assert result.returncode == 0, result.stderr

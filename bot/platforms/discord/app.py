@@ -101,7 +101,8 @@ class DiscordPlatform:
             self.client = Gateway(self.answers, self, guild_ready_timeout=self.guild_ready_timeout)
             await connect(self.client, self.settings, stop)
             return
-        async with HandlerProcesses(self.settings.discord_handlers, self.answers) as handlers:
+        count, timeout = self.settings.discord_handlers, self.settings.discord_handler_timeout
+        async with HandlerProcesses(count, self.answers, timeout) as handlers:
             self.client = Gateway(self.answers, handlers, guild_ready_timeout=self.guild_ready_timeout)
             await connect(self.client, self.settings, stop)
 

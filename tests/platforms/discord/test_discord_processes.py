@@ -18,7 +18,7 @@ from delivery_kit import until
 from fakes.discord import CallbackType, FakeDiscord, Interaction
 
 from bot.platforms.discord.asked import Kind, acknowledged_first
-from bot.platforms.discord.processes import INTERRUPTED
+from bot.platforms.discord.processes import INTERRUPTED, RESTARTING
 
 MEMBER_LOOKUP = "GET /guilds/{guild_id}/members/{user_id}"
 
@@ -31,15 +31,19 @@ def handler_processes(gateway: asyncio.subprocess.Process) -> list[int]:
 
 
 @asynccontextmanager
-async def gateway_running(fake: FakeDiscord, tmp: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+async def gateway_running(
+    fake: FakeDiscord, tmp: Path, **settings: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """`cohortbot discord sync`, then `cohortbot gateway` connected to `fake`; stopped (SIGTERM)
-    afterwards, its handler process with it."""
+    afterwards, its handler process with it. Its log: gateway.log."""
     env = cli_env(
         f"sqlite+aiosqlite:///{tmp}/bot.db",
         DISCORD_TOKEN=fake.token,
         DISCORD_API_URL=fake.api_url,
         DISCORD_GATEWAY_URL=fake.gateway_url,
         DISCORD_GUILD_IDS=",".join(str(g) for g in fake.world.guilds),
+        LOG_LEVEL="INFO",
+        **settings,
     )
     code, _, err = await run_cohortbot("discord", "sync", cwd=tmp, env=env)
     assert code == 0, err
@@ -117,7 +121,43 @@ async def test_a_handler_process_killed_mid_answer_is_replaced_and_its_person_to
             )
             assert await answered(fake, again) == f"Added <@{zoe.id}> to **spring** as learner."
         log = (tmp_path / "gateway.log").read_text()
-        assert "Discord handler process 0 exited (-9); starting another" in log
+        assert "Discord handler process 0 was killed by SIGKILL; starting another in 0.2 s" in log
+        fake.check_violations(ending=True)
+
+
+async def test_while_its_handler_restarts_a_form_is_answered_with_a_sentence_not_a_failure(
+    tmp_path: Path,
+) -> None:
+    async with FakeDiscord() as fake:
+        assert fake.guild is not None
+        owner, home = fake.guild.member(fake.owner), fake.guild.text_channels[0]
+        async with gateway_running(fake, tmp_path) as gateway:
+            await answered(fake, await fake.slash(owner, "cohort create", {"name": "spring"}, channel=home))
+            (handler,) = handler_processes(gateway)
+            os.kill(handler, signal.SIGKILL)
+            await until(lambda: handler not in handler_processes(gateway), 10, "the handler's end", gateway)
+            form = await fake.slash(owner, "submit evidence", channel=home)  # a form: it cannot wait
+            callback = await fake.answer(form, within=3)
+            assert callback.type is CallbackType.CHANNEL_MESSAGE and callback.ephemeral
+            assert form.original is not None and form.original.content == RESTARTING
+            later = await fake.slash(owner, "cohort list", channel=home)  # this one can: it waits
+            assert "spring" in await answered(fake, later)
+        fake.check_violations(ending=True)
+
+
+async def test_a_handler_process_that_stops_answering_is_ended_and_replaced(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        assert fake.guild is not None
+        owner, home = fake.guild.member(fake.owner), fake.guild.text_channels[0]
+        async with gateway_running(fake, tmp_path, DISCORD_HANDLER_TIMEOUT="1.5") as gateway:
+            await answered(fake, await fake.slash(owner, "cohort create", {"name": "spring"}, channel=home))
+            (handler,) = handler_processes(gateway)
+            os.kill(handler, signal.SIGSTOP)  # stuck, say: alive, and answering nothing
+            stuck = await fake.slash(owner, "cohort list", channel=home)
+            assert await answered(fake, stuck) == INTERRUPTED
+            assert "spring" in await answered(fake, await fake.slash(owner, "cohort list", channel=home))
+        log = (tmp_path / "gateway.log").read_text()
+        assert f"Discord handler process 0 (pid {handler}) has not answered for over 1.5 s; ending it" in log
         fake.check_violations(ending=True)
 
 
