@@ -71,14 +71,15 @@ class HandlerProcess:
         self.answering: set[asyncio.Task[bool]] = set()  # the gateway's own answers, meanwhile
 
     def take(self, asked: Asked) -> None:
-        if not self.ready and not asked.deferred:  # a form or suggestions cannot wait for it
+        process = self.process
+        alive = process is not None and process.returncode is None
+        if not (self.ready and alive) and not asked.deferred:  # a form or suggestions cannot wait
             task = asyncio.ensure_future(self.meanwhile(asked))
             self.answering.add(task)
             task.add_done_callback(self.answering.discard)
             return
         self.waiting[asked.id] = asked
         said = line({"asked": asked.to_json()})
-        process = self.process
         if process is None or process.stdin is None or process.returncode is not None:
             self.backlog.append((asked.id, said))
         else:
@@ -142,6 +143,7 @@ class HandlerProcess:
                         self.waiting.pop(said_back["done"], None)
                     elif "ready" in said_back:
                         self.ready = True
+            self.ready = False  # its output ended: it is ending
             return await process.wait()
         finally:
             watching.cancel()

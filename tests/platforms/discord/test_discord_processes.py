@@ -135,7 +135,8 @@ async def test_while_its_handler_restarts_a_form_is_answered_with_a_sentence_not
             await answered(fake, await fake.slash(owner, "cohort create", {"name": "spring"}, channel=home))
             (handler,) = handler_processes(gateway)
             os.kill(handler, signal.SIGKILL)
-            await until(lambda: handler not in handler_processes(gateway), 10, "the handler's end", gateway)
+            log = tmp_path / "gateway.log"
+            await until(lambda: "killed by SIGKILL" in log.read_text(), 10, "the handler's end", gateway)
             form = await fake.slash(owner, "submit evidence", channel=home)  # a form: it cannot wait
             callback = await fake.answer(form, within=3)
             assert callback.type is CallbackType.CHANNEL_MESSAGE and callback.ephemeral
