@@ -157,6 +157,8 @@ class HandlerProcess:
         beat = 0
         while process.returncode is None and process.stdin is not None:
             await asyncio.sleep(self.stuck_after / 3)
+            if self.stopping:  # it reads no more pings, finishing what it is answering: `stop`
+                return
             silent = loop.time() - answered()
             allowed = self.stuck_after if self.ready else max(self.stuck_after, START_WITHIN)
             if silent > allowed:
