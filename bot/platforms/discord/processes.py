@@ -68,6 +68,7 @@ class HandlerProcess:
         self.backlog: list[tuple[str, bytes]] = []  # handed on while no process ran: id, line
         self.stopping = False
         self.running: asyncio.Task[None] | None = None
+        self.pid = 0  # the latest process's
         self.answering: set[asyncio.Task[bool]] = set()  # the gateway's own answers, meanwhile
 
     def take(self, asked: Asked) -> None:
@@ -109,7 +110,7 @@ class HandlerProcess:
                 return
             pause = RESTART_AFTER[0] if loop.time() - started > STEADY else min(pause * 2, RESTART_AFTER[1])
             pause = max(pause, RESTART_AFTER[0])
-            how = ended(code) if code is not None else "could not start"
+            how = f"(pid {self.pid}) {ended(code)}" if code is not None else "could not start"
             log.error("Discord handler process %d %s; starting another in %g s", self.number, how, pause)
             await self.tell_waiting()
             await asyncio.sleep(pause)
@@ -128,7 +129,7 @@ class HandlerProcess:
         )
         assert process.stdin is not None and process.stdout is not None
         log.info("Discord handler process %d started (pid %d)", self.number, process.pid)
-        self.process = process
+        self.process, self.pid = process, process.pid
         answered = asyncio.get_running_loop().time()
         watching = asyncio.create_task(self.watch(process, lambda: answered))
         try:

@@ -121,7 +121,10 @@ async def test_a_handler_process_killed_mid_answer_is_replaced_and_its_person_to
             )
             assert await answered(fake, again) == f"Added <@{zoe.id}> to **spring** as learner."
         log = (tmp_path / "gateway.log").read_text()
-        assert "Discord handler process 0 was killed by SIGKILL; starting another in 0.2 s" in log
+        assert (
+            f"Discord handler process 0 (pid {handler}) was killed by SIGKILL; starting another in 0.2 s"
+            in log
+        )
         fake.check_violations(ending=True)
 
 
