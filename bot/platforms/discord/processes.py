@@ -73,18 +73,18 @@ class HandlerProcess:
 
     def take(self, asked: Asked) -> None:
         process = self.process
-        alive = process is not None and process.returncode is None
-        if not (self.ready and alive) and not asked.deferred:  # a form or suggestions cannot wait
+        stdin = process.stdin if process is not None and process.returncode is None else None
+        if not (self.ready and stdin) and not asked.deferred:  # a form or suggestions cannot wait
             task = asyncio.ensure_future(self.meanwhile(asked))
             self.answering.add(task)
             task.add_done_callback(self.answering.discard)
             return
         self.waiting[asked.id] = asked
         said = line({"asked": asked.to_json()})
-        if process is None or process.stdin is None or process.returncode is not None:
+        if stdin is None:
             self.backlog.append((asked.id, said))
         else:
-            process.stdin.write(said)
+            stdin.write(said)
 
     async def meanwhile(self, asked: Asked) -> bool:
         if asked.kind is Kind.autocomplete:
