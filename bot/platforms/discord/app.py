@@ -2,7 +2,7 @@
 (`gateway`), answered over REST (`answers`). Only translation.
 
 A slash command becomes the line a person would type (`commands`), a button is its command (its
-custom id, answered by one `DynamicItem` whatever process posted it), a modal's values become
+custom id, answered whatever process posted it, before or after a restart), a modal's values become
 the `Command` the typed text would be (`bot.forms.command_from`): the same parser, role checks
 and handlers as everywhere.
 """
@@ -10,6 +10,7 @@ and handlers as everywhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -97,13 +98,10 @@ class DiscordPlatform:
     async def gateway(self, stop: asyncio.Event) -> None:
         """The gateway connection, until `stop`; the interactions it acknowledges answered in
         `DISCORD_HANDLERS` processes of their own (`processes`), or with none, here."""
-        if self.settings.discord_handlers == 0:
-            self.client = Gateway(self.answers, self, guild_ready_timeout=self.guild_ready_timeout)
-            await connect(self.client, self.settings, stop)
-            return
         count, timeout = self.settings.discord_handlers, self.settings.discord_handler_timeout
-        async with HandlerProcesses(count, self.answers, timeout) as handlers:
-            self.client = Gateway(self.answers, handlers, guild_ready_timeout=self.guild_ready_timeout)
+        receiving = HandlerProcesses(count, self.answers, timeout) if count else contextlib.nullcontext(self)
+        async with receiving as receiver:
+            self.client = Gateway(self.answers, receiver, guild_ready_timeout=self.guild_ready_timeout)
             await connect(self.client, self.settings, stop)
 
     # -------------------------------------------------------------- after the answer
@@ -144,9 +142,6 @@ class DiscordPlatform:
             await answer.say(WHICH_SERVER)
         return origin
 
-    def known_guilds(self) -> list[str]:
-        return [str(g.id) for g in self.client.guilds] if self.client is not None else []
-
     # -------------------------------------------------------------- interactions
 
     def hold(self) -> None:
@@ -170,7 +165,7 @@ class DiscordPlatform:
             elif kind is Kind.component and asked.custom_id.startswith("/"):
                 await self.on_button(answer, asked.custom_id)
             elif kind is Kind.component:
-                await answer.say(NO_LONGER)  # a bot button is a command: `CommandButton`
+                await answer.say(NO_LONGER)  # a bot button's custom id is its command
         except Exception:
             log.exception("interaction %s failed", asked.id)
             await answer.say(SORRY)

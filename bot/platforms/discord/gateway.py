@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-from typing import Any, Protocol
+from typing import Protocol
 
 import discord
 import yarl
@@ -43,49 +42,22 @@ class Gateway(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=INTENTS, guild_ready_timeout=guild_ready_timeout)
         self.answers, self.receiver = answers, receiver
-        self.add_dynamic_items(CommandButton)
+
+    def guild_ids(self) -> tuple[str, ...]:
+        return tuple(str(g.id) for g in self.guilds)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if not CommandButton.pressed(interaction):  # those come through `CommandButton.callback`
-            await self.hand_on(interaction)
-
-    async def hand_on(self, interaction: discord.Interaction) -> None:
-        """Acknowledge, then hand on: the work starts once Discord has the "thinking…" it fills
-        in, never beside the acknowledgement (bench/README.md), and never for one Discord
-        refused (its person was told "This interaction failed": a `/submit` taken in anyway
-        would be sent again). What cannot be deferred goes on at once."""
+        """Every interaction, a button's too: a button's custom id is the command it runs
+        (`render.button`), so it is answered after a restart, by any process, with nothing kept
+        in memory. Acknowledge, then hand on: the work starts once Discord has the "thinking…"
+        it fills in, never beside the acknowledgement (bench/README.md), and never for one
+        Discord refused (its person was told "This interaction failed": a `/submit` taken in
+        anyway would be sent again). What cannot be deferred goes on at once."""
         self.receiver.hold()
         in_dm = interaction.guild_id is None
-        asked = Asked.of(interaction, tuple(str(g.id) for g in self.guilds) if in_dm else ())
+        asked = Asked.of(interaction, self.guild_ids() if in_dm else ())
         if not asked.deferred or await self.answers.acknowledge(asked):
             self.receiver.take(asked)
-
-
-class CommandButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"(?P<command>/[^\n]+)"
-):
-    """Every button the bot posts: its custom id is the command it runs (`render.button`), so it
-    is answered after a restart, by any process, with nothing kept in memory."""
-
-    def __init__(self, command: str) -> None:
-        super().__init__(discord.ui.Button(custom_id=command))
-
-    @staticmethod
-    def pressed(interaction: discord.Interaction) -> bool:
-        data: dict[str, Any] = dict(interaction.data or {})
-        button = interaction.type is discord.InteractionType.component
-        return button and str(data.get("custom_id")).startswith("/")
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> CommandButton:
-        return cls(match["command"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        client = interaction.client
-        if isinstance(client, Gateway):
-            await client.hand_on(interaction)
 
 
 async def connect(client: Gateway, settings: Settings, stop: asyncio.Event) -> None:

@@ -135,7 +135,9 @@ async def test_a_button_in_a_dm_asks_which_server_when_the_presser_shares_two_wi
     evidence = with_button(fake, fake.dm_channel(chat.person("dana")), "/review approve R-1")
     other = await fake.invite_bot("Another Library")
     other.add_member(chat.person("dana").user)
-    await fake.wait_until(lambda: len(chat.wire.platform.known_guilds()) == 2, what="the second server")
+    client = chat.wire.platform.client
+    assert client is not None
+    await fake.wait_until(lambda: len(client.guild_ids()) == 2, what="the second server")
 
     click = await press(chat, "dana", evidence, "/review approve R-1")
 
